@@ -1,0 +1,194 @@
+//! ns per pick for every balancer, on one thread and on two threads sharing
+//! one balancer (with a share-nothing control), and rebuild times.
+//!
+//! `cargo bench --bench pick`; figures are in the README.
+
+use std::hint::black_box;
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use drainstorm::balancer::{
+    Backend, BackendId, Balancer, BalancerKind, BoundedLoad, LeastConn, Maglev, Picker, PowerOfTwo,
+    Ring, SmoothWrr, mix64,
+};
+
+const SIZES: [usize; 3] = [8, 64, 1024];
+const KEYS: usize = 4096;
+
+fn backends(n: usize) -> Vec<Backend> {
+    // Weights 1..4 cycling, as the workload.
+    (0..n as u32).map(|i| Backend::new(i, i % 4 + 1)).collect()
+}
+
+fn keys() -> Vec<u64> {
+    (0..KEYS as u64).map(|i| mix64(i ^ 0xb1a5)).collect()
+}
+
+/// Builds a balancer with every backend carrying some load, so that the
+/// least-connections scan runs over all of them (no early exit on 0).
+fn loaded(kind: BalancerKind, n: usize) -> Arc<dyn Balancer> {
+    let lb: Arc<dyn Balancer> = Arc::from(kind.build(&backends(n), 1).unwrap());
+    for i in 0..n as u32 {
+        for _ in 0..(i % 7 + 1) {
+            lb.start(BackendId(i));
+        }
+    }
+    lb
+}
+
+fn run_picks(picker: &mut dyn Picker, keys: &[u64], iters: u64) {
+    for i in 0..iters as usize {
+        black_box(picker.pick(keys[i & (KEYS - 1)]));
+    }
+}
+
+/// Concrete handle types, so the single-thread figure has no virtual call.
+/// The loop is timed as a whole (`iter_custom`): criterion's per-iteration
+/// closure call costs several ns here, more than a pick itself.
+macro_rules! bench_handle {
+    ($group:expr, $name:literal, $n:expr, $lb:expr, $keys:expr) => {{
+        let lb = $lb;
+        for i in 0..$n as u32 {
+            for _ in 0..(i % 7 + 1) {
+                lb.start(BackendId(i));
+            }
+        }
+        let mut h = lb.handle();
+        $group.bench_with_input(BenchmarkId::new($name, $n), &$n, |b, _| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for i in 0..iters as usize {
+                    black_box(h.pick($keys[i & (KEYS - 1)]));
+                }
+                start.elapsed()
+            })
+        });
+    }};
+}
+
+fn single_thread(c: &mut Criterion) {
+    let keys = keys();
+    let mut group = c.benchmark_group("pick/1-thread");
+    for n in SIZES {
+        let b = backends(n);
+        bench_handle!(group, "smooth-wrr", n, SmoothWrr::new(&b).unwrap(), keys);
+        bench_handle!(group, "least-conn", n, LeastConn::new(&b).unwrap(), keys);
+        bench_handle!(group, "p2c", n, PowerOfTwo::with_seed(&b, 1).unwrap(), keys);
+        bench_handle!(group, "ring", n, Ring::new(&b).unwrap(), keys);
+        bench_handle!(group, "maglev", n, Maglev::new(&b).unwrap(), keys);
+        bench_handle!(
+            group,
+            "bounded-load",
+            n,
+            BoundedLoad::new(&b).unwrap(),
+            keys
+        );
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("pick/shared-path");
+    for n in [64usize] {
+        for kind in BalancerKind::ALL {
+            let lb = loaded(kind, n);
+            group.bench_with_input(BenchmarkId::new(kind.name(), n), &n, |b, _| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    for i in 0..iters as usize {
+                        black_box(lb.pick(keys[i & (KEYS - 1)]));
+                    }
+                    start.elapsed()
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+/// Runs `iters` picks on each of two threads; returns the wall time, so the
+/// reported time is per pair of concurrent picks.
+fn two_threads(lbs: [Arc<dyn Balancer>; 2], keys: &Arc<Vec<u64>>, iters: u64) -> Duration {
+    let barrier = Arc::new(Barrier::new(3));
+    let workers: Vec<_> = lbs
+        .into_iter()
+        .map(|lb| {
+            let (barrier, keys) = (Arc::clone(&barrier), Arc::clone(keys));
+            thread::spawn(move || {
+                let mut picker = lb.picker();
+                barrier.wait();
+                run_picks(picker.as_mut(), &keys, iters);
+            })
+        })
+        .collect();
+    barrier.wait();
+    let start = Instant::now();
+    for w in workers {
+        w.join().unwrap();
+    }
+    start.elapsed()
+}
+
+fn thread_scaling(c: &mut Criterion) {
+    let keys = Arc::new(keys());
+    let mut group = c.benchmark_group("pick/threads");
+    for n in SIZES {
+        for kind in BalancerKind::ALL {
+            let lb = loaded(kind, n);
+            group.bench_with_input(
+                BenchmarkId::new(format!("{}/1", kind.name()), n),
+                &n,
+                |b, _| {
+                    b.iter_custom(|iters| {
+                        let mut picker = lb.picker();
+                        let start = Instant::now();
+                        run_picks(picker.as_mut(), &keys, iters);
+                        start.elapsed()
+                    })
+                },
+            );
+            group.bench_with_input(
+                BenchmarkId::new(format!("{}/2-shared", kind.name()), n),
+                &n,
+                |b, _| b.iter_custom(|iters| two_threads([lb.clone(), lb.clone()], &keys, iters)),
+            );
+            let other = loaded(kind, n);
+            group.bench_with_input(
+                BenchmarkId::new(format!("{}/2-control", kind.name()), n),
+                &n,
+                |b, _| {
+                    b.iter_custom(|iters| two_threads([lb.clone(), other.clone()], &keys, iters))
+                },
+            );
+        }
+    }
+    group.finish();
+}
+
+fn rebuild(c: &mut Criterion) {
+    let mut group = c.benchmark_group("rebuild");
+    let n = 1024;
+    let all = backends(n);
+    let fewer: Vec<Backend> = all[1..].to_vec();
+    for kind in BalancerKind::ALL {
+        let lb = kind.build(&all, 1).unwrap();
+        group.bench_with_input(BenchmarkId::new(kind.name(), n), &n, |b, _| {
+            let mut flip = false;
+            b.iter(|| {
+                flip = !flip;
+                lb.update(if flip { &fewer } else { &all }).unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(900))
+        .sample_size(20)
+}
+
+criterion_group! { name = benches; config = config(); targets = single_thread, thread_scaling, rebuild }
+criterion_main!(benches);

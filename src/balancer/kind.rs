@@ -1,0 +1,127 @@
+//! Choosing a balancer at run time, by name.
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::{
+    Backend, Balancer, BalancerError, BoundedLoad, BoundedParams, LeastConn, Maglev, MaglevParams,
+    PowerOfTwo, Ring, RingParams, SmoothWrr,
+};
+
+/// Every balancer of this module, by name: what profiles and the simulator
+/// use to build one without naming its type.
+///
+/// ```
+/// use drainstorm::balancer::{Backend, BalancerKind};
+///
+/// let kind: BalancerKind = "maglev".parse().unwrap();
+/// let lb = kind.build(&[Backend::new(1, 1), Backend::new(2, 1)], 7)?;
+/// assert_eq!(lb.name(), "maglev");
+/// assert!(lb.pick(42).is_some());
+/// # Ok::<(), drainstorm::balancer::BalancerError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BalancerKind {
+    /// [`SmoothWrr`]: `"smooth-wrr"`.
+    SmoothWrr,
+    /// [`LeastConn`]: `"least-conn"`.
+    LeastConn,
+    /// [`PowerOfTwo`]: `"p2c"`.
+    PowerOfTwo,
+    /// [`Ring`]: `"ring"`.
+    Ring,
+    /// [`Maglev`]: `"maglev"`.
+    Maglev,
+    /// [`BoundedLoad`]: `"bounded-load"`.
+    BoundedLoad,
+}
+
+impl BalancerKind {
+    /// All kinds, in the order reports list them.
+    pub const ALL: [BalancerKind; 6] = [
+        Self::SmoothWrr,
+        Self::LeastConn,
+        Self::PowerOfTwo,
+        Self::Ring,
+        Self::Maglev,
+        Self::BoundedLoad,
+    ];
+
+    /// The kind's name, as accepted by [`FromStr`].
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::SmoothWrr => "smooth-wrr",
+            Self::LeastConn => "least-conn",
+            Self::PowerOfTwo => "p2c",
+            Self::Ring => "ring",
+            Self::Maglev => "maglev",
+            Self::BoundedLoad => "bounded-load",
+        }
+    }
+
+    /// Whether the kind routes by key (consistent hashing).
+    pub const fn hashes_keys(self) -> bool {
+        matches!(self, Self::Ring | Self::Maglev | Self::BoundedLoad)
+    }
+
+    /// Builds a balancer of this kind with default parameters; `seed` feeds
+    /// the kinds that randomise.
+    pub fn build(
+        self,
+        backends: &[Backend],
+        seed: u64,
+    ) -> Result<Box<dyn Balancer>, BalancerError> {
+        Ok(match self {
+            Self::SmoothWrr => Box::new(SmoothWrr::new(backends)?),
+            Self::LeastConn => Box::new(LeastConn::new(backends)?),
+            Self::PowerOfTwo => Box::new(PowerOfTwo::with_seed(backends, seed)?),
+            Self::Ring => Box::new(Ring::with_params(backends, RingParams::default(), seed)?),
+            Self::Maglev => Box::new(Maglev::with_params(
+                backends,
+                MaglevParams::default(),
+                seed,
+            )?),
+            Self::BoundedLoad => Box::new(BoundedLoad::with_params(
+                backends,
+                BoundedParams::default(),
+                seed,
+            )?),
+        })
+    }
+}
+
+impl fmt::Display for BalancerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The error of parsing a [`BalancerKind`] from an unknown name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownBalancer(pub String);
+
+impl fmt::Display for UnknownBalancer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown balancer {:?}: expected one of ", self.0)?;
+        for (i, kind) in BalancerKind::ALL.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(kind.name())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for UnknownBalancer {}
+
+impl FromStr for BalancerKind {
+    type Err = UnknownBalancer;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| UnknownBalancer(s.to_owned()))
+    }
+}

@@ -1,0 +1,194 @@
+//! Lock-free load balancers: smooth weighted round-robin, least connections,
+//! power of two choices, and three kinds of consistent hashing.
+//!
+//! Every balancer is a [`Pool`] of one [`Strategy`] over a backend set that
+//! any thread may replace at any time ([`Balancer::update`]). Picks never
+//! block: the backend set lives in an immutable snapshot published
+//! atomically, and a per-thread [`Handle`] caches it so that a pick costs a
+//! single `Acquire` load beyond the strategy's own work. The publication
+//! protocol and its memory-ordering argument are in [`pool`](self::Pool).
+//!
+//! | balancer | pick cost | guarantee | source |
+//! |---|---|---|---|
+//! | [`SmoothWrr`] | O(1): one table read | per cursor, after *t* picks each backend has within 1 of *t·w/W*; exactly *w* per cycle of *W* | nginx smooth WRR |
+//! | [`LeastConn`] | O(n) scan | the least in-flight/weight; ties rotate | HAProxy `leastconn` |
+//! | [`PowerOfTwo`] | O(1) | the less loaded of two distinct random backends | Mitzenmacher 2001 |
+//! | [`Ring`] | O(log n) (bucketed binary search) | a key moves only when its owner leaves | Karger et al. 1997, ketama |
+//! | [`Maglev`] | O(1): one table read | near-perfect balance; little disruption | Eisenbud et al., NSDI 2016 |
+//! | [`BoundedLoad`] | O(1) expected | no backend above ⌈(1+ε)·mean⌉ in flight | Mirrokni, Thorup, Zadimoghaddam, SODA 2018 |
+//!
+//! ```
+//! use drainstorm::balancer::{Backend, BackendId, Balancer, SmoothWrr};
+//!
+//! let lb = SmoothWrr::new(&[
+//!     Backend::new(0, 5),
+//!     Backend::new(1, 1),
+//!     Backend::new(2, 1),
+//! ])?;
+//! let mut handle = lb.handle(); // one per thread
+//! let picks: Vec<u32> = (0..7).map(|_| handle.pick(0).unwrap().0).collect();
+//! assert_eq!(picks, [0, 0, 1, 0, 2, 0, 0]); // a a b a c a a
+//!
+//! // Drain backend 0: once `update` returns, no pick returns it.
+//! lb.update(&[Backend::new(0, 0), Backend::new(1, 1), Backend::new(2, 1)])?;
+//! assert!((0..100).all(|_| handle.pick(0) != Some(BackendId(0))));
+//! # Ok::<(), drainstorm::balancer::BalancerError>(())
+//! ```
+
+mod bounded;
+mod error;
+mod hash;
+mod kind;
+mod least_conn;
+mod maglev;
+mod members;
+mod p2c;
+mod pool;
+mod ring;
+mod smooth_wrr;
+
+use std::sync::Arc;
+
+use crossbeam_utils::CachePadded;
+
+pub use self::bounded::{BoundedLoad, BoundedParams, BoundedRing};
+pub use self::error::BalancerError;
+pub use self::hash::{key_of, mix64};
+pub use self::kind::{BalancerKind, UnknownBalancer};
+pub use self::least_conn::{LeastConn, LeastConnScan};
+pub use self::maglev::{Maglev, MaglevParams, MaglevTable};
+pub use self::p2c::{PowerOfTwo, TwoChoices};
+pub use self::pool::{Cursor, Handle, Pool, Snapshot, Strategy};
+pub use self::ring::{Ring, RingParams, RingTable};
+pub use self::smooth_wrr::{SmoothWrr, WrrTable};
+
+use self::members::Slot;
+use crate::sync::AtomicU64;
+
+/// The largest number of backends one balancer accepts.
+pub const MAX_BACKENDS: usize = 1 << 16;
+
+/// Identifies a backend. Ids are the caller's: any `u32`, unique per set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BackendId(pub u32);
+
+/// One member of a backend set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backend {
+    /// The backend's id.
+    pub id: BackendId,
+    /// Relative capacity; 0 means drained (never picked, still a member, so
+    /// its in-flight count is kept).
+    pub weight: u32,
+    /// The site or zone the backend lives in (informational for the
+    /// balancers; reports group by it).
+    pub zone: u32,
+}
+
+impl Backend {
+    /// A backend in zone 0.
+    pub const fn new(id: u32, weight: u32) -> Self {
+        Self {
+            id: BackendId(id),
+            weight,
+            zone: 0,
+        }
+    }
+
+    /// The same backend in `zone`.
+    pub const fn in_zone(mut self, zone: u32) -> Self {
+        self.zone = zone;
+        self
+    }
+}
+
+/// A load balancer shared across threads: what a proxy or a simulator calls.
+///
+/// All methods take `&self` and are lock-free except [`update`](Self::update),
+/// which serialises with other updates (never with picks).
+pub trait Balancer: Send + Sync {
+    /// The strategy's name (`"smooth-wrr"`, `"maglev"`, …).
+    fn name(&self) -> &'static str;
+
+    /// Picks a backend for `key` through the shared state. Strategies that
+    /// do not hash ignore the key. `None` only when every backend is
+    /// drained. For the fastest path make one [`picker`](Self::picker) per
+    /// thread instead.
+    fn pick(&self, key: u64) -> Option<BackendId>;
+
+    /// A per-thread picker that caches the current snapshot (see [`Handle`]).
+    fn picker(&self) -> Box<dyn Picker>;
+
+    /// Records that a request started on `id`. Returns `false` if `id` is not
+    /// a member.
+    fn start(&self, id: BackendId) -> bool;
+
+    /// Records that a request finished on `id`. Returns `false` if `id` is
+    /// not a member or has nothing in flight (the count never goes below 0).
+    fn finish(&self, id: BackendId) -> bool;
+
+    /// Starts a request on `id` and returns a guard that finishes it when
+    /// dropped — on the same backend even if an update removed it meanwhile.
+    /// `None` if `id` is not a member.
+    fn begin(&self, id: BackendId) -> Option<InFlight>;
+
+    /// Requests in flight on `id`, or `None` if it is not a member.
+    fn in_flight(&self, id: BackendId) -> Option<u64>;
+
+    /// Replaces the backend set. Members whose id stays keep their in-flight
+    /// counts. Once this returns, no pick that starts afterwards returns a
+    /// backend it removed or drained. On error nothing changes.
+    fn update(&self, backends: &[Backend]) -> Result<(), BalancerError>;
+
+    /// The current backend set, drained members included.
+    fn backends(&self) -> Vec<Backend>;
+}
+
+/// A per-thread pick path (see [`Handle`]).
+pub trait Picker: Send {
+    /// Picks a backend for `key`; `None` only when every backend is drained.
+    fn pick(&mut self, key: u64) -> Option<BackendId>;
+    /// Records a request started on `id`; `false` if not a member.
+    fn start(&mut self, id: BackendId) -> bool;
+    /// Records a request finished on `id`; `false` if not a member or idle.
+    fn finish(&mut self, id: BackendId) -> bool;
+}
+
+/// A request in flight on one backend; finishes it when dropped.
+///
+/// ```
+/// use drainstorm::balancer::{Backend, Balancer, LeastConn};
+///
+/// let lb = LeastConn::new(&[Backend::new(7, 1)])?;
+/// let id = lb.pick(0).unwrap();
+/// {
+///     let _guard = lb.begin(id).unwrap();
+///     assert_eq!(lb.in_flight(id), Some(1));
+/// }
+/// assert_eq!(lb.in_flight(id), Some(0));
+/// # Ok::<(), drainstorm::balancer::BalancerError>(())
+/// ```
+#[must_use = "dropping the guard finishes the request at once"]
+pub struct InFlight {
+    slot: Arc<Slot>,
+    total: Arc<CachePadded<AtomicU64>>,
+}
+
+impl InFlight {
+    fn new(slot: Arc<Slot>, total: Arc<CachePadded<AtomicU64>>) -> Self {
+        slot.start(&total);
+        Self { slot, total }
+    }
+}
+
+impl std::fmt::Debug for InFlight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InFlight").finish_non_exhaustive()
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.slot.finish(&self.total);
+    }
+}

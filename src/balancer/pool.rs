@@ -1,0 +1,378 @@
+//! Snapshot publication shared by every balancer: [`Pool`] and [`Handle`].
+//!
+//! # Design
+//!
+//! A pool publishes an immutable [`Snapshot`] (members, weights and the
+//! strategy's precomputed table) through an [`arc_swap::ArcSwap`] and bumps a
+//! *generation* counter after each publication. Two ways to pick:
+//!
+//! - [`Pool::pick`] (the [`Balancer`] trait) loads the current snapshot on
+//!   every call: about 15–20 ns on this project's reference machine, plus a
+//!   shared atomic cursor for the strategies that rotate.
+//! - A [`Handle`], one per thread, caches the snapshot and its generation and
+//!   keeps its cursor locally; a pick costs one `Acquire` load of the
+//!   generation plus the strategy's own work (the handle reloads only when
+//!   the generation moved). This is how Envoy gives each worker its own load
+//!   balancer and how HdrHistogram gives each thread its own recorder.
+//!
+//! # Memory ordering
+//!
+//! An update stores the new snapshot, then increments the generation with
+//! `Release`. A handle loads the generation `Relaxed`; if it differs from
+//! the cached one, it issues an `Acquire` fence and loads the snapshot. The
+//! fence after a load that read the `Release` increment synchronises with
+//! it, so the snapshot load sees the store that preceded the increment.
+//! The fast path (generation unchanged) needs no ordering at all: it reuses
+//! a snapshot this handle already acquired. Keeping it `Relaxed` lets the
+//! compiler hold the handle's cursor in a register across picks, which
+//! measured 4.1 → 1.6 ns per round-robin pick here. Hence:
+//!
+//! 1. *No half-built state*: snapshots are immutable once published and are
+//!    reached only through the `ArcSwap`, whose load returns a whole `Arc`.
+//! 2. *No stale pick after an update returns*: if a pick happens after
+//!    `update` returned (in the happens-before sense: the caller learnt of the
+//!    return through any synchronising operation), the generation load
+//!    happens after the increment, so by write-read coherence — which binds
+//!    `Relaxed` loads too — it reads the new generation (or a later one),
+//!    and the snapshot loaded after the fence is the new one or newer. The loom model `pick_after_update`
+//!    and the stress test in `tests/concurrency.rs` check this.
+//! 3. *Never blocking*: picks take no lock. Updates serialise on a mutex of
+//!    their own so that two concurrent updates cannot both copy the same old
+//!    in-flight slots and lose one another's new ones.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crossbeam_utils::CachePadded;
+
+use super::members::{Members, Slot};
+use super::{Backend, BackendId, Balancer, BalancerError, InFlight, Picker};
+use crate::sync::{AtomicU64, Ordering, SnapshotCell, UpdateLock, fence};
+
+pub(crate) mod sealed {
+    use super::{BackendId, BalancerError, Cursor, Members};
+
+    /// What a balancing strategy provides to a [`Pool`](super::Pool).
+    pub trait Strategy: Sized + Send + Sync + 'static {
+        /// Construction parameters (table size, ε, points per weight, …).
+        type Params: Clone + Send + Sync + std::fmt::Debug + 'static;
+        /// The name used in reports and profiles.
+        const NAME: &'static str;
+        /// Checks parameters once, at construction.
+        fn validate(params: &Self::Params) -> Result<(), BalancerError>;
+        /// Precomputes whatever the strategy needs from one member list.
+        fn build(members: &Members, params: &Self::Params) -> Self;
+        /// Returns the backend to use, or `None` if no member is active.
+        fn pick(&self, members: &Members, key: u64, cursor: &mut Cursor) -> Option<BackendId>;
+    }
+}
+
+/// A balancing strategy usable in a [`Pool`] (sealed: implemented by the
+/// strategies of this module).
+pub trait Strategy: sealed::Strategy {}
+impl<S: sealed::Strategy> Strategy for S {}
+
+/// Per-caller pick state: a position that restarts at 0 with every new
+/// snapshot, and a random stream that does not.
+#[derive(Clone, Debug)]
+pub struct Cursor {
+    /// Strategy-defined position (a table index, a scan offset). May be out
+    /// of range when it comes from the shared ticket; strategies reduce it.
+    pub(crate) index: usize,
+    /// SplitMix64 state for randomised strategies.
+    pub(crate) rng: u64,
+}
+
+/// One published state of a pool.
+pub struct Snapshot<S> {
+    members: Members,
+    strategy: S,
+    /// The cursor of [`Pool::pick`] callers, restarted with each snapshot.
+    ticket: CachePadded<AtomicU64>,
+}
+
+struct Shared<S: Strategy> {
+    cell: SnapshotCell<Snapshot<S>>,
+    generation: CachePadded<AtomicU64>,
+    update_lock: UpdateLock,
+    params: S::Params,
+    total: Arc<CachePadded<AtomicU64>>,
+    seed: u64,
+    handles_made: AtomicU64,
+}
+
+/// A lock-free balancer: a strategy `S` over a backend set that can be
+/// replaced at any time. See the [module documentation](self) for the
+/// publication protocol and [`Handle`] for the fast per-thread path.
+///
+/// Cloning a pool is cheap and yields another reference to the same state.
+pub struct Pool<S: Strategy> {
+    shared: Arc<Shared<S>>,
+}
+
+impl<S: Strategy> Clone for Pool<S> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<S: Strategy> fmt::Debug for Pool<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("strategy", &S::NAME)
+            .field("params", &self.shared.params)
+            .field("backends", &self.backends().len())
+            .finish()
+    }
+}
+
+impl<S: Strategy> Pool<S> {
+    /// Builds a pool over `backends` with explicit parameters and a seed for
+    /// the strategies that randomise (others ignore it).
+    pub fn with_params(
+        backends: &[Backend],
+        params: S::Params,
+        seed: u64,
+    ) -> Result<Self, BalancerError> {
+        S::validate(&params)?;
+        let total = Arc::new(CachePadded::new(AtomicU64::new(0)));
+        let members = Members::build(backends, None, &total)?;
+        let snapshot = Snapshot {
+            strategy: S::build(&members, &params),
+            members,
+            ticket: CachePadded::new(AtomicU64::new(0)),
+        };
+        Ok(Self {
+            shared: Arc::new(Shared {
+                cell: SnapshotCell::new(Arc::new(snapshot)),
+                generation: CachePadded::new(AtomicU64::new(0)),
+                update_lock: UpdateLock::new(()),
+                params,
+                total,
+                seed,
+                handles_made: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The parameters this pool was built with.
+    pub fn params(&self) -> &S::Params {
+        &self.shared.params
+    }
+
+    /// A per-thread handle: the fast pick path. Handles are numbered in the
+    /// order they are made; handle *k* draws its random stream from
+    /// `(seed, k)`, so a program that makes its handles in a fixed order is
+    /// reproducible.
+    pub fn handle(&self) -> Handle<S> {
+        let k = self.shared.handles_made.fetch_add(1, Ordering::Relaxed);
+        let generation = self.shared.generation.load(Ordering::Acquire);
+        Handle {
+            snapshot: self.shared.cell.load_full(),
+            shared: Arc::clone(&self.shared),
+            generation,
+            cursor: Cursor {
+                index: 0,
+                rng: super::hash::mix64(self.shared.seed ^ super::hash::mix64(k + 1)),
+            },
+        }
+    }
+
+    /// Picks through the shared snapshot and ticket (see [`Balancer::pick`]).
+    #[inline]
+    pub fn pick(&self, key: u64) -> Option<BackendId> {
+        self.shared.cell.with(|snap| {
+            let ticket = snap.ticket.fetch_add(1, Ordering::Relaxed);
+            let mut cursor = Cursor {
+                index: ticket as usize,
+                rng: self.shared.seed ^ super::hash::mix64(ticket),
+            };
+            snap.strategy.pick(&snap.members, key, &mut cursor)
+        })
+    }
+
+    /// Replaces the backend set (see [`Balancer::update`]).
+    pub fn update(&self, backends: &[Backend]) -> Result<(), BalancerError> {
+        let _serialised = self.shared.update_lock.lock();
+        let old = self.shared.cell.load_full();
+        let members = Members::build(backends, Some(&old.members), &self.shared.total)?;
+        let snapshot = Snapshot {
+            strategy: S::build(&members, &self.shared.params),
+            members,
+            ticket: CachePadded::new(AtomicU64::new(0)),
+        };
+        let new = Arc::new(snapshot);
+        self.shared.cell.store(Arc::clone(&new));
+        self.shared.generation.fetch_add(1, Ordering::Release);
+        for slot in old.members.removed_in(&new.members) {
+            slot.retire(&self.shared.total);
+        }
+        Ok(())
+    }
+
+    fn with_slot<R>(&self, id: BackendId, f: impl FnOnce(&Arc<Slot>) -> R) -> Option<R> {
+        self.shared
+            .cell
+            .with(|snap| snap.members.slot_of(id).map(f))
+    }
+
+    /// The current backend set, drained members included.
+    pub fn backends(&self) -> Vec<Backend> {
+        self.shared
+            .cell
+            .with(|snap| snap.members.backends().to_vec())
+    }
+
+    /// The sum of in-flight counts over current members.
+    pub fn total_in_flight(&self) -> u64 {
+        self.shared.cell.with(|snap| snap.members.total_in_flight())
+    }
+}
+
+impl<S: Strategy> Balancer for Pool<S> {
+    fn name(&self) -> &'static str {
+        S::NAME
+    }
+
+    #[inline]
+    fn pick(&self, key: u64) -> Option<BackendId> {
+        Pool::pick(self, key)
+    }
+
+    fn picker(&self) -> Box<dyn Picker> {
+        Box::new(self.handle())
+    }
+
+    fn start(&self, id: BackendId) -> bool {
+        self.with_slot(id, |slot| slot.start(&self.shared.total))
+            .is_some()
+    }
+
+    fn finish(&self, id: BackendId) -> bool {
+        self.with_slot(id, |slot| slot.finish(&self.shared.total))
+            .unwrap_or(false)
+    }
+
+    fn begin(&self, id: BackendId) -> Option<InFlight> {
+        self.with_slot(id, |slot| {
+            InFlight::new(Arc::clone(slot), Arc::clone(&self.shared.total))
+        })
+    }
+
+    fn in_flight(&self, id: BackendId) -> Option<u64> {
+        self.with_slot(id, |slot| slot.load())
+    }
+
+    fn update(&self, backends: &[Backend]) -> Result<(), BalancerError> {
+        Pool::update(self, backends)
+    }
+
+    fn backends(&self) -> Vec<Backend> {
+        Pool::backends(self)
+    }
+}
+
+/// A per-thread view of a [`Pool`]: caches the current snapshot and keeps
+/// its own cursor, so a pick touches no shared cache line but the
+/// generation counter (read-only between updates).
+///
+/// Guarantees: every pick sees a whole snapshot, and a pick that starts
+/// after an update returned sees that update or a later one. Rotation
+/// properties (the smooth round-robin bounds, least-connections tie
+/// rotation) hold *per handle*; `h` handles together stay within `h`
+/// picks of the ideal per-backend count.
+pub struct Handle<S: Strategy> {
+    shared: Arc<Shared<S>>,
+    snapshot: Arc<Snapshot<S>>,
+    generation: u64,
+    cursor: Cursor,
+}
+
+impl<S: Strategy> fmt::Debug for Handle<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("strategy", &S::NAME)
+            .field("generation", &self.generation)
+            .finish()
+    }
+}
+
+impl<S: Strategy> Handle<S> {
+    #[inline]
+    fn current(&mut self) -> &Snapshot<S> {
+        // Relaxed on the fast path; the Acquire fence in `reload` orders the
+        // snapshot load after it (see the module docs).
+        let generation = self.shared.generation.load(Ordering::Relaxed);
+        if generation != self.generation {
+            // The slow path takes no pointer to `self`, so the compiler may
+            // keep the cursor in a register across a loop of picks.
+            self.snapshot = Self::reload(&self.shared);
+            self.generation = generation;
+            self.cursor.index = 0;
+        }
+        &self.snapshot
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn reload(shared: &Shared<S>) -> Arc<Snapshot<S>> {
+        fence(Ordering::Acquire);
+        shared.cell.load_full()
+    }
+
+    /// Picks a backend for `key` (ignored by strategies that do not hash).
+    /// `None` only when every backend is drained.
+    #[inline]
+    pub fn pick(&mut self, key: u64) -> Option<BackendId> {
+        self.current();
+        let snap = &*self.snapshot;
+        snap.strategy.pick(&snap.members, key, &mut self.cursor)
+    }
+
+    /// Records a request started on `id`; `false` if `id` is not a member.
+    #[inline]
+    pub fn start(&mut self, id: BackendId) -> bool {
+        let snap = self.current();
+        match snap.members.slot_of(id) {
+            Some(slot) => {
+                slot.start(snap.members.total());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Records a request finished on `id`; `false` if `id` is not a member
+    /// or has nothing in flight.
+    #[inline]
+    pub fn finish(&mut self, id: BackendId) -> bool {
+        let snap = self.current();
+        snap.members
+            .slot_of(id)
+            .is_some_and(|slot| slot.finish(snap.members.total()))
+    }
+
+    /// The pool this handle reads.
+    pub fn pool(&self) -> Pool<S> {
+        Pool {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<S: Strategy> Picker for Handle<S> {
+    #[inline]
+    fn pick(&mut self, key: u64) -> Option<BackendId> {
+        Handle::pick(self, key)
+    }
+
+    fn start(&mut self, id: BackendId) -> bool {
+        Handle::start(self, id)
+    }
+
+    fn finish(&mut self, id: BackendId) -> bool {
+        Handle::finish(self, id)
+    }
+}

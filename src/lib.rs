@@ -1,0 +1,21 @@
+//! # drainstorm
+//!
+//! A lock-free load-balancing kernel, client retry models, and a
+//! deterministic simulator that shows how each balancing strategy absorbs a
+//! datacenter drain — and whether the retries that follow turn it into a
+//! storm that outlives its cause.
+//!
+//! This crate is built in layers that each stand alone:
+//!
+//! - [`balancer`]: the `Balancer` trait and its lock-free implementations
+//!   (smooth weighted round-robin, least connections, power of two choices,
+//!   ring, Maglev and bounded-load consistent hashing), usable in a real
+//!   proxy or another simulator.
+//!
+//! The library depends on none of the command-line tool's crates: build it
+//! with `default-features = false` to leave them out.
+
+#![warn(missing_docs)]
+
+pub mod balancer;
+mod sync;

@@ -1,0 +1,70 @@
+//! Loom models of the snapshot protocol (see `src/sync.rs`).
+//!
+//! Run with `RUSTFLAGS="--cfg loom" cargo test --release --test loom`.
+#![cfg(loom)]
+
+use std::sync::Arc;
+
+use drainstorm::balancer::{Backend, BackendId, Balancer, LeastConn, SmoothWrr};
+use loom::sync::atomic::{AtomicBool, Ordering};
+use loom::thread;
+
+/// A pick that happens after `update` returned never sees the old snapshot,
+/// through a handle (cached snapshot + generation) or the shared path.
+#[test]
+fn pick_after_update() {
+    loom::model(|| {
+        let lb = SmoothWrr::new(&[Backend::new(0, 1), Backend::new(1, 1)]).unwrap();
+        let updated = Arc::new(AtomicBool::new(false));
+        let mut handle = lb.handle();
+        let updater = {
+            let (lb, updated) = (lb.clone(), Arc::clone(&updated));
+            thread::spawn(move || {
+                lb.update(&[Backend::new(0, 0), Backend::new(1, 1)])
+                    .unwrap();
+                updated.store(true, Ordering::Release);
+            })
+        };
+        for _ in 0..2 {
+            if updated.load(Ordering::Acquire) {
+                assert_eq!(handle.pick(0), Some(BackendId(1)));
+                assert_eq!(lb.pick(0), Some(BackendId(1)));
+            } else {
+                // Before or during the update: a whole snapshot, old or new.
+                assert!(handle.pick(0).is_some());
+            }
+        }
+        updater.join().unwrap();
+        assert_eq!(handle.pick(0), Some(BackendId(1)));
+    });
+}
+
+/// start/finish racing an update that removes the backend and one that
+/// adds it back: counts never go wrong and the total returns to 0.
+#[test]
+fn start_finish_racing_update() {
+    loom::model(|| {
+        let lb = LeastConn::new(&[Backend::new(0, 1), Backend::new(1, 1)]).unwrap();
+        let mut handle = lb.handle();
+        let updater = {
+            let lb = lb.clone();
+            thread::spawn(move || {
+                lb.update(&[Backend::new(1, 1)]).unwrap();
+                lb.update(&[Backend::new(0, 1), Backend::new(1, 1)])
+                    .unwrap();
+            })
+        };
+        let guard = Balancer::begin(&lb, BackendId(1)).unwrap();
+        let started = handle.start(BackendId(0));
+        if started {
+            handle.finish(BackendId(0));
+        }
+        drop(guard);
+        updater.join().unwrap();
+        assert_eq!(lb.in_flight(BackendId(1)), Some(0));
+        assert!(lb.in_flight(BackendId(0)).unwrap() <= 1);
+        // Finishing on whatever slot `0` now names leaves the total exact.
+        lb.finish(BackendId(0));
+        assert_eq!(lb.total_in_flight(), 0);
+    });
+}
