@@ -11,6 +11,9 @@
 //!   (smooth weighted round-robin, least connections, power of two choices,
 //!   ring, Maglev and bounded-load consistent hashing), usable in a real
 //!   proxy or another simulator.
+//! - [`retry`]: client retry models (backoff with jitter, attempt limits,
+//!   deadlines, pushback, budgets, breakers, adaptive throttling) as pure
+//!   functions of state, outcome, time and the caller's generator.
 //!
 //! The library depends on none of the command-line tool's crates: build it
 //! with `default-features = false` to leave them out.
@@ -18,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod balancer;
+pub mod retry;
 mod sync;
 
 /// The README's examples, compiled and run as doctests.

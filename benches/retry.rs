@@ -1,0 +1,94 @@
+//! ns per retry decision: each jitter kind alone, and a full policy with a
+//! budget and a breaker. `cargo bench --bench retry`; figures in the README.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use drainstorm::retry::{
+    Backoff, BreakerConfig, BreakerWindow, BudgetConfig, Jitter, Outcome, Policy, PolicyConfig,
+    Pushback, RetryPolicy, SimDuration, SimTime,
+};
+use rand::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+fn backoff(c: &mut Criterion) {
+    let ms = SimDuration::from_millis;
+    let mut group = c.benchmark_group("retry/backoff");
+    for (name, jitter) in [
+        ("none", Jitter::None),
+        ("full", Jitter::Full),
+        ("equal", Jitter::Equal),
+        ("decorrelated", Jitter::Decorrelated),
+    ] {
+        let b = Backoff::exponential(ms(100), 2.0, ms(20_000), jitter).unwrap();
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+        group.bench_function(name, |bench| {
+            bench.iter_custom(|iters| {
+                let mut prev = SimDuration::ZERO;
+                let start = Instant::now();
+                for i in 0..iters {
+                    prev = b.delay((i & 15) as u32, prev, &mut rng);
+                    black_box(prev);
+                }
+                start.elapsed()
+            })
+        });
+    }
+    group.finish();
+}
+
+fn full_policy(c: &mut Criterion) {
+    let ms = SimDuration::from_millis;
+    let config = PolicyConfig {
+        backoff: Backoff::exponential(ms(100), 2.0, ms(20_000), Jitter::Full).unwrap(),
+        max_attempts: 4,
+        attempt_timeout: Some(ms(500)),
+        deadline: Some(ms(10_000)),
+        honour_pushback: true,
+        budget: Some(BudgetConfig::Ratio {
+            ttl: SimDuration::from_secs(10),
+            min_per_sec: 10.0,
+            percent: 0.2,
+        }),
+        breaker: Some(BreakerConfig {
+            window: BreakerWindow::Count(100),
+            failure_ratio: 0.9,
+            min_samples: 20,
+            cool_down: ms(1000),
+            half_open_probes: 3,
+        }),
+        throttle: None,
+    };
+    let mut policy = Policy::new(config).unwrap();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(2);
+    c.bench_function("retry/policy-decision", |bench| {
+        bench.iter_custom(|iters| {
+            let start = Instant::now();
+            for i in 0..iters {
+                // One request of 4 outcomes per 4 iterations: 3 failures
+                // then a success, 1 µs of simulated time apart.
+                let now = SimTime(i * 1000);
+                let mut request = policy.begin(now);
+                let outcome = if i % 4 == 3 {
+                    Outcome::Success
+                } else {
+                    Outcome::Failure(Pushback::None)
+                };
+                black_box(policy.admit(now, &mut rng).is_ok());
+                black_box(policy.on_outcome(now, &mut request, outcome, &mut rng));
+            }
+            start.elapsed()
+        })
+    });
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(1000))
+        .sample_size(20)
+}
+
+criterion_group! { name = benches; config = config(); targets = backoff, full_policy }
+criterion_main!(benches);

@@ -1,0 +1,487 @@
+//! Composing backoff, limits, budget, breaker and throttling into one
+//! client policy, and the presets named after real clients.
+
+use rand::RngCore;
+
+use super::backoff::{Backoff, Jitter};
+use super::breaker::{BreakerConfig, CircuitBreaker};
+use super::budget::{Budget, RatioBudget, RetryQuota, TokenBucket};
+use super::error::RetryConfigError;
+use super::throttle::AdaptiveThrottle;
+use super::{SimDuration, SimTime};
+
+/// What the server (or the network) said about an attempt that failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pushback {
+    /// Nothing: the client decides.
+    None,
+    /// Retry no sooner than this (HTTP `Retry-After`, gRPC
+    /// `grpc-retry-pushback-ms`).
+    RetryAfter(SimDuration),
+    /// Do not retry (gRPC's negative pushback).
+    Stop,
+}
+
+/// How an attempt ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The backend served it in time.
+    Success,
+    /// Refused or failed (a `503`, a `451 4.3.2`, a connection reset).
+    Failure(Pushback),
+    /// No answer within the per-attempt timeout.
+    Timeout,
+}
+
+/// Why a request stopped without success.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GiveUp {
+    /// Every allowed attempt was used.
+    Attempts,
+    /// The next attempt would start past the overall deadline.
+    Deadline,
+    /// The retry budget is spent.
+    Budget,
+    /// The server said not to retry.
+    Pushback,
+}
+
+/// What to do after an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// The request succeeded.
+    Done,
+    /// Send another attempt after this delay.
+    Retry(SimDuration),
+    /// Stop; the request failed.
+    GiveUp(GiveUp),
+}
+
+/// Why an attempt was refused before it was sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Refusal {
+    /// The circuit breaker is open (or out of half-open probes).
+    BreakerOpen,
+    /// Adaptive throttling refused it.
+    Throttled,
+}
+
+/// The per-request state a policy keeps between attempts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestState {
+    /// When the first attempt was sent.
+    pub started: SimTime,
+    /// Attempts sent or scheduled so far (the first included).
+    pub attempts: u32,
+    /// The previous backoff delay (decorrelated jitter's state).
+    pub prev_delay: SimDuration,
+    /// What the pending retry withdrew from a quota budget.
+    pub charged: u32,
+}
+
+impl RequestState {
+    /// A request whose first attempt is sent at `now`.
+    pub fn new(now: SimTime) -> Self {
+        Self {
+            started: now,
+            attempts: 1,
+            prev_delay: SimDuration::ZERO,
+            charged: 0,
+        }
+    }
+}
+
+/// A client retry policy: what a simulator (or a real client) asks before
+/// each attempt and after each outcome.
+///
+/// Implementations must be pure functions of their state, the arguments and
+/// the caller's generator: no clock, no global RNG.
+pub trait RetryPolicy: Send {
+    /// May an attempt (first or retry) be sent at `now`?
+    fn admit(&mut self, now: SimTime, rng: &mut dyn RngCore) -> Result<(), Refusal>;
+    /// Starts a request whose first attempt is sent at `now`.
+    fn begin(&mut self, now: SimTime) -> RequestState;
+    /// Records an attempt's outcome at `now` and decides what comes next.
+    fn on_outcome(
+        &mut self,
+        now: SimTime,
+        request: &mut RequestState,
+        outcome: Outcome,
+        rng: &mut dyn RngCore,
+    ) -> Decision;
+    /// When the attempt sent at `now` times out: the per-attempt timeout,
+    /// cut short by the request's deadline. `None` if neither is set.
+    fn attempt_deadline(&self, now: SimTime, request: &RequestState) -> Option<SimTime>;
+}
+
+/// Everything a [`Policy`] can combine; each part optional.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PolicyConfig {
+    /// Delays between attempts.
+    pub backoff: Backoff,
+    /// Attempts per request, the first included (≥ 1).
+    pub max_attempts: u32,
+    /// Per-attempt timeout.
+    pub attempt_timeout: Option<SimDuration>,
+    /// Overall deadline from the first attempt; no retry starts past it.
+    pub deadline: Option<SimDuration>,
+    /// Whether a server's `RetryAfter` replaces the backoff delay.
+    pub honour_pushback: bool,
+    /// Retry budget.
+    pub budget: Option<BudgetConfig>,
+    /// Circuit breaker.
+    pub breaker: Option<BreakerConfig>,
+    /// Adaptive throttling: (K, window).
+    pub throttle: Option<(f64, SimDuration)>,
+}
+
+/// Parameters of a retry budget.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum BudgetConfig {
+    /// gRPC retry throttling: (max_tokens, token_ratio).
+    TokenBucket {
+        /// Bucket size.
+        max_tokens: f64,
+        /// Earned per success.
+        token_ratio: f64,
+    },
+    /// AWS standard-mode quota.
+    Quota {
+        /// Tokens in a full quota.
+        capacity: u32,
+        /// Cost of a retry.
+        retry_cost: u32,
+        /// Cost of a retry after a timeout.
+        timeout_cost: u32,
+        /// Earned by a first-try success.
+        success_increment: u32,
+    },
+    /// Finagle ratio budget.
+    Ratio {
+        /// Window.
+        ttl: SimDuration,
+        /// Reserve, retries per second.
+        min_per_sec: f64,
+        /// Fraction of requests that may be retried.
+        percent: f64,
+    },
+}
+
+impl BudgetConfig {
+    fn build(&self) -> Result<Budget, RetryConfigError> {
+        Ok(match *self {
+            Self::TokenBucket {
+                max_tokens,
+                token_ratio,
+            } => Budget::TokenBucket(TokenBucket::new(max_tokens, token_ratio)?),
+            Self::Quota {
+                capacity,
+                retry_cost,
+                timeout_cost,
+                success_increment,
+            } => Budget::Quota(RetryQuota::new(
+                capacity,
+                retry_cost,
+                timeout_cost,
+                success_increment,
+            )?),
+            Self::Ratio {
+                ttl,
+                min_per_sec,
+                percent,
+            } => Budget::Ratio(RatioBudget::new(ttl, min_per_sec, percent)?),
+        })
+    }
+}
+
+/// The standard composed policy (see [`PolicyConfig`]).
+///
+/// ```
+/// use drainstorm::retry::{Decision, Outcome, Policy, Pushback, RetryPolicy, SimTime};
+/// use rand::SeedableRng;
+///
+/// let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(1);
+/// let mut policy = Policy::aws_standard();
+/// let now = SimTime::ZERO;
+/// assert!(policy.admit(now, &mut rng).is_ok());
+/// let mut request = policy.begin(now);
+/// let failed = Outcome::Failure(Pushback::None);
+/// match policy.on_outcome(now, &mut request, failed, &mut rng) {
+///     Decision::Retry(delay) => assert!(delay.as_nanos() <= 100_000_000),
+///     other => panic!("{other:?}"),
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Policy {
+    config: PolicyConfig,
+    budget: Option<Budget>,
+    breaker: Option<CircuitBreaker>,
+    throttle: Option<AdaptiveThrottle>,
+}
+
+impl Policy {
+    /// Validates `config` and builds the policy.
+    pub fn new(config: PolicyConfig) -> Result<Self, RetryConfigError> {
+        config.backoff.validate()?;
+        if config.max_attempts == 0 {
+            return Err(RetryConfigError::new(
+                "max_attempts",
+                0,
+                "at least 1 (the first try counts)",
+            ));
+        }
+        for (name, d) in [
+            ("attempt_timeout", config.attempt_timeout),
+            ("deadline", config.deadline),
+        ] {
+            if d == Some(SimDuration::ZERO) {
+                return Err(RetryConfigError::new(name, "0", "above 0, or unset"));
+            }
+        }
+        let budget = config
+            .budget
+            .as_ref()
+            .map(BudgetConfig::build)
+            .transpose()?;
+        let breaker = config.breaker.map(CircuitBreaker::new).transpose()?;
+        let throttle = config
+            .throttle
+            .map(|(k, w)| AdaptiveThrottle::new(k, w))
+            .transpose()?;
+        Ok(Self {
+            config,
+            budget,
+            breaker,
+            throttle,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PolicyConfig {
+        &self.config
+    }
+
+    /// The budget's current state, if any.
+    pub fn budget(&self) -> Option<&Budget> {
+        self.budget.as_ref()
+    }
+
+    /// The breaker's current state, if any.
+    pub fn breaker(&self) -> Option<&CircuitBreaker> {
+        self.breaker.as_ref()
+    }
+
+    fn preset(config: PolicyConfig) -> Self {
+        Self::new(config).expect("presets are valid")
+    }
+
+    /// gRPC retry policy, with the example service config of gRFC A6
+    /// ("gRPC Retry Design"): 4 attempts, initial backoff 0.1 s, multiplier
+    /// 2, max backoff 1 s, delays `U(0, current_backoff)` (full jitter), and
+    /// retry throttling with 10 tokens and a token ratio of 0.1.
+    pub fn grpc() -> Self {
+        Self::preset(PolicyConfig {
+            backoff: exp(ms(100), 2.0, ms(1000), Jitter::Full),
+            max_attempts: 4,
+            attempt_timeout: None,
+            deadline: None,
+            honour_pushback: true,
+            budget: Some(BudgetConfig::TokenBucket {
+                max_tokens: 10.0,
+                token_ratio: 0.1,
+            }),
+            breaker: None,
+            throttle: None,
+        })
+    }
+
+    /// AWS SDKs' standard retry mode ("Retry behavior", AWS SDKs and Tools
+    /// Reference Guide): 3 attempts, base 100 ms doubling with full jitter,
+    /// cap 20 s, a 500-token quota; a retry costs 5 tokens, 10 after a
+    /// timeout; a successful retry refunds its cost, a first-try success
+    /// adds 1.
+    pub fn aws_standard() -> Self {
+        Self::preset(PolicyConfig {
+            backoff: exp(ms(100), 2.0, ms(20_000), Jitter::Full),
+            max_attempts: 3,
+            attempt_timeout: None,
+            deadline: None,
+            honour_pushback: false,
+            budget: Some(BudgetConfig::Quota {
+                capacity: 500,
+                retry_cost: 5,
+                timeout_cost: 10,
+                success_increment: 1,
+            }),
+            breaker: None,
+            throttle: None,
+        })
+    }
+
+    /// Envoy's router retry policy defaults (`config.route.v3.RetryPolicy`):
+    /// `num_retries` 1, base interval 25 ms, max interval 10 × base =
+    /// 250 ms, fully jittered exponential backoff.
+    pub fn envoy() -> Self {
+        Self::preset(PolicyConfig {
+            backoff: exp(ms(25), 2.0, ms(250), Jitter::Full),
+            max_attempts: 2,
+            attempt_timeout: None,
+            deadline: None,
+            honour_pushback: true,
+            budget: None,
+            breaker: None,
+            throttle: None,
+        })
+    }
+
+    /// Finagle's default `RetryBudget` (ttl 10 s, 10 retries per second
+    /// reserve, 20 % of requests) with immediate requeues, capped here at
+    /// 25 retries per request like Finagle's `RequeueFilter`.
+    pub fn finagle() -> Self {
+        Self::preset(PolicyConfig {
+            backoff: Backoff::Immediate,
+            max_attempts: 26,
+            attempt_timeout: None,
+            deadline: None,
+            honour_pushback: false,
+            budget: Some(BudgetConfig::Ratio {
+                ttl: SimDuration::from_secs(10),
+                min_per_sec: 10.0,
+                percent: 0.2,
+            }),
+            breaker: None,
+            throttle: None,
+        })
+    }
+
+    /// The client that makes storms: 3 immediate retries, no budget.
+    pub fn naive() -> Self {
+        Self::preset(PolicyConfig {
+            backoff: Backoff::Immediate,
+            max_attempts: 4,
+            attempt_timeout: None,
+            deadline: None,
+            honour_pushback: false,
+            budget: None,
+            breaker: None,
+            throttle: None,
+        })
+    }
+
+    /// A mail server's queue retrying a `451 4.3.2` temporary failure, with
+    /// Postfix's defaults (`postconf(5)`): first retry after
+    /// `minimal_backoff_time` = 300 s, doubling to `maximal_backoff_time` =
+    /// 4000 s, until `maximal_queue_lifetime` = 5 days.
+    pub fn smtp_mta() -> Self {
+        let s = SimDuration::from_secs;
+        Self::preset(PolicyConfig {
+            backoff: Backoff::Schedule(vec![s(300), s(600), s(1200), s(2400), s(4000)]),
+            max_attempts: u32::MAX,
+            attempt_timeout: None,
+            deadline: Some(s(5 * 24 * 3600)),
+            honour_pushback: false,
+            budget: None,
+            breaker: None,
+            throttle: None,
+        })
+    }
+}
+
+fn ms(n: u64) -> SimDuration {
+    SimDuration::from_millis(n)
+}
+
+fn exp(base: SimDuration, multiplier: f64, cap: SimDuration, jitter: Jitter) -> Backoff {
+    Backoff::Exponential {
+        base,
+        multiplier,
+        cap,
+        jitter,
+    }
+}
+
+impl RetryPolicy for Policy {
+    fn admit(&mut self, now: SimTime, rng: &mut dyn RngCore) -> Result<(), Refusal> {
+        if let Some(b) = &mut self.breaker {
+            if !b.allow(now) {
+                return Err(Refusal::BreakerOpen);
+            }
+        }
+        if let Some(t) = &mut self.throttle {
+            if !t.admit(now, rng) {
+                return Err(Refusal::Throttled);
+            }
+        }
+        Ok(())
+    }
+
+    fn begin(&mut self, now: SimTime) -> RequestState {
+        if let Some(b) = &mut self.budget {
+            b.on_request(now);
+        }
+        RequestState::new(now)
+    }
+
+    fn on_outcome(
+        &mut self,
+        now: SimTime,
+        request: &mut RequestState,
+        outcome: Outcome,
+        rng: &mut dyn RngCore,
+    ) -> Decision {
+        let success = outcome == Outcome::Success;
+        if let Some(b) = &mut self.breaker {
+            b.record(now, success);
+        }
+        if success {
+            if let Some(t) = &mut self.throttle {
+                t.accepted(now);
+            }
+        }
+        if let Some(b) = &mut self.budget {
+            b.on_outcome(success, request.charged);
+        }
+        request.charged = 0;
+        let pushback = match outcome {
+            Outcome::Success => return Decision::Done,
+            Outcome::Failure(p) => p,
+            Outcome::Timeout => Pushback::None,
+        };
+        if pushback == Pushback::Stop {
+            return Decision::GiveUp(GiveUp::Pushback);
+        }
+        if request.attempts >= self.config.max_attempts {
+            return Decision::GiveUp(GiveUp::Attempts);
+        }
+        let mut delay = self
+            .config
+            .backoff
+            .delay(request.attempts - 1, request.prev_delay, rng);
+        if let (true, Pushback::RetryAfter(d)) = (self.config.honour_pushback, pushback) {
+            delay = d;
+        }
+        if let Some(deadline) = self.config.deadline {
+            if now + delay >= request.started + deadline {
+                return Decision::GiveUp(GiveUp::Deadline);
+            }
+        }
+        if let Some(b) = &mut self.budget {
+            match b.try_retry(now, outcome == Outcome::Timeout) {
+                Some(cost) => request.charged = cost,
+                None => return Decision::GiveUp(GiveUp::Budget),
+            }
+        }
+        request.prev_delay = delay;
+        request.attempts += 1;
+        Decision::Retry(delay)
+    }
+
+    fn attempt_deadline(&self, now: SimTime, request: &RequestState) -> Option<SimTime> {
+        let per_attempt = self.config.attempt_timeout.map(|t| now + t);
+        let overall = self.config.deadline.map(|d| request.started + d);
+        match (per_attempt, overall) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
