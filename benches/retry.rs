@@ -60,9 +60,31 @@ fn full_policy(c: &mut Criterion) {
         }),
         throttle: None,
     };
-    let mut policy = Policy::new(config).unwrap();
+    let mut policy = Policy::new(config.clone()).unwrap();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(2);
+    // The decision alone: an outcome recorded in the breaker and budget,
+    // then the next delay (or giving up) decided.
     c.bench_function("retry/policy-decision", |bench| {
+        bench.iter_custom(|iters| {
+            let mut request = policy.begin(SimTime::ZERO);
+            let start = Instant::now();
+            for i in 0..iters {
+                let now = SimTime(i * 1000);
+                request.attempts = 1 + (i % 3) as u32;
+                let outcome = if i % 4 == 3 {
+                    Outcome::Success
+                } else {
+                    Outcome::Failure(Pushback::None)
+                };
+                black_box(policy.on_outcome(now, &mut request, outcome, &mut rng));
+            }
+            start.elapsed()
+        })
+    });
+    let mut policy = Policy::new(config).unwrap();
+    // A whole attempt's cycle: admission (breaker), a new request (budget
+    // deposit) and the decision.
+    c.bench_function("retry/policy-attempt-cycle", |bench| {
         bench.iter_custom(|iters| {
             let start = Instant::now();
             for i in 0..iters {

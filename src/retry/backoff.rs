@@ -39,20 +39,74 @@ pub enum Jitter {
     Decorrelated,
 }
 
+/// How many retry ceilings an [`Exponential`] precomputes.
+const CEILINGS: usize = 32;
+
+/// `min(cap, base·multiplier^n)` with jitter: build with
+/// [`Backoff::exponential`].
+///
+/// The ceilings of the first 32 retries are computed once, at construction,
+/// so a decision is a table read rather than a `powi` (which cost 10 ns per
+/// decision here); later retries are the cap, or computed when a multiplier
+/// close to 1 has not reached the cap by then.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Exponential {
+    base: SimDuration,
+    multiplier: f64,
+    cap: SimDuration,
+    jitter: Jitter,
+    ceilings: [u64; CEILINGS],
+}
+
+impl Exponential {
+    /// Ceiling of the first retry (> 0).
+    pub fn base(&self) -> SimDuration {
+        self.base
+    }
+
+    /// Growth per retry (≥ 1, finite).
+    pub fn multiplier(&self) -> f64 {
+        self.multiplier
+    }
+
+    /// Largest ceiling (≥ base).
+    pub fn cap(&self) -> SimDuration {
+        self.cap
+    }
+
+    /// Jitter applied to the ceiling.
+    pub fn jitter(&self) -> Jitter {
+        self.jitter
+    }
+
+    /// `min(cap, base·multiplier^n)`, in `f64` so that no `n` overflows.
+    fn compute(&self, n: u32) -> u64 {
+        let v = self.base.0 as f64 * self.multiplier.powi(n.min(i32::MAX as u32) as i32);
+        if v < self.cap.0 as f64 {
+            v as u64
+        } else {
+            self.cap.0
+        }
+    }
+
+    #[inline]
+    fn ceiling(&self, n: u32) -> u64 {
+        match self.ceilings.get(n as usize) {
+            Some(&v) => v,
+            None if self.ceilings[CEILINGS - 1] == self.cap.0 => self.cap.0,
+            None => self.compute(n),
+        }
+    }
+}
+
 /// A backoff schedule: the delay before each retry.
+// The exponential variant keeps its ceilings inline: one per policy, read
+// on every decision, never moved on a hot path.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Backoff {
     /// `min(cap, base·multiplier^n)` with jitter.
-    Exponential {
-        /// Ceiling of the first retry (> 0).
-        base: SimDuration,
-        /// Growth per retry (≥ 1, finite).
-        multiplier: f64,
-        /// Largest ceiling (≥ base).
-        cap: SimDuration,
-        /// Jitter applied to the ceiling.
-        jitter: Jitter,
-    },
+    Exponential(Exponential),
     /// The same delay before every retry.
     Constant(SimDuration),
     /// Retry at once.
@@ -81,44 +135,40 @@ impl Backoff {
         cap: SimDuration,
         jitter: Jitter,
     ) -> Result<Self, RetryConfigError> {
-        let b = Self::Exponential {
+        if base.0 == 0 {
+            return Err(RetryConfigError::new(
+                "base",
+                base,
+                "above 0 (use an immediate backoff for no delay)",
+            ));
+        }
+        check_range(
+            "multiplier",
+            multiplier,
+            1.0,
+            1e6,
+            "a finite number from 1 to 10^6",
+        )?;
+        if cap < base {
+            return Err(RetryConfigError::new("cap", cap, "at least base"));
+        }
+        let mut e = Exponential {
             base,
             multiplier,
             cap,
             jitter,
+            ceilings: [0; CEILINGS],
         };
-        b.validate()?;
-        Ok(b)
+        for n in 0..CEILINGS {
+            e.ceilings[n] = e.compute(n as u32);
+        }
+        Ok(Self::Exponential(e))
     }
 
-    /// Checks the parameters (see each variant's field docs).
+    /// Checks the parameters: an exponential backoff is checked when built;
+    /// a schedule must not be empty.
     pub fn validate(&self) -> Result<(), RetryConfigError> {
         match self {
-            Self::Exponential {
-                base,
-                multiplier,
-                cap,
-                ..
-            } => {
-                if base.0 == 0 {
-                    return Err(RetryConfigError::new(
-                        "base",
-                        base,
-                        "above 0 (use an immediate backoff for no delay)",
-                    ));
-                }
-                check_range(
-                    "multiplier",
-                    *multiplier,
-                    1.0,
-                    1e6,
-                    "a finite number from 1 to 10^6",
-                )?;
-                if cap < base {
-                    return Err(RetryConfigError::new("cap", cap, "at least base"));
-                }
-                Ok(())
-            }
             Self::Schedule(delays) if delays.is_empty() => Err(RetryConfigError::new(
                 "schedule",
                 "[]",
@@ -130,21 +180,10 @@ impl Backoff {
 
     /// The ceiling `v` of retry `n` (the delay itself for the kinds without
     /// jitter).
+    #[inline]
     pub fn ceiling(&self, n: u32) -> SimDuration {
         match self {
-            Self::Exponential {
-                base,
-                multiplier,
-                cap,
-                ..
-            } => {
-                let v = base.0 as f64 * multiplier.powi(n.min(i32::MAX as u32) as i32);
-                if v < cap.0 as f64 {
-                    SimDuration(v as u64)
-                } else {
-                    *cap
-                }
-            }
+            Self::Exponential(e) => SimDuration(e.ceiling(n)),
             Self::Constant(d) => *d,
             Self::Immediate => SimDuration::ZERO,
             Self::Schedule(delays) => delays[(n as usize).min(delays.len() - 1)],
@@ -161,24 +200,22 @@ impl Backoff {
         prev: SimDuration,
         rng: &mut (impl RngCore + ?Sized),
     ) -> SimDuration {
-        match self {
-            Self::Exponential {
-                base, cap, jitter, ..
-            } => match jitter {
-                Jitter::None => self.ceiling(n),
-                Jitter::Full => SimDuration(between(0, self.ceiling(n).0, rng)),
-                Jitter::Equal => {
-                    let v = self.ceiling(n).0;
-                    let half = v / 2;
-                    SimDuration(half + between(0, v - half, rng))
-                }
-                Jitter::Decorrelated => {
-                    let prev = prev.max(*base).0;
-                    let hi = prev.saturating_mul(3).max(base.0);
-                    SimDuration(between(base.0, hi, rng).min(cap.0))
-                }
-            },
-            _ => self.ceiling(n),
-        }
+        let Self::Exponential(e) = self else {
+            return self.ceiling(n);
+        };
+        SimDuration(match e.jitter {
+            Jitter::None => e.ceiling(n),
+            Jitter::Full => between(0, e.ceiling(n), rng),
+            Jitter::Equal => {
+                let v = e.ceiling(n);
+                let half = v / 2;
+                half + between(0, v - half, rng)
+            }
+            Jitter::Decorrelated => {
+                let base = e.base.0;
+                let hi = prev.0.max(base).saturating_mul(3);
+                between(base, hi, rng).min(e.cap.0)
+            }
+        })
     }
 }

@@ -9,8 +9,6 @@
 //! while open (from attempts sent before it opened) are ignored. This is
 //! the shape of Hystrix, resilience4j and Polly breakers.
 
-use std::collections::VecDeque;
-
 use super::error::{RetryConfigError, check_range};
 use super::window::Window;
 use super::{SimDuration, SimTime};
@@ -58,9 +56,11 @@ pub enum BreakerState {
 
 #[derive(Clone, Debug)]
 enum Outcomes {
+    /// A ring of the last `failed.len()` outcomes (`true` = failure).
     Count {
-        last: VecDeque<bool>,
-        n: usize,
+        failed: Box<[bool]>,
+        next: usize,
+        len: usize,
         failures: u64,
     },
     Time(Window),
@@ -72,6 +72,10 @@ pub struct CircuitBreaker {
     config: BreakerConfig,
     state: BreakerState,
     outcomes: Outcomes,
+    /// `failure_ratio` in millionths, rounded up: the ratio test is then
+    /// integer arithmetic and opens at the configured ratio or within 10⁻⁶
+    /// above it.
+    ratio_ppm: u64,
 }
 
 impl CircuitBreaker {
@@ -79,8 +83,9 @@ impl CircuitBreaker {
     pub fn new(config: BreakerConfig) -> Result<Self, RetryConfigError> {
         let outcomes = match config.window {
             BreakerWindow::Count(n) if (1..=1_000_000).contains(&n) => Outcomes::Count {
-                last: VecDeque::with_capacity(n as usize),
-                n: n as usize,
+                failed: vec![false; n as usize].into(),
+                next: 0,
+                len: 0,
                 failures: 0,
             },
             BreakerWindow::Count(n) => {
@@ -112,6 +117,7 @@ impl CircuitBreaker {
             config,
             state: BreakerState::Closed,
             outcomes,
+            ratio_ppm: (config.failure_ratio * 1e6).ceil() as u64,
         })
     }
 
@@ -126,6 +132,7 @@ impl CircuitBreaker {
     }
 
     /// Whether an attempt may be sent at `now` (counts a half-open probe).
+    #[inline]
     pub fn allow(&mut self, now: SimTime) -> bool {
         if let BreakerState::Open { until } = self.state {
             if now < until {
@@ -147,6 +154,7 @@ impl CircuitBreaker {
     }
 
     /// Records an attempt's outcome at `now`.
+    #[inline]
     pub fn record(&mut self, now: SimTime, success: bool) {
         match self.state {
             BreakerState::Open { .. } => {}
@@ -161,7 +169,8 @@ impl CircuitBreaker {
             BreakerState::Closed => {
                 let (samples, failures) = self.push(now, success);
                 if samples >= u64::from(self.config.min_samples)
-                    && failures as f64 >= self.config.failure_ratio * samples as f64
+                    && u128::from(failures) * 1_000_000
+                        >= u128::from(self.ratio_ppm) * u128::from(samples)
                 {
                     self.open(now);
                 }
@@ -178,8 +187,14 @@ impl CircuitBreaker {
 
     fn clear(&mut self) {
         match &mut self.outcomes {
-            Outcomes::Count { last, failures, .. } => {
-                last.clear();
+            Outcomes::Count {
+                failed,
+                len,
+                failures,
+                ..
+            } => {
+                failed.fill(false);
+                *len = 0;
                 *failures = 0;
             }
             Outcomes::Time(w) => w.clear(),
@@ -187,17 +202,27 @@ impl CircuitBreaker {
     }
 
     /// Adds an outcome; returns (samples, failures) in the window.
+    #[inline]
     fn push(&mut self, now: SimTime, success: bool) -> (u64, u64) {
         match &mut self.outcomes {
-            Outcomes::Count { last, n, failures } => {
-                if last.len() == *n && last.pop_front() == Some(false) {
-                    *failures -= 1;
-                }
-                last.push_back(success);
-                if !success {
-                    *failures += 1;
-                }
-                (last.len() as u64, *failures)
+            Outcomes::Count {
+                failed,
+                next,
+                len,
+                failures,
+            } => {
+                // The slot overwritten holds the oldest outcome (or an unused
+                // `false` while the ring fills).
+                let slot = &mut failed[*next];
+                *failures = *failures - u64::from(*slot) + u64::from(!success);
+                *slot = !success;
+                *next = if *next + 1 == failed.len() {
+                    0
+                } else {
+                    *next + 1
+                };
+                *len = (*len + 1).min(failed.len());
+                (*len as u64, *failures)
             }
             Outcomes::Time(w) => {
                 w.add(now, usize::from(!success), 1);

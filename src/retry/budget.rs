@@ -168,7 +168,11 @@ pub struct RatioBudget {
     ttl: SimDuration,
     min_per_sec: f64,
     percent: f64,
-    reserve: f64,
+    /// `percent` in millionths, rounded down, so that the check below is
+    /// integer arithmetic and never allows more than `percent` does.
+    percent_ppm: u64,
+    /// `min_per_sec · ttl` in millionths of a retry, rounded down.
+    reserve_ppm: u64,
     /// Counter 0: requests (deposits); counter 1: retries (withdrawals).
     window: Window,
 }
@@ -196,7 +200,8 @@ impl RatioBudget {
             ttl,
             min_per_sec,
             percent,
-            reserve: min_per_sec * ttl.as_secs_f64(),
+            percent_ppm: (percent * 1e6) as u64,
+            reserve_ppm: (min_per_sec * ttl.as_secs_f64() * 1e6) as u64,
             window: Window::new(ttl),
         })
     }
@@ -206,13 +211,17 @@ impl RatioBudget {
         (self.ttl, self.min_per_sec, self.percent)
     }
 
+    #[inline]
     fn deposit(&mut self, now: SimTime) {
         self.window.add(now, 0, 1);
     }
 
+    #[inline]
     fn withdraw(&mut self, now: SimTime) -> bool {
         let [requests, retries] = self.window.sums(now);
-        let ok = (retries + 1) as f64 <= self.percent * requests as f64 + self.reserve;
+        // (retries + 1) ≤ percent · requests + reserve, in millionths.
+        let ok = u128::from(retries + 1) * 1_000_000
+            <= u128::from(self.percent_ppm) * u128::from(requests) + u128::from(self.reserve_ppm);
         if ok {
             self.window.add(now, 1, 1);
         }
@@ -221,6 +230,9 @@ impl RatioBudget {
 }
 
 /// One of the built-in retry budgets.
+// The ratio budget keeps its window inline: one budget per client
+// population, read on every decision, never moved on a hot path.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Budget {
     /// gRPC retry throttling.
@@ -233,6 +245,7 @@ pub enum Budget {
 
 impl Budget {
     /// A request's first attempt is being sent.
+    #[inline]
     pub fn on_request(&mut self, now: SimTime) {
         if let Self::Ratio(r) = self {
             r.deposit(now);
@@ -241,6 +254,7 @@ impl Budget {
 
     /// An attempt ended. `charged` is what this request's pending retry
     /// withdrew (0 for a first attempt); a successful retry refunds it.
+    #[inline]
     pub fn on_outcome(&mut self, success: bool, charged: u32) {
         match self {
             Self::TokenBucket(t) if success => t.on_success(),
@@ -256,6 +270,7 @@ impl Budget {
 
     /// Asks to schedule one retry now; `Some(cost)` if allowed (the cost is
     /// what a later success refunds), `None` if the budget is spent.
+    #[inline]
     pub fn try_retry(&mut self, now: SimTime, after_timeout: bool) -> Option<u32> {
         match self {
             Self::TokenBucket(t) => t.allows().then_some(0),

@@ -37,7 +37,7 @@ mod throttle;
 mod time;
 mod window;
 
-pub use self::backoff::{Backoff, Jitter};
+pub use self::backoff::{Backoff, Exponential, Jitter};
 pub use self::breaker::{BreakerConfig, BreakerState, BreakerWindow, CircuitBreaker};
 pub use self::budget::{Budget, RatioBudget, RetryQuota, TokenBucket};
 pub use self::error::RetryConfigError;

@@ -392,12 +392,7 @@ fn ms(n: u64) -> SimDuration {
 }
 
 fn exp(base: SimDuration, multiplier: f64, cap: SimDuration, jitter: Jitter) -> Backoff {
-    Backoff::Exponential {
-        base,
-        multiplier,
-        cap,
-        jitter,
-    }
+    Backoff::exponential(base, multiplier, cap, jitter).expect("presets are valid")
 }
 
 impl RetryPolicy for Policy {

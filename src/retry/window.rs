@@ -17,6 +17,10 @@ pub(crate) struct Window {
     width: u64,
     /// Index (time / width) of the newest bucket.
     head: u64,
+    /// Where the newest bucket ends: until then, `advance` needs no division.
+    head_end: u64,
+    /// `head % BUCKETS`.
+    slot: usize,
     counts: [[u64; 2]; BUCKETS],
     sums: [u64; 2],
 }
@@ -26,16 +30,25 @@ impl Window {
         Self {
             width: (span.0 / BUCKETS as u64).max(1),
             head: 0,
+            head_end: (span.0 / BUCKETS as u64).max(1),
+            slot: 0,
             counts: [[0; 2]; BUCKETS],
             sums: [0; 2],
         }
     }
 
+    #[inline]
     fn advance(&mut self, now: SimTime) {
-        let index = now.0 / self.width;
-        if index <= self.head {
+        if now.0 < self.head_end {
             return;
         }
+        self.rotate(now);
+    }
+
+    #[cold]
+    fn rotate(&mut self, now: SimTime) {
+        let index = now.0 / self.width;
+        self.head_end = index.saturating_add(1).saturating_mul(self.width);
         let stale = (index - self.head).min(BUCKETS as u64);
         for k in 1..=stale {
             let b = ((self.head + k) % BUCKETS as u64) as usize;
@@ -45,13 +58,13 @@ impl Window {
             }
         }
         self.head = index;
+        self.slot = (index % BUCKETS as u64) as usize;
     }
 
     /// Adds `n` to counter `c` (0 or 1) at `now`.
     pub(crate) fn add(&mut self, now: SimTime, c: usize, n: u64) {
         self.advance(now);
-        let b = (self.head % BUCKETS as u64) as usize;
-        self.counts[b][c] += n;
+        self.counts[self.slot][c] += n;
         self.sums[c] += n;
     }
 
