@@ -6,18 +6,21 @@
 //! The default of 160 points per unit of weight is ketama's (libmemcached,
 //! 2007: 40 MD5 digests × 4 points) and nginx's `hash … consistent`.
 //!
-//! Point *r* of backend *id* sits at `mix64(id << 32 | r)`. [`mix64`] is a
-//! bijection, so no two points ever collide, and a backend's points do not
-//! depend on the other members: removing a backend moves exactly the keys
-//! it owned, and adding it back restores the original mapping.
+//! Point *r* of backend *id* sits at the top 48 bits of
+//! `mix64(id << 32 | r)` ([`mix64`] is a bijection); two points at the same
+//! position are ordered by their backends' ids. A backend's points do not
+//! depend on the other members, so removing a backend moves exactly the
+//! keys it owned, and adding it back restores the original mapping.
 //!
 //! # Lookup cost
 //!
 //! A plain binary search over 400 000 points (1024 backends) costs about 19
 //! dependent cache misses. The ring keeps a bucket index on the top bits of
 //! the hash (about one point per bucket), so a lookup is one index read and
-//! a binary search over a few points. Building sorts by the same buckets
-//! (a counting sort, then a small sort per bucket): O(points).
+//! a binary search over a few points. A point is one `u64` (position and
+//! owner), so the lookup touches one cache line of points. Building is a
+//! radix sort on the bucket bits (two cache-friendly passes at most) and an
+//! insertion pass: O(points).
 //!
 //! # Very large weights
 //!
@@ -33,7 +36,7 @@ use super::members::Members;
 use super::pool::sealed;
 use super::{Backend, BackendId, BalancerError, Cursor, Pool};
 
-/// The largest number of points on one ring: 2^22 (48 MiB of points).
+/// The largest number of points on one ring: 2^22 (32 MiB of points).
 pub const MAX_POINTS: u64 = 1 << 22;
 
 /// Parameters of a [`Ring`].
@@ -67,8 +70,11 @@ impl RingParams {
 /// The sorted ring with its bucket index (see the [module docs](self)).
 #[derive(Debug)]
 pub struct RingTable {
-    hashes: Box<[u64]>,
-    owners: Box<[u32]>,
+    /// Sorted points: the top 48 bits of a point's hash, then in the low
+    /// 16 bits its owner's rank by id (which breaks ties by id).
+    points: Box<[u64]>,
+    /// Member index of each rank.
+    ranked: Box<[u32]>,
     /// `index[b]` is the first point whose top bits are ≥ `b`; one extra
     /// entry at the end equals the number of points.
     index: Box<[u32]>,
@@ -85,10 +91,18 @@ impl Pool<RingTable> {
     }
 }
 
+const OWNER_BITS: u32 = 16;
+const OWNER_MASK: u64 = (1 << OWNER_BITS) - 1;
+
+/// Radix passes sort by at most this many bits each (2048 output streams,
+/// few enough to stay in cache); two passes sort by the top 22 bits.
+const RADIX_BITS: u32 = 11;
+
 impl RingTable {
     pub(crate) fn build_with(members: &Members, points_per_weight: u32) -> Self {
-        let active = members.active();
-        let requested: Vec<u64> = active
+        let mut ranked: Vec<u32> = members.active().to_vec();
+        ranked.sort_unstable_by_key(|&i| members.id(i as usize));
+        let requested: Vec<u64> = ranked
             .iter()
             .map(|&i| u64::from(points_per_weight) * u64::from(members.weight(i as usize)))
             .collect();
@@ -104,35 +118,59 @@ impl RingTable {
         let n_points: u64 = counts.iter().sum();
         let bits = (63 - n_points.max(2).leading_zeros()).clamp(1, 20);
         let shift = 64 - bits;
-        let buckets = 1usize << bits;
 
-        // Counting sort by bucket, then a small sort inside each bucket.
-        let point = |member: u32, r: u64| mix64(u64::from(members.id(member as usize).0) << 32 | r);
-        let mut index = vec![0u32; buckets + 1];
-        for (&m, &c) in active.iter().zip(&counts) {
-            for r in 0..c {
-                index[(point(m, r) >> shift) as usize + 1] += 1;
+        let mut points = Vec::with_capacity(n_points as usize);
+        for (rank, (&m, &c)) in ranked.iter().zip(&counts).enumerate() {
+            let id = u64::from(members.id(m as usize).0) << 32;
+            points.extend((0..c).map(|r| mix64(id | r) & !OWNER_MASK | rank as u64));
+        }
+        // LSD radix sort on the top `2·RADIX_BITS` bits, in passes that each
+        // read sequentially and write to at most 2048 streams. Points are
+        // then sorted by bucket and all but a few thousand pairs sorted
+        // overall; an insertion pass, whose branch is almost never taken,
+        // finishes them.
+        let mut scratch = vec![0u64; points.len()];
+        let mut low = 64 - (2 * RADIX_BITS).max(bits);
+        while low < 64 {
+            let width = (64 - low).min(RADIX_BITS);
+            let digit = |p: u64| ((p >> low) & ((1 << width) - 1)) as usize;
+            let mut starts = vec![0usize; (1 << width) + 1];
+            for &p in &points {
+                starts[digit(p) + 1] += 1;
             }
-        }
-        for b in 0..buckets {
-            index[b + 1] += index[b];
-        }
-        let mut fill: Vec<u32> = index[..buckets].to_vec();
-        let mut entries = vec![(0u64, 0u32); n_points as usize];
-        for (&m, &c) in active.iter().zip(&counts) {
-            for r in 0..c {
-                let h = point(m, r);
-                let b = (h >> shift) as usize;
-                entries[fill[b] as usize] = (h, m);
-                fill[b] += 1;
+            for d in 0..1 << width {
+                starts[d + 1] += starts[d];
             }
+            for &p in &points {
+                let d = digit(p);
+                scratch[starts[d]] = p;
+                starts[d] += 1;
+            }
+            std::mem::swap(&mut points, &mut scratch);
+            low += width;
         }
-        for b in 0..buckets {
-            entries[index[b] as usize..index[b + 1] as usize].sort_unstable();
+        for i in 1..points.len() {
+            let p = points[i];
+            let mut j = i;
+            while j > 0 && points[j - 1] > p {
+                points[j] = points[j - 1];
+                j -= 1;
+            }
+            points[j] = p;
+        }
+        // The index is the prefix sum of the bucket sizes (counted in sorted
+        // order, so the counters are written sequentially): no branch per
+        // bucket.
+        let mut index = vec![0u32; (1 << bits) + 1];
+        for &p in &points {
+            index[(p >> shift) as usize + 1] += 1;
+        }
+        for b in 1..index.len() {
+            index[b] += index[b - 1];
         }
         Self {
-            hashes: entries.iter().map(|e| e.0).collect(),
-            owners: entries.iter().map(|e| e.1).collect(),
+            points: points.into(),
+            ranked: ranked.into(),
             index: index.into(),
             shift,
         }
@@ -140,12 +178,12 @@ impl RingTable {
 
     /// The number of points on the ring.
     pub fn len(&self) -> usize {
-        self.hashes.len()
+        self.points.len()
     }
 
     /// Whether the ring has no points (every backend drained).
     pub fn is_empty(&self) -> bool {
-        self.hashes.is_empty()
+        self.points.is_empty()
     }
 
     /// The position of the first point at or after `hash` (wrapping).
@@ -154,14 +192,15 @@ impl RingTable {
         let b = (hash >> self.shift) as usize;
         let lo = self.index[b] as usize;
         let hi = self.index[b + 1] as usize;
-        let p = lo + self.hashes[lo..hi].partition_point(|&x| x < hash);
-        if p == self.hashes.len() { 0 } else { p }
+        let key = hash & !OWNER_MASK;
+        let p = lo + self.points[lo..hi].partition_point(|&x| x < key);
+        if p == self.points.len() { 0 } else { p }
     }
 
     /// The member owning point `p`.
     #[inline]
     pub(crate) fn owner(&self, p: usize) -> usize {
-        self.owners[p] as usize
+        self.ranked[(self.points[p] & OWNER_MASK) as usize] as usize
     }
 }
 
@@ -179,7 +218,7 @@ impl sealed::Strategy for RingTable {
 
     #[inline]
     fn pick(&self, members: &Members, key: u64, _: &mut Cursor) -> Option<BackendId> {
-        if self.hashes.is_empty() {
+        if self.points.is_empty() {
             return None;
         }
         Some(members.id(self.owner(self.position(mix64(key)))))
