@@ -78,18 +78,18 @@ impl<T> SnapshotCell<T> {
 
 /// The lock that serialises updates (never taken on a pick path).
 #[cfg(not(loom))]
-pub(crate) type UpdateLock = parking_lot::Mutex<()>;
+pub(crate) type UpdateLock<T> = parking_lot::Mutex<T>;
 
 /// The lock that serialises updates (never taken on a pick path).
 #[cfg(loom)]
-pub(crate) struct UpdateLock(loom::sync::Mutex<()>);
+pub(crate) struct UpdateLock<T>(loom::sync::Mutex<T>);
 
 #[cfg(loom)]
-impl UpdateLock {
-    pub(crate) fn new(_: ()) -> Self {
-        Self(loom::sync::Mutex::new(()))
+impl<T> UpdateLock<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Self(loom::sync::Mutex::new(value))
     }
-    pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, ()> {
+    pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, T> {
         self.0.lock().unwrap()
     }
 }

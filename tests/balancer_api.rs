@@ -198,3 +198,23 @@ fn balancers_are_send_and_sync() {
     fn send<T: Send>() {}
     send::<drainstorm::balancer::Handle<drainstorm::balancer::MaglevTable>>();
 }
+
+#[test]
+fn a_reused_counter_slot_is_not_touched_by_its_old_owner() {
+    for lb in all_kinds(&[Backend::new(1, 1), Backend::new(2, 1)]) {
+        let lb = lb.unwrap();
+        let old_guard = lb.begin(BackendId(2)).unwrap();
+        let mut stale = lb.picker();
+        assert!(stale.start(BackendId(2)));
+        // 2 leaves; 5 arrives and takes over its counter slot.
+        lb.update(&[Backend::new(1, 1)]).unwrap();
+        lb.update(&[Backend::new(1, 1), Backend::new(5, 1)])
+            .unwrap();
+        assert!(lb.start(BackendId(5)));
+        drop(old_guard);
+        assert!(!stale.finish(BackendId(2)), "2 is gone");
+        assert_eq!(lb.in_flight(BackendId(5)), Some(1), "{}", lb.name());
+        assert!(lb.finish(BackendId(5)));
+        assert_eq!(lb.in_flight(BackendId(5)), Some(0));
+    }
+}

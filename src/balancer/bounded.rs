@@ -113,7 +113,7 @@ impl sealed::Strategy for BoundedRing {
         for _ in 0..len {
             let owner = self.ring.owner(p);
             let cap = (scale * f64::from(members.weight(owner))).ceil();
-            if (members.slot(owner).load() + 1) as f64 <= cap {
+            if (members.counter(owner).load() + 1) as f64 <= cap {
                 return Some(members.id(owner));
             }
             p = if p + 1 == len { 0 } else { p + 1 };

@@ -62,7 +62,7 @@ pub use self::pool::{Cursor, Handle, Pool, Snapshot, Strategy};
 pub use self::ring::{Ring, RingParams, RingTable};
 pub use self::smooth_wrr::{SmoothWrr, WrrTable};
 
-use self::members::Slot;
+use self::members::OwnedCounter;
 use crate::sync::AtomicU64;
 
 /// The largest number of backends one balancer accepts.
@@ -170,14 +170,14 @@ pub trait Picker: Send {
 /// ```
 #[must_use = "dropping the guard finishes the request at once"]
 pub struct InFlight {
-    slot: Arc<Slot>,
+    counter: OwnedCounter,
     total: Arc<CachePadded<AtomicU64>>,
 }
 
 impl InFlight {
-    fn new(slot: Arc<Slot>, total: Arc<CachePadded<AtomicU64>>) -> Self {
-        slot.start(&total);
-        Self { slot, total }
+    fn new(counter: OwnedCounter, total: Arc<CachePadded<AtomicU64>>) -> Self {
+        counter.get().start(&total);
+        Self { counter, total }
     }
 }
 
@@ -189,6 +189,6 @@ impl std::fmt::Debug for InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.slot.finish(&self.total);
+        self.counter.get().finish(&self.total);
     }
 }

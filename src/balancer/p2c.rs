@@ -11,10 +11,8 @@
 //! from the pool's seed and the handle's number; shared-path picks derive
 //! theirs from the pool seed and the snapshot's ticket.
 
-use std::sync::Arc;
-
 use super::hash::next_random;
-use super::members::{Members, Slot};
+use super::members::{Members, OwnedCounter};
 use super::pool::sealed;
 use super::{Backend, BackendId, BalancerError, Cursor, Pool};
 
@@ -28,7 +26,7 @@ pub struct TwoChoices {
 
 #[derive(Debug)]
 struct Candidate {
-    slot: Arc<Slot>,
+    counter: OwnedCounter,
     weight: u32,
     id: BackendId,
 }
@@ -56,7 +54,7 @@ impl sealed::Strategy for TwoChoices {
             .active()
             .iter()
             .map(|&i| Candidate {
-                slot: Arc::clone(members.slot(i as usize)),
+                counter: members.owned_counter(i as usize),
                 weight: members.weight(i as usize),
                 id: members.id(i as usize),
             })
@@ -75,16 +73,17 @@ impl sealed::Strategy for TwoChoices {
         let r = next_random(&mut cursor.rng);
         // Two draws from the two halves of one 64-bit output (n ≤ 2^16).
         let a = (((r & 0xFFFF_FFFF) * n as u64) >> 32) as usize;
-        let mut b = (((r >> 32) * (n as u64 - 1)) >> 32) as usize;
-        if b >= a {
-            b += 1;
-        }
-        let (a, b) = (&self.candidates[a], &self.candidates[b]);
+        let b = (((r >> 32) * (n as u64 - 1)) >> 32) as usize;
+        // Both choices below are coin flips to a branch predictor: computed
+        // without branches, they cost no mispredictions.
+        let b = b + usize::from(b >= a);
+        let (ca, cb) = (&self.candidates[a], &self.candidates[b]);
         // Loads capped at 2^32 - 1 keep both products within 64 bits.
         let cap = u64::from(u32::MAX);
-        let load_a = a.slot.load().min(cap);
-        let load_b = b.slot.load().min(cap);
-        let better_b = load_b * u64::from(a.weight) < load_a * u64::from(b.weight);
-        Some(if better_b { b.id } else { a.id })
+        let load_a = ca.counter.get().load().min(cap);
+        let load_b = cb.counter.get().load().min(cap);
+        let better_b = load_b * u64::from(ca.weight) < load_a * u64::from(cb.weight);
+        let winner = [a, b][usize::from(better_b)];
+        Some(self.candidates[winner].id)
     }
 }

@@ -45,7 +45,7 @@ use std::sync::Arc;
 
 use crossbeam_utils::CachePadded;
 
-use super::members::{Members, Slot};
+use super::members::{Members, Slab};
 use super::{Backend, BackendId, Balancer, BalancerError, InFlight, Picker};
 use crate::sync::{AtomicU64, Ordering, SnapshotCell, UpdateLock, fence};
 
@@ -94,7 +94,8 @@ pub struct Snapshot<S> {
 struct Shared<S: Strategy> {
     cell: SnapshotCell<Snapshot<S>>,
     generation: CachePadded<AtomicU64>,
-    update_lock: UpdateLock,
+    /// Serialises updates and owns the counter slab's allocation state.
+    slab: UpdateLock<Slab>,
     params: S::Params,
     total: Arc<CachePadded<AtomicU64>>,
     seed: u64,
@@ -138,7 +139,8 @@ impl<S: Strategy> Pool<S> {
     ) -> Result<Self, BalancerError> {
         S::validate(&params)?;
         let total = Arc::new(CachePadded::new(AtomicU64::new(0)));
-        let members = Members::build(backends, None, &total)?;
+        let mut slab = Slab::default();
+        let members = Members::build(backends, None, &mut slab, &total)?;
         let snapshot = Snapshot {
             strategy: S::build(&members, &params),
             members,
@@ -148,7 +150,7 @@ impl<S: Strategy> Pool<S> {
             shared: Arc::new(Shared {
                 cell: SnapshotCell::new(Arc::new(snapshot)),
                 generation: CachePadded::new(AtomicU64::new(0)),
-                update_lock: UpdateLock::new(()),
+                slab: UpdateLock::new(slab),
                 params,
                 total,
                 seed,
@@ -195,9 +197,9 @@ impl<S: Strategy> Pool<S> {
 
     /// Replaces the backend set (see [`Balancer::update`]).
     pub fn update(&self, backends: &[Backend]) -> Result<(), BalancerError> {
-        let _serialised = self.shared.update_lock.lock();
+        let mut slab = self.shared.slab.lock();
         let old = self.shared.cell.load_full();
-        let members = Members::build(backends, Some(&old.members), &self.shared.total)?;
+        let members = Members::build(backends, Some(&old.members), &mut slab, &self.shared.total)?;
         let snapshot = Snapshot {
             strategy: S::build(&members, &self.shared.params),
             members,
@@ -207,15 +209,17 @@ impl<S: Strategy> Pool<S> {
         self.shared.cell.store(Arc::clone(&new));
         self.shared.generation.fetch_add(1, Ordering::Release);
         for slot in old.members.removed_in(&new.members) {
-            slot.retire(&self.shared.total);
+            slab.retire(slot, &self.shared.total);
         }
         Ok(())
     }
 
-    fn with_slot<R>(&self, id: BackendId, f: impl FnOnce(&Arc<Slot>) -> R) -> Option<R> {
-        self.shared
-            .cell
-            .with(|snap| snap.members.slot_of(id).map(f))
+    /// Calls `f` with the current members and the index of `id` among them.
+    fn with_member<R>(&self, id: BackendId, f: impl FnOnce(&Members, usize) -> R) -> Option<R> {
+        self.shared.cell.with(|snap| {
+            let members = &snap.members;
+            members.index_of(id).map(|i| f(members, i))
+        })
     }
 
     /// The current backend set, drained members included.
@@ -246,23 +250,23 @@ impl<S: Strategy> Balancer for Pool<S> {
     }
 
     fn start(&self, id: BackendId) -> bool {
-        self.with_slot(id, |slot| slot.start(&self.shared.total))
-            .is_some()
+        self.with_member(id, |m, i| m.counter(i).start(m.total()))
+            .unwrap_or(false)
     }
 
     fn finish(&self, id: BackendId) -> bool {
-        self.with_slot(id, |slot| slot.finish(&self.shared.total))
+        self.with_member(id, |m, i| m.counter(i).finish(m.total()))
             .unwrap_or(false)
     }
 
     fn begin(&self, id: BackendId) -> Option<InFlight> {
-        self.with_slot(id, |slot| {
-            InFlight::new(Arc::clone(slot), Arc::clone(&self.shared.total))
+        self.with_member(id, |m, i| {
+            InFlight::new(m.owned_counter(i), Arc::clone(m.total()))
         })
     }
 
     fn in_flight(&self, id: BackendId) -> Option<u64> {
-        self.with_slot(id, |slot| slot.load())
+        self.with_member(id, |m, i| m.counter(i).load())
     }
 
     fn update(&self, backends: &[Backend]) -> Result<(), BalancerError> {
@@ -334,24 +338,20 @@ impl<S: Strategy> Handle<S> {
     /// Records a request started on `id`; `false` if `id` is not a member.
     #[inline]
     pub fn start(&mut self, id: BackendId) -> bool {
-        let snap = self.current();
-        match snap.members.slot_of(id) {
-            Some(slot) => {
-                slot.start(snap.members.total());
-                true
-            }
-            None => false,
-        }
+        let members = &self.current().members;
+        members
+            .index_of(id)
+            .is_some_and(|i| members.counter(i).start(members.total()))
     }
 
     /// Records a request finished on `id`; `false` if `id` is not a member
     /// or has nothing in flight.
     #[inline]
     pub fn finish(&mut self, id: BackendId) -> bool {
-        let snap = self.current();
-        snap.members
-            .slot_of(id)
-            .is_some_and(|slot| slot.finish(snap.members.total()))
+        let members = &self.current().members;
+        members
+            .index_of(id)
+            .is_some_and(|i| members.counter(i).finish(members.total()))
     }
 
     /// The pool this handle reads.
