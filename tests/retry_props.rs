@@ -23,19 +23,6 @@ fn jitter() -> impl Strategy<Value = Jitter> {
     ]
 }
 
-fn bare(backoff: Backoff, max_attempts: u32) -> PolicyConfig {
-    PolicyConfig {
-        backoff,
-        max_attempts,
-        attempt_timeout: None,
-        deadline: None,
-        honour_pushback: false,
-        budget: None,
-        breaker: None,
-        throttle: None,
-    }
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
@@ -87,7 +74,7 @@ proptest! {
         outcomes in prop::collection::vec(prop_oneof![Just(0u8), Just(1), Just(2)], 1..30)
     ) {
         let ms = SimDuration::from_millis;
-        let mut config = bare(Backoff::exponential(ms(10), 2.0, ms(1000), Jitter::Full).unwrap(), max_attempts);
+        let mut config = PolicyConfig::new(Backoff::exponential(ms(10), 2.0, ms(1000), Jitter::Full).unwrap(), max_attempts);
         config.deadline = Some(ms(deadline_ms));
         let mut policy = Policy::new(config).unwrap();
         let mut r = rng(seed);
@@ -296,7 +283,7 @@ fn aws_quota_drains_and_refunds() {
 
 #[test]
 fn pushback_is_honoured_or_stops() {
-    let mut config = bare(Backoff::Constant(SimDuration::from_millis(5)), 5);
+    let mut config = PolicyConfig::new(Backoff::Constant(SimDuration::from_millis(5)), 5);
     config.honour_pushback = true;
     let mut p = Policy::new(config).unwrap();
     let mut r = rng(1);
@@ -340,7 +327,7 @@ fn breaker_opens_cools_down_and_closes_on_a_probe_success() {
 
 #[test]
 fn adaptive_throttle_rejects_when_the_backend_does() {
-    let mut config = bare(Backoff::Immediate, 1);
+    let mut config = PolicyConfig::new(Backoff::Immediate, 1);
     config.throttle = Some((2.0, SimDuration::from_secs(120)));
     let mut p = Policy::new(config).unwrap();
     let mut r = rng(3);
@@ -385,11 +372,11 @@ fn bad_input_names_the_parameter() {
         "cap"
     );
     assert_eq!(
-        name(Policy::new(bare(Backoff::Schedule(vec![]), 3)).unwrap_err()),
+        name(Policy::new(PolicyConfig::new(Backoff::Schedule(vec![]), 3)).unwrap_err()),
         "schedule"
     );
     assert_eq!(
-        name(Policy::new(bare(Backoff::Immediate, 0)).unwrap_err()),
+        name(Policy::new(PolicyConfig::new(Backoff::Immediate, 0)).unwrap_err()),
         "max_attempts"
     );
     assert_eq!(

@@ -121,7 +121,7 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
 
 /// Reduces weights by their gcd and, if their sum still exceeds
 /// [`MAX_TABLE`], scales them as the module docs state. All inputs are > 0.
-pub(crate) fn table_weights(weights: &[u64]) -> Vec<u64> {
+fn table_weights(weights: &[u64]) -> Vec<u64> {
     let g = weights.iter().copied().fold(0, gcd).max(1);
     let reduced: Vec<u64> = weights.iter().map(|w| w / g).collect();
     let sum: u64 = reduced.iter().sum();

@@ -135,6 +135,34 @@ pub struct PolicyConfig {
     pub throttle: Option<(f64, SimDuration)>,
 }
 
+impl PolicyConfig {
+    /// A policy with this backoff and attempt limit and nothing else: no
+    /// timeouts, no pushback, no budget, breaker or throttling. Add parts
+    /// with struct update syntax.
+    ///
+    /// ```
+    /// use drainstorm::retry::{Backoff, PolicyConfig, SimDuration};
+    ///
+    /// let config = PolicyConfig {
+    ///     deadline: Some(SimDuration::from_secs(30)),
+    ///     ..PolicyConfig::new(Backoff::Immediate, 3)
+    /// };
+    /// assert_eq!(config.max_attempts, 3);
+    /// ```
+    pub fn new(backoff: Backoff, max_attempts: u32) -> Self {
+        Self {
+            backoff,
+            max_attempts,
+            attempt_timeout: None,
+            deadline: None,
+            honour_pushback: false,
+            budget: None,
+            breaker: None,
+            throttle: None,
+        }
+    }
+}
+
 /// Parameters of a retry budget.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum BudgetConfig {
@@ -281,17 +309,12 @@ impl Policy {
     /// retry throttling with 10 tokens and a token ratio of 0.1.
     pub fn grpc() -> Self {
         Self::preset(PolicyConfig {
-            backoff: exp(ms(100), 2.0, ms(1000), Jitter::Full),
-            max_attempts: 4,
-            attempt_timeout: None,
-            deadline: None,
             honour_pushback: true,
             budget: Some(BudgetConfig::TokenBucket {
                 max_tokens: 10.0,
                 token_ratio: 0.1,
             }),
-            breaker: None,
-            throttle: None,
+            ..PolicyConfig::new(exp(ms(100), 2.0, ms(1000), Jitter::Full), 4)
         })
     }
 
@@ -302,19 +325,13 @@ impl Policy {
     /// adds 1.
     pub fn aws_standard() -> Self {
         Self::preset(PolicyConfig {
-            backoff: exp(ms(100), 2.0, ms(20_000), Jitter::Full),
-            max_attempts: 3,
-            attempt_timeout: None,
-            deadline: None,
-            honour_pushback: false,
             budget: Some(BudgetConfig::Quota {
                 capacity: 500,
                 retry_cost: 5,
                 timeout_cost: 10,
                 success_increment: 1,
             }),
-            breaker: None,
-            throttle: None,
+            ..PolicyConfig::new(exp(ms(100), 2.0, ms(20_000), Jitter::Full), 3)
         })
     }
 
@@ -323,14 +340,8 @@ impl Policy {
     /// 250 ms, fully jittered exponential backoff.
     pub fn envoy() -> Self {
         Self::preset(PolicyConfig {
-            backoff: exp(ms(25), 2.0, ms(250), Jitter::Full),
-            max_attempts: 2,
-            attempt_timeout: None,
-            deadline: None,
             honour_pushback: true,
-            budget: None,
-            breaker: None,
-            throttle: None,
+            ..PolicyConfig::new(exp(ms(25), 2.0, ms(250), Jitter::Full), 2)
         })
     }
 
@@ -339,33 +350,18 @@ impl Policy {
     /// 25 retries per request like Finagle's `RequeueFilter`.
     pub fn finagle() -> Self {
         Self::preset(PolicyConfig {
-            backoff: Backoff::Immediate,
-            max_attempts: 26,
-            attempt_timeout: None,
-            deadline: None,
-            honour_pushback: false,
             budget: Some(BudgetConfig::Ratio {
                 ttl: SimDuration::from_secs(10),
                 min_per_sec: 10.0,
                 percent: 0.2,
             }),
-            breaker: None,
-            throttle: None,
+            ..PolicyConfig::new(Backoff::Immediate, 26)
         })
     }
 
     /// The client that makes storms: 3 immediate retries, no budget.
     pub fn naive() -> Self {
-        Self::preset(PolicyConfig {
-            backoff: Backoff::Immediate,
-            max_attempts: 4,
-            attempt_timeout: None,
-            deadline: None,
-            honour_pushback: false,
-            budget: None,
-            breaker: None,
-            throttle: None,
-        })
+        Self::preset(PolicyConfig::new(Backoff::Immediate, 4))
     }
 
     /// A mail server's queue retrying a `451 4.3.2` temporary failure, with
@@ -375,14 +371,11 @@ impl Policy {
     pub fn smtp_mta() -> Self {
         let s = SimDuration::from_secs;
         Self::preset(PolicyConfig {
-            backoff: Backoff::Schedule(vec![s(300), s(600), s(1200), s(2400), s(4000)]),
-            max_attempts: u32::MAX,
-            attempt_timeout: None,
             deadline: Some(s(5 * 24 * 3600)),
-            honour_pushback: false,
-            budget: None,
-            breaker: None,
-            throttle: None,
+            ..PolicyConfig::new(
+                Backoff::Schedule(vec![s(300), s(600), s(1200), s(2400), s(4000)]),
+                u32::MAX,
+            )
         })
     }
 }
