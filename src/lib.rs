@@ -22,6 +22,7 @@
 
 pub mod balancer;
 pub mod retry;
+pub mod sim;
 mod sync;
 
 /// The README's examples, compiled and run as doctests.

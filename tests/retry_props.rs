@@ -4,7 +4,7 @@
 use drainstorm::retry::{
     Backoff, BreakerConfig, BreakerState, BreakerWindow, Budget, BudgetConfig, CircuitBreaker,
     Decision, GiveUp, Jitter, Outcome, Policy, PolicyConfig, Pushback, RatioBudget,
-    RetryConfigError, RetryPolicy, RetryQuota, SimDuration, SimTime, TokenBucket,
+    RetryConfigError, RetryPolicy, RetryQuota, SimDuration, SimTime, ThrottleConfig, TokenBucket,
 };
 use proptest::prelude::*;
 use rand::SeedableRng;
@@ -328,7 +328,10 @@ fn breaker_opens_cools_down_and_closes_on_a_probe_success() {
 #[test]
 fn adaptive_throttle_rejects_when_the_backend_does() {
     let mut config = PolicyConfig::new(Backoff::Immediate, 1);
-    config.throttle = Some((2.0, SimDuration::from_secs(120)));
+    config.throttle = Some(ThrottleConfig {
+        k: 2.0,
+        window: SimDuration::from_secs(120),
+    });
     let mut p = Policy::new(config).unwrap();
     let mut r = rng(3);
     let mut refused = 0;

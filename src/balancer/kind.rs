@@ -20,13 +20,17 @@ use super::{
 /// assert!(lb.pick(42).is_some());
 /// # Ok::<(), drainstorm::balancer::BalancerError>(())
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum BalancerKind {
     /// [`SmoothWrr`]: `"smooth-wrr"`.
     SmoothWrr,
     /// [`LeastConn`]: `"least-conn"`.
     LeastConn,
     /// [`PowerOfTwo`]: `"p2c"`.
+    #[serde(rename = "p2c")]
     PowerOfTwo,
     /// [`Ring`]: `"ring"`.
     Ring,

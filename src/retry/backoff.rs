@@ -26,8 +26,10 @@ use super::SimDuration;
 use super::error::{RetryConfigError, check_range};
 use super::random::between;
 
-/// Jitter applied to an exponential backoff.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Jitter applied to an exponential backoff (`"none"`, `"full"`,
+/// `"equal"`, `"decorrelated"` in a profile).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Jitter {
     /// The ceiling itself: every client waits the same.
     None,
@@ -102,8 +104,13 @@ impl Exponential {
 /// A backoff schedule: the delay before each retry.
 // The exponential variant keeps its ceilings inline: one per policy, read
 // on every decision, never moved on a hot path.
+///
+/// In a profile: `{ kind = "exponential", base = "100ms", multiplier = 2.0,
+/// cap = "20s", jitter = "full" }`, `{ kind = "constant", delay = "1s" }`,
+/// `{ kind = "immediate" }` or `{ kind = "schedule", delays = ["1m", "5m"] }`.
 #[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "BackoffRepr", into = "BackoffRepr")]
 pub enum Backoff {
     /// `min(cap, base·multiplier^n)` with jitter.
     Exponential(Exponential),
@@ -217,5 +224,70 @@ impl Backoff {
                 between(base, hi, rng).min(e.cap.0)
             }
         })
+    }
+}
+
+/// The serialized form of a [`Backoff`]: validated on the way in.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+enum BackoffRepr {
+    Exponential {
+        base: SimDuration,
+        #[serde(default = "default_multiplier")]
+        multiplier: f64,
+        cap: SimDuration,
+        #[serde(default = "default_jitter")]
+        jitter: Jitter,
+    },
+    Constant {
+        delay: SimDuration,
+    },
+    Immediate,
+    Schedule {
+        delays: Vec<SimDuration>,
+    },
+}
+
+fn default_multiplier() -> f64 {
+    2.0
+}
+
+fn default_jitter() -> Jitter {
+    Jitter::Full
+}
+
+impl TryFrom<BackoffRepr> for Backoff {
+    type Error = RetryConfigError;
+
+    fn try_from(r: BackoffRepr) -> Result<Self, RetryConfigError> {
+        let b = match r {
+            BackoffRepr::Exponential {
+                base,
+                multiplier,
+                cap,
+                jitter,
+            } => return Backoff::exponential(base, multiplier, cap, jitter),
+            BackoffRepr::Constant { delay } => Backoff::Constant(delay),
+            BackoffRepr::Immediate => Backoff::Immediate,
+            BackoffRepr::Schedule { delays } => Backoff::Schedule(delays),
+        };
+        b.validate()?;
+        Ok(b)
+    }
+}
+
+impl From<Backoff> for BackoffRepr {
+    fn from(b: Backoff) -> Self {
+        match b {
+            Backoff::Exponential(e) => BackoffRepr::Exponential {
+                base: e.base,
+                multiplier: e.multiplier,
+                cap: e.cap,
+                jitter: e.jitter,
+            },
+            Backoff::Constant(delay) => BackoffRepr::Constant { delay },
+            Backoff::Immediate => BackoffRepr::Immediate,
+            Backoff::Schedule(delays) => BackoffRepr::Schedule { delays },
+        }
     }
 }

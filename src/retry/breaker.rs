@@ -13,8 +13,10 @@ use super::error::{RetryConfigError, check_range};
 use super::window::Window;
 use super::{SimDuration, SimTime};
 
-/// What the breaker's failure ratio is computed over.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What the breaker's failure ratio is computed over (`{ count = 100 }` or
+/// `{ time = "10s" }` in a profile).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum BreakerWindow {
     /// The last `n` outcomes (1 to 10^6).
     Count(u32),
@@ -23,7 +25,8 @@ pub enum BreakerWindow {
 }
 
 /// Circuit-breaker parameters.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BreakerConfig {
     /// The sliding window.
     pub window: BreakerWindow,

@@ -43,7 +43,7 @@ pub use self::budget::{Budget, RatioBudget, RetryQuota, TokenBucket};
 pub use self::error::RetryConfigError;
 pub use self::policy::{
     BudgetConfig, Decision, GiveUp, Outcome, Policy, PolicyConfig, Pushback, Refusal, RequestState,
-    RetryPolicy,
+    RetryPolicy, ThrottleConfig,
 };
 pub use self::throttle::AdaptiveThrottle;
-pub use self::time::{SimDuration, SimTime};
+pub use self::time::{SimDuration, SimTime, parse_duration};

@@ -115,24 +115,34 @@ pub trait RetryPolicy: Send {
 }
 
 /// Everything a [`Policy`] can combine; each part optional.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Serde reads it with `backoff` and `max_attempts` required and every
+/// other part optional (absent: off).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
     /// Delays between attempts.
     pub backoff: Backoff,
     /// Attempts per request, the first included (≥ 1).
     pub max_attempts: u32,
     /// Per-attempt timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempt_timeout: Option<SimDuration>,
     /// Overall deadline from the first attempt; no retry starts past it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<SimDuration>,
     /// Whether a server's `RetryAfter` replaces the backoff delay.
+    #[serde(default)]
     pub honour_pushback: bool,
     /// Retry budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<BudgetConfig>,
     /// Circuit breaker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breaker: Option<BreakerConfig>,
-    /// Adaptive throttling: (K, window).
-    pub throttle: Option<(f64, SimDuration)>,
+    /// Client-side adaptive throttling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<ThrottleConfig>,
 }
 
 impl PolicyConfig {
@@ -163,8 +173,21 @@ impl PolicyConfig {
     }
 }
 
-/// Parameters of a retry budget.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Parameters of client-side adaptive throttling (Google SRE book).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThrottleConfig {
+    /// Accepts multiplier `K` (> 1; 2 in the book).
+    pub k: f64,
+    /// Sliding window over which requests and accepts are counted.
+    pub window: SimDuration,
+}
+
+/// Parameters of a retry budget (`{ kind = "token-bucket", max_tokens = 10,
+/// token_ratio = 0.1 }`, `{ kind = "quota", ... }` or `{ kind = "ratio",
+/// ttl = "10s", min_per_sec = 10, percent = 0.2 }` in a profile).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum BudgetConfig {
     /// gRPC retry throttling: (max_tokens, token_ratio).
     TokenBucket {
@@ -274,7 +297,7 @@ impl Policy {
         let breaker = config.breaker.map(CircuitBreaker::new).transpose()?;
         let throttle = config
             .throttle
-            .map(|(k, w)| AdaptiveThrottle::new(k, w))
+            .map(|t| AdaptiveThrottle::new(t.k, t.window))
             .transpose()?;
         Ok(Self {
             config,
@@ -297,6 +320,31 @@ impl Policy {
     /// The breaker's current state, if any.
     pub fn breaker(&self) -> Option<&CircuitBreaker> {
         self.breaker.as_ref()
+    }
+
+    /// The names [`Policy::preset_named`] accepts, in the order reports
+    /// list them.
+    pub const PRESETS: [&'static str; 6] =
+        ["grpc", "aws-standard", "envoy", "finagle", "naive", "smtp-mta"];
+
+    /// A preset by name (see [`Policy::PRESETS`]), or `None`.
+    ///
+    /// ```
+    /// use drainstorm::retry::Policy;
+    ///
+    /// assert_eq!(Policy::preset_named("envoy").unwrap().config().max_attempts, 2);
+    /// assert!(Policy::preset_named("carrier-pigeon").is_none());
+    /// ```
+    pub fn preset_named(name: &str) -> Option<Self> {
+        Some(match name {
+            "grpc" => Self::grpc(),
+            "aws-standard" => Self::aws_standard(),
+            "envoy" => Self::envoy(),
+            "finagle" => Self::finagle(),
+            "naive" => Self::naive(),
+            "smtp-mta" => Self::smtp_mta(),
+            _ => return None,
+        })
     }
 
     fn preset(config: PolicyConfig) -> Self {

@@ -1,0 +1,232 @@
+//! Changes to a running simulation: the scenario timeline, and what a host
+//! injects through [`Simulation::inject`](super::Simulation::inject).
+
+use serde::{Deserialize, Serialize};
+
+use super::config::{CurvePoint, RetrySpec, SimConfig, validate_curve};
+use super::error::SimError;
+use crate::balancer::BalancerKind;
+use crate::retry::{Policy, SimDuration, SimTime};
+
+/// An [`Action`] at a simulated time.
+///
+/// In a profile: `{ at = "10m", action = "drain", site = "dc-east" }`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimedAction {
+    /// When it applies.
+    pub at: SimTime,
+    /// What changes.
+    #[serde(flatten)]
+    pub action: Action,
+}
+
+/// A change to the scenario. Sites and groups are named as in the
+/// configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Action {
+    /// Take a site out of rotation: its router weight goes to 0, at once or
+    /// linearly over `ramp`. Its load balancer keeps serving what clients
+    /// still send it (cached DNS answers, requests in flight).
+    Drain {
+        /// The site.
+        site: String,
+        /// Ramp duration; zero: abrupt.
+        #[serde(default)]
+        ramp: SimDuration,
+    },
+    /// Put a site back at its configured weight, at once or over `ramp`
+    /// (the router's slow start applies when `ramp` is zero).
+    Restore {
+        /// The site.
+        site: String,
+        /// Ramp duration; zero: abrupt.
+        #[serde(default)]
+        ramp: SimDuration,
+        /// Service times are multiplied by this factor for `cold_for` after
+        /// the restore (cold caches); 1 means no penalty.
+        #[serde(default = "unit")]
+        cold_factor: f64,
+        /// How long the cold-start penalty lasts.
+        #[serde(default)]
+        cold_for: SimDuration,
+    },
+    /// Set a site's router weight (and the weight a later restore returns
+    /// to), at once or over `ramp`.
+    SetSiteWeight {
+        /// The site.
+        site: String,
+        /// The new weight.
+        weight: u32,
+        /// Ramp duration; zero: at once.
+        #[serde(default)]
+        ramp: SimDuration,
+    },
+    /// Set the weights of a site's backends in its balancer, in the order
+    /// the configuration lists them (0 drains a backend).
+    SetBackendWeights {
+        /// The site.
+        site: String,
+        /// One weight per backend.
+        weights: Vec<u32>,
+    },
+    /// Replace a site's balancer (in-flight counts carry over).
+    SetBalancer {
+        /// The site.
+        site: String,
+        /// The new balancer.
+        balancer: BalancerKind,
+    },
+    /// Make backends of a site fail a fraction of what they serve (1: every
+    /// request; 0: recover). `backends` lists indices in configuration
+    /// order; absent: every backend of the site.
+    SetBackendFailure {
+        /// The site.
+        site: String,
+        /// Which backends; absent: all.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backends: Option<Vec<u32>>,
+        /// Failure probability in [0, 1].
+        fail_probability: f64,
+    },
+    /// Replace an open-loop group's rate and load curve from now on.
+    SetLoad {
+        /// The client group.
+        group: String,
+        /// Requests per second at factor 1.
+        rate: f64,
+        /// The new curve (absolute times); empty: constant.
+        #[serde(default)]
+        curve: Vec<CurvePoint>,
+    },
+    /// Replace a group's retry policy (budgets and breakers start afresh;
+    /// requests in flight finish under the new policy).
+    SetRetry {
+        /// The client group.
+        group: String,
+        /// The new policy.
+        retry: RetrySpec,
+    },
+}
+
+fn unit() -> f64 {
+    1.0
+}
+
+impl Action {
+    /// The site the action names, if any.
+    pub fn site(&self) -> Option<&str> {
+        match self {
+            Self::Drain { site, .. }
+            | Self::Restore { site, .. }
+            | Self::SetSiteWeight { site, .. }
+            | Self::SetBackendWeights { site, .. }
+            | Self::SetBalancer { site, .. }
+            | Self::SetBackendFailure { site, .. } => Some(site),
+            Self::SetLoad { .. } | Self::SetRetry { .. } => None,
+        }
+    }
+
+    /// Checks the action against a configuration: named sites and groups
+    /// exist, numbers are in range.
+    pub fn validate(&self, config: &SimConfig) -> Result<(), SimError> {
+        if let Some(site) = self.site() {
+            let Some(i) = config.site_index(site) else {
+                let names: Vec<&str> = config.sites.iter().map(|s| s.name.as_str()).collect();
+                return Err(SimError::invalid(
+                    "site",
+                    site,
+                    format!("one of the sites: {}", names.join(", ")),
+                ));
+            };
+            let backends = config.sites[i].backend_count();
+            match self {
+                Self::SetBackendWeights { weights, .. } if weights.len() as u64 != backends => {
+                    return Err(SimError::invalid(
+                        "weights",
+                        format!("{} weights", weights.len()),
+                        format!("one weight per backend of `{site}` ({backends})"),
+                    ));
+                }
+                Self::SetBackendFailure {
+                    backends: Some(list),
+                    fail_probability,
+                    ..
+                } => {
+                    if let Some(b) = list.iter().find(|&&b| u64::from(b) >= backends) {
+                        return Err(SimError::invalid(
+                            "backends",
+                            b,
+                            format!("backend indices below {backends}"),
+                        ));
+                    }
+                    check_probability(*fail_probability)?;
+                }
+                Self::SetBackendFailure {
+                    fail_probability, ..
+                } => check_probability(*fail_probability)?,
+                Self::Restore { cold_factor, .. }
+                    if !(cold_factor.is_finite() && (1.0..=1000.0).contains(cold_factor)) =>
+                {
+                    return Err(SimError::invalid(
+                        "cold_factor",
+                        cold_factor,
+                        "in [1, 1000]",
+                    ));
+                }
+                _ => {}
+            }
+            return Ok(());
+        }
+        let (Self::SetLoad { group, .. } | Self::SetRetry { group, .. }) = self else {
+            return Ok(());
+        };
+        let Some(g) = config.group_index(group) else {
+            let names: Vec<&str> = config.clients.iter().map(|g| g.name.as_str()).collect();
+            return Err(SimError::invalid(
+                "group",
+                group,
+                format!("one of the client groups: {}", names.join(", ")),
+            ));
+        };
+        match self {
+            Self::SetLoad { rate, curve, .. } => {
+                if !matches!(
+                    config.clients[g].workload,
+                    super::config::Workload::Open { .. }
+                ) {
+                    return Err(SimError::invalid(
+                        "group",
+                        group,
+                        "an open-loop group (closed-loop groups have no rate)",
+                    ));
+                }
+                if !(rate.is_finite() && (0.0..=super::config::MAX_RATE).contains(rate)) {
+                    return Err(SimError::invalid("rate", rate, "in [0, 1e8]"));
+                }
+                validate_curve("curve", *rate, curve)
+            }
+            Self::SetRetry { retry, .. } => {
+                let config = retry.resolve().ok_or_else(|| {
+                    SimError::invalid(
+                        "retry",
+                        format!("{retry:?}"),
+                        format!("a preset ({}) or a table", Policy::PRESETS.join(", ")),
+                    )
+                })?;
+                Policy::new(config)
+                    .map(|_| ())
+                    .map_err(|e| SimError::invalid(format!("retry.{}", e.name), &e.value, e.allowed))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn check_probability(p: f64) -> Result<(), SimError> {
+    if p.is_finite() && (0.0..=1.0).contains(&p) {
+        Ok(())
+    } else {
+        Err(SimError::invalid("fail_probability", p, "in [0, 1]"))
+    }
+}

@@ -1,0 +1,208 @@
+//! Open-loop arrivals: a non-homogeneous Poisson process per client group,
+//! generated window by window (in parallel with rayon) from per-(group,
+//! window) seeded streams.
+//!
+//! A Poisson process restarted at a window boundary is still the same
+//! process (it is memoryless), so cutting time into windows changes nothing
+//! statistically, and makes every window's arrivals a pure function of
+//! (seed, group, window, curve version): any number of threads produce the
+//! same arrivals.
+
+use rand::{Rng, RngCore, SeedableRng};
+use rand_distr::{Distribution, Zipf};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rayon::prelude::*;
+
+use super::config::{CurvePoint, KeyDist};
+use super::random::{draw, mix, unit_open};
+
+/// Length of one generation window, ns.
+pub(crate) const WINDOW: u64 = 1_000_000_000;
+/// Windows generated per batch (in parallel when rayon has threads).
+pub(crate) const BATCH: u64 = 8;
+
+/// A rate that follows a piecewise-linear curve.
+#[derive(Clone, Debug)]
+pub(crate) struct RateCurve {
+    pub(crate) rate: f64,
+    pub(crate) points: Vec<(u64, f64)>,
+}
+
+impl RateCurve {
+    pub(crate) fn new(rate: f64, curve: &[CurvePoint]) -> Self {
+        Self {
+            rate,
+            points: curve.iter().map(|p| (p.at.0, p.factor)).collect(),
+        }
+    }
+
+    /// Requests per second at `t` ns.
+    pub(crate) fn at(&self, t: u64) -> f64 {
+        let factor = match self.points.iter().position(|&(at, _)| at > t) {
+            None => self.points.last().map_or(1.0, |p| p.1),
+            Some(0) => self.points[0].1,
+            Some(k) => {
+                let (t0, f0) = self.points[k - 1];
+                let (t1, f1) = self.points[k];
+                f0 + (f1 - f0) * ((t - t0) as f64 / (t1 - t0) as f64)
+            }
+        };
+        self.rate * factor
+    }
+
+    /// The largest rate on `[lo, hi]`: a piecewise-linear function peaks at
+    /// an end or a breakpoint.
+    fn max_on(&self, lo: u64, hi: u64) -> f64 {
+        let inner = self
+            .points
+            .iter()
+            .filter(|&&(at, _)| at > lo && at < hi)
+            .map(|&(at, _)| self.at(at));
+        inner.fold(self.at(lo).max(self.at(hi)), f64::max)
+    }
+}
+
+/// Draws request keys.
+#[derive(Clone, Debug)]
+pub(crate) enum KeySampler {
+    Uniform(u64),
+    Zipf(Zipf<f64>),
+}
+
+impl KeySampler {
+    pub(crate) fn new(dist: KeyDist) -> Self {
+        match dist {
+            KeyDist::Uniform { count } => Self::Uniform(count),
+            KeyDist::Zipf { count, exponent } => {
+                Self::Zipf(Zipf::new(count as f64, exponent).expect("validated: count ≥ 1, s > 0"))
+            }
+        }
+    }
+
+    /// A key: the rank (uniform or Zipf) hashed, so hot keys spread over
+    /// the hash space as real keys do.
+    pub(crate) fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> u64 {
+        let rank = match self {
+            Self::Uniform(n) => ((u128::from(rng.next_u64()) * u128::from(*n)) >> 64) as u64,
+            Self::Zipf(z) => z.sample(rng) as u64,
+        };
+        mix(rank ^ 0x5851_f42d_4c95_7f2d)
+    }
+}
+
+/// The pending arrivals of one open-loop group.
+#[derive(Debug)]
+pub(crate) struct ArrivalSource {
+    group: u64,
+    seed: u64,
+    pub(crate) curve: RateCurve,
+    keys: KeySampler,
+    /// Bumped when the curve changes, so regenerated windows differ.
+    version: u64,
+    /// Arrivals not yet consumed, in time order: (time ns, key).
+    buffer: Vec<(u64, u64)>,
+    next: usize,
+    /// First window not yet generated.
+    window: u64,
+    /// Generation starts no earlier than this (after a curve change).
+    floor: u64,
+}
+
+impl ArrivalSource {
+    pub(crate) fn new(seed: u64, group: usize, curve: RateCurve, keys: KeySampler) -> Self {
+        Self {
+            group: group as u64,
+            seed,
+            curve,
+            keys,
+            version: 0,
+            buffer: Vec::new(),
+            next: 0,
+            window: 0,
+            floor: 0,
+        }
+    }
+
+    /// The next arrival at or before `end`, consumed.
+    pub(crate) fn pop(&mut self, end: u64) -> Option<(u64, u64)> {
+        loop {
+            if let Some(&a) = self.buffer.get(self.next) {
+                if a.0 > end {
+                    return None;
+                }
+                self.next += 1;
+                return Some(a);
+            }
+            if self.window.saturating_mul(WINDOW) > end {
+                return None;
+            }
+            self.refill();
+        }
+    }
+
+    /// The time of the next arrival at or before `end`, not consumed.
+    pub(crate) fn peek(&mut self, end: u64) -> Option<u64> {
+        let a = self.pop(end)?;
+        self.next -= 1;
+        Some(a.0)
+    }
+
+    fn refill(&mut self) {
+        let first = self.window;
+        let windows: Vec<Vec<(u64, u64)>> = (first..first + BATCH)
+            .into_par_iter()
+            .map(|w| self.generate(w))
+            .collect();
+        self.buffer.clear();
+        self.next = 0;
+        for w in windows {
+            self.buffer.extend_from_slice(&w);
+        }
+        self.window = first + BATCH;
+    }
+
+    /// Arrivals of window `w` (those at or after `floor`).
+    fn generate(&self, w: u64) -> Vec<(u64, u64)> {
+        let lo = (w * WINDOW).max(self.floor);
+        let hi = (w + 1) * WINDOW;
+        if lo >= hi {
+            return Vec::new();
+        }
+        let max = self.curve.max_on(lo, hi);
+        if max <= 0.0 {
+            return Vec::new();
+        }
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(draw(
+            self.seed,
+            (self.group << 40) ^ w,
+            self.version,
+        ));
+        let mean_gap = 1e9 / max;
+        let mut out = Vec::with_capacity((max * 1.1) as usize + 4);
+        let mut t = lo as f64;
+        loop {
+            t += -unit_open(rng.next_u64()).ln() * mean_gap;
+            if t >= hi as f64 {
+                break;
+            }
+            let at = t as u64;
+            let keep = unit_open(rng.next_u64()) * max <= self.curve.at(at);
+            let key = self.keys.sample(&mut rng);
+            if keep {
+                out.push((at, key));
+            }
+        }
+        out
+    }
+
+    /// Replaces the curve from `now` on: arrivals after `now` are drawn
+    /// again from the new curve.
+    pub(crate) fn set_curve(&mut self, now: u64, curve: RateCurve) {
+        self.curve = curve;
+        self.version += 1;
+        self.buffer.clear();
+        self.next = 0;
+        self.floor = now + 1;
+        self.window = now / WINDOW;
+    }
+}

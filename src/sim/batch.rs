@@ -1,0 +1,37 @@
+//! Many runs at once, in parallel with rayon, gathered in a stable order.
+
+use rayon::prelude::*;
+
+use super::config::SimConfig;
+use super::engine::Simulation;
+use super::error::SimError;
+use super::recorder::Recorder;
+use super::summary::Summary;
+
+/// The outcome of one run of a batch.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    /// The summary.
+    pub summary: Summary,
+    /// The recorder (series and histograms).
+    pub recorder: Recorder,
+}
+
+/// Runs every configuration to its end, in parallel on rayon's current
+/// pool; results come back in the order of `configs`, whatever the number
+/// of threads. A configuration that does not validate yields its error in
+/// its place.
+pub fn run_batch(configs: &[SimConfig]) -> Vec<Result<RunResult, SimError>> {
+    configs
+        .par_iter()
+        .with_max_len(1)
+        .map(|c| {
+            let mut sim = Simulation::new(c.clone())?;
+            sim.run();
+            Ok(RunResult {
+                summary: sim.summary(),
+                recorder: sim.recorder().clone(),
+            })
+        })
+        .collect()
+}

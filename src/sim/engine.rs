@@ -1,0 +1,1428 @@
+//! The discrete-event engine.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, VecDeque};
+
+use super::action::{Action, TimedAction};
+use super::arrivals::{ArrivalSource, KeySampler, RateCurve};
+use super::config::{HealthCheckConfig, ServiceTime, SimConfig, Workload};
+use super::error::SimError;
+use super::random::{SplitMix, Stream, draw, mix, stream_seed, unit_open};
+use super::recorder::{Recorder, SiteInterval};
+use super::summary::Summary;
+use crate::balancer::{Backend, BackendId, Balancer, BalancerKind, Picker};
+use crate::retry::{Decision, Outcome, Policy, Pushback, RequestState, RetryPolicy, SimTime};
+
+const NONE: u32 = u32::MAX;
+
+/// What happens at an instant. Kept at 12 bytes so a heap entry is 32.
+#[derive(Clone, Copy, Debug)]
+enum Ev {
+    /// The next open-loop arrival of a group (with the curve epoch it was
+    /// drawn under).
+    Arrival(u32, u32),
+    /// A closed-loop client ends its think time.
+    Think(u32, u32),
+    /// A job's service ends.
+    Complete(u32),
+    /// An attempt's deadline: (request, attempt token).
+    Timeout(u32, u32),
+    /// A backoff ends: (request, token).
+    Retry(u32, u32),
+    /// The router probes a site.
+    Probe(u32),
+    /// A probe's deadline: (site, probe sequence).
+    ProbeTimeout(u32, u32),
+    /// A scheduled action (index into `actions`).
+    Action(u32),
+    /// A weight ramp's next step: (site, ramp token).
+    Ramp(u32, u32),
+    /// A slow-start step of a site.
+    SlowStart(u32),
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    time: u64,
+    seq: u64,
+    ev: Ev,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, o: &Self) -> bool {
+        (self.time, self.seq) == (o.time, o.seq)
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Entry {
+    // Reversed: `BinaryHeap` is a max-heap and we want the earliest
+    // (time, sequence) on top.
+    fn cmp(&self, o: &Self) -> Ordering {
+        (o.time, o.seq).cmp(&(self.time, self.seq))
+    }
+}
+
+struct Request {
+    group: u32,
+    /// Bumped by every attempt and when the slot is freed: events and jobs
+    /// that carry an older token are stale.
+    token: u32,
+    /// The current attempt's job, or `NONE`.
+    job: u32,
+    /// Whether the client waits on the current attempt.
+    waiting: bool,
+    /// The closed-loop client, or `NONE`.
+    client: u32,
+    id: u64,
+    key: u64,
+    state: RequestState,
+}
+
+const PROBE: u8 = 1;
+const IN_SERVICE: u8 = 2;
+const CANCELLED: u8 = 4;
+
+struct Job {
+    /// The request (or, for probes, the site).
+    owner: u32,
+    /// The owner's token when sent (for probes, the probe sequence).
+    token: u32,
+    backend: u32,
+    flags: u8,
+    admitted: u64,
+    started: u64,
+    service: u64,
+}
+
+struct BackendState {
+    site: u32,
+    slots: u32,
+    busy: u32,
+    queue: VecDeque<u32>,
+    queue_cap: u32,
+    /// Cancelled jobs still in `queue`.
+    cancelled_in_queue: u32,
+    service: ServiceTime,
+    speed: f64,
+    fail_probability: f64,
+    weight: u32,
+}
+
+struct Ramp {
+    from: u32,
+    to: u32,
+    start: u64,
+    end: u64,
+    step: u64,
+}
+
+struct Site {
+    name: String,
+    lb: Box<dyn Balancer>,
+    picker: Box<dyn Picker>,
+    first_backend: u32,
+    backends: u32,
+    slots: u64,
+    max_in_flight: u32,
+    /// Token bucket of `max_new_per_sec`: (tokens per ns, tokens, last).
+    rate: Option<(f64, f64, u64)>,
+    rate_cap: f64,
+    in_flight: u32,
+    busy: u32,
+    queued: u32,
+    last: u64,
+    area_in_flight: u128,
+    area_busy: u128,
+    area_queue: u128,
+    admitted: u64,
+    rejected: u64,
+    /// The weight a restore returns to.
+    base_weight: u32,
+    /// The router weight drains and ramps set.
+    weight: u32,
+    /// The weight last published to the router.
+    published: u32,
+    healthy: bool,
+    fails: u32,
+    oks: u32,
+    ramp: Option<Ramp>,
+    ramp_token: u32,
+    slow_start_since: Option<u64>,
+    cold_until: u64,
+    cold_factor: f64,
+    probe_seq: u32,
+    probe_pending: Option<u32>,
+}
+
+impl Site {
+    #[inline]
+    fn touch(&mut self, now: u64) {
+        let dt = u128::from(now - self.last);
+        if dt != 0 {
+            self.area_in_flight += u128::from(self.in_flight) * dt;
+            self.area_busy += u128::from(self.busy) * dt;
+            self.area_queue += u128::from(self.queued) * dt;
+            self.last = now;
+        }
+    }
+}
+
+struct Group {
+    policy: Box<dyn RetryPolicy>,
+    source: Option<ArrivalSource>,
+    epoch: u32,
+    think: u64,
+    keys: KeySampler,
+    next_seq: u64,
+    /// DNS cache per key bucket: (site, expiry).
+    dns: Vec<(u32, u64)>,
+}
+
+/// Everything about a site a host may want to look at.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SiteView {
+    /// The site's name.
+    pub name: String,
+    /// The name of the balancer its load balancer uses.
+    pub balancer: &'static str,
+    /// Router weight set by drains, ramps and weight changes.
+    pub weight: u32,
+    /// Router weight in effect (0 when ejected by health checks).
+    pub effective_weight: u32,
+    /// Whether health checks consider it healthy.
+    pub healthy: bool,
+    /// Attempts held by its load balancer.
+    pub in_flight: u32,
+    /// Busy slots.
+    pub busy: u32,
+    /// Queued attempts.
+    pub queued: u32,
+}
+
+/// Builds a [`Simulation`], optionally with your own balancers and retry
+/// policies in place of the configured ones.
+pub struct SimulationBuilder {
+    config: SimConfig,
+    balancers: Vec<(String, Box<dyn Balancer>)>,
+    policies: Vec<(String, Box<dyn RetryPolicy>)>,
+}
+
+impl SimulationBuilder {
+    /// Uses `balancer` for site `site` instead of the configured kind. The
+    /// simulator replaces its backend set with the site's backends (ids
+    /// `0..n` in configuration order) before the run.
+    pub fn balancer(mut self, site: &str, balancer: Box<dyn Balancer>) -> Self {
+        self.balancers.push((site.to_owned(), balancer));
+        self
+    }
+
+    /// Uses `policy` for client group `group` instead of the configured
+    /// one.
+    pub fn policy(mut self, group: &str, policy: Box<dyn RetryPolicy>) -> Self {
+        self.policies.push((group.to_owned(), policy));
+        self
+    }
+
+    /// Validates the configuration and builds the simulation.
+    pub fn build(self) -> Result<Simulation, SimError> {
+        Simulation::build(self)
+    }
+}
+
+struct Seeds {
+    service: u64,
+    failure: u64,
+    backoff: u64,
+    think: u64,
+    keys: u64,
+    probe: u64,
+}
+
+/// A discrete-event simulation of clients, a router, sites and backends.
+///
+/// Time is simulated nanoseconds ([`SimTime`]). Events run in (time,
+/// insertion) order, so events at the same instant run first-in first-out
+/// and a run is a pure function of its configuration and seed. See the
+/// [module documentation](super) for the model.
+pub struct Simulation {
+    config: SimConfig,
+    now: u64,
+    end: u64,
+    seq: u64,
+    heap: BinaryHeap<Entry>,
+    sites: Vec<Site>,
+    backends: Vec<BackendState>,
+    groups: Vec<Group>,
+    requests: Vec<Request>,
+    free_requests: Vec<u32>,
+    jobs: Vec<Job>,
+    free_jobs: Vec<u32>,
+    router: Box<dyn Balancer>,
+    router_picker: Box<dyn Picker>,
+    recorder: Recorder,
+    actions: Vec<Action>,
+    seeds: Seeds,
+    next_boundary: u64,
+    interval: u64,
+    health: Option<HealthCheckConfig>,
+    dns_ttl: u64,
+    slow_start: u64,
+    panic_threshold: f64,
+    panicking: bool,
+    cancel: bool,
+    finished: bool,
+}
+
+impl std::fmt::Debug for Simulation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulation")
+            .field("now", &self.now())
+            .field("end", &self.end)
+            .field("pending_events", &self.heap.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn site_backends(backends: &[BackendState], first: u32, n: u32) -> Vec<Backend> {
+    (0..n)
+        .map(|i| Backend::new(i, backends[(first + i) as usize].weight))
+        .collect()
+}
+
+impl Simulation {
+    /// Validates `config` and builds the simulation with the configured
+    /// balancers and policies.
+    ///
+    /// ```
+    /// use drainstorm::sim::{SimConfig, Simulation};
+    ///
+    /// let config = SimConfig::example();
+    /// let mut sim = Simulation::new(config)?;
+    /// sim.run();
+    /// assert!(sim.summary().offered > 0);
+    /// # Ok::<(), drainstorm::sim::SimError>(())
+    /// ```
+    pub fn new(config: SimConfig) -> Result<Self, SimError> {
+        Self::builder(config).build()
+    }
+
+    /// A builder, to plug in your own balancers or retry policies.
+    pub fn builder(config: SimConfig) -> SimulationBuilder {
+        SimulationBuilder {
+            config,
+            balancers: Vec::new(),
+            policies: Vec::new(),
+        }
+    }
+
+    fn build(b: SimulationBuilder) -> Result<Self, SimError> {
+        let SimulationBuilder {
+            config,
+            mut balancers,
+            mut policies,
+        } = b;
+        config.validate()?;
+        for (name, _) in &balancers {
+            if config.site_index(name).is_none() {
+                return Err(SimError::invalid("balancer override", name, "a site name"));
+            }
+        }
+        for (name, _) in &policies {
+            if config.group_index(name).is_none() {
+                return Err(SimError::invalid("policy override", name, "a group name"));
+            }
+        }
+        let seed = config.seed;
+        let seeds = Seeds {
+            service: stream_seed(seed, Stream::Service),
+            failure: stream_seed(seed, Stream::Failure),
+            backoff: stream_seed(seed, Stream::Backoff),
+            think: stream_seed(seed, Stream::Think),
+            keys: stream_seed(seed, Stream::Keys),
+            probe: stream_seed(seed, Stream::Probe),
+        };
+        let balancer_seed = stream_seed(seed, Stream::Balancer);
+
+        let mut backends = Vec::new();
+        let mut sites = Vec::with_capacity(config.sites.len());
+        for (i, s) in config.sites.iter().enumerate() {
+            let first = backends.len() as u32;
+            let mut slots = 0u64;
+            for g in &s.backends {
+                for _ in 0..g.count {
+                    backends.push(BackendState {
+                        site: i as u32,
+                        slots: g.slots,
+                        busy: 0,
+                        queue: VecDeque::new(),
+                        queue_cap: g.queue,
+                        cancelled_in_queue: 0,
+                        service: g.service,
+                        speed: g.speed,
+                        fail_probability: g.fail_probability,
+                        weight: g.weight,
+                    });
+                    slots += u64::from(g.slots);
+                }
+            }
+            let n = backends.len() as u32 - first;
+            let members = site_backends(&backends, first, n);
+            let wrap = |source| SimError::Balancer {
+                site: s.name.clone(),
+                source,
+            };
+            let lb = match balancers.iter().position(|(name, _)| *name == s.name) {
+                Some(k) => {
+                    let lb = balancers.swap_remove(k).1;
+                    lb.update(&members).map_err(wrap)?;
+                    lb
+                }
+                None => s
+                    .balancer
+                    .build(&members, mix(balancer_seed ^ i as u64))
+                    .map_err(wrap)?,
+            };
+            let picker = lb.picker();
+            let weight = s.router_weight();
+            sites.push(Site {
+                name: s.name.clone(),
+                picker,
+                lb,
+                first_backend: first,
+                backends: n,
+                slots,
+                max_in_flight: s.max_in_flight.unwrap_or(u32::MAX),
+                rate: s.max_new_per_sec.map(|r| (r * 1e-9, r, 0)),
+                rate_cap: s.max_new_per_sec.unwrap_or(0.0),
+                in_flight: 0,
+                busy: 0,
+                queued: 0,
+                last: 0,
+                area_in_flight: 0,
+                area_busy: 0,
+                area_queue: 0,
+                admitted: 0,
+                rejected: 0,
+                base_weight: weight,
+                weight,
+                published: weight,
+                healthy: true,
+                fails: 0,
+                oks: 0,
+                ramp: None,
+                ramp_token: 0,
+                slow_start_since: None,
+                cold_until: 0,
+                cold_factor: 1.0,
+                probe_seq: 0,
+                probe_pending: None,
+            });
+        }
+        let router_members: Vec<Backend> = sites
+            .iter()
+            .enumerate()
+            .map(|(i, s)| Backend::new(i as u32, s.weight))
+            .collect();
+        let router = config
+            .router
+            .balancer
+            .build(&router_members, mix(balancer_seed ^ 0xdead_beef))
+            .map_err(|source| SimError::Balancer {
+                site: "router".into(),
+                source,
+            })?;
+        let router_picker = router.picker();
+
+        let arrivals_seed = stream_seed(seed, Stream::Arrivals);
+        let mut groups = Vec::with_capacity(config.clients.len());
+        for (i, g) in config.clients.iter().enumerate() {
+            let policy: Box<dyn RetryPolicy> =
+                match policies.iter().position(|(name, _)| *name == g.name) {
+                    Some(k) => policies.swap_remove(k).1,
+                    None => Box::new(
+                        Policy::new(g.retry.resolve().expect("validated"))
+                            .expect("validated"),
+                    ),
+                };
+            let keys = KeySampler::new(g.keys);
+            let (source, think) = match &g.workload {
+                Workload::Open { rate, curve } => (
+                    Some(ArrivalSource::new(
+                        arrivals_seed,
+                        i,
+                        RateCurve::new(*rate, curve),
+                        keys.clone(),
+                    )),
+                    0,
+                ),
+                Workload::Closed { think, .. } => (None, think.0),
+            };
+            groups.push(Group {
+                policy,
+                source,
+                epoch: 0,
+                think,
+                keys,
+                next_seq: 0,
+                dns: vec![(NONE, 0); config.router.ttl_buckets as usize],
+            });
+        }
+
+        let interval = config.recorder.interval.0;
+        let mut sim = Simulation {
+            now: 0,
+            end: config.duration.0,
+            seq: 0,
+            heap: BinaryHeap::new(),
+            recorder: Recorder::new(config.recorder.interval, sites.len()),
+            sites,
+            backends,
+            groups,
+            requests: Vec::new(),
+            free_requests: Vec::new(),
+            jobs: Vec::new(),
+            free_jobs: Vec::new(),
+            router,
+            router_picker,
+            actions: Vec::new(),
+            seeds,
+            next_boundary: interval,
+            interval,
+            health: config.router.health_check.clone(),
+            dns_ttl: config.router.dns_ttl.0,
+            slow_start: config.router.slow_start.0,
+            panic_threshold: config.router.panic_threshold,
+            panicking: false,
+            cancel: config.cancel_on_timeout,
+            finished: false,
+            config,
+        };
+        for g in 0..sim.groups.len() {
+            sim.schedule_next_arrival(g as u32);
+            if let Workload::Closed { clients, think } = sim.config.clients[g].workload {
+                for c in 0..clients {
+                    let u = unit_open(draw(sim.seeds.think, (g as u64) << 40 | u64::from(c), 0));
+                    let at = (-u.ln() * think.0 as f64) as u64;
+                    sim.push(at, Ev::Think(g as u32, c));
+                }
+            }
+        }
+        if let Some(h) = sim.health.clone() {
+            let n = sim.sites.len() as u64;
+            for s in 0..n {
+                sim.push(h.interval.0 * (s + 1) / n, Ev::Probe(s as u32));
+            }
+        }
+        for TimedAction { at, action } in sim.config.timeline.clone() {
+            sim.push_action(at.0, action);
+        }
+        Ok(sim)
+    }
+
+    // ----- the host's API ------------------------------------------------
+
+    /// The current simulated time: that of the last event processed (or
+    /// the instant `run_until` stopped at).
+    pub fn now(&self) -> SimTime {
+        SimTime(self.now)
+    }
+
+    /// When [`run`](Self::run) stops: the configured duration.
+    pub fn end(&self) -> SimTime {
+        SimTime(self.end)
+    }
+
+    /// The configuration the simulation was built from.
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    /// Processes the next event if it lies at or before the end; returns
+    /// its time, or `None` when nothing is left to do before the end.
+    pub fn step(&mut self) -> Option<SimTime> {
+        let top = *self.heap.peek()?;
+        if top.time > self.end {
+            return None;
+        }
+        self.heap.pop();
+        self.advance(top.time);
+        self.dispatch(top.ev);
+        Some(SimTime(top.time))
+    }
+
+    /// Processes every event at or before `t` (capped at the end), then
+    /// moves the clock to `t`.
+    pub fn run_until(&mut self, t: SimTime) {
+        let t = t.0.min(self.end);
+        while let Some(top) = self.heap.peek() {
+            if top.time > t {
+                break;
+            }
+            let e = self.heap.pop().expect("peeked");
+            self.advance(e.time);
+            self.dispatch(e.ev);
+        }
+        if t > self.now {
+            self.advance(t);
+        }
+    }
+
+    /// Runs to the configured end and closes the last interval.
+    pub fn run(&mut self) {
+        self.run_until(SimTime(self.end));
+        self.finish();
+    }
+
+    /// Closes the interval in progress at the current time (if it has any
+    /// length); [`run`](Self::run) does it at the end.
+    pub fn finish(&mut self) {
+        if self.finished {
+            return;
+        }
+        let partial = self.next_boundary - self.interval;
+        if self.now > partial {
+            self.close_interval(self.now);
+        }
+        self.finished = true;
+    }
+
+    /// Applies `action` now.
+    pub fn inject(&mut self, action: Action) -> Result<(), SimError> {
+        action.validate(&self.config)?;
+        self.apply(action);
+        Ok(())
+    }
+
+    /// Applies `action` at `at` (or now, if `at` has passed).
+    pub fn schedule(&mut self, at: SimTime, action: Action) -> Result<(), SimError> {
+        action.validate(&self.config)?;
+        self.push_action(at.0.max(self.now), action);
+        Ok(())
+    }
+
+    /// The recorder: series and histograms so far.
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+
+    /// The summary of the closed intervals.
+    pub fn summary(&self) -> Summary {
+        Summary::compute(
+            &self.recorder,
+            &self.config.recorder,
+            self.config.trigger_end(),
+        )
+    }
+
+    /// The state of every site.
+    pub fn sites(&self) -> Vec<SiteView> {
+        self.sites
+            .iter()
+            .map(|s| SiteView {
+                name: s.name.clone(),
+                balancer: s.lb.name(),
+                weight: s.weight,
+                effective_weight: s.published,
+                healthy: s.healthy,
+                in_flight: s.in_flight,
+                busy: s.busy,
+                queued: s.queued,
+            })
+            .collect()
+    }
+
+    /// Events waiting in the queue.
+    pub fn pending_events(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// Requests in progress (waiting on an attempt or in backoff).
+    pub fn requests_in_progress(&self) -> usize {
+        self.requests.len() - self.free_requests.len()
+    }
+
+    // ----- the event loop ----------------------------------------------
+
+    #[inline]
+    fn push(&mut self, time: u64, ev: Ev) {
+        self.seq += 1;
+        self.heap.push(Entry {
+            time,
+            seq: self.seq,
+            ev,
+        });
+    }
+
+    fn push_action(&mut self, at: u64, action: Action) {
+        let idx = self.actions.len() as u32;
+        self.actions.push(action);
+        self.push(at, Ev::Action(idx));
+    }
+
+    #[inline]
+    fn advance(&mut self, t: u64) {
+        while t >= self.next_boundary {
+            let b = self.next_boundary;
+            self.close_interval(b);
+        }
+        self.now = t;
+    }
+
+    fn close_interval(&mut self, at: u64) {
+        let len = (at - (self.next_boundary - self.interval)) as f64;
+        let mut area = 0u128;
+        let rows: Vec<SiteInterval> = self
+            .sites
+            .iter_mut()
+            .map(|s| {
+                s.touch(at);
+                area += s.area_in_flight;
+                let row = SiteInterval {
+                    admitted: s.admitted,
+                    rejected: s.rejected,
+                    utilisation: s.area_busy as f64 / (s.slots as f64 * len),
+                    mean_queue: s.area_queue as f64 / len,
+                    mean_in_flight: s.area_in_flight as f64 / len,
+                    weight: s.published,
+                    healthy: s.healthy,
+                };
+                s.area_busy = 0;
+                s.area_queue = 0;
+                s.area_in_flight = 0;
+                s.admitted = 0;
+                s.rejected = 0;
+                row
+            })
+            .collect();
+        self.recorder.totals.in_system_area += area;
+        self.recorder.close(SimTime(at), rows.into_iter());
+        self.next_boundary = at + self.interval;
+    }
+
+    fn dispatch(&mut self, ev: Ev) {
+        self.recorder.totals.events += 1;
+        match ev {
+            Ev::Arrival(g, epoch) => self.on_arrival(g, epoch),
+            Ev::Think(g, c) => {
+                let group = &mut self.groups[g as usize];
+                let id = (u64::from(g) << 40) | group.next_seq;
+                let key = group
+                    .keys
+                    .sample(&mut SplitMix(draw(self.seeds.keys, id, 0)));
+                self.start_request(g, key, c);
+            }
+            Ev::Complete(j) => self.on_complete(j),
+            Ev::Timeout(r, token) => self.on_timeout(r, token),
+            Ev::Retry(r, token) => self.on_retry(r, token),
+            Ev::Probe(s) => self.on_probe(s),
+            Ev::ProbeTimeout(s, seq) => {
+                if self.sites[s as usize].probe_pending == Some(seq) {
+                    self.probe_result(s, false);
+                }
+            }
+            Ev::Action(i) => {
+                let action = self.actions[i as usize].clone();
+                self.apply(action);
+            }
+            Ev::Ramp(s, token) => self.on_ramp(s, token),
+            Ev::SlowStart(s) => self.on_slow_start(s),
+        }
+    }
+
+    fn schedule_next_arrival(&mut self, g: u32) {
+        let end = self.end;
+        let group = &mut self.groups[g as usize];
+        let epoch = group.epoch;
+        if let Some(t) = group.source.as_mut().and_then(|s| s.peek(end)) {
+            self.push(t, Ev::Arrival(g, epoch));
+        }
+    }
+
+    fn on_arrival(&mut self, g: u32, epoch: u32) {
+        let group = &mut self.groups[g as usize];
+        if group.epoch != epoch {
+            return;
+        }
+        let (_, key) = group
+            .source
+            .as_mut()
+            .and_then(|s| s.pop(self.end))
+            .expect("an arrival event has its arrival");
+        self.schedule_next_arrival(g);
+        self.start_request(g, key, NONE);
+    }
+
+    fn start_request(&mut self, g: u32, key: u64, client: u32) {
+        let now = SimTime(self.now);
+        self.recorder.current.offered += 1;
+        let group = &mut self.groups[g as usize];
+        let id = (u64::from(g) << 40) | group.next_seq;
+        group.next_seq += 1;
+        let mut rng = SplitMix(draw(self.seeds.backoff, id, 0));
+        if group.policy.admit(now, &mut rng).is_err() {
+            self.recorder.current.refused += 1;
+            self.recorder.attempts.saturating_record(1);
+            self.client_done(g, client, id);
+            return;
+        }
+        let state = group.policy.begin(now);
+        let r = match self.free_requests.pop() {
+            Some(r) => {
+                let q = &mut self.requests[r as usize];
+                q.group = g;
+                q.job = NONE;
+                q.waiting = false;
+                q.client = client;
+                q.id = id;
+                q.key = key;
+                q.state = state;
+                r
+            }
+            None => {
+                self.requests.push(Request {
+                    group: g,
+                    token: 0,
+                    job: NONE,
+                    waiting: false,
+                    client,
+                    id,
+                    key,
+                    state,
+                });
+                self.requests.len() as u32 - 1
+            }
+        };
+        self.send_attempt(r);
+    }
+
+    /// Picks a site for a request of group `g` with `key`.
+    #[inline]
+    fn route(&mut self, g: u32, key: u64) -> Option<u32> {
+        if self.dns_ttl == 0 {
+            return self.router_picker.pick(key).map(|id| id.0);
+        }
+        let group = &mut self.groups[g as usize];
+        let buckets = group.dns.len() as u64;
+        let b = ((u128::from(key) * u128::from(buckets)) >> 64) as usize;
+        let (site, expires) = group.dns[b];
+        if site != NONE && expires > self.now {
+            return Some(site);
+        }
+        let site = self.router_picker.pick(key)?.0;
+        self.groups[g as usize].dns[b] = (site, self.now + self.dns_ttl);
+        Some(site)
+    }
+
+    /// Admission at a site's load balancer: in-flight cap, then the rate
+    /// limit.
+    #[inline]
+    fn admit_at_site(&mut self, s: u32) -> bool {
+        let now = self.now;
+        let site = &mut self.sites[s as usize];
+        if site.in_flight >= site.max_in_flight {
+            return false;
+        }
+        if let Some((per_ns, tokens, last)) = &mut site.rate {
+            *tokens = (*tokens + (now - *last) as f64 * *per_ns).min(site.rate_cap);
+            *last = now;
+            if *tokens < 1.0 {
+                return false;
+            }
+            *tokens -= 1.0;
+        }
+        true
+    }
+
+    /// Places a job at a site: picks a backend, then a slot or a queue
+    /// place. Returns the job and whether it went straight into service,
+    /// or `None` if the backend (or the balancer) refused.
+    /// The service demand is drawn from the picked backend's distribution
+    /// with the counter (`id`, `attempt`), so it does not depend on which
+    /// balancer sent it there.
+    fn place(
+        &mut self,
+        s: u32,
+        key: u64,
+        (owner, token): (u32, u32),
+        (id, attempt): (u64, u64),
+    ) -> Option<(u32, bool)> {
+        let now = self.now;
+        let local = self.sites[s as usize].picker.pick(key)?;
+        let b = self.sites[s as usize].first_backend + local.0;
+        let service = self.service_draw(self.backends[b as usize].service, id, attempt);
+        let site = &mut self.sites[s as usize];
+        let backend = &mut self.backends[b as usize];
+        let service = (service as f64 / backend.speed
+            * if now < site.cold_until {
+                site.cold_factor
+            } else {
+                1.0
+            }) as u64;
+        let immediate = backend.busy < backend.slots;
+        if !immediate
+            && backend.queue.len() as u32 - backend.cancelled_in_queue >= backend.queue_cap
+        {
+            return None;
+        }
+        site.touch(now);
+        site.in_flight += 1;
+        site.admitted += 1;
+        site.picker.start(local);
+        self.router_picker.start(BackendId(s));
+        let job = Job {
+            owner,
+            token,
+            backend: b,
+            flags: if immediate { IN_SERVICE } else { 0 },
+            admitted: now,
+            started: now,
+            service,
+        };
+        let j = match self.free_jobs.pop() {
+            Some(j) => {
+                self.jobs[j as usize] = job;
+                j
+            }
+            None => {
+                self.jobs.push(job);
+                self.jobs.len() as u32 - 1
+            }
+        };
+        if immediate {
+            backend.busy += 1;
+            site.busy += 1;
+            self.push(now + service, Ev::Complete(j));
+        } else {
+            backend.queue.push_back(j);
+            site.queued += 1;
+        }
+        Some((j, immediate))
+    }
+
+    fn service_draw(&self, b_service: ServiceTime, id: u64, attempt: u64) -> u64 {
+        let bits = draw(self.seeds.service, id, attempt);
+        match b_service {
+            ServiceTime::Deterministic { value } => value.0,
+            ServiceTime::Exponential { mean } => (-unit_open(bits).ln() * mean.0 as f64) as u64,
+            ServiceTime::LogNormal { mean, sigma } => {
+                let u1 = unit_open(bits);
+                let u2 = unit_open(mix(bits ^ 0x2545_f491_4f6c_dd1d));
+                let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                let mu = (mean.0 as f64).ln() - sigma * sigma / 2.0;
+                (mu + sigma * z).exp().min(1e18) as u64
+            }
+        }
+    }
+
+    fn send_attempt(&mut self, r: u32) {
+        let now = self.now;
+        let req = &mut self.requests[r as usize];
+        req.token = req.token.wrapping_add(1);
+        let (g, key, token, id, attempt) = (
+            req.group,
+            req.key,
+            req.token,
+            req.id,
+            req.state.attempts,
+        );
+        self.recorder.current.attempts += 1;
+        if attempt > 1 {
+            self.recorder.current.retries += 1;
+        }
+        let Some(s) = self.route(g, key) else {
+            self.recorder.current.unroutable += 1;
+            return self.outcome(r, Outcome::Failure(Pushback::None));
+        };
+        if !self.admit_at_site(s) {
+            self.recorder.current.lb_rejects += 1;
+            self.sites[s as usize].rejected += 1;
+            return self.outcome(r, Outcome::Failure(Pushback::None));
+        }
+        let Some((j, immediate)) = self.place(s, key, (r, token), (id, u64::from(attempt))) else {
+            self.recorder.current.queue_rejects += 1;
+            self.sites[s as usize].rejected += 1;
+            return self.outcome(r, Outcome::Failure(Pushback::None));
+        };
+        let req = &mut self.requests[r as usize];
+        req.job = j;
+        req.waiting = true;
+        let group = &self.groups[g as usize];
+        if let Some(deadline) = group.policy.attempt_deadline(SimTime(now), &req.state) {
+            let finish = now + self.jobs[j as usize].service;
+            if !immediate || finish > deadline.0 {
+                self.push(deadline.0, Ev::Timeout(r, token));
+            }
+        }
+    }
+
+    fn outcome(&mut self, r: u32, outcome: Outcome) {
+        let now = SimTime(self.now);
+        let req = &mut self.requests[r as usize];
+        req.waiting = false;
+        let g = req.group;
+        let mut rng = SplitMix(draw(
+            self.seeds.backoff,
+            req.id,
+            u64::from(req.state.attempts),
+        ));
+        let decision =
+            self.groups[g as usize]
+                .policy
+                .on_outcome(now, &mut req.state, outcome, &mut rng);
+        match decision {
+            Decision::Done => {
+                let latency = now.since(req.state.started);
+                let attempts = req.state.attempts;
+                self.recorder.success(latency, attempts);
+                self.free_request(r);
+            }
+            Decision::Retry(d) => {
+                let token = req.token;
+                self.push(self.now + d.0, Ev::Retry(r, token));
+            }
+            Decision::GiveUp(_) => {
+                let attempts = req.state.attempts;
+                self.recorder.failure(attempts);
+                self.free_request(r);
+            }
+        }
+    }
+
+    fn free_request(&mut self, r: u32) {
+        let req = &mut self.requests[r as usize];
+        req.token = req.token.wrapping_add(1);
+        req.waiting = false;
+        let (g, client, id) = (req.group, req.client, req.id);
+        self.free_requests.push(r);
+        self.client_done(g, client, id);
+    }
+
+    /// A closed-loop client thinks, then sends its next request.
+    fn client_done(&mut self, g: u32, client: u32, id: u64) {
+        if client == NONE {
+            return;
+        }
+        let think = self.groups[g as usize].think as f64;
+        let u = unit_open(draw(self.seeds.think, id, 1));
+        let at = self.now + (-u.ln() * think) as u64;
+        self.push(at, Ev::Think(g, client));
+    }
+
+    fn on_retry(&mut self, r: u32, token: u32) {
+        let req = &self.requests[r as usize];
+        if req.token != token {
+            return;
+        }
+        let g = req.group;
+        let mut rng = SplitMix(draw(
+            self.seeds.backoff,
+            req.id,
+            u64::from(req.state.attempts) | 1 << 32,
+        ));
+        if self.groups[g as usize]
+            .policy
+            .admit(SimTime(self.now), &mut rng)
+            .is_err()
+        {
+            self.recorder.current.refused += 1;
+            let attempts = self.requests[r as usize].state.attempts - 1;
+            self.recorder.attempts.saturating_record(u64::from(attempts.max(1)));
+            self.free_request(r);
+            return;
+        }
+        self.send_attempt(r);
+    }
+
+    fn on_timeout(&mut self, r: u32, token: u32) {
+        let req = &self.requests[r as usize];
+        if req.token != token || !req.waiting {
+            return;
+        }
+        self.recorder.current.timeouts += 1;
+        if self.cancel {
+            let j = req.job;
+            self.cancel_job(j);
+        }
+        self.outcome(r, Outcome::Timeout);
+    }
+
+    /// Releases a job's hold on its site and balancer.
+    fn release(&mut self, j: u32) {
+        let job = &self.jobs[j as usize];
+        let b = job.backend;
+        let s = self.backends[b as usize].site;
+        let site = &mut self.sites[s as usize];
+        site.touch(self.now);
+        site.in_flight -= 1;
+        site.picker.finish(BackendId(b - site.first_backend));
+        self.router_picker.finish(BackendId(s));
+    }
+
+    fn cancel_job(&mut self, j: u32) {
+        let flags = self.jobs[j as usize].flags;
+        if flags & CANCELLED != 0 {
+            return;
+        }
+        self.release(j);
+        self.recorder.totals.cancelled += 1;
+        self.jobs[j as usize].flags |= CANCELLED;
+        let b = self.jobs[j as usize].backend;
+        let s = self.backends[b as usize].site as usize;
+        if flags & IN_SERVICE != 0 {
+            self.backends[b as usize].busy -= 1;
+            self.sites[s].busy -= 1;
+            self.start_next(b);
+        } else {
+            self.backends[b as usize].cancelled_in_queue += 1;
+            self.sites[s].queued -= 1;
+        }
+    }
+
+    /// Starts the next live job of backend `b`'s queue, if a slot is free.
+    fn start_next(&mut self, b: u32) {
+        let now = self.now;
+        loop {
+            let backend = &mut self.backends[b as usize];
+            if backend.busy >= backend.slots {
+                return;
+            }
+            let Some(j) = backend.queue.pop_front() else {
+                return;
+            };
+            let job = &mut self.jobs[j as usize];
+            if job.flags & CANCELLED != 0 {
+                backend.cancelled_in_queue -= 1;
+                self.free_jobs.push(j);
+                continue;
+            }
+            job.flags |= IN_SERVICE;
+            job.started = now;
+            let service = job.service;
+            backend.busy += 1;
+            let site = &mut self.sites[backend.site as usize];
+            site.touch(now);
+            site.queued -= 1;
+            site.busy += 1;
+            self.push(now + service, Ev::Complete(j));
+        }
+    }
+
+    fn on_complete(&mut self, j: u32) {
+        let job = &self.jobs[j as usize];
+        if job.flags & CANCELLED != 0 {
+            self.free_jobs.push(j);
+            return;
+        }
+        let (owner, token, b) = (job.owner, job.token, job.backend);
+        let totals = &mut self.recorder.totals;
+        totals.completions += 1;
+        totals.server_sojourn_ns += u128::from(self.now - job.admitted);
+        totals.server_wait_ns += u128::from(job.started - job.admitted);
+        let probe = job.flags & PROBE != 0;
+        self.release(j);
+        let s = self.backends[b as usize].site as usize;
+        self.backends[b as usize].busy -= 1;
+        self.sites[s].busy -= 1;
+        self.free_jobs.push(j);
+        let fail_p = self.backends[b as usize].fail_probability;
+        if probe {
+            if self.sites[owner as usize].probe_pending == Some(token) {
+                let ok = fail_p == 0.0
+                    || unit_open(draw(self.seeds.probe, u64::from(owner), u64::from(token)))
+                        > fail_p;
+                self.probe_result(owner, ok);
+            }
+        } else {
+            let req = &self.requests[owner as usize];
+            if req.token == token && req.waiting {
+                let failed = fail_p > 0.0
+                    && unit_open(draw(self.seeds.failure, req.id, u64::from(req.state.attempts)))
+                        <= fail_p;
+                if failed {
+                    self.recorder.current.errors += 1;
+                    self.outcome(owner, Outcome::Failure(Pushback::None));
+                } else {
+                    self.outcome(owner, Outcome::Success);
+                }
+            } else {
+                self.recorder.current.wasted += 1;
+            }
+        }
+        self.start_next(b);
+    }
+
+    // ----- health checks, weights, actions -----------------------------
+
+    fn on_probe(&mut self, s: u32) {
+        let Some(h) = self.health.clone() else {
+            return;
+        };
+        self.push(self.now + h.interval.0, Ev::Probe(s));
+        if self.sites[s as usize].probe_pending.is_some() {
+            // The previous probe is still unanswered: it failed.
+            self.probe_result(s, false);
+        }
+        let site = &mut self.sites[s as usize];
+        site.probe_seq = site.probe_seq.wrapping_add(1);
+        let seq = site.probe_seq;
+        site.probe_pending = Some(seq);
+        self.recorder.totals.probes += 1;
+        if !self.admit_at_site(s) {
+            return self.probe_result(s, false);
+        }
+        let key = mix(u64::from(s) << 32 | u64::from(seq));
+        let probe_id = u64::MAX - u64::from(s);
+        let Some((j, immediate)) = self.place(s, key, (s, seq), (probe_id, u64::from(seq))) else {
+            return self.probe_result(s, false);
+        };
+        self.jobs[j as usize].flags |= PROBE;
+        let deadline = self.now + h.timeout.0;
+        if !immediate || self.now + self.jobs[j as usize].service > deadline {
+            self.push(deadline, Ev::ProbeTimeout(s, seq));
+        }
+    }
+
+    fn probe_result(&mut self, s: u32, ok: bool) {
+        let Some(h) = &self.health else {
+            return;
+        };
+        let (fall, rise) = (h.fall, h.rise);
+        let site = &mut self.sites[s as usize];
+        site.probe_pending = None;
+        if !ok {
+            self.recorder.totals.probe_failures += 1;
+        }
+        let changed = if ok {
+            site.oks += 1;
+            site.fails = 0;
+            !site.healthy && site.oks >= rise
+        } else {
+            site.fails += 1;
+            site.oks = 0;
+            site.healthy && site.fails >= fall
+        };
+        if changed {
+            site.healthy = ok;
+            self.refresh_router();
+        }
+    }
+
+    /// Recomputes the router weights (drains, health, panic, slow start)
+    /// and publishes them if they changed.
+    fn refresh_router(&mut self) {
+        let weighted = self.sites.iter().filter(|s| s.weight > 0).count();
+        let healthy = self
+            .sites
+            .iter()
+            .filter(|s| s.weight > 0 && s.healthy)
+            .count();
+        self.panicking = self.panic_threshold > 0.0
+            && weighted > 0
+            && (healthy as f64) < self.panic_threshold * weighted as f64;
+        let now = self.now;
+        let mut changed = false;
+        for i in 0..self.sites.len() {
+            let site = &self.sites[i];
+            let mut w = if site.healthy || self.panicking {
+                site.weight
+            } else {
+                0
+            };
+            if w > 0 && site.published == 0 && self.slow_start > 0 && site.slow_start_since.is_none()
+            {
+                self.sites[i].slow_start_since = Some(now);
+                self.push(now + (self.slow_start / 10).max(1), Ev::SlowStart(i as u32));
+            }
+            let site = &mut self.sites[i];
+            if let Some(since) = site.slow_start_since {
+                let frac = (now - since) as f64 / self.slow_start as f64;
+                if frac >= 1.0 || w == 0 {
+                    site.slow_start_since = None;
+                } else {
+                    w = ((w as f64 * frac) as u32).max(1);
+                }
+            }
+            if w != site.published {
+                site.published = w;
+                changed = true;
+            }
+        }
+        if changed {
+            let members: Vec<Backend> = self
+                .sites
+                .iter()
+                .enumerate()
+                .map(|(i, s)| Backend::new(i as u32, s.published))
+                .collect();
+            self.router
+                .update(&members)
+                .expect("site ids are unique and fewer than the limit");
+        }
+    }
+
+    fn on_slow_start(&mut self, s: u32) {
+        if self.sites[s as usize].slow_start_since.is_none() {
+            return;
+        }
+        self.refresh_router();
+        if self.sites[s as usize].slow_start_since.is_some() {
+            self.push(
+                self.now + (self.slow_start / 10).max(1),
+                Ev::SlowStart(s),
+            );
+        }
+    }
+
+    fn set_weight(&mut self, s: u32, to: u32, ramp: u64) {
+        let now = self.now;
+        let site = &mut self.sites[s as usize];
+        site.ramp_token = site.ramp_token.wrapping_add(1);
+        if ramp == 0 || site.weight == to {
+            site.ramp = None;
+            site.weight = to;
+            self.refresh_router();
+            return;
+        }
+        let step = (ramp / 100).max(100_000_000).min(ramp);
+        site.ramp = Some(Ramp {
+            from: site.weight,
+            to,
+            start: now,
+            end: now + ramp,
+            step,
+        });
+        let token = site.ramp_token;
+        self.push(now + step, Ev::Ramp(s, token));
+    }
+
+    fn on_ramp(&mut self, s: u32, token: u32) {
+        let now = self.now;
+        let site = &mut self.sites[s as usize];
+        if site.ramp_token != token {
+            return;
+        }
+        let Some(r) = &site.ramp else {
+            return;
+        };
+        let frac = ((now - r.start) as f64 / (r.end - r.start) as f64).min(1.0);
+        let w = r.from as f64 + (r.to as f64 - r.from as f64) * frac;
+        site.weight = w.round() as u32;
+        let next = (now + r.step).min(r.end);
+        if frac >= 1.0 {
+            site.weight = r.to;
+            site.ramp = None;
+        } else {
+            self.push(next, Ev::Ramp(s, token));
+        }
+        self.refresh_router();
+    }
+
+    fn apply(&mut self, action: Action) {
+        let site_of = |sim: &Self, name: &str| {
+            sim.config
+                .site_index(name)
+                .expect("actions are validated") as u32
+        };
+        match action {
+            Action::Drain { site, ramp } => {
+                let s = site_of(self, &site);
+                self.set_weight(s, 0, ramp.0);
+            }
+            Action::Restore {
+                site,
+                ramp,
+                cold_factor,
+                cold_for,
+            } => {
+                let s = site_of(self, &site);
+                let to = self.sites[s as usize].base_weight;
+                if cold_factor > 1.0 && cold_for.0 > 0 {
+                    self.sites[s as usize].cold_factor = cold_factor;
+                    self.sites[s as usize].cold_until = self.now + cold_for.0;
+                }
+                self.set_weight(s, to, ramp.0);
+            }
+            Action::SetSiteWeight { site, weight, ramp } => {
+                let s = site_of(self, &site);
+                self.sites[s as usize].base_weight = weight;
+                self.set_weight(s, weight, ramp.0);
+            }
+            Action::SetBackendWeights { site, weights } => {
+                let s = site_of(self, &site);
+                let (first, n) = (
+                    self.sites[s as usize].first_backend,
+                    self.sites[s as usize].backends,
+                );
+                for (i, w) in weights.iter().enumerate() {
+                    self.backends[first as usize + i].weight = *w;
+                }
+                let members = site_backends(&self.backends, first, n);
+                self.sites[s as usize]
+                    .lb
+                    .update(&members)
+                    .expect("same ids as at build");
+            }
+            Action::SetBalancer { site, balancer } => {
+                let s = site_of(self, &site);
+                self.set_balancer(s, balancer);
+            }
+            Action::SetBackendFailure {
+                site,
+                backends,
+                fail_probability,
+            } => {
+                let s = site_of(self, &site);
+                let (first, n) = (
+                    self.sites[s as usize].first_backend,
+                    self.sites[s as usize].backends,
+                );
+                let list = backends.unwrap_or_else(|| (0..n).collect());
+                for i in list {
+                    self.backends[(first + i) as usize].fail_probability = fail_probability;
+                }
+            }
+            Action::SetLoad { group, rate, curve } => {
+                let g = self.config.group_index(&group).expect("validated") as u32;
+                let now = self.now;
+                let grp = &mut self.groups[g as usize];
+                if let Some(src) = grp.source.as_mut() {
+                    src.set_curve(now, RateCurve::new(rate, &curve));
+                    grp.epoch += 1;
+                    self.schedule_next_arrival(g);
+                }
+            }
+            Action::SetRetry { group, retry } => {
+                let g = self.config.group_index(&group).expect("validated");
+                let config = retry.resolve().expect("validated");
+                self.groups[g].policy = Box::new(Policy::new(config).expect("validated"));
+            }
+        }
+    }
+
+    fn set_balancer(&mut self, s: u32, kind: BalancerKind) {
+        let site = &self.sites[s as usize];
+        let (first, n) = (site.first_backend, site.backends);
+        let members = site_backends(&self.backends, first, n);
+        let seed = mix(stream_seed(self.config.seed, Stream::Balancer) ^ u64::from(s) ^ 0x5e7);
+        let lb = kind
+            .build(&members, seed)
+            .expect("the same backends built a balancer before");
+        let mut picker = lb.picker();
+        // Carry the in-flight counts over: every live job at a backend.
+        for i in 0..n {
+            let b = &self.backends[(first + i) as usize];
+            let live = b.busy + b.queue.len() as u32 - b.cancelled_in_queue;
+            for _ in 0..live {
+                picker.start(BackendId(i));
+            }
+        }
+        let site = &mut self.sites[s as usize];
+        site.lb = lb;
+        site.picker = picker;
+    }
+}

@@ -1,0 +1,67 @@
+//! What can go wrong building or driving a simulation.
+
+use std::fmt;
+
+use crate::balancer::BalancerError;
+
+/// A configuration value out of range, a dangling reference, or a balancer
+/// that refused its backends.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum SimError {
+    /// A value outside what is allowed.
+    #[error("invalid {path} = {value}: allowed {allowed}")]
+    Invalid {
+        /// Where, as a key path: `sites[1].backends[0].slots`.
+        path: String,
+        /// The value given, formatted.
+        value: String,
+        /// What is allowed.
+        allowed: String,
+    },
+    /// A balancer could not be built over a site's backends.
+    #[error("site `{site}`: {source}")]
+    Balancer {
+        /// The site's name.
+        site: String,
+        /// Why.
+        source: BalancerError,
+    },
+}
+
+impl SimError {
+    pub(crate) fn invalid(
+        path: impl Into<String>,
+        value: impl fmt::Display,
+        allowed: impl Into<String>,
+    ) -> Self {
+        Self::Invalid {
+            path: path.into(),
+            value: value.to_string(),
+            allowed: allowed.into(),
+        }
+    }
+
+    /// The same error with `prefix.` in front of its key path.
+    pub(crate) fn within(self, prefix: &str) -> Self {
+        match self {
+            Self::Invalid {
+                path,
+                value,
+                allowed,
+            } => Self::Invalid {
+                path: format!("{prefix}.{path}"),
+                value,
+                allowed,
+            },
+            other => other,
+        }
+    }
+
+    /// The key path of an [`Invalid`](Self::Invalid) error.
+    pub fn path(&self) -> Option<&str> {
+        match self {
+            Self::Invalid { path, .. } => Some(path),
+            Self::Balancer { .. } => None,
+        }
+    }
+}

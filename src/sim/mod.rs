@@ -1,0 +1,71 @@
+//! The discrete-event simulator: clients with retry policies send requests
+//! through a global router and per-site load balancers to backends.
+//!
+//! # Model
+//!
+//! - **Time** is simulated nanoseconds ([`SimTime`](crate::retry::SimTime)).
+//!   Events run in (time, insertion sequence) order: events at the same
+//!   instant run first-in first-out. No wall clock is read.
+//! - **Clients** come in groups ([`ClientGroup`]): open-loop Poisson
+//!   arrivals following a piecewise-linear load curve, or closed-loop
+//!   clients with an exponential think time. Each request carries a key
+//!   (uniform or Zipf) and follows its group's [`RetryPolicy`]: admission
+//!   (breaker, throttling), per-attempt timeout and deadline, backoff and
+//!   budget.
+//! - **The router** ([`RouterConfig`]) picks a site per attempt with a
+//!   [`Balancer`] over the sites (weights: the sites' `weight`). Clients may
+//!   cache its answer for a DNS TTL per key bucket; health checks eject and
+//!   return sites; a panic threshold and slow start are optional.
+//! - **A site's load balancer** admits an attempt if it holds fewer than
+//!   `max_in_flight` and its rate limit allows, and otherwise rejects it at
+//!   once. It picks a backend with the site's [`Balancer`] and reports
+//!   starts and finishes to it, so load-aware balancers see real in-flight
+//!   counts (queued and in service).
+//! - **A backend** serves `slots` attempts at once, queues up to `queue`
+//!   more in FIFO order and rejects beyond that. Service times come from
+//!   [`ServiceTime`], divided by the backend's speed.
+//! - **Timeouts do not cancel work** unless `cancel_on_timeout` is set: an
+//!   attempt the client gave up on keeps its queue place and slot until
+//!   served, and is counted as wasted. That is what lets a storm outlive
+//!   its trigger.
+//!
+//! # Randomness and determinism
+//!
+//! Every draw comes from a stream seeded by (run seed, purpose). Arrivals
+//! are drawn per (group, one-second window), so they are identical for any
+//! balancer and any number of threads. A request's service demand, failure
+//! coin and backoff jitter are hashes of (stream, request id, attempt): the
+//! same request asks the same work of whichever backend it reaches (common
+//! random numbers). A run is a pure function of ([`SimConfig`], seed).
+//!
+//! # Cost
+//!
+//! One heap push and pop per arrival, per attempt in service, per retry,
+//! and per timeout that can fire (an attempt that starts at once and ends
+//! before its deadline schedules none). Memory is bounded by what is in
+//! flight plus one row per recorder interval.
+//!
+//! [`Balancer`]: crate::balancer::Balancer
+//! [`RetryPolicy`]: crate::retry::RetryPolicy
+
+mod action;
+mod arrivals;
+mod batch;
+mod config;
+mod engine;
+mod error;
+mod random;
+mod recorder;
+mod summary;
+
+pub use self::action::{Action, TimedAction};
+pub use self::batch::{RunResult, run_batch};
+pub use self::config::{
+    BackendGroup, ClientGroup, CurvePoint, HealthCheckConfig, KeyDist, MAX_BACKENDS_TOTAL,
+    MAX_CLIENTS, MAX_INTERVALS, MAX_RATE, MAX_SERVER_PLACES, MAX_SITES, RecorderConfig,
+    RetrySpec, RouterConfig, ServiceTime, SimConfig, SiteConfig, Workload,
+};
+pub use self::engine::{SiteView, Simulation, SimulationBuilder};
+pub use self::error::SimError;
+pub use self::recorder::{Interval, Recorder, SiteInterval, Totals};
+pub use self::summary::{CollapsePeriod, Summary, Verdict};

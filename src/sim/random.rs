@@ -1,0 +1,71 @@
+//! Seeded randomness, one stream per purpose.
+//!
+//! Draws that belong to a request (its service times, the failure coin of
+//! each attempt, its backoff jitter) are *counter-based*: a hash of (stream
+//! seed, request id, attempt), not the next value of a shared generator.
+//! Two runs that differ only in their balancer therefore give the same
+//! request the same service demand wherever it lands: common random numbers
+//! in the strongest form.
+
+use rand::RngCore;
+
+/// The purposes that get a stream each.
+#[derive(Clone, Copy, Debug)]
+#[repr(u64)]
+pub(crate) enum Stream {
+    Arrivals = 1,
+    Service = 2,
+    Failure = 3,
+    Backoff = 4,
+    Balancer = 5,
+    Think = 6,
+    Keys = 7,
+    Probe = 8,
+}
+
+/// SplitMix64's finaliser: a bijection of `u64` with full avalanche.
+#[inline]
+pub(crate) fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The seed of `stream` in the run seeded `seed`.
+pub(crate) fn stream_seed(seed: u64, stream: Stream) -> u64 {
+    mix(seed ^ mix(stream as u64 ^ 0x9e37_79b9_7f4a_7c15))
+}
+
+/// A hash of (stream seed, a, b).
+#[inline]
+pub(crate) fn draw(stream: u64, a: u64, b: u64) -> u64 {
+    mix(stream ^ mix(a.wrapping_add(mix(b ^ 0x632b_e59b_d9b4_e019))))
+}
+
+/// A uniform in (0, 1] from 53 random bits: never 0, so `ln` is finite.
+#[inline]
+pub(crate) fn unit_open(bits: u64) -> f64 {
+    ((bits >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// A small generator for policies that want an `RngCore`: SplitMix64
+/// seeded from a counter-based draw.
+pub(crate) struct SplitMix(pub(crate) u64);
+
+impl RngCore for SplitMix {
+    fn next_u32(&mut self) -> u32 {
+        (self.next_u64() >> 32) as u32
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        mix(self.0)
+    }
+
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        for chunk in dst.chunks_mut(8) {
+            let v = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+    }
+}
