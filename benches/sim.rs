@@ -1,1 +1,172 @@
-fn main() {}
+//! Simulator throughput and memory.
+//!
+//! `cargo bench --bench sim` prints, for a scenario near saturation with
+//! retries (4 sites × 16 backends, 95 % load, timeouts, backoff):
+//!
+//! - simulated attempts per second of wall time, single thread, median of
+//!   five runs;
+//! - the peak resident memory of a run and of one ten times longer, each
+//!   in a fresh process (`/proc/self/status` VmHWM).
+//!
+//! `cargo bench --bench sim -- quick` runs each part once.
+
+use std::process::Command;
+use std::time::Instant;
+
+use drainstorm::balancer::BalancerKind;
+use drainstorm::retry::{Backoff, Jitter, PolicyConfig, SimDuration};
+use drainstorm::sim::{
+    BackendGroup, ClientGroup, KeyDist, RecorderConfig, RetrySpec, RouterConfig, ServiceTime,
+    SimConfig, Simulation, SiteConfig, Workload,
+};
+
+/// The near-saturation scenario, `seconds` long.
+fn scenario(seconds: u64, balancer: BalancerKind) -> SimConfig {
+    let ms = SimDuration::from_millis;
+    let site = |i: usize| SiteConfig {
+        name: format!("dc{i}"),
+        weight: None,
+        balancer,
+        max_in_flight: Some(16 * 40),
+        max_new_per_sec: None,
+        backends: vec![BackendGroup {
+            count: 16,
+            slots: 4,
+            queue: 32,
+            service: ServiceTime::Exponential { mean: ms(20) },
+            speed: 1.0,
+            weight: 1,
+            fail_probability: 0.0,
+        }],
+    };
+    // Capacity: 4 sites × 16 backends × 4 slots / 20 ms = 12 800/s.
+    let retry = PolicyConfig {
+        attempt_timeout: Some(ms(250)),
+        deadline: Some(SimDuration::from_secs(2)),
+        ..PolicyConfig::new(
+            Backoff::exponential(ms(10), 2.0, ms(1000), Jitter::Full).expect("valid"),
+            3,
+        )
+    };
+    SimConfig {
+        seed: 7,
+        duration: SimDuration::from_secs(seconds),
+        sites: (0..4).map(site).collect(),
+        clients: vec![ClientGroup {
+            name: "clients".into(),
+            workload: Workload::Open {
+                rate: 0.95 * 12_800.0,
+                curve: Vec::new(),
+            },
+            keys: KeyDist::Zipf {
+                count: 1_000_000,
+                exponent: 0.9,
+            },
+            retry: RetrySpec::Config(Box::new(retry)),
+        }],
+        router: RouterConfig::default(),
+        cancel_on_timeout: false,
+        recorder: RecorderConfig::default(),
+        timeline: Vec::new(),
+    }
+}
+
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn throughput(reps: usize) {
+    println!(
+        "sim/attempts-per-second (single thread, 4 sites × 16 backends × 4 slots, 95% load, 3 attempts, 250 ms timeout)"
+    );
+    for balancer in [
+        BalancerKind::SmoothWrr,
+        BalancerKind::LeastConn,
+        BalancerKind::PowerOfTwo,
+        BalancerKind::Maglev,
+    ] {
+        let mut rates = Vec::new();
+        let mut attempts = 0;
+        for _ in 0..reps {
+            let mut sim = Simulation::new(scenario(100, balancer)).expect("valid");
+            let start = Instant::now();
+            sim.run();
+            let wall = start.elapsed().as_secs_f64();
+            let s = sim.summary();
+            attempts = s.attempts;
+            rates.push(s.attempts as f64 / wall);
+        }
+        rates.sort_by(f64::total_cmp);
+        let median = rates[rates.len() / 2];
+        println!(
+            "  {:<12} {:>9} attempts  median {:>6.2} M attempts/s  (min {:.2}, max {:.2}, {} runs)",
+            balancer.name(),
+            attempts,
+            median / 1e6,
+            rates[0] / 1e6,
+            rates[rates.len() - 1] / 1e6,
+            reps
+        );
+    }
+}
+
+fn memory_child(seconds: u64) {
+    let mut sim = Simulation::new(scenario(seconds, BalancerKind::LeastConn)).expect("valid");
+    sim.run();
+    let s = sim.summary();
+    println!("{} {}", s.attempts, peak_rss_kib().unwrap_or(0));
+}
+
+fn memory() {
+    let exe = std::env::current_exe().expect("own path");
+    let measure = |seconds: u64| -> Option<(u64, u64)> {
+        let out = Command::new(&exe)
+            .args(["--memory-child", &seconds.to_string()])
+            .output()
+            .ok()?;
+        let text = String::from_utf8(out.stdout).ok()?;
+        let mut it = text.split_whitespace().map(|w| w.parse::<u64>().ok());
+        Some((it.next()??, it.next()??))
+    };
+    println!("sim/peak-memory (VmHWM of a fresh process, least-conn)");
+    let (Some((a1, m1)), Some((a10, m10))) = (measure(60), measure(600)) else {
+        println!("  could not measure (no /proc?)");
+        return;
+    };
+    println!("  60 s run:  {a1:>9} attempts  peak {m1:>7} KiB");
+    println!(
+        "  600 s run: {a10:>9} attempts  peak {m10:>7} KiB  ({:+.1}%)",
+        100.0 * (m10 as f64 - m1 as f64) / m1 as f64
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--memory-child") {
+        let seconds = args.get(i + 1).and_then(|s| s.parse().ok()).unwrap_or(60);
+        return memory_child(seconds);
+    }
+    let quick = args.iter().any(|a| a == "quick");
+    // `cargo bench` passes `--bench`; any other filter word selects parts.
+    let wants = |part: &str| {
+        let filters: Vec<&String> = args[1..]
+            .iter()
+            .filter(|a| !a.starts_with("--") && *a != "quick")
+            .collect();
+        filters.is_empty() || filters.iter().any(|f| part.contains(f.as_str()))
+    };
+    if wants("throughput") {
+        // One thread in all: arrivals too, which rayon would otherwise
+        // draw on a second core.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .expect("a pool");
+        pool.install(|| throughput(if quick { 1 } else { 5 }));
+    }
+    if wants("memory") {
+        memory();
+    }
+}

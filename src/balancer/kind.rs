@@ -68,6 +68,12 @@ impl BalancerKind {
         matches!(self, Self::Ring | Self::Maglev | Self::BoundedLoad)
     }
 
+    /// Whether the kind reads in-flight counts (so its users must report
+    /// starts and finishes).
+    pub const fn tracks_load(self) -> bool {
+        matches!(self, Self::LeastConn | Self::PowerOfTwo | Self::BoundedLoad)
+    }
+
     /// Builds a balancer of this kind with default parameters; `seed` feeds
     /// the kinds that randomise.
     pub fn build(

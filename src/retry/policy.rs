@@ -324,8 +324,14 @@ impl Policy {
 
     /// The names [`Policy::preset_named`] accepts, in the order reports
     /// list them.
-    pub const PRESETS: [&'static str; 6] =
-        ["grpc", "aws-standard", "envoy", "finagle", "naive", "smtp-mta"];
+    pub const PRESETS: [&'static str; 6] = [
+        "grpc",
+        "aws-standard",
+        "envoy",
+        "finagle",
+        "naive",
+        "smtp-mta",
+    ];
 
     /// A preset by name (see [`Policy::PRESETS`]), or `None`.
     ///

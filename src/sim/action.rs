@@ -214,9 +214,9 @@ impl Action {
                         format!("a preset ({}) or a table", Policy::PRESETS.join(", ")),
                     )
                 })?;
-                Policy::new(config)
-                    .map(|_| ())
-                    .map_err(|e| SimError::invalid(format!("retry.{}", e.name), &e.value, e.allowed))
+                Policy::new(config).map(|_| ()).map_err(|e| {
+                    SimError::invalid(format!("retry.{}", e.name), &e.value, e.allowed)
+                })
             }
             _ => Ok(()),
         }

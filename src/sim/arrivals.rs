@@ -20,6 +20,9 @@ use super::random::{draw, mix, unit_open};
 pub(crate) const WINDOW: u64 = 1_000_000_000;
 /// Windows generated per batch (in parallel when rayon has threads).
 pub(crate) const BATCH: u64 = 8;
+/// Expected arrivals per batch from which the windows of a batch are drawn
+/// in parallel.
+const PARALLEL_MIN: f64 = 50_000.0;
 
 /// A rate that follows a piecewise-linear curve.
 #[derive(Clone, Debug)]
@@ -149,10 +152,18 @@ impl ArrivalSource {
 
     fn refill(&mut self) {
         let first = self.window;
-        let windows: Vec<Vec<(u64, u64)>> = (first..first + BATCH)
-            .into_par_iter()
-            .map(|w| self.generate(w))
-            .collect();
+        let lo = first * WINDOW;
+        let expected = self.curve.max_on(lo, lo + BATCH * WINDOW) * (BATCH * WINDOW) as f64 / 1e9;
+        // Waking the pool costs tens of microseconds: worth it only for
+        // large batches. Either way each window is the same pure function.
+        let windows: Vec<Vec<(u64, u64)>> = if expected >= PARALLEL_MIN {
+            (first..first + BATCH)
+                .into_par_iter()
+                .map(|w| self.generate(w))
+                .collect()
+        } else {
+            (first..first + BATCH).map(|w| self.generate(w)).collect()
+        };
         self.buffer.clear();
         self.next = 0;
         for w in windows {

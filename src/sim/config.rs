@@ -268,7 +268,7 @@ pub enum RetrySpec {
     /// One of [`Policy::PRESETS`].
     Preset(String),
     /// Explicit parameters.
-    Config(PolicyConfig),
+    Config(Box<PolicyConfig>),
 }
 
 impl RetrySpec {
@@ -276,7 +276,7 @@ impl RetrySpec {
     pub fn resolve(&self) -> Option<PolicyConfig> {
         match self {
             Self::Preset(name) => Policy::preset_named(name).map(|p| p.config().clone()),
-            Self::Config(c) => Some(c.clone()),
+            Self::Config(c) => Some((**c).clone()),
         }
     }
 }

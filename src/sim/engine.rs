@@ -18,9 +18,8 @@ const NONE: u32 = u32::MAX;
 /// What happens at an instant. Kept at 12 bytes so a heap entry is 32.
 #[derive(Clone, Copy, Debug)]
 enum Ev {
-    /// The next open-loop arrival of a group (with the curve epoch it was
-    /// drawn under).
-    Arrival(u32, u32),
+    /// The next open-loop arrival of a group.
+    Arrival(u32),
     /// A closed-loop client ends its think time.
     Think(u32, u32),
     /// A job's service ends.
@@ -125,6 +124,8 @@ struct Site {
     name: String,
     lb: Box<dyn Balancer>,
     picker: Box<dyn Picker>,
+    /// Whether `lb` reads in-flight counts (always, for a plugged-in one).
+    tracks_load: bool,
     first_backend: u32,
     backends: u32,
     slots: u64,
@@ -175,7 +176,13 @@ impl Site {
 struct Group {
     policy: Box<dyn RetryPolicy>,
     source: Option<ArrivalSource>,
-    epoch: u32,
+    /// The next arrival's (time, sequence): arrivals are a lane of their
+    /// own, outside the heap.
+    next_arrival: Option<(u64, u64)>,
+    /// Attempt deadlines in non-decreasing time order: (time, sequence,
+    /// request, token). Most are stale by the time they come up (the
+    /// attempt ended); skipping one costs a pop, not a heap operation.
+    timeouts: VecDeque<(u64, u64, u32, u32)>,
     think: u64,
     keys: KeySampler,
     next_seq: u64,
@@ -264,6 +271,7 @@ pub struct Simulation {
     free_jobs: Vec<u32>,
     router: Box<dyn Balancer>,
     router_picker: Box<dyn Picker>,
+    router_tracks_load: bool,
     recorder: Recorder,
     actions: Vec<Action>,
     seeds: Seeds,
@@ -376,16 +384,18 @@ impl Simulation {
                 site: s.name.clone(),
                 source,
             };
-            let lb = match balancers.iter().position(|(name, _)| *name == s.name) {
+            let (lb, tracks_load) = match balancers.iter().position(|(name, _)| *name == s.name) {
                 Some(k) => {
                     let lb = balancers.swap_remove(k).1;
                     lb.update(&members).map_err(wrap)?;
-                    lb
+                    (lb, true)
                 }
-                None => s
-                    .balancer
-                    .build(&members, mix(balancer_seed ^ i as u64))
-                    .map_err(wrap)?,
+                None => (
+                    s.balancer
+                        .build(&members, mix(balancer_seed ^ i as u64))
+                        .map_err(wrap)?,
+                    s.balancer.tracks_load(),
+                ),
             };
             let picker = lb.picker();
             let weight = s.router_weight();
@@ -393,6 +403,7 @@ impl Simulation {
                 name: s.name.clone(),
                 picker,
                 lb,
+                tracks_load,
                 first_backend: first,
                 backends: n,
                 slots,
@@ -445,8 +456,7 @@ impl Simulation {
                 match policies.iter().position(|(name, _)| *name == g.name) {
                     Some(k) => policies.swap_remove(k).1,
                     None => Box::new(
-                        Policy::new(g.retry.resolve().expect("validated"))
-                            .expect("validated"),
+                        Policy::new(g.retry.resolve().expect("validated")).expect("validated"),
                     ),
                 };
             let keys = KeySampler::new(g.keys);
@@ -465,7 +475,8 @@ impl Simulation {
             groups.push(Group {
                 policy,
                 source,
-                epoch: 0,
+                next_arrival: None,
+                timeouts: VecDeque::new(),
                 think,
                 keys,
                 next_seq: 0,
@@ -489,6 +500,7 @@ impl Simulation {
             free_jobs: Vec::new(),
             router,
             router_picker,
+            router_tracks_load: config.router.balancer.tracks_load(),
             actions: Vec::new(),
             seeds,
             next_boundary: interval,
@@ -545,27 +557,19 @@ impl Simulation {
     /// Processes the next event if it lies at or before the end; returns
     /// its time, or `None` when nothing is left to do before the end.
     pub fn step(&mut self) -> Option<SimTime> {
-        let top = *self.heap.peek()?;
-        if top.time > self.end {
-            return None;
-        }
-        self.heap.pop();
-        self.advance(top.time);
-        self.dispatch(top.ev);
-        Some(SimTime(top.time))
+        let (time, ev) = self.next_event(self.end)?;
+        self.advance(time);
+        self.dispatch(ev);
+        Some(SimTime(time))
     }
 
     /// Processes every event at or before `t` (capped at the end), then
     /// moves the clock to `t`.
     pub fn run_until(&mut self, t: SimTime) {
         let t = t.0.min(self.end);
-        while let Some(top) = self.heap.peek() {
-            if top.time > t {
-                break;
-            }
-            let e = self.heap.pop().expect("peeked");
-            self.advance(e.time);
-            self.dispatch(e.ev);
+        while let Some((time, ev)) = self.next_event(t) {
+            self.advance(time);
+            self.dispatch(ev);
         }
         if t > self.now {
             self.advance(t);
@@ -636,9 +640,15 @@ impl Simulation {
             .collect()
     }
 
-    /// Events waiting in the queue.
+    /// Events waiting: in the heap, and in the arrival and timeout lanes
+    /// (stale timeouts included until they come up).
     pub fn pending_events(&self) -> usize {
         self.heap.len()
+            + self
+                .groups
+                .iter()
+                .map(|g| g.timeouts.len() + usize::from(g.next_arrival.is_some()))
+                .sum::<usize>()
     }
 
     /// Requests in progress (waiting on an attempt or in backoff).
@@ -656,6 +666,69 @@ impl Simulation {
             seq: self.seq,
             ev,
         });
+    }
+
+    /// Schedules an attempt deadline: in the group's lane when it keeps
+    /// the lane in time order (the common case: now + a fixed timeout),
+    /// else in the heap.
+    #[inline]
+    fn push_timeout(&mut self, g: u32, time: u64, r: u32, token: u32) {
+        self.seq += 1;
+        let lane = &mut self.groups[g as usize].timeouts;
+        if lane.back().is_none_or(|b| b.0 <= time) {
+            lane.push_back((time, self.seq, r, token));
+        } else {
+            self.heap.push(Entry {
+                time,
+                seq: self.seq,
+                ev: Ev::Timeout(r, token),
+            });
+        }
+    }
+
+    /// Removes and returns the earliest event at or before `limit`, over
+    /// the heap and every group's lanes, in (time, sequence) order. Stale
+    /// lane timeouts are dropped on the way.
+    #[inline]
+    fn next_event(&mut self, limit: u64) -> Option<(u64, Ev)> {
+        const HEAP: usize = usize::MAX;
+        loop {
+            let mut best = self.heap.peek().map(|e| (e.time, e.seq));
+            let mut source = (HEAP, false);
+            for (g, group) in self.groups.iter().enumerate() {
+                if let Some(a) = group.next_arrival {
+                    if best.is_none_or(|b| a < b) {
+                        best = Some(a);
+                        source = (g, false);
+                    }
+                }
+                if let Some(&(t, seq, ..)) = group.timeouts.front() {
+                    if best.is_none_or(|b| (t, seq) < b) {
+                        best = Some((t, seq));
+                        source = (g, true);
+                    }
+                }
+            }
+            let (time, _) = best?;
+            if time > limit {
+                return None;
+            }
+            return Some(match source {
+                (HEAP, _) => (time, self.heap.pop().expect("peeked").ev),
+                (g, false) => {
+                    self.groups[g].next_arrival = None;
+                    (time, Ev::Arrival(g as u32))
+                }
+                (g, true) => {
+                    let (_, _, r, token) = self.groups[g].timeouts.pop_front().expect("peeked");
+                    let req = &self.requests[r as usize];
+                    if req.token != token || !req.waiting {
+                        continue;
+                    }
+                    (time, Ev::Timeout(r, token))
+                }
+            });
+        }
     }
 
     fn push_action(&mut self, at: u64, action: Action) {
@@ -707,7 +780,7 @@ impl Simulation {
     fn dispatch(&mut self, ev: Ev) {
         self.recorder.totals.events += 1;
         match ev {
-            Ev::Arrival(g, epoch) => self.on_arrival(g, epoch),
+            Ev::Arrival(g) => self.on_arrival(g),
             Ev::Think(g, c) => {
                 let group = &mut self.groups[g as usize];
                 let id = (u64::from(g) << 40) | group.next_seq;
@@ -737,17 +810,15 @@ impl Simulation {
     fn schedule_next_arrival(&mut self, g: u32) {
         let end = self.end;
         let group = &mut self.groups[g as usize];
-        let epoch = group.epoch;
+        group.next_arrival = None;
         if let Some(t) = group.source.as_mut().and_then(|s| s.peek(end)) {
-            self.push(t, Ev::Arrival(g, epoch));
+            self.seq += 1;
+            self.groups[g as usize].next_arrival = Some((t, self.seq));
         }
     }
 
-    fn on_arrival(&mut self, g: u32, epoch: u32) {
+    fn on_arrival(&mut self, g: u32) {
         let group = &mut self.groups[g as usize];
-        if group.epoch != epoch {
-            return;
-        }
         let (_, key) = group
             .source
             .as_mut()
@@ -872,8 +943,12 @@ impl Simulation {
         site.touch(now);
         site.in_flight += 1;
         site.admitted += 1;
-        site.picker.start(local);
-        self.router_picker.start(BackendId(s));
+        if site.tracks_load {
+            site.picker.start(local);
+        }
+        if self.router_tracks_load {
+            self.router_picker.start(BackendId(s));
+        }
         let job = Job {
             owner,
             token,
@@ -923,13 +998,8 @@ impl Simulation {
         let now = self.now;
         let req = &mut self.requests[r as usize];
         req.token = req.token.wrapping_add(1);
-        let (g, key, token, id, attempt) = (
-            req.group,
-            req.key,
-            req.token,
-            req.id,
-            req.state.attempts,
-        );
+        let (g, key, token, id, attempt) =
+            (req.group, req.key, req.token, req.id, req.state.attempts);
         self.recorder.current.attempts += 1;
         if attempt > 1 {
             self.recorder.current.retries += 1;
@@ -955,7 +1025,7 @@ impl Simulation {
         if let Some(deadline) = group.policy.attempt_deadline(SimTime(now), &req.state) {
             let finish = now + self.jobs[j as usize].service;
             if !immediate || finish > deadline.0 {
-                self.push(deadline.0, Ev::Timeout(r, token));
+                self.push_timeout(g, deadline.0, r, token);
             }
         }
     }
@@ -1031,7 +1101,9 @@ impl Simulation {
         {
             self.recorder.current.refused += 1;
             let attempts = self.requests[r as usize].state.attempts - 1;
-            self.recorder.attempts.saturating_record(u64::from(attempts.max(1)));
+            self.recorder
+                .attempts
+                .saturating_record(u64::from(attempts.max(1)));
             self.free_request(r);
             return;
         }
@@ -1059,8 +1131,12 @@ impl Simulation {
         let site = &mut self.sites[s as usize];
         site.touch(self.now);
         site.in_flight -= 1;
-        site.picker.finish(BackendId(b - site.first_backend));
-        self.router_picker.finish(BackendId(s));
+        if site.tracks_load {
+            site.picker.finish(BackendId(b - site.first_backend));
+        }
+        if self.router_tracks_load {
+            self.router_picker.finish(BackendId(s));
+        }
     }
 
     fn cancel_job(&mut self, j: u32) {
@@ -1141,8 +1217,11 @@ impl Simulation {
             let req = &self.requests[owner as usize];
             if req.token == token && req.waiting {
                 let failed = fail_p > 0.0
-                    && unit_open(draw(self.seeds.failure, req.id, u64::from(req.state.attempts)))
-                        <= fail_p;
+                    && unit_open(draw(
+                        self.seeds.failure,
+                        req.id,
+                        u64::from(req.state.attempts),
+                    )) <= fail_p;
                 if failed {
                     self.recorder.current.errors += 1;
                     self.outcome(owner, Outcome::Failure(Pushback::None));
@@ -1233,7 +1312,10 @@ impl Simulation {
             } else {
                 0
             };
-            if w > 0 && site.published == 0 && self.slow_start > 0 && site.slow_start_since.is_none()
+            if w > 0
+                && site.published == 0
+                && self.slow_start > 0
+                && site.slow_start_since.is_none()
             {
                 self.sites[i].slow_start_since = Some(now);
                 self.push(now + (self.slow_start / 10).max(1), Ev::SlowStart(i as u32));
@@ -1271,10 +1353,7 @@ impl Simulation {
         }
         self.refresh_router();
         if self.sites[s as usize].slow_start_since.is_some() {
-            self.push(
-                self.now + (self.slow_start / 10).max(1),
-                Ev::SlowStart(s),
-            );
+            self.push(self.now + (self.slow_start / 10).max(1), Ev::SlowStart(s));
         }
     }
 
@@ -1324,9 +1403,7 @@ impl Simulation {
 
     fn apply(&mut self, action: Action) {
         let site_of = |sim: &Self, name: &str| {
-            sim.config
-                .site_index(name)
-                .expect("actions are validated") as u32
+            sim.config.site_index(name).expect("actions are validated") as u32
         };
         match action {
             Action::Drain { site, ramp } => {
@@ -1392,7 +1469,6 @@ impl Simulation {
                 let grp = &mut self.groups[g as usize];
                 if let Some(src) = grp.source.as_mut() {
                     src.set_curve(now, RateCurve::new(rate, &curve));
-                    grp.epoch += 1;
                     self.schedule_next_arrival(g);
                 }
             }
@@ -1424,5 +1500,6 @@ impl Simulation {
         let site = &mut self.sites[s as usize];
         site.lb = lb;
         site.picker = picker;
+        site.tracks_load = kind.tracks_load();
     }
 }

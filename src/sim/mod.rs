@@ -62,10 +62,10 @@ pub use self::action::{Action, TimedAction};
 pub use self::batch::{RunResult, run_batch};
 pub use self::config::{
     BackendGroup, ClientGroup, CurvePoint, HealthCheckConfig, KeyDist, MAX_BACKENDS_TOTAL,
-    MAX_CLIENTS, MAX_INTERVALS, MAX_RATE, MAX_SERVER_PLACES, MAX_SITES, RecorderConfig,
-    RetrySpec, RouterConfig, ServiceTime, SimConfig, SiteConfig, Workload,
+    MAX_CLIENTS, MAX_INTERVALS, MAX_RATE, MAX_SERVER_PLACES, MAX_SITES, RecorderConfig, RetrySpec,
+    RouterConfig, ServiceTime, SimConfig, SiteConfig, Workload,
 };
-pub use self::engine::{SiteView, Simulation, SimulationBuilder};
+pub use self::engine::{Simulation, SimulationBuilder, SiteView};
 pub use self::error::SimError;
 pub use self::recorder::{Interval, Recorder, SiteInterval, Totals};
 pub use self::summary::{CollapsePeriod, Summary, Verdict};

@@ -171,7 +171,10 @@ impl Recorder {
 
     /// Site `site`'s row of every closed interval.
     pub fn site_series(&self, site: usize) -> impl Iterator<Item = &SiteInterval> + '_ {
-        self.site_series.iter().skip(site).step_by(self.sites.max(1))
+        self.site_series
+            .iter()
+            .skip(site)
+            .step_by(self.sites.max(1))
     }
 
     /// The row of site `site` in closed interval `interval`.

@@ -235,15 +235,27 @@ impl Summary {
             queue_rejects: sum(|r| r.queue_rejects),
             timeouts: sum(|r| r.timeouts),
             wasted: sum(|r| r.wasted),
-            goodput: if seconds > 0.0 { successes as f64 / seconds } else { 0.0 },
-            offered_rate: if seconds > 0.0 { offered as f64 / seconds } else { 0.0 },
+            goodput: if seconds > 0.0 {
+                successes as f64 / seconds
+            } else {
+                0.0
+            },
+            offered_rate: if seconds > 0.0 {
+                offered as f64 / seconds
+            } else {
+                0.0
+            },
             lost,
             amplification: ratio(attempts, offered),
             peak_amplification,
             p50: q(0.5),
             p99: q(0.99),
             p999: q(0.999),
-            max: if h.is_empty() { 0.0 } else { h.max() as f64 / 1e9 },
+            max: if h.is_empty() {
+                0.0
+            } else {
+                h.max() as f64 / 1e9
+            },
             mean_latency: if successes == 0 {
                 0.0
             } else {
