@@ -22,6 +22,18 @@ use drainstorm::sim::{
 
 /// The near-saturation scenario, `seconds` long.
 fn scenario(seconds: u64, balancer: BalancerKind) -> SimConfig {
+    scenario_keys(
+        seconds,
+        balancer,
+        KeyDist::Zipf {
+            count: 1_000_000,
+            exponent: 0.9,
+        },
+    )
+}
+
+/// The scenario with its request keys drawn from `keys`.
+fn scenario_keys(seconds: u64, balancer: BalancerKind, keys: KeyDist) -> SimConfig {
     let ms = SimDuration::from_millis;
     let site = |i: usize| SiteConfig {
         name: format!("dc{i}"),
@@ -29,6 +41,8 @@ fn scenario(seconds: u64, balancer: BalancerKind) -> SimConfig {
         balancer,
         max_in_flight: Some(16 * 40),
         max_new_per_sec: None,
+        accept_backlog: 0,
+        scaling: None,
         backends: vec![BackendGroup {
             count: 16,
             slots: 4,
@@ -58,10 +72,7 @@ fn scenario(seconds: u64, balancer: BalancerKind) -> SimConfig {
                 rate: 0.95 * 12_800.0,
                 curve: Vec::new(),
             },
-            keys: KeyDist::Zipf {
-                count: 1_000_000,
-                exponent: 0.9,
-            },
+            keys,
             retry: RetrySpec::Config(Box::new(retry)),
         }],
         router: RouterConfig::default(),
@@ -81,16 +92,22 @@ fn throughput(reps: usize) {
     println!(
         "sim/attempts-per-second (single thread, 4 sites × 16 backends × 4 slots, 95% load, 3 attempts, 250 ms timeout)"
     );
-    for balancer in [
-        BalancerKind::SmoothWrr,
-        BalancerKind::LeastConn,
-        BalancerKind::PowerOfTwo,
-        BalancerKind::Maglev,
-    ] {
+    let uniform = KeyDist::Uniform { count: 1 << 32 };
+    let cases = [
+        ("smooth-wrr", scenario(100, BalancerKind::SmoothWrr)),
+        ("least-conn", scenario(100, BalancerKind::LeastConn)),
+        ("p2c", scenario(100, BalancerKind::PowerOfTwo)),
+        ("maglev", scenario(100, BalancerKind::Maglev)),
+        (
+            "least-conn, uniform keys",
+            scenario_keys(100, BalancerKind::LeastConn, uniform),
+        ),
+    ];
+    for (name, config) in cases {
         let mut rates = Vec::new();
         let mut attempts = 0;
         for _ in 0..reps {
-            let mut sim = Simulation::new(scenario(100, balancer)).expect("valid");
+            let mut sim = Simulation::new(config.clone()).expect("valid");
             let start = Instant::now();
             sim.run();
             let wall = start.elapsed().as_secs_f64();
@@ -101,8 +118,8 @@ fn throughput(reps: usize) {
         rates.sort_by(f64::total_cmp);
         let median = rates[rates.len() / 2];
         println!(
-            "  {:<12} {:>9} attempts  median {:>6.2} M attempts/s  (min {:.2}, max {:.2}, {} runs)",
-            balancer.name(),
+            "  {:<26} {:>9} attempts  median {:>6.2} M attempts/s  (min {:.2}, max {:.2}, {} runs)",
+            name,
             attempts,
             median / 1e6,
             rates[0] / 1e6,

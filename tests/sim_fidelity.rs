@@ -35,6 +35,8 @@ fn single_site(
             balancer,
             max_in_flight: None,
             max_new_per_sec: None,
+            accept_backlog: 0,
+            scaling: None,
             backends,
         }],
         clients: vec![ClientGroup {

@@ -145,10 +145,21 @@ pub struct SiteConfig {
     /// answered); over it, it rejects at once. `None`: unlimited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_in_flight: Option<u32>,
-    /// Most new attempts the load balancer accepts per second (a token
-    /// bucket with one second of burst). `None`: unlimited.
+    /// Most new attempts the load balancer accepts per second (with
+    /// 100 ms of burst). `None`: unlimited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_new_per_sec: Option<f64>,
+    /// Attempts that may wait in the load balancer's accept backlog when
+    /// they come faster than `max_new_per_sec`; beyond it they are
+    /// rejected. Waiting counts against the client's timeout, and an
+    /// accepted attempt is forwarded even if its client has given up:
+    /// a load balancer that accepts "not in a timely manner".
+    #[serde(default)]
+    pub accept_backlog: u32,
+    /// Whether the accept rate (`max_new_per_sec`) follows demand, as a
+    /// cloud load balancer scales its capacity: with lag. `None`: fixed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scaling: Option<LbScaling>,
     /// Groups of identical backends.
     pub backends: Vec<BackendGroup>,
 }
@@ -174,6 +185,36 @@ impl SiteConfig {
     pub fn backend_count(&self) -> u64 {
         self.backends.iter().map(|b| u64::from(b.count)).sum()
     }
+}
+
+/// How a site load balancer's accept rate follows demand.
+///
+/// Once per second the load balancer sets a target of `headroom` × the new
+/// attempts it was offered in the last second (admitted or not), clamped
+/// to [`max_new_per_sec`](SiteConfig::max_new_per_sec), `max_per_sec`],
+/// and moves its accept rate toward the target by at most `growth` × the
+/// current rate. A sudden shift of traffic therefore meets a load balancer
+/// sized for the old traffic for a while: the reason a drain is ramped.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LbScaling {
+    /// Largest accept rate, new attempts per second.
+    pub max_per_sec: f64,
+    /// Capacity kept above the observed demand (≥ 1).
+    #[serde(default = "default_headroom")]
+    pub headroom: f64,
+    /// Largest change per second, as a fraction of the current rate
+    /// (0, 10].
+    #[serde(default = "default_growth")]
+    pub growth: f64,
+}
+
+fn default_headroom() -> f64 {
+    1.5
+}
+
+fn default_growth() -> f64 {
+    0.05
 }
 
 /// `count` identical backends.
@@ -489,6 +530,36 @@ impl SimConfig {
                     "in [0.001, 1e8], or absent for no limit",
                 )?;
             }
+            if let Some(sc) = &site.scaling {
+                let Some(base) = site.max_new_per_sec else {
+                    return Err(SimError::invalid(
+                        format!("{p}.scaling"),
+                        "a table",
+                        "only with max_new_per_sec set (the rate it starts from and never goes below)",
+                    ));
+                };
+                finite_in(
+                    &format!("{p}.scaling.max_per_sec"),
+                    sc.max_per_sec,
+                    base,
+                    MAX_RATE,
+                    "at least max_new_per_sec and at most 1e8",
+                )?;
+                finite_in(
+                    &format!("{p}.scaling.headroom"),
+                    sc.headroom,
+                    1.0,
+                    100.0,
+                    "in [1, 100]",
+                )?;
+                finite_in(
+                    &format!("{p}.scaling.growth"),
+                    sc.growth,
+                    1e-6,
+                    10.0,
+                    "in (0, 10]",
+                )?;
+            }
             if site.backends.is_empty() {
                 return Err(SimError::invalid(
                     format!("{p}.backends"),
@@ -673,6 +744,8 @@ impl SimConfig {
             balancer: BalancerKind::LeastConn,
             max_in_flight: Some(64),
             max_new_per_sec: None,
+            accept_backlog: 0,
+            scaling: None,
             backends: vec![BackendGroup {
                 count: 4,
                 slots: 1,

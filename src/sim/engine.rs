@@ -14,6 +14,12 @@ use crate::balancer::{Backend, BackendId, Balancer, BalancerKind, Picker};
 use crate::retry::{Decision, Outcome, Policy, Pushback, RequestState, RetryPolicy, SimTime};
 
 const NONE: u32 = u32::MAX;
+/// Burst a load balancer's accept rate tolerates: 100 ms of early
+/// arrivals.
+const BURST_NS: u64 = 100_000_000;
+
+/// Period of load-balancer scaling decisions, ns.
+const SCALE_TICK: u64 = 1_000_000_000;
 
 /// What happens at an instant. Kept at 12 bytes so a heap entry is 32.
 #[derive(Clone, Copy, Debug)]
@@ -38,6 +44,11 @@ enum Ev {
     Ramp(u32, u32),
     /// A slow-start step of a site.
     SlowStart(u32),
+    /// A site's load balancer accepts an attempt from its backlog (index
+    /// into `accepting`).
+    Accepted(u32),
+    /// Load balancers that scale adjust their accept rate (every second).
+    Scale,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -98,6 +109,17 @@ struct Job {
     service: u64,
 }
 
+/// An attempt (or probe) waiting in a load balancer's accept backlog.
+struct Accepting {
+    site: u32,
+    owner: u32,
+    token: u32,
+    probe: bool,
+    key: u64,
+    id: u64,
+    attempt: u64,
+}
+
 struct BackendState {
     site: u32,
     slots: u32,
@@ -130,9 +152,17 @@ struct Site {
     backends: u32,
     slots: u64,
     max_in_flight: u32,
-    /// Token bucket of `max_new_per_sec`: (tokens per ns, tokens, last).
-    rate: Option<(f64, f64, u64)>,
+    /// Theoretical arrival time of the accept-rate limiter (GCRA), ns.
+    tat: u64,
+    /// The current accept rate, new attempts per second; 0: unlimited.
     rate_cap: f64,
+    /// Attempts the accept backlog may hold beyond the rate.
+    backlog: u32,
+    /// The lowest accept rate (`max_new_per_sec`).
+    rate_floor: f64,
+    scaling: Option<super::config::LbScaling>,
+    /// New attempts offered since the last scaling tick.
+    demand: u64,
     in_flight: u32,
     busy: u32,
     queued: u32,
@@ -269,6 +299,8 @@ pub struct Simulation {
     free_requests: Vec<u32>,
     jobs: Vec<Job>,
     free_jobs: Vec<u32>,
+    accepting: Vec<Accepting>,
+    free_accepting: Vec<u32>,
     router: Box<dyn Balancer>,
     router_picker: Box<dyn Picker>,
     router_tracks_load: bool,
@@ -408,8 +440,12 @@ impl Simulation {
                 backends: n,
                 slots,
                 max_in_flight: s.max_in_flight.unwrap_or(u32::MAX),
-                rate: s.max_new_per_sec.map(|r| (r * 1e-9, r, 0)),
+                tat: 0,
+                backlog: s.accept_backlog,
                 rate_cap: s.max_new_per_sec.unwrap_or(0.0),
+                rate_floor: s.max_new_per_sec.unwrap_or(0.0),
+                scaling: s.scaling.clone(),
+                demand: 0,
                 in_flight: 0,
                 busy: 0,
                 queued: 0,
@@ -498,6 +534,8 @@ impl Simulation {
             free_requests: Vec::new(),
             jobs: Vec::new(),
             free_jobs: Vec::new(),
+            accepting: Vec::new(),
+            free_accepting: Vec::new(),
             router,
             router_picker,
             router_tracks_load: config.router.balancer.tracks_load(),
@@ -529,6 +567,9 @@ impl Simulation {
             for s in 0..n {
                 sim.push(h.interval.0 * (s + 1) / n, Ev::Probe(s as u32));
             }
+        }
+        if sim.sites.iter().any(|s| s.scaling.is_some()) {
+            sim.push(SCALE_TICK, Ev::Scale);
         }
         for TimedAction { at, action } in sim.config.timeline.clone() {
             sim.push_action(at.0, action);
@@ -763,6 +804,7 @@ impl Simulation {
                     mean_in_flight: s.area_in_flight as f64 / len,
                     weight: s.published,
                     healthy: s.healthy,
+                    accept_rate: s.rate_cap,
                 };
                 s.area_busy = 0;
                 s.area_queue = 0;
@@ -804,6 +846,8 @@ impl Simulation {
             }
             Ev::Ramp(s, token) => self.on_ramp(s, token),
             Ev::SlowStart(s) => self.on_slow_start(s),
+            Ev::Scale => self.on_scale(),
+            Ev::Accepted(p) => self.on_accepted(p),
         }
     }
 
@@ -889,24 +933,40 @@ impl Simulation {
         Some(site)
     }
 
-    /// Admission at a site's load balancer: in-flight cap, then the rate
-    /// limit.
+    /// Admission at a site's load balancer: the in-flight cap, then the
+    /// accept rate (GCRA with 100 ms of burst, and a backlog whose
+    /// attempts wait their turn). Returns the wait before the load
+    /// balancer accepts, or `None` if it rejects. An admitted attempt is
+    /// held (counted in flight) from now.
     #[inline]
-    fn admit_at_site(&mut self, s: u32) -> bool {
+    fn admit_at_site(&mut self, s: u32, probe: bool) -> Option<u64> {
         let now = self.now;
         let site = &mut self.sites[s as usize];
+        site.demand += 1;
         if site.in_flight >= site.max_in_flight {
-            return false;
+            return None;
         }
-        if let Some((per_ns, tokens, last)) = &mut site.rate {
-            *tokens = (*tokens + (now - *last) as f64 * *per_ns).min(site.rate_cap);
-            *last = now;
-            if *tokens < 1.0 {
-                return false;
+        let mut delay = 0;
+        if site.rate_cap > 0.0 {
+            let period = (1e9 / site.rate_cap) as u64;
+            let tat = site.tat.max(now);
+            delay = tat.saturating_sub(BURST_NS).saturating_sub(now);
+            if delay > u64::from(site.backlog).saturating_mul(period) {
+                return None;
             }
-            *tokens -= 1.0;
+            site.tat = tat + period;
         }
-        true
+        site.touch(now);
+        site.in_flight += 1;
+        site.admitted += u64::from(!probe);
+        Some(delay)
+    }
+
+    /// Lets go of an attempt the site held but could not place.
+    fn unhold(&mut self, s: u32) {
+        let site = &mut self.sites[s as usize];
+        site.touch(self.now);
+        site.in_flight -= 1;
     }
 
     /// Places a job at a site: picks a backend, then a slot or a queue
@@ -941,8 +1001,6 @@ impl Simulation {
             return None;
         }
         site.touch(now);
-        site.in_flight += 1;
-        site.admitted += 1;
         if site.tracks_load {
             site.picker.start(local);
         }
@@ -1008,25 +1066,97 @@ impl Simulation {
             self.recorder.current.unroutable += 1;
             return self.outcome(r, Outcome::Failure(Pushback::None));
         };
-        if !self.admit_at_site(s) {
+        let Some(delay) = self.admit_at_site(s, false) else {
             self.recorder.current.lb_rejects += 1;
-            self.sites[s as usize].rejected += 1;
-            return self.outcome(r, Outcome::Failure(Pushback::None));
-        }
-        let Some((j, immediate)) = self.place(s, key, (r, token), (id, u64::from(attempt))) else {
-            self.recorder.current.queue_rejects += 1;
             self.sites[s as usize].rejected += 1;
             return self.outcome(r, Outcome::Failure(Pushback::None));
         };
         let req = &mut self.requests[r as usize];
-        req.job = j;
+        req.job = NONE;
         req.waiting = true;
-        let group = &self.groups[g as usize];
-        if let Some(deadline) = group.policy.attempt_deadline(SimTime(now), &req.state) {
-            let finish = now + self.jobs[j as usize].service;
-            if !immediate || finish > deadline.0 {
-                self.push_timeout(g, deadline.0, r, token);
+        let deadline = self.groups[g as usize]
+            .policy
+            .attempt_deadline(SimTime(now), &req.state)
+            .map(|d| d.0);
+        if delay > 0 {
+            if let Some(d) = deadline {
+                self.push_timeout(g, d, r, token);
             }
+            let p = self.hold_accepting(Accepting {
+                site: s,
+                owner: r,
+                token,
+                probe: false,
+                key,
+                id,
+                attempt: u64::from(attempt),
+            });
+            self.push(now + delay, Ev::Accepted(p));
+            return;
+        }
+        let Some((j, immediate)) = self.place(s, key, (r, token), (id, u64::from(attempt))) else {
+            self.unhold(s);
+            self.recorder.current.queue_rejects += 1;
+            self.sites[s as usize].rejected += 1;
+            return self.outcome(r, Outcome::Failure(Pushback::None));
+        };
+        self.requests[r as usize].job = j;
+        if let Some(d) = deadline {
+            if !immediate || now + self.jobs[j as usize].service > d {
+                self.push_timeout(g, d, r, token);
+            }
+        }
+    }
+
+    fn hold_accepting(&mut self, a: Accepting) -> u32 {
+        match self.free_accepting.pop() {
+            Some(p) => {
+                self.accepting[p as usize] = a;
+                p
+            }
+            None => {
+                self.accepting.push(a);
+                self.accepting.len() as u32 - 1
+            }
+        }
+    }
+
+    /// A load balancer accepts an attempt from its backlog and forwards it
+    /// to a backend, whether or not its client still waits (it cannot
+    /// know) — unless timeouts cancel.
+    fn on_accepted(&mut self, p: u32) {
+        self.free_accepting.push(p);
+        let a = &self.accepting[p as usize];
+        let (s, owner, token, probe, key, id, attempt) =
+            (a.site, a.owner, a.token, a.probe, a.key, a.id, a.attempt);
+        let waiting = if probe {
+            self.sites[owner as usize].probe_pending == Some(token)
+        } else {
+            let req = &self.requests[owner as usize];
+            req.token == token && req.waiting
+        };
+        if self.cancel && !waiting {
+            self.unhold(s);
+            self.recorder.totals.cancelled += 1;
+            return;
+        }
+        let Some((j, _)) = self.place(s, key, (owner, token), (id, attempt)) else {
+            self.unhold(s);
+            self.recorder.current.queue_rejects += 1;
+            self.sites[s as usize].rejected += 1;
+            if waiting {
+                if probe {
+                    self.probe_result(owner, false);
+                } else {
+                    self.outcome(owner, Outcome::Failure(Pushback::None));
+                }
+            }
+            return;
+        };
+        if probe {
+            self.jobs[j as usize].flags |= PROBE;
+        } else if waiting {
+            self.requests[owner as usize].job = j;
         }
     }
 
@@ -1116,7 +1246,7 @@ impl Simulation {
             return;
         }
         self.recorder.current.timeouts += 1;
-        if self.cancel {
+        if self.cancel && req.job != NONE {
             let j = req.job;
             self.cancel_job(j);
         }
@@ -1251,16 +1381,31 @@ impl Simulation {
         let seq = site.probe_seq;
         site.probe_pending = Some(seq);
         self.recorder.totals.probes += 1;
-        if !self.admit_at_site(s) {
+        let Some(delay) = self.admit_at_site(s, true) else {
             return self.probe_result(s, false);
-        }
+        };
         let key = mix(u64::from(s) << 32 | u64::from(seq));
         let probe_id = u64::MAX - u64::from(s);
+        let deadline = self.now + h.timeout.0;
+        if delay > 0 {
+            self.push(deadline, Ev::ProbeTimeout(s, seq));
+            let p = self.hold_accepting(Accepting {
+                site: s,
+                owner: s,
+                token: seq,
+                probe: true,
+                key,
+                id: probe_id,
+                attempt: u64::from(seq),
+            });
+            self.push(self.now + delay, Ev::Accepted(p));
+            return;
+        }
         let Some((j, immediate)) = self.place(s, key, (s, seq), (probe_id, u64::from(seq))) else {
+            self.unhold(s);
             return self.probe_result(s, false);
         };
         self.jobs[j as usize].flags |= PROBE;
-        let deadline = self.now + h.timeout.0;
         if !immediate || self.now + self.jobs[j as usize].service > deadline {
             self.push(deadline, Ev::ProbeTimeout(s, seq));
         }
@@ -1345,6 +1490,24 @@ impl Simulation {
                 .update(&members)
                 .expect("site ids are unique and fewer than the limit");
         }
+    }
+
+    fn on_scale(&mut self) {
+        let now = self.now;
+        for site in &mut self.sites {
+            let Some(sc) = &site.scaling else {
+                continue;
+            };
+            let target = (site.demand as f64 * sc.headroom).clamp(site.rate_floor, sc.max_per_sec);
+            let step = site.rate_cap * sc.growth;
+            site.rate_cap = if target > site.rate_cap {
+                (site.rate_cap + step).min(target)
+            } else {
+                (site.rate_cap - step).max(target)
+            };
+            site.demand = 0;
+        }
+        self.push(now + SCALE_TICK, Ev::Scale);
     }
 
     fn on_slow_start(&mut self, s: u32) {

@@ -61,9 +61,9 @@ mod summary;
 pub use self::action::{Action, TimedAction};
 pub use self::batch::{RunResult, run_batch};
 pub use self::config::{
-    BackendGroup, ClientGroup, CurvePoint, HealthCheckConfig, KeyDist, MAX_BACKENDS_TOTAL,
-    MAX_CLIENTS, MAX_INTERVALS, MAX_RATE, MAX_SERVER_PLACES, MAX_SITES, RecorderConfig, RetrySpec,
-    RouterConfig, ServiceTime, SimConfig, SiteConfig, Workload,
+    BackendGroup, ClientGroup, CurvePoint, HealthCheckConfig, KeyDist, LbScaling,
+    MAX_BACKENDS_TOTAL, MAX_CLIENTS, MAX_INTERVALS, MAX_RATE, MAX_SERVER_PLACES, MAX_SITES,
+    RecorderConfig, RetrySpec, RouterConfig, ServiceTime, SimConfig, SiteConfig, Workload,
 };
 pub use self::engine::{Simulation, SimulationBuilder, SiteView};
 pub use self::error::SimError;

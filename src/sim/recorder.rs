@@ -62,7 +62,7 @@ impl Interval {
 /// One site over one interval.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct SiteInterval {
-    /// Attempts its load balancer admitted.
+    /// Attempts its load balancer admitted (health probes not counted).
     pub admitted: u64,
     /// Attempts it rejected (load balancer or backend queue).
     pub rejected: u64,
@@ -76,6 +76,9 @@ pub struct SiteInterval {
     pub weight: u32,
     /// Whether health checks saw it healthy at the end of the interval.
     pub healthy: bool,
+    /// The load balancer's accept rate at the end of the interval, new
+    /// attempts per second (0: unlimited).
+    pub accept_rate: f64,
 }
 
 /// Totals over the whole run that the series does not keep.
