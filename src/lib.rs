@@ -21,6 +21,9 @@
 #![warn(missing_docs)]
 
 pub mod balancer;
+pub mod profile;
+#[cfg(feature = "cli")]
+pub mod report;
 pub mod retry;
 pub mod sim;
 mod sync;

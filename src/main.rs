@@ -1,63 +1,316 @@
-//! The `drainstorm` command.
-//!
-//! This build carries the balancer kernel only: the drain simulator, the
-//! profiles and the comparison report come with later work. Until then the
-//! command lists the balancers it has and measures what a pick costs on
-//! this machine.
-//!
-//! Exit codes: 0 ok, 1 a run failed, 2 bad input.
+//! The `drainstorm` command: replay a drain on a profile and compare every
+//! balancer against every retry policy.
 
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use drainstorm::balancer::{Backend, BackendId, BalancerKind, mix64};
+use clap::{Parser, Subcommand};
+use drainstorm::profile::{BUNDLED, DEFAULT, Profile, ProfileError};
+use drainstorm::report::Comparison;
+use drainstorm::sim::run_batch_with;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const BACKENDS: u32 = 64;
-const PICKS: u64 = 2_000_000;
+/// Replays a datacenter drain in a deterministic simulation and compares
+/// how each load balancer and client retry policy absorbs it.
+#[derive(Parser)]
+#[command(name = "drainstorm", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
 
-fn main() -> ExitCode {
-    match try_main() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("drainstorm: {err}");
-            ExitCode::from(1)
+#[derive(Subcommand)]
+enum Command {
+    /// Run a profile's comparison (default: the bundled cheyenne-2026).
+    Run(RunArgs),
+    /// Check profiles and report every error with its line and column.
+    Validate {
+        /// Profile files or bundled profile names.
+        #[arg(required = true)]
+        profiles: Vec<String>,
+    },
+    /// List the bundled profiles.
+    Profiles,
+    /// Print a profile with every default filled in.
+    Show {
+        /// A profile file or a bundled profile name.
+        profile: String,
+    },
+}
+
+#[derive(clap::Args, Default)]
+struct RunArgs {
+    /// A profile file or a bundled profile name.
+    profile: Option<String>,
+    /// Seed of the first run (overrides the profile's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Repeat each combination with this many seeds and report the spread.
+    #[arg(long)]
+    seeds: Option<u32>,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Output directory (default: drainstorm-out/<profile name>/).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Run only some combinations: `balancer=maglev,balancer=ring,policy=immediate`.
+    #[arg(long)]
+    only: Option<String>,
+    /// Print the summary as JSON on standard output instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// No progress bar and no list of written files.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// What went wrong, and the exit code it earns.
+enum Failure {
+    /// Bad input: exit 2.
+    Input(String),
+    /// A run or an output failed: exit 1.
+    Run(String),
+}
+
+impl From<ProfileError> for Failure {
+    fn from(e: ProfileError) -> Self {
+        Failure::Input(e.to_string())
+    }
+}
+
+fn load(spec: &str) -> Result<Profile, Failure> {
+    let path = Path::new(spec);
+    if path.exists() {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Failure::Input(format!("{spec}: cannot read: {e}")))?;
+        return Ok(Profile::from_toml(&text, spec)?);
+    }
+    match Profile::bundled(spec) {
+        Some(p) => Ok(p?),
+        None => Err(Failure::Input(format!(
+            "{spec}: no such file, and no bundled profile of that name (bundled: {})",
+            BUNDLED.map(|(n, _)| n).join(", ")
+        ))),
+    }
+}
+
+/// Applies `--only` to the profile's comparison.
+fn restrict(profile: &mut Profile, only: &str) -> Result<(), Failure> {
+    let mut balancers = Vec::new();
+    let mut policies = Vec::new();
+    for part in only.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((key, value)) = part.split_once('=') else {
+            return Err(Failure::Input(format!(
+                "--only: `{part}` is not key=value (keys: balancer, policy)"
+            )));
+        };
+        match key.trim() {
+            "balancer" => {
+                let kind = value
+                    .trim()
+                    .parse()
+                    .map_err(|e| Failure::Input(format!("--only: {e}")))?;
+                if !profile.compare.balancers.is_empty()
+                    && !profile.compare.balancers.contains(&kind)
+                {
+                    return Err(Failure::Input(format!(
+                        "--only: balancer `{value}` is not compared by profile `{}` (it compares: {})",
+                        profile.name,
+                        profile
+                            .compare
+                            .balancers
+                            .iter()
+                            .map(|b| b.name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+                balancers.push(kind);
+            }
+            "policy" => {
+                let value = value.trim().to_owned();
+                if !profile.compare.policies.contains(&value) {
+                    return Err(Failure::Input(format!(
+                        "--only: policy `{value}` is not compared by profile `{}` (it compares: {})",
+                        profile.name,
+                        profile.compare.policies.join(", ")
+                    )));
+                }
+                policies.push(value);
+            }
+            other => {
+                return Err(Failure::Input(format!(
+                    "--only: unknown key `{other}` (allowed: balancer, policy)"
+                )));
+            }
+        }
+    }
+    if !balancers.is_empty() {
+        profile.compare.balancers = balancers;
+    }
+    if !policies.is_empty() {
+        profile.compare.policies = policies;
+    }
+    Ok(())
+}
+
+fn run(args: RunArgs) -> Result<(), Failure> {
+    let spec = args.profile.clone().unwrap_or_else(|| DEFAULT.to_owned());
+    let mut profile = load(&spec)?;
+    if let Some(seed) = args.seed {
+        profile.seed = seed;
+    }
+    if let Some(n) = args.seeds {
+        if n == 0 || n > 1000 {
+            return Err(Failure::Input(format!("--seeds {n}: allowed 1 to 1000")));
+        }
+        profile.compare.seeds = n;
+    }
+    if let Some(only) = &args.only {
+        restrict(&mut profile, only)?;
+    }
+    let threads = match args.threads {
+        Some(0) => return Err(Failure::Input("--threads 0: allowed at least 1".into())),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Failure::Run(format!("cannot start {threads} threads: {e}")))?;
+    let runs = profile.runs();
+    let configs: Vec<_> = runs.iter().map(|r| r.config.clone()).collect();
+    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let bar = if show_progress {
+        let bar = indicatif::ProgressBar::new(configs.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:30.cyan/blue}] {pos}/{len} runs, {elapsed}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_message(format!("{} ", profile.name));
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let finished = AtomicU64::new(0);
+    let started = std::time::Instant::now();
+    let results = pool.install(|| {
+        run_batch_with(&configs, &|| {
+            finished.fetch_add(1, Ordering::Relaxed);
+            bar.inc(1);
+        })
+    });
+    bar.finish_and_clear();
+    let wall = started.elapsed();
+    let mut done = Vec::with_capacity(runs.len());
+    for (run, result) in runs.into_iter().zip(results) {
+        let result = result.map_err(|e| {
+            Failure::Run(format!(
+                "run {} + {} (seed {}) failed: {e}",
+                run.balancer, run.policy, run.seed
+            ))
+        })?;
+        done.push((run, result));
+    }
+    let comparison = Comparison {
+        profile,
+        runs: done,
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("drainstorm-out").join(&comparison.profile.name));
+    let json = comparison.json();
+    write_outputs(&out, &comparison, &json)?;
+    if args.json {
+        print!("{json}");
+        return Ok(());
+    }
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    println!(
+        "drainstorm — {}: {}\n",
+        comparison.profile.name, comparison.profile.description
+    );
+    print!("{}", comparison.table(colour));
+    if !args.quiet {
+        println!(
+            "\n{} runs in {:.1} s on {threads} thread{}; wrote {}",
+            comparison.runs.len(),
+            wall.as_secs_f64(),
+            if threads == 1 { "" } else { "s" },
+            out.join("report.html").display()
+        );
+    }
+    Ok(())
+}
+
+fn write_outputs(dir: &Path, c: &Comparison, json: &str) -> Result<(), Failure> {
+    let fail = |what: &Path, e: std::io::Error| Failure::Run(format!("{}: {e}", what.display()));
+    std::fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
+    for (name, text) in [
+        ("summary.json", json.to_owned()),
+        ("series.csv", c.series_csv()),
+        ("sites.csv", c.sites_csv()),
+        ("report.html", drainstorm::report::html(c)),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| fail(&path, e))?;
+    }
+    Ok(())
+}
+
+fn try_main() -> Result<(), Failure> {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
+        Command::Run(args) => run(args),
+        Command::Validate { profiles } => {
+            let mut errors = Vec::new();
+            for spec in &profiles {
+                match load(spec) {
+                    Ok(p) => println!("{spec}: ok ({}, {} runs)", p.name, p.runs().len()),
+                    Err(Failure::Input(e) | Failure::Run(e)) => errors.push(e),
+                }
+            }
+            if errors.is_empty() {
+                Ok(())
+            } else {
+                Err(Failure::Input(errors.join("\n")))
+            }
+        }
+        Command::Profiles => {
+            for (name, _) in BUNDLED {
+                let description = Profile::bundled(name)
+                    .and_then(Result::ok)
+                    .map(|p| p.description)
+                    .unwrap_or_default();
+                println!("{name:<15} {description}");
+            }
+            Ok(())
+        }
+        Command::Show { profile } => {
+            print!("{}", load(&profile)?.to_toml());
+            Ok(())
         }
     }
 }
 
-fn try_main() -> Result<(), Box<dyn std::error::Error>> {
-    if let Some(arg) = std::env::args().nth(1) {
-        eprintln!("drainstorm: unexpected argument {arg:?}: this build takes none");
-        std::process::exit(2);
-    }
-    println!("drainstorm {}: balancer kernel", env!("CARGO_PKG_VERSION"));
-    println!("(the drain simulator and its report are not built yet)\n");
-    println!(
-        "{:<14} {:>12}   ({BACKENDS} backends, weights 1..4, one thread, per-thread handle)",
-        "balancer", "ns per pick"
-    );
-    let backends: Vec<Backend> = (0..BACKENDS).map(|i| Backend::new(i, i % 4 + 1)).collect();
-    for kind in BalancerKind::ALL {
-        let lb = kind.build(&backends, 1)?;
-        for i in 0..BACKENDS {
-            lb.start(BackendId(i));
+fn main() -> ExitCode {
+    match try_main() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Input(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
         }
-        let mut picker = lb.picker();
-        let mut best = f64::INFINITY;
-        for _ in 0..3 {
-            let start = Instant::now();
-            let mut sink = 0u64;
-            for k in 0..PICKS {
-                sink ^= u64::from(picker.pick(mix64(k)).map_or(0, |id| id.0));
-            }
-            std::hint::black_box(sink);
-            best = best.min(start.elapsed().as_nanos() as f64 / PICKS as f64);
+        Err(Failure::Run(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
         }
-        println!("{:<14} {:>12.1}", kind.name(), best);
     }
-    println!("\nFor careful figures: cargo bench --bench pick");
-    Ok(())
 }

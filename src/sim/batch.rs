@@ -22,12 +22,22 @@ pub struct RunResult {
 /// of threads. A configuration that does not validate yields its error in
 /// its place.
 pub fn run_batch(configs: &[SimConfig]) -> Vec<Result<RunResult, SimError>> {
+    run_batch_with(configs, &|| {})
+}
+
+/// [`run_batch`], calling `done` (from any thread) as each run finishes:
+/// a progress hook.
+pub fn run_batch_with(
+    configs: &[SimConfig],
+    done: &(dyn Fn() + Sync),
+) -> Vec<Result<RunResult, SimError>> {
     configs
         .par_iter()
         .with_max_len(1)
         .map(|c| {
             let mut sim = Simulation::new(c.clone())?;
             sim.run();
+            done();
             Ok(RunResult {
                 summary: sim.summary(),
                 recorder: sim.recorder().clone(),

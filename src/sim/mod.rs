@@ -59,7 +59,7 @@ mod recorder;
 mod summary;
 
 pub use self::action::{Action, TimedAction};
-pub use self::batch::{RunResult, run_batch};
+pub use self::batch::{RunResult, run_batch, run_batch_with};
 pub use self::config::{
     BackendGroup, ClientGroup, CurvePoint, HealthCheckConfig, KeyDist, LbScaling,
     MAX_BACKENDS_TOTAL, MAX_CLIENTS, MAX_INTERVALS, MAX_RATE, MAX_SERVER_PLACES, MAX_SITES,

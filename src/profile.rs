@@ -1,0 +1,481 @@
+//! Scenario profiles: the TOML format, its validation, and the bundled
+//! profiles.
+//!
+//! A profile is a [`SimConfig`] written in TOML plus a name, a one-line
+//! description, named retry policies, and what to compare (balancers ×
+//! policies × seeds). Every error names the file, line and column, the key
+//! and what is allowed. See `profiles/cheyenne-2026.toml` for a commented
+//! example of every section.
+//!
+//! ```
+//! use drainstorm::profile::Profile;
+//!
+//! let profile = Profile::from_toml(r#"
+//!     name = "tiny"
+//!     duration = "10s"
+//!
+//!     [[sites]]
+//!     name = "east"
+//!     backends = [{ count = 2, service = { dist = "exponential", mean = "10ms" } }]
+//!
+//!     [[clients]]
+//!     name = "web"
+//!     workload = { kind = "open", rate = 50 }
+//!     retry = "envoy"
+//! "#, "tiny.toml")?;
+//! assert_eq!(profile.runs().len(), 1);
+//! # Ok::<(), drainstorm::profile::ProfileError>(())
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+
+use serde::{Deserialize, Serialize};
+
+use crate::balancer::BalancerKind;
+use crate::retry::{Policy, PolicyConfig, SimDuration};
+use crate::sim::{
+    ClientGroup, RecorderConfig, RetrySpec, RouterConfig, SimConfig, SimError, SiteConfig,
+    TimedAction,
+};
+
+/// Largest number of runs one profile may ask for.
+pub const MAX_RUNS: usize = 4096;
+/// Largest number of recorded (interval × site) rows over all runs: about
+/// 100 bytes each, so roughly 5 GB at most.
+pub const MAX_ROWS: u64 = 50_000_000;
+
+/// A scenario and the comparison to run on it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Short name (used for the output directory).
+    pub name: String,
+    /// One line: what the profile models.
+    #[serde(default)]
+    pub description: String,
+    /// Seed of the first run.
+    #[serde(default)]
+    pub seed: u64,
+    /// Simulated duration of each run.
+    pub duration: SimDuration,
+    /// What to compare.
+    #[serde(default)]
+    pub compare: Compare,
+    /// Named retry policies, usable by name in `clients[].retry` and
+    /// `compare.policies` (presets are usable by name too).
+    #[serde(default)]
+    pub policies: BTreeMap<String, PolicyConfig>,
+    /// The global router.
+    #[serde(default)]
+    pub router: RouterConfig,
+    /// Whether client timeouts cancel server work.
+    #[serde(default)]
+    pub cancel_on_timeout: bool,
+    /// Recorder and verdict settings.
+    #[serde(default)]
+    pub recorder: RecorderConfig,
+    /// The sites.
+    pub sites: Vec<SiteConfig>,
+    /// The client groups.
+    pub clients: Vec<ClientGroup>,
+    /// Scheduled actions, in time order.
+    #[serde(default)]
+    pub timeline: Vec<TimedAction>,
+}
+
+/// What a profile compares: every balancer against every policy, for each
+/// seed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Compare {
+    /// Balancers used by every site in turn; empty: each site's own.
+    #[serde(default)]
+    pub balancers: Vec<BalancerKind>,
+    /// Retry policies (profile policies or presets) used by every client
+    /// group in turn; empty: each group's own.
+    #[serde(default)]
+    pub policies: Vec<String>,
+    /// Seeds per combination (seed, seed + 1, …).
+    #[serde(default = "one")]
+    pub seeds: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Default for Compare {
+    fn default() -> Self {
+        Self {
+            balancers: Vec::new(),
+            policies: Vec::new(),
+            seeds: 1,
+        }
+    }
+}
+
+/// One run of a comparison.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Run {
+    /// The balancer's name, or `"configured"`.
+    pub balancer: String,
+    /// The retry policy's name, or `"configured"`.
+    pub policy: String,
+    /// The run's seed.
+    pub seed: u64,
+    /// The simulation.
+    pub config: SimConfig,
+}
+
+/// A profile that does not parse or validate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProfileError {
+    /// The file (or the name given for it).
+    pub file: String,
+    /// 1-based line and column, when known.
+    pub position: Option<(usize, usize)>,
+    /// The offending key path, when known (`sites[1].backends[0].slots`).
+    pub key: Option<String>,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+impl fmt::Display for ProfileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some((line, col)) = self.position {
+            write!(f, ":{line}:{col}")?;
+        }
+        write!(f, ": ")?;
+        if let Some(key) = &self.key {
+            write!(f, "`{key}`: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ProfileError {}
+
+/// The profiles shipped with drainstorm: (name, TOML text).
+pub const BUNDLED: [(&str, &str); 7] = [
+    (
+        "cheyenne-2026",
+        include_str!("../profiles/cheyenne-2026.toml"),
+    ),
+    (
+        "ramped-drain",
+        include_str!("../profiles/ramped-drain.toml"),
+    ),
+    ("flash-crowd", include_str!("../profiles/flash-crowd.toml")),
+    (
+        "bad-rebalance",
+        include_str!("../profiles/bad-rebalance.toml"),
+    ),
+    ("smtp-451", include_str!("../profiles/smtp-451.toml")),
+    ("mm1", include_str!("../profiles/mm1.toml")),
+    ("mmc", include_str!("../profiles/mmc.toml")),
+];
+
+/// The profile `cargo run --release` runs.
+pub const DEFAULT: &str = "cheyenne-2026";
+
+/// The text of a bundled profile.
+pub fn bundled(name: &str) -> Option<&'static str> {
+    BUNDLED.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// Finds the span of a key path (`a.b[2].c`) in a TOML document: the
+/// deepest part of the path that exists.
+fn locate(text: &str, path: &str) -> Option<Range<usize>> {
+    use toml::de::{DeTable, DeValue};
+    let doc = DeTable::parse(text).ok()?;
+    let mut span = None;
+    let mut table: Option<&DeTable> = Some(doc.get_ref());
+    let mut value: Option<&DeValue> = None;
+    for part in path.split('.') {
+        let (key, indices) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !key.is_empty() {
+            let t = match (table, value) {
+                (Some(t), _) => t,
+                (None, Some(DeValue::Table(t))) => t,
+                _ => break,
+            };
+            let Some((k, v)) = t.iter().find(|(k, _)| k.get_ref().as_ref() == key) else {
+                break;
+            };
+            span = Some(
+                if matches!(v.get_ref(), DeValue::Table(_) | DeValue::Array(_)) {
+                    k.span()
+                } else {
+                    v.span()
+                },
+            );
+            table = None;
+            value = Some(v.get_ref());
+        }
+        for index in indices
+            .split(']')
+            .filter_map(|s| s.strip_prefix('['))
+            .filter_map(|s| s.parse::<usize>().ok())
+        {
+            let Some(DeValue::Array(items)) = value else {
+                break;
+            };
+            let Some(item) = items.get(index) else {
+                break;
+            };
+            span = Some(item.span());
+            value = Some(item.get_ref());
+        }
+    }
+    span
+}
+
+impl Profile {
+    /// Parses and validates a profile; `file` names it in errors.
+    pub fn from_toml(text: &str, file: &str) -> Result<Profile, ProfileError> {
+        let profile: Profile = toml::from_str(text).map_err(|e| ProfileError {
+            file: file.to_owned(),
+            position: e.span().map(|s| line_col(text, s.start)),
+            key: None,
+            message: e.message().trim().to_owned(),
+        })?;
+        profile.validate().map_err(|(key, message)| ProfileError {
+            file: file.to_owned(),
+            position: locate(text, &key).map(|s| line_col(text, s.start)),
+            key: Some(key),
+            message,
+        })?;
+        Ok(profile)
+    }
+
+    /// A bundled profile by name.
+    pub fn bundled(name: &str) -> Option<Result<Profile, ProfileError>> {
+        bundled(name).map(|text| Profile::from_toml(text, &format!("{name}.toml (bundled)")))
+    }
+
+    fn resolve_policy(&self, name: &str) -> Option<PolicyConfig> {
+        self.policies
+            .get(name)
+            .cloned()
+            .or_else(|| Policy::preset_named(name).map(|p| p.config().clone()))
+    }
+
+    fn policy_names(&self) -> String {
+        let mut names: Vec<&str> = self.policies.keys().map(String::as_str).collect();
+        names.extend(Policy::PRESETS);
+        names.join(", ")
+    }
+
+    /// The simulation configuration with each client group's policy
+    /// resolved (profile policies by name, then presets).
+    pub fn sim_config(&self) -> SimConfig {
+        let mut clients = self.clients.clone();
+        for g in &mut clients {
+            if let RetrySpec::Preset(name) = &g.retry {
+                if let Some(c) = self.policies.get(name) {
+                    g.retry = RetrySpec::Config(Box::new(c.clone()));
+                }
+            }
+        }
+        let mut timeline = self.timeline.clone();
+        for t in &mut timeline {
+            if let crate::sim::Action::SetRetry { retry, .. } = &mut t.action {
+                if let RetrySpec::Preset(name) = retry {
+                    if let Some(c) = self.policies.get(name) {
+                        *retry = RetrySpec::Config(Box::new(c.clone()));
+                    }
+                }
+            }
+        }
+        SimConfig {
+            seed: self.seed,
+            duration: self.duration,
+            sites: self.sites.clone(),
+            clients,
+            router: self.router.clone(),
+            cancel_on_timeout: self.cancel_on_timeout,
+            recorder: self.recorder.clone(),
+            timeline,
+        }
+    }
+
+    /// Every run of the comparison, in report order: balancers, then
+    /// policies, then seeds.
+    pub fn runs(&self) -> Vec<Run> {
+        let base = self.sim_config();
+        let balancers: Vec<Option<BalancerKind>> = if self.compare.balancers.is_empty() {
+            vec![None]
+        } else {
+            self.compare.balancers.iter().copied().map(Some).collect()
+        };
+        let policies: Vec<Option<&String>> = if self.compare.policies.is_empty() {
+            vec![None]
+        } else {
+            self.compare.policies.iter().map(Some).collect()
+        };
+        let mut runs = Vec::new();
+        for b in &balancers {
+            for p in &policies {
+                for k in 0..u64::from(self.compare.seeds.max(1)) {
+                    let mut config = base.clone();
+                    config.seed = self.seed.wrapping_add(k);
+                    if let Some(kind) = b {
+                        for s in &mut config.sites {
+                            s.balancer = *kind;
+                        }
+                    }
+                    if let Some(name) = p {
+                        let policy = self.resolve_policy(name).expect("validated");
+                        for g in &mut config.clients {
+                            g.retry = RetrySpec::Config(Box::new(policy.clone()));
+                        }
+                    }
+                    runs.push(Run {
+                        balancer: b.map_or_else(|| "configured".to_owned(), |k| k.name().into()),
+                        policy: p.map_or_else(|| "configured".to_owned(), |n| n.clone()),
+                        seed: config.seed,
+                        config,
+                    });
+                }
+            }
+        }
+        runs
+    }
+
+    /// Checks names, references, sizes and every value; the error is (key
+    /// path, message).
+    fn validate(&self) -> Result<(), (String, String)> {
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err((
+                "name".into(),
+                format!(
+                    "`{}` is not allowed: use letters, digits, `-` and `_` (it names the output directory)",
+                    self.name
+                ),
+            ));
+        }
+        for (name, config) in &self.policies {
+            if Policy::PRESETS.contains(&name.as_str()) {
+                return Err((
+                    format!("policies.{name}"),
+                    format!("`{name}` is a preset's name; choose another"),
+                ));
+            }
+            Policy::new(config.clone()).map_err(|e| {
+                (
+                    format!("policies.{name}.{}", e.name),
+                    format!("{} is out of range: allowed {}", e.value, e.allowed),
+                )
+            })?;
+        }
+        for (i, g) in self.clients.iter().enumerate() {
+            if let RetrySpec::Preset(name) = &g.retry {
+                if self.resolve_policy(name).is_none() {
+                    return Err((
+                        format!("clients[{i}].retry"),
+                        format!(
+                            "no policy named `{name}`: allowed a table, or one of {}",
+                            self.policy_names()
+                        ),
+                    ));
+                }
+            }
+        }
+        for (i, name) in self.compare.policies.iter().enumerate() {
+            if self.resolve_policy(name).is_none() {
+                return Err((
+                    format!("compare.policies[{i}]"),
+                    format!("no policy named `{name}`: allowed {}", self.policy_names()),
+                ));
+            }
+        }
+        if self.compare.seeds == 0 || self.compare.seeds > 1000 {
+            return Err((
+                "compare.seeds".into(),
+                format!("{} is out of range: allowed 1 to 1000", self.compare.seeds),
+            ));
+        }
+        let runs = self.compare.balancers.len().max(1)
+            * self.compare.policies.len().max(1)
+            * self.compare.seeds as usize;
+        if runs > MAX_RUNS {
+            return Err((
+                "compare".into(),
+                format!("{runs} runs requested: allowed at most {MAX_RUNS}"),
+            ));
+        }
+        let config = self.sim_config();
+        config.validate().map_err(|e| match e {
+            SimError::Invalid {
+                path,
+                value,
+                allowed,
+            } => (path, format!("{value} is not allowed: allowed {allowed}")),
+            other => (String::new(), other.to_string()),
+        })?;
+        let rows = (self.duration.0 / self.recorder.interval.0.max(1) + 1)
+            * (self.sites.len() as u64 + 1)
+            * runs as u64;
+        if rows > MAX_ROWS {
+            return Err((
+                "recorder.interval".into(),
+                format!(
+                    "{runs} runs × {} intervals × {} sites would not fit in memory (at most {MAX_ROWS} rows): lengthen the interval or shorten the run",
+                    self.duration.0 / self.recorder.interval.0.max(1),
+                    self.sites.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The profile as TOML, every default filled in.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bundled_profile_validates() {
+        for (name, _) in BUNDLED {
+            let p = Profile::bundled(name)
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(p.name, name);
+            assert!(!p.description.is_empty(), "{name} has a description");
+            assert!(!p.runs().is_empty());
+        }
+    }
+
+    #[test]
+    fn locate_finds_nested_keys() {
+        let text = "a = 1\n[[sites]]\nname = \"x\"\n[[sites]]\nname = \"y\"\nslots = 3\n";
+        let span = locate(text, "sites[1].slots").unwrap();
+        assert_eq!(line_col(text, span.start), (6, 9));
+        let span = locate(text, "sites[1].missing").unwrap();
+        assert_eq!(line_col(text, span.start).0, 4);
+    }
+}

@@ -1,0 +1,396 @@
+//! `report.html`: one self-contained page (inline SVG, inline CSS, no
+//! scripts, no network).
+
+use std::fmt::Write as _;
+
+use plotters::prelude::*;
+
+use super::{Comparison, Row, seconds};
+use crate::profile::Run;
+use crate::sim::{Action, RunResult, Verdict};
+
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(23, 190, 207),
+];
+
+const SHADE: RGBColor = RGBColor(255, 224, 178);
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The windows to shade: from each drain to the matching restore (or the
+/// end of the run).
+fn drain_windows(c: &Comparison) -> Vec<(f64, f64)> {
+    let end = c.profile.duration.as_secs_f64();
+    let mut out = Vec::new();
+    for (i, t) in c.profile.timeline.iter().enumerate() {
+        if let Action::Drain { site, .. } = &t.action {
+            let until = c.profile.timeline[i + 1..]
+                .iter()
+                .find(|u| matches!(&u.action, Action::Restore { site: s, .. } if s == site))
+                .map_or(end, |u| u.at.as_secs_f64());
+            out.push((t.at.as_secs_f64(), until));
+        }
+    }
+    out
+}
+
+/// The first seed's run of each combination, grouped by policy.
+fn first_runs<'a>(c: &'a Comparison, policy: &str) -> Vec<&'a (Run, RunResult)> {
+    let mut seen: Vec<&str> = Vec::new();
+    c.runs
+        .iter()
+        .filter(|(r, _)| r.policy == policy)
+        .filter(|(r, _)| {
+            if seen.contains(&r.balancer.as_str()) {
+                false
+            } else {
+                seen.push(&r.balancer);
+                true
+            }
+        })
+        .collect()
+}
+
+fn policies(c: &Comparison) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (r, _) in &c.runs {
+        if !out.contains(&r.policy) {
+            out.push(r.policy.clone());
+        }
+    }
+    out
+}
+
+type Metric = fn(&crate::sim::Interval) -> Option<f64>;
+
+/// A line chart over time: one line per balancer, drain windows shaded.
+fn time_chart(
+    c: &Comparison,
+    policy: &str,
+    title: &str,
+    y_label: &str,
+    metric: Metric,
+    y_max: Option<f64>,
+) -> String {
+    let runs = first_runs(c, policy);
+    let end = c.profile.duration.as_secs_f64();
+    let lines: Vec<(String, Vec<(f64, f64)>)> = runs
+        .iter()
+        .map(|(run, res)| {
+            let pts = res
+                .recorder
+                .series()
+                .iter()
+                .filter_map(|i| metric(i).map(|y| (i.start.as_secs_f64(), y)))
+                .collect();
+            (run.balancer.clone(), pts)
+        })
+        .collect();
+    let top = y_max.unwrap_or_else(|| {
+        lines
+            .iter()
+            .flat_map(|(_, p)| p.iter().map(|q| q.1))
+            .fold(1.0, f64::max)
+            * 1.1
+    });
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (760, 300)).into_drawing_area();
+        let _ = root.fill(&WHITE);
+        let Ok(mut chart) = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 17))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(52)
+            .build_cartesian_2d(0f64..end, 0f64..top)
+        else {
+            return String::new();
+        };
+        let _ = chart
+            .configure_mesh()
+            .x_desc("simulated time (s)")
+            .y_desc(y_label)
+            .light_line_style(RGBColor(238, 238, 238))
+            .draw();
+        let _ = chart.draw_series(
+            drain_windows(c)
+                .into_iter()
+                .map(|(a, b)| Rectangle::new([(a, 0.0), (b, top)], SHADE.mix(0.6).filled())),
+        );
+        for (k, (name, pts)) in lines.into_iter().enumerate() {
+            let colour = PALETTE[k % PALETTE.len()];
+            if let Ok(series) = chart.draw_series(LineSeries::new(pts, colour.stroke_width(2))) {
+                series.label(name).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
+                });
+            }
+        }
+        let _ = chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(200, 200, 200))
+            .draw();
+        let _ = root.present();
+    }
+    svg
+}
+
+/// p50 / p99 / p99.9 per combination on a log axis.
+fn latency_chart(c: &Comparison, rows: &[Row]) -> String {
+    let find = |r: &Row| {
+        c.runs
+            .iter()
+            .find(|(run, _)| run.balancer == r.balancer && run.policy == r.policy)
+            .map(|(_, res)| &res.summary)
+    };
+    let values: Vec<(f64, f64, f64)> = rows
+        .iter()
+        .filter_map(find)
+        .map(|s| (s.p50.max(1e-4), s.p99.max(1e-4), s.p999.max(1e-4)))
+        .collect();
+    let hi = values.iter().map(|v| v.2).fold(1e-3, f64::max) * 2.0;
+    let n = values.len().max(1);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (760, 320)).into_drawing_area();
+        let _ = root.fill(&WHITE);
+        let Ok(mut chart) = ChartBuilder::on(&root)
+            .caption(
+                "Latency of successful requests (rows in table order)",
+                ("sans-serif", 17),
+            )
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..n as f64, (1e-4f64..hi).log_scale())
+        else {
+            return String::new();
+        };
+        let _ = chart
+            .configure_mesh()
+            .x_desc("table row")
+            .y_desc("seconds")
+            .x_labels(n.min(24))
+            .x_label_formatter(&|x| format!("{}", *x as usize + 1))
+            .light_line_style(RGBColor(238, 238, 238))
+            .draw();
+        let marks = [("p50", 0usize), ("p99", 1), ("p99.9", 2)];
+        for (name, k) in marks {
+            let colour = PALETTE[k];
+            let pts: Vec<(f64, f64)> = values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i as f64 + 0.5, [v.0, v.1, v.2][k]))
+                .collect();
+            if let Ok(series) = chart.draw_series(
+                pts.into_iter()
+                    .map(move |p| Circle::new(p, 4, colour.filled())),
+            ) {
+                series
+                    .label(name)
+                    .legend(move |(x, y)| Circle::new((x + 8, y), 4, colour.filled()));
+            }
+        }
+        let _ = chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(200, 200, 200))
+            .draw();
+        let _ = root.present();
+    }
+    svg
+}
+
+/// Each site's state over time for one run: in rotation, drained (weight
+/// 0) or ejected by health checks.
+fn rotation_chart(run: &Run, res: &RunResult, title: &str) -> String {
+    let sites: Vec<&str> = run.config.sites.iter().map(|s| s.name.as_str()).collect();
+    let step = res.recorder.interval().as_secs_f64();
+    let end = run.config.duration.as_secs_f64();
+    let height = 70 + 28 * sites.len() as u32;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (760, height)).into_drawing_area();
+        let _ = root.fill(&WHITE);
+        let Ok(mut chart) = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 15))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(52)
+            .build_cartesian_2d(0f64..end, 0f64..sites.len() as f64)
+        else {
+            return String::new();
+        };
+        let _ = chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(sites.len())
+            .y_label_formatter(&|y| {
+                sites
+                    .get(*y as usize)
+                    .map_or(String::new(), |s| (*s).to_owned())
+            })
+            .x_desc("simulated time (s)")
+            .draw();
+        for (s, _) in sites.iter().enumerate() {
+            let rects = res
+                .recorder
+                .site_series(s)
+                .enumerate()
+                .map(|(i, row)| {
+                    let colour = if !row.healthy {
+                        RGBColor(214, 39, 40)
+                    } else if row.weight == 0 {
+                        RGBColor(189, 189, 189)
+                    } else {
+                        RGBColor(116, 196, 118)
+                    };
+                    let x = i as f64 * step;
+                    Rectangle::new(
+                        [(x, s as f64 + 0.15), (x + step, s as f64 + 0.85)],
+                        colour.filled(),
+                    )
+                })
+                .collect::<Vec<_>>();
+            let _ = chart.draw_series(rects);
+        }
+        let _ = root.present();
+    }
+    svg
+}
+
+fn verdict_class(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Absorbed => "ok",
+        Verdict::Degraded => "warn",
+        Verdict::Collapsed => "bad",
+        Verdict::Metastable => "worse",
+    }
+}
+
+/// The whole report page.
+pub fn html(c: &Comparison) -> String {
+    let rows = c.rows();
+    let mut page = String::new();
+    let name = escape(&c.profile.name);
+    let _ = write!(
+        page,
+        r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>drainstorm — {name}</title>
+<style>
+body {{ font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #1d2430; background: #f6f7f9; }}
+header {{ background: #1d2430; color: #fff; padding: 24px 40px; }}
+header h1 {{ margin: 0 0 6px; font-size: 26px; }}
+header p {{ margin: 0; color: #c9d1de; }}
+main {{ max-width: 1180px; margin: 0 auto; padding: 24px 40px 60px; }}
+section {{ background: #fff; border-radius: 8px; box-shadow: 0 1px 3px rgba(0,0,0,.08); padding: 18px 22px; margin: 18px 0; }}
+h2 {{ font-size: 19px; margin: 0 0 12px; }}
+table {{ border-collapse: collapse; width: 100%; font-size: 14px; }}
+th, td {{ padding: 6px 9px; border-bottom: 1px solid #e6e8ec; text-align: right; white-space: nowrap; }}
+th:nth-child(-n+4), td:nth-child(-n+4) {{ text-align: left; }}
+th {{ background: #f0f2f5; font-weight: 600; }}
+.verdict {{ font-weight: 600; border-radius: 4px; padding: 2px 7px; }}
+.ok {{ background: #dff3e0; color: #1e6b24; }} .warn {{ background: #fff1cc; color: #7a5a00; }}
+.bad {{ background: #fde0dc; color: #a42b1e; }} .worse {{ background: #a42b1e; color: #fff; }}
+.charts {{ display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 12px; }}
+.charts svg {{ width: 100%; height: auto; }}
+.legend span {{ display: inline-block; width: 14px; height: 10px; margin: 0 4px 0 14px; vertical-align: middle; }}
+.note {{ color: #5b6474; font-size: 14px; }}
+</style></head><body>
+<header><h1>drainstorm — {name}</h1><p>{}</p></header>
+<main>
+"#,
+        escape(&c.profile.description)
+    );
+    let _ = write!(
+        page,
+        "<section><h2>Comparison, best first</h2><table><thead><tr><th>#</th><th>balancer</th><th>policy</th><th>verdict</th><th>lost %</th><th>peak amp</th><th>mean amp</th><th>p99</th><th>p99.9</th><th>collapsed</th><th>recovery</th></tr></thead><tbody>"
+    );
+    for (i, r) in rows.iter().enumerate() {
+        let _ = write!(
+            page,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><span class=\"verdict {}\">{}</span>{}</td><td>{:.2}</td><td>{:.2}</td><td>{:.2}</td><td>{}</td><td>{}</td><td>{:.1} min</td><td>{}</td></tr>",
+            i + 1,
+            escape(&r.balancer),
+            escape(&r.policy),
+            verdict_class(r.verdict),
+            r.verdict,
+            if r.runs > 1 {
+                format!(" {}/{} seeds collapsed", r.collapsed_runs, r.runs)
+            } else {
+                String::new()
+            },
+            r.lost_pct,
+            r.peak_amplification,
+            r.mean_amplification,
+            seconds(r.p99),
+            seconds(r.p999),
+            r.collapsed_minutes,
+            r.recovery.map_or("never".into(), |s| format!("{s:.0} s")),
+        );
+    }
+    page += "</tbody></table><p class=\"note\">Lost: offered requests that never succeeded. Amplification: attempts ÷ requests. Collapsed: goodput below half the offered load for at least the configured time. Metastable: still collapsed the configured time after the trigger ended. Recovery: from the trigger's end to the end of the last collapse.</p></section>\n";
+
+    page += "<section><h2>Goodput ÷ offered over time</h2><p class=\"note\">Shaded: the drain window. One chart per retry policy, one line per balancer (first seed).</p><div class=\"charts\">";
+    for p in policies(c) {
+        page += &time_chart(
+            c,
+            &p,
+            &format!("policy: {p}"),
+            "goodput / offered",
+            |i| (i.offered > 0).then(|| i.goodput_ratio().min(1.5)),
+            Some(1.2),
+        );
+    }
+    page += "</div></section>\n<section><h2>Amplification over time</h2><p class=\"note\">Attempts sent per request offered in each interval.</p><div class=\"charts\">";
+    for p in policies(c) {
+        page += &time_chart(
+            c,
+            &p,
+            &format!("policy: {p}"),
+            "attempts / offered",
+            |i| (i.offered > 0).then(|| i.attempts as f64 / i.offered as f64),
+            None,
+        );
+    }
+    page += "</div></section>\n<section><h2>Latency percentiles</h2>";
+    page += &latency_chart(c, &rows);
+    page += "</section>\n<section><h2>Sites in rotation</h2><p class=\"legend\"><span style=\"background:#74c476\"></span>in rotation<span style=\"background:#bdbdbd\"></span>drained (weight 0)<span style=\"background:#d62728\"></span>ejected by health checks</p><div class=\"charts\">";
+    let pick = |r: &Row| {
+        c.runs
+            .iter()
+            .find(|(run, _)| run.balancer == r.balancer && run.policy == r.policy)
+    };
+    if let (Some(best), Some(worst)) = (rows.first(), rows.last()) {
+        for (label, row) in [("best", best), ("worst", worst)] {
+            if let Some((run, res)) = pick(row) {
+                page += &rotation_chart(
+                    run,
+                    res,
+                    &format!(
+                        "{label}: {} + {} ({})",
+                        row.balancer, row.policy, row.verdict
+                    ),
+                );
+            }
+        }
+    }
+    page += "</div></section>\n<p class=\"note\">Generated by drainstorm from a deterministic simulation: the same profile and seed give the same page.</p></main></body></html>\n";
+    page
+}

@@ -1,0 +1,337 @@
+//! Turning a comparison's results into a table, JSON, CSV and an HTML page
+//! with SVG charts. Needs the `cli` feature.
+
+mod html;
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::profile::{Profile, Run};
+use crate::sim::{RunResult, Summary, Verdict};
+
+pub use self::html::html;
+
+/// The finished runs of a profile's comparison, in the profile's order.
+#[derive(Debug)]
+pub struct Comparison {
+    /// The profile.
+    pub profile: Profile,
+    /// Each run with its result.
+    pub runs: Vec<(Run, RunResult)>,
+}
+
+/// One (balancer, policy) combination over its seeds.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Row {
+    /// Balancer name.
+    pub balancer: String,
+    /// Retry-policy name.
+    pub policy: String,
+    /// The worst verdict over the seeds.
+    pub verdict: Verdict,
+    /// Seeds whose verdict was collapsed or metastable.
+    pub collapsed_runs: usize,
+    /// Seeds run.
+    pub runs: usize,
+    /// Goodput lost, % of offered requests (mean over seeds).
+    pub lost_pct: f64,
+    /// Lowest and highest lost % over the seeds.
+    pub lost_pct_range: (f64, f64),
+    /// Largest per-interval amplification over the seeds.
+    pub peak_amplification: f64,
+    /// Mean amplification (mean over seeds).
+    pub mean_amplification: f64,
+    /// 99th-percentile latency, s (mean over seeds).
+    pub p99: f64,
+    /// 99.9th-percentile latency, s (mean over seeds).
+    pub p999: f64,
+    /// Minutes collapsed (mean over seeds).
+    pub collapsed_minutes: f64,
+    /// Seconds to recover after the trigger's end (worst seed); `None`:
+    /// some seed never recovered.
+    pub recovery: Option<f64>,
+}
+
+fn mean(xs: impl Iterator<Item = f64>) -> f64 {
+    let (n, s) = xs.fold((0usize, 0.0), |(n, s), x| (n + 1, s + x));
+    if n == 0 { 0.0 } else { s / n as f64 }
+}
+
+impl Comparison {
+    /// The rows, best first: by verdict, then goodput lost, then p99.
+    pub fn rows(&self) -> Vec<Row> {
+        let mut keys: Vec<(String, String)> = Vec::new();
+        for (run, _) in &self.runs {
+            let k = (run.balancer.clone(), run.policy.clone());
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        let mut rows: Vec<Row> = keys
+            .into_iter()
+            .map(|(balancer, policy)| {
+                let sums: Vec<&Summary> = self
+                    .runs
+                    .iter()
+                    .filter(|(r, _)| r.balancer == balancer && r.policy == policy)
+                    .map(|(_, res)| &res.summary)
+                    .collect();
+                let lost: Vec<f64> = sums.iter().map(|s| s.lost * 100.0).collect();
+                Row {
+                    verdict: sums.iter().map(|s| s.verdict).max().expect("≥ 1 run"),
+                    collapsed_runs: sums
+                        .iter()
+                        .filter(|s| matches!(s.verdict, Verdict::Collapsed | Verdict::Metastable))
+                        .count(),
+                    runs: sums.len(),
+                    lost_pct: mean(lost.iter().copied()),
+                    lost_pct_range: (
+                        lost.iter().copied().fold(f64::INFINITY, f64::min),
+                        lost.iter().copied().fold(0.0, f64::max),
+                    ),
+                    peak_amplification: sums
+                        .iter()
+                        .map(|s| s.peak_amplification)
+                        .fold(0.0, f64::max),
+                    mean_amplification: mean(sums.iter().map(|s| s.amplification)),
+                    p99: mean(sums.iter().map(|s| s.p99)),
+                    p999: mean(sums.iter().map(|s| s.p999)),
+                    collapsed_minutes: mean(sums.iter().map(|s| s.collapsed_minutes())),
+                    recovery: sums
+                        .iter()
+                        .map(|s| s.recovery)
+                        .try_fold(0.0f64, |a, r| r.map(|r| a.max(r))),
+                    balancer,
+                    policy,
+                }
+            })
+            .collect();
+        rows.sort_by(|a, b| {
+            a.verdict
+                .cmp(&b.verdict)
+                .then(a.lost_pct.total_cmp(&b.lost_pct))
+                .then(a.p99.total_cmp(&b.p99))
+        });
+        rows
+    }
+
+    /// The summary document (`summary.json`, `--json`): no wall-clock
+    /// figures, so it is identical for any thread count.
+    pub fn json(&self) -> String {
+        #[derive(Serialize)]
+        struct RunDoc<'a> {
+            balancer: &'a str,
+            policy: &'a str,
+            seed: u64,
+            summary: &'a Summary,
+        }
+        #[derive(Serialize)]
+        struct Doc<'a> {
+            profile: &'a str,
+            description: &'a str,
+            rows: Vec<Row>,
+            runs: Vec<RunDoc<'a>>,
+        }
+        let doc = Doc {
+            profile: &self.profile.name,
+            description: &self.profile.description,
+            rows: self.rows(),
+            runs: self
+                .runs
+                .iter()
+                .map(|(r, res)| RunDoc {
+                    balancer: &r.balancer,
+                    policy: &r.policy,
+                    seed: r.seed,
+                    summary: &res.summary,
+                })
+                .collect(),
+        };
+        serde_json::to_string_pretty(&doc).expect("summaries serialize") + "\n"
+    }
+
+    /// Per-interval series of every run, one row per (run, interval).
+    pub fn series_csv(&self) -> String {
+        let mut out = String::from(
+            "balancer,policy,seed,time_s,offered,attempts,retries,successes,failures,refused,lb_rejects,queue_rejects,unroutable,timeouts,wasted,errors,goodput_ratio,amplification\n",
+        );
+        for (run, res) in &self.runs {
+            for row in res.recorder.series() {
+                let amp = if row.offered == 0 {
+                    0.0
+                } else {
+                    row.attempts as f64 / row.offered as f64
+                };
+                let _ = writeln!(
+                    out,
+                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4}",
+                    run.balancer,
+                    run.policy,
+                    run.seed,
+                    row.start.as_secs_f64(),
+                    row.offered,
+                    row.attempts,
+                    row.retries,
+                    row.successes,
+                    row.failures,
+                    row.refused,
+                    row.lb_rejects,
+                    row.queue_rejects,
+                    row.unroutable,
+                    row.timeouts,
+                    row.wasted,
+                    row.errors,
+                    row.goodput_ratio(),
+                    amp
+                );
+            }
+        }
+        out
+    }
+
+    /// Per-interval, per-site series of every run.
+    pub fn sites_csv(&self) -> String {
+        let mut out = String::from(
+            "balancer,policy,seed,time_s,site,admitted,rejected,utilisation,mean_queue,mean_in_flight,weight,healthy,accept_rate\n",
+        );
+        for (run, res) in &self.runs {
+            let r = &res.recorder;
+            for (i, row) in r.series().iter().enumerate() {
+                for (s, site) in run.config.sites.iter().enumerate() {
+                    let Some(x) = r.site_interval(i, s) else {
+                        continue;
+                    };
+                    let _ = writeln!(
+                        out,
+                        "{},{},{},{},{},{},{},{:.4},{:.3},{:.3},{},{},{:.1}",
+                        run.balancer,
+                        run.policy,
+                        run.seed,
+                        row.start.as_secs_f64(),
+                        site.name,
+                        x.admitted,
+                        x.rejected,
+                        x.utilisation,
+                        x.mean_queue,
+                        x.mean_in_flight,
+                        x.weight,
+                        x.healthy,
+                        x.accept_rate
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    /// The table as printed in a terminal; `colour` highlights the best
+    /// row in green and the worst in red.
+    pub fn table(&self, colour: bool) -> String {
+        let rows = self.rows();
+        let seeds = rows.first().map_or(1, |r| r.runs);
+        let mut out = String::new();
+        let header = [
+            "balancer",
+            "policy",
+            "verdict",
+            "lost %",
+            "peak amp",
+            "mean amp",
+            "p99",
+            "p99.9",
+            "collapsed",
+            "recovery",
+        ];
+        let cells: Vec<[String; 10]> = rows
+            .iter()
+            .map(|r| {
+                let verdict = if seeds > 1 {
+                    format!("{} ({}/{})", r.verdict, r.collapsed_runs, r.runs)
+                } else {
+                    r.verdict.to_string()
+                };
+                let lost = if seeds > 1 {
+                    format!(
+                        "{:.1} [{:.1}–{:.1}]",
+                        r.lost_pct, r.lost_pct_range.0, r.lost_pct_range.1
+                    )
+                } else {
+                    format!("{:.2}", r.lost_pct)
+                };
+                [
+                    r.balancer.clone(),
+                    r.policy.clone(),
+                    verdict,
+                    lost,
+                    format!("{:.2}", r.peak_amplification),
+                    format!("{:.2}", r.mean_amplification),
+                    seconds(r.p99),
+                    seconds(r.p999),
+                    format!("{:.1} min", r.collapsed_minutes),
+                    match r.recovery {
+                        None => "never".into(),
+                        Some(s) => format!("{s:.0} s"),
+                    },
+                ]
+            })
+            .collect();
+        let width: Vec<usize> = (0..10)
+            .map(|c| {
+                cells
+                    .iter()
+                    .map(|r| r[c].chars().count())
+                    .chain([header[c].len()])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let line = |cols: &[String]| {
+            let mut l = String::new();
+            for (c, text) in cols.iter().enumerate() {
+                let pad = width[c] - text.chars().count();
+                if c < 3 {
+                    l += text;
+                    l += &" ".repeat(pad);
+                } else {
+                    l += &" ".repeat(pad);
+                    l += text;
+                }
+                l += "  ";
+            }
+            l.trim_end().to_owned()
+        };
+        out += &line(&header.map(String::from));
+        out.push('\n');
+        let n = cells.len();
+        for (i, row) in cells.iter().enumerate() {
+            let text = line(row);
+            let paint = match (colour && n > 1, i) {
+                (true, 0) => Some("32"),
+                (true, i) if i == n - 1 => Some("31"),
+                _ => None,
+            };
+            match paint {
+                Some(code) => {
+                    let _ = writeln!(out, "\x1b[{code}m{text}\x1b[0m");
+                }
+                None => {
+                    out += &text;
+                    out.push('\n');
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A latency in the unit that reads best.
+pub fn seconds(s: f64) -> String {
+    if s >= 10.0 {
+        format!("{s:.0} s")
+    } else if s >= 1.0 {
+        format!("{s:.2} s")
+    } else {
+        format!("{:.0} ms", s * 1000.0)
+    }
+}
