@@ -129,6 +129,106 @@ fn throughput(reps: usize) {
     }
 }
 
+/// A share-nothing control: `units` fixed chunks of integer work split
+/// over `threads` threads. Its speed-up is what the VM gives two threads.
+fn control(threads: usize, units: usize) -> f64 {
+    let start = Instant::now();
+    let per = units / threads;
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            s.spawn(move || {
+                let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ t as u64;
+                for _ in 0..per * 40_000_000 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                }
+                std::hint::black_box(x);
+            });
+        }
+    });
+    start.elapsed().as_secs_f64()
+}
+
+fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a pool")
+        .install(f)
+}
+
+/// The batch: 6 balancers × 2 policies of the incident profile, 200 s each.
+fn batch_configs() -> Vec<SimConfig> {
+    let mut profile = drainstorm::profile::Profile::bundled("cheyenne-2026")
+        .expect("bundled")
+        .expect("valid");
+    profile.compare.policies = vec!["immediate".into(), "backoff-budget".into()];
+    profile
+        .runs()
+        .into_iter()
+        .map(|r| {
+            let mut c = r.config;
+            c.duration = SimDuration::from_secs(200);
+            c
+        })
+        .collect()
+}
+
+fn parallel(reps: usize) {
+    println!(
+        "sim/batch (12 runs: 6 balancers × 2 policies, cheyenne-2026 cut to 200 s) and a share-nothing control"
+    );
+    let configs = batch_configs();
+    assert_eq!(configs.len(), 12);
+    let mut rows = Vec::new();
+    for _ in 0..reps {
+        let t1 = in_pool(1, || {
+            let s = Instant::now();
+            drainstorm::sim::run_batch(&configs);
+            s.elapsed().as_secs_f64()
+        });
+        let t2 = in_pool(2, || {
+            let s = Instant::now();
+            drainstorm::sim::run_batch(&configs);
+            s.elapsed().as_secs_f64()
+        });
+        let c1 = control(1, 2);
+        let c2 = control(2, 2);
+        rows.push((t1, t2, c1, c2));
+    }
+    rows.sort_by(|a, b| (a.0 / a.1).total_cmp(&(b.0 / b.1)));
+    for (t1, t2, c1, c2) in &rows {
+        println!(
+            "  batch 1 thread {t1:6.2} s  2 threads {t2:6.2} s  speed-up {:.2}×   control speed-up {:.2}×",
+            t1 / t2,
+            c1 / c2
+        );
+    }
+    let (t1, t2, c1, c2) = rows[rows.len() / 2];
+    println!(
+        "  median: batch speed-up {:.2}×, control {:.2}×",
+        t1 / t2,
+        c1 / c2
+    );
+
+    println!("sim/large-run (the near-saturation scenario for 1000 s) on 1 and 2 threads");
+    let big = scenario(1000, BalancerKind::LeastConn);
+    for threads in [1, 2] {
+        let (attempts, wall) = in_pool(threads, || {
+            let mut sim = Simulation::new(big.clone()).expect("valid");
+            let s = Instant::now();
+            sim.run();
+            (sim.summary().attempts, s.elapsed().as_secs_f64())
+        });
+        println!(
+            "  {threads} thread{}: {attempts} attempts in {wall:.2} s = {:.2} M attempts/s",
+            if threads == 1 { " " } else { "s" },
+            attempts as f64 / wall / 1e6
+        );
+    }
+}
+
 fn memory_child(seconds: u64) {
     let mut sim = Simulation::new(scenario(seconds, BalancerKind::LeastConn)).expect("valid");
     sim.run();
@@ -185,5 +285,8 @@ fn main() {
     }
     if wants("memory") {
         memory();
+    }
+    if wants("parallel") {
+        parallel(if quick { 1 } else { 3 });
     }
 }

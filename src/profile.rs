@@ -194,6 +194,32 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// The key whose value starts at (or contains) `offset`: the last `key =`
+/// on its line before it.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    let line = &text[line_start..line_end];
+    // The span may start at the key itself (`unknown field`).
+    let here = &text[offset..line_end];
+    let ident_len = here
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .unwrap_or(here.len());
+    if ident_len > 0 && here[ident_len..].trim_start().starts_with('=') {
+        return Some(here[..ident_len].to_owned());
+    }
+    let upto = &line[..(offset - line_start + 1).min(line.len())];
+    // Prefer the key right before the offset; else the first key of the line.
+    let eq = upto.rfind('=').or_else(|| line.find('='))?;
+    let before = line[..eq].trim_end();
+    let start = before
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.'))
+        .map_or(0, |i| i + 1);
+    let key = &before[start..];
+    (!key.is_empty() && !key.starts_with('#')).then(|| key.to_owned())
+}
+
 /// Finds the span of a key path (`a.b[2].c`) in a TOML document: the
 /// deepest part of the path that exists.
 fn locate(text: &str, path: &str) -> Option<Range<usize>> {
@@ -250,7 +276,7 @@ impl Profile {
         let profile: Profile = toml::from_str(text).map_err(|e| ProfileError {
             file: file.to_owned(),
             position: e.span().map(|s| line_col(text, s.start)),
-            key: None,
+            key: e.span().and_then(|s| key_at(text, s.start)),
             message: e.message().trim().to_owned(),
         })?;
         profile.validate().map_err(|(key, message)| ProfileError {

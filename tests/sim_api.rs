@@ -350,7 +350,7 @@ fn bad_configurations_name_the_key() {
         ),
         (
             |c| c.sites[0].backends[0].count = 1 << 21,
-            "sites[].backends[].count",
+            "sites[0].backends[0].count",
         ),
     ];
     for (break_it, path) in cases {

@@ -586,23 +586,25 @@ impl SimConfig {
                 validate_service(&format!("{q}.service"), &b.service)?;
                 backends_total += u64::from(b.count);
                 places_total += u64::from(b.count) * (u64::from(b.slots) + u64::from(b.queue));
+                if backends_total > MAX_BACKENDS_TOTAL {
+                    return Err(SimError::invalid(
+                        format!("{q}.count"),
+                        b.count,
+                        format!(
+                            "small enough that all sites together have at most {MAX_BACKENDS_TOTAL} backends (they would not fit in memory)"
+                        ),
+                    ));
+                }
+                if places_total > MAX_SERVER_PLACES {
+                    return Err(SimError::invalid(
+                        format!("{q}.queue"),
+                        b.queue,
+                        format!(
+                            "small enough that count × (slots + queue) over all backends stays at most {MAX_SERVER_PLACES} (it would not fit in memory)"
+                        ),
+                    ));
+                }
             }
-        }
-        if backends_total > MAX_BACKENDS_TOTAL {
-            return Err(SimError::invalid(
-                "sites[].backends[].count",
-                backends_total,
-                format!("at most {MAX_BACKENDS_TOTAL} backends in all"),
-            ));
-        }
-        if places_total > MAX_SERVER_PLACES {
-            return Err(SimError::invalid(
-                "sites[].backends[].slots + queue",
-                places_total,
-                format!(
-                    "at most {MAX_SERVER_PLACES} slots and queue places in all (count × (slots + queue))"
-                ),
-            ));
         }
         if self.clients.is_empty() {
             return Err(SimError::invalid("clients", "[]", "at least one group"));

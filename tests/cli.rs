@@ -1,0 +1,472 @@
+//! The `drainstorm` command, run as a user runs it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn drainstorm(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_drainstorm"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the binary runs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("drainstorm-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A profile small enough to run in a debug build in a few seconds.
+const TINY: &str = r#"
+name = "tiny"
+description = "two sites, a drain, two balancers against two policies"
+seed = 3
+duration = "30s"
+
+[compare]
+balancers = ["least-conn", "maglev"]
+policies = ["hasty", "patient"]
+
+[policies.hasty]
+max_attempts = 3
+attempt_timeout = "100ms"
+backoff = { kind = "immediate" }
+
+[policies.patient]
+max_attempts = 3
+attempt_timeout = "100ms"
+backoff = { kind = "exponential", base = "20ms", multiplier = 2.0, cap = "1s", jitter = "full" }
+
+[router]
+health_check = { interval = "1s", timeout = "200ms", fall = 2, rise = 2 }
+
+[[sites]]
+name = "east"
+max_new_per_sec = 300
+accept_backlog = 100
+backends = [{ count = 4, slots = 1, queue = 20, service = { dist = "exponential", mean = "10ms" } }]
+
+[[sites]]
+name = "west"
+max_new_per_sec = 300
+accept_backlog = 100
+backends = [{ count = 4, slots = 1, queue = 20, service = { dist = "exponential", mean = "10ms" } }]
+
+[[clients]]
+name = "web"
+retry = "hasty"
+workload = { kind = "open", rate = 400 }
+
+[[timeline]]
+at = "10s"
+action = "drain"
+site = "east"
+
+[[timeline]]
+at = "20s"
+action = "restore"
+site = "east"
+"#;
+
+#[test]
+fn help_mentions_every_subcommand() {
+    let out = drainstorm(&["--help"], &std::env::temp_dir());
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for sub in ["run", "validate", "profiles", "show"] {
+        assert!(help.contains(sub), "{sub} missing from:\n{help}");
+    }
+}
+
+#[test]
+fn every_bundled_profile_validates_by_name_and_by_path() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let listed = drainstorm(&["profiles"], root);
+    assert!(listed.status.success());
+    let listing = text(&listed.stdout);
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(root.join("profiles")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
+        assert!(listing.contains(&name), "`profiles` lists {name}");
+        let by_path = drainstorm(&["validate", path.to_str().unwrap()], root);
+        assert!(by_path.status.success(), "{}", text(&by_path.stderr));
+        names.push(name);
+    }
+    assert!(names.len() >= 7);
+    let mut args = vec!["validate"];
+    args.extend(names.iter().map(String::as_str));
+    let by_name = drainstorm(&args, &std::env::temp_dir());
+    assert!(by_name.status.success(), "{}", text(&by_name.stderr));
+}
+
+#[test]
+fn show_prints_a_profile_that_reads_back() {
+    let dir = scratch("show");
+    let out = drainstorm(&["show", "mm1"], &dir);
+    assert!(out.status.success());
+    let shown = text(&out.stdout);
+    assert!(shown.contains("collapse_ratio"), "defaults are filled in");
+    std::fs::write(dir.join("shown.toml"), &shown).unwrap();
+    let again = drainstorm(&["validate", "shown.toml"], &dir);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+}
+
+#[test]
+fn run_writes_the_report_files_with_every_combination() {
+    let dir = scratch("run");
+    std::fs::write(dir.join("tiny.toml"), TINY).unwrap();
+    let out = drainstorm(&["run", "tiny.toml", "--out", "out", "--quiet"], &dir);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    for name in ["least-conn", "maglev", "hasty", "patient", "verdict"] {
+        assert!(table.contains(name), "{table}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["profile"], "tiny");
+    assert_eq!(summary["rows"].as_array().unwrap().len(), 4);
+    assert_eq!(summary["runs"].as_array().unwrap().len(), 4);
+    let csv = std::fs::read_to_string(dir.join("out/series.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(&header[..4], ["balancer", "policy", "seed", "time_s"]);
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 4 * 30, "4 runs × 30 one-second intervals");
+    assert!(rows.iter().all(|r| r.len() == header.len()));
+    for b in ["least-conn", "maglev"] {
+        for p in ["hasty", "patient"] {
+            assert_eq!(
+                rows.iter().filter(|r| r[0] == b && r[1] == p).count(),
+                30,
+                "{b} + {p}"
+            );
+        }
+    }
+    let html = std::fs::read_to_string(dir.join("out/report.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.trim_end().ends_with("</html>"));
+    assert!(html.matches("<svg").count() >= 6, "charts are inline SVG");
+    assert_eq!(html.matches("<svg").count(), html.matches("</svg>").count());
+    assert!(
+        !html.contains("http://")
+            || html.matches("http://").count()
+                == html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count(),
+        "no network references beyond the SVG namespace"
+    );
+    for name in ["least-conn", "maglev", "hasty", "patient"] {
+        assert!(html.contains(name));
+    }
+}
+
+#[test]
+fn json_output_is_identical_on_one_and_two_threads() {
+    let dir = scratch("threads");
+    std::fs::write(dir.join("tiny.toml"), TINY).unwrap();
+    let one = drainstorm(
+        &[
+            "run",
+            "tiny.toml",
+            "--json",
+            "--threads",
+            "1",
+            "--out",
+            "o1",
+        ],
+        &dir,
+    );
+    let two = drainstorm(
+        &[
+            "run",
+            "tiny.toml",
+            "--json",
+            "--threads",
+            "2",
+            "--out",
+            "o2",
+        ],
+        &dir,
+    );
+    assert!(one.status.success() && two.status.success());
+    let _: serde_json::Value = serde_json::from_slice(&one.stdout).expect("valid JSON");
+    assert!(one.stdout == two.stdout, "same bytes for any thread count");
+    let seeded = drainstorm(
+        &["run", "tiny.toml", "--json", "--seed", "4", "--out", "o3"],
+        &dir,
+    );
+    assert!(seeded.stdout != one.stdout, "the seed matters");
+}
+
+#[test]
+fn only_and_seeds_select_what_runs() {
+    let dir = scratch("only");
+    std::fs::write(dir.join("tiny.toml"), TINY).unwrap();
+    let out = drainstorm(
+        &[
+            "run",
+            "tiny.toml",
+            "--json",
+            "--only",
+            "balancer=maglev,policy=patient",
+            "--seeds",
+            "2",
+            "--out",
+            "o",
+        ],
+        &dir,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs = doc["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(
+        runs.iter()
+            .all(|r| r["balancer"] == "maglev" && r["policy"] == "patient")
+    );
+    assert_eq!(runs[0]["seed"], 3);
+    assert_eq!(runs[1]["seed"], 4);
+    let bad = drainstorm(&["run", "tiny.toml", "--only", "colour=red"], &dir);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("allowed: balancer, policy"));
+}
+
+/// Malformed profiles: (what, edit to TINY, expected text in the error).
+fn malformed() -> Vec<(&'static str, String, &'static str)> {
+    let edit = |from: &str, to: &str| {
+        assert!(TINY.contains(from), "{from}");
+        TINY.replacen(from, to, 1)
+    };
+    vec![
+        (
+            "unknown top-level key",
+            edit("seed = 3", "seed = 3\ncolour = 1"),
+            "unknown field `colour`",
+        ),
+        (
+            "wrong type",
+            edit("duration = \"30s\"", "duration = true"),
+            "duration",
+        ),
+        (
+            "bad unit",
+            edit("duration = \"30s\"", "duration = \"30 parsecs\""),
+            "unknown unit",
+        ),
+        (
+            "no unit",
+            edit("duration = \"30s\"", "duration = \"30\""),
+            "has no unit",
+        ),
+        (
+            "missing duration",
+            edit("duration = \"30s\"\n", ""),
+            "missing field `duration`",
+        ),
+        (
+            "negative rate",
+            edit("rate = 400", "rate = -5"),
+            "clients[0].workload.rate",
+        ),
+        (
+            "NaN rate",
+            edit("rate = 400", "rate = nan"),
+            "clients[0].workload.rate",
+        ),
+        (
+            "zero slots",
+            edit("count = 4, slots = 1", "count = 4, slots = 0"),
+            "sites[0].backends[0].slots",
+        ),
+        (
+            "infinite speed",
+            edit("count = 4, slots = 1", "count = 4, speed = inf, slots = 1"),
+            "sites[0].backends[0].speed",
+        ),
+        (
+            "typo in a backend key",
+            edit("count = 4, slots = 1", "count = 4, slot = 1"),
+            "unknown field `slot`",
+        ),
+        (
+            "unknown balancer",
+            edit(
+                "\"least-conn\", \"maglev\"",
+                "\"least-conn\", \"round-robin-ish\"",
+            ),
+            "unknown variant `round-robin-ish`",
+        ),
+        (
+            "unknown retry policy",
+            edit("retry = \"hasty\"", "retry = \"telepathy\""),
+            "no policy named `telepathy`",
+        ),
+        (
+            "unknown compared policy",
+            edit("[\"hasty\", \"patient\"]", "[\"hasty\", \"eager\"]"),
+            "compare.policies[1]",
+        ),
+        (
+            "timeline out of order",
+            edit("at = \"20s\"", "at = \"5s\""),
+            "timeline[1].at",
+        ),
+        (
+            "timeline unknown site",
+            edit(
+                "site = \"east\"\n\n[[timeline]]\nat = \"20s\"",
+                "site = \"north\"\n\n[[timeline]]\nat = \"20s\"",
+            ),
+            "one of the sites: east, west",
+        ),
+        (
+            "timeline unknown action",
+            edit("action = \"drain\"", "action = \"explode\""),
+            "unknown variant `explode`",
+        ),
+        (
+            "duplicate site",
+            edit("name = \"west\"", "name = \"east\""),
+            "sites[1].name",
+        ),
+        (
+            "no sites",
+            edit("[[clients]]", "[[clients]]")
+                .replace("[[sites]]\nname = \"west\"", "[[sitez]]\nname = \"west\""),
+            "unknown field `sitez`",
+        ),
+        (
+            "too many backends",
+            edit("count = 4, slots = 1", "count = 4000000, slots = 1"),
+            "backends",
+        ),
+        (
+            "queues too big for memory",
+            edit("queue = 20", "queue = 4000000000"),
+            "would not fit in memory",
+        ),
+        (
+            "probability above 1",
+            edit(
+                "count = 4, slots = 1",
+                "count = 4, fail_probability = 1.5, slots = 1",
+            ),
+            "fail_probability",
+        ),
+        (
+            "interval too short",
+            edit("[router]", "[recorder]\ninterval = \"1ns\"\n\n[router]"),
+            "recorder.interval",
+        ),
+        (
+            "zero seeds",
+            edit(
+                "policies = [\"hasty\", \"patient\"]",
+                "policies = [\"hasty\", \"patient\"]\nseeds = 0",
+            ),
+            "compare.seeds",
+        ),
+        (
+            "bad name",
+            edit("name = \"tiny\"", "name = \"a/b\""),
+            "name",
+        ),
+        (
+            "unknown backoff kind",
+            edit(
+                "backoff = { kind = \"immediate\" }",
+                "backoff = { kind = \"sometimes\" }",
+            ),
+            "unknown variant `sometimes`",
+        ),
+        (
+            "cap below base",
+            edit("cap = \"1s\"", "cap = \"1ms\""),
+            "cap",
+        ),
+        (
+            "log-normal sigma",
+            edit(
+                "service = { dist = \"exponential\", mean = \"10ms\" } }]\n\n[[sites]]",
+                "service = { dist = \"log-normal\", mean = \"10ms\", sigma = 9 } }]\n\n[[sites]]",
+            ),
+            "sigma",
+        ),
+        (
+            "health check fall 0",
+            edit("fall = 2", "fall = 0"),
+            "router.health_check.fall",
+        ),
+        (
+            "policy named like a preset",
+            edit("[policies.patient]", "[policies.envoy]")
+                .replace("\"hasty\", \"patient\"", "\"hasty\", \"envoy\""),
+            "preset",
+        ),
+        (
+            "TOML syntax",
+            edit("[[clients]]", "[[clients]"),
+            "tiny.toml:",
+        ),
+        (
+            "zero attempts",
+            edit("max_attempts = 3", "max_attempts = 0"),
+            "max_attempts",
+        ),
+    ]
+}
+
+#[test]
+fn malformed_profiles_fail_with_position_key_and_exit_2() {
+    let dir = scratch("malformed");
+    let cases = malformed();
+    assert!(cases.len() >= 20);
+    let position = |e: &str| {
+        // "tiny.toml:LINE:COL: …"
+        let rest = e.split("tiny.toml:").nth(1)?;
+        let mut parts = rest.splitn(3, ':');
+        let line: usize = parts.next()?.parse().ok()?;
+        let col: usize = parts.next()?.parse().ok()?;
+        Some((line, col))
+    };
+    for (what, profile, expected) in cases {
+        std::fs::write(dir.join("tiny.toml"), &profile).unwrap();
+        for command in ["validate", "run"] {
+            let out = drainstorm(
+                &[command, "tiny.toml", "--quiet"][..if command == "run" { 3 } else { 2 }],
+                &dir,
+            );
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{what} ({command}): {err}");
+            assert!(!err.contains("panicked"), "{what}: {err}");
+            assert!(
+                err.contains(expected),
+                "{what}: expected `{expected}` in: {err}"
+            );
+            let (line, col) =
+                position(&err).unwrap_or_else(|| panic!("{what}: no position in {err}"));
+            assert!(
+                line >= 1 && line <= profile.lines().count() + 1 && col >= 1,
+                "{what}: {err}"
+            );
+            assert_eq!(err.trim_end().lines().count(), 1, "{what}: one line: {err}");
+        }
+    }
+}
+
+#[test]
+fn a_missing_profile_is_bad_input() {
+    let out = drainstorm(&["run", "no-such-profile"], &std::env::temp_dir());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("cheyenne-2026"),
+        "lists the bundled ones"
+    );
+}
