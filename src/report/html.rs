@@ -320,12 +320,12 @@ th {{ background: #f0f2f5; font-weight: 600; }}
     );
     let _ = write!(
         page,
-        "<section><h2>Comparison, best first</h2><table><thead><tr><th>#</th><th>balancer</th><th>policy</th><th>verdict</th><th>lost %</th><th>peak amp</th><th>mean amp</th><th>p99</th><th>p99.9</th><th>collapsed</th><th>recovery</th></tr></thead><tbody>"
+        "<section><h2>Comparison, best first</h2><table><thead><tr><th>#</th><th>balancer</th><th>policy</th><th>verdict</th><th>lost %</th><th>peak amp</th><th>mean amp</th><th>mean</th><th>p99</th><th>p99.9</th><th>collapsed</th><th>recovery</th></tr></thead><tbody>"
     );
     for (i, r) in rows.iter().enumerate() {
         let _ = write!(
             page,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td><span class=\"verdict {}\">{}</span>{}</td><td>{:.2}</td><td>{:.2}</td><td>{:.2}</td><td>{}</td><td>{}</td><td>{:.1} min</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><span class=\"verdict {}\">{}</span>{}</td><td>{:.2}</td><td>{:.2}</td><td>{:.2}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1} min</td><td>{}</td></tr>",
             i + 1,
             escape(&r.balancer),
             escape(&r.policy),
@@ -339,6 +339,7 @@ th {{ background: #f0f2f5; font-weight: 600; }}
             r.lost_pct,
             r.peak_amplification,
             r.mean_amplification,
+            seconds(r.mean_latency),
             seconds(r.p99),
             seconds(r.p999),
             r.collapsed_minutes,

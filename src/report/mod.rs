@@ -42,6 +42,8 @@ pub struct Row {
     pub peak_amplification: f64,
     /// Mean amplification (mean over seeds).
     pub mean_amplification: f64,
+    /// Mean latency of successful requests, s (mean over seeds).
+    pub mean_latency: f64,
     /// 99th-percentile latency, s (mean over seeds).
     pub p99: f64,
     /// 99.9th-percentile latency, s (mean over seeds).
@@ -95,6 +97,7 @@ impl Comparison {
                         .map(|s| s.peak_amplification)
                         .fold(0.0, f64::max),
                     mean_amplification: mean(sums.iter().map(|s| s.amplification)),
+                    mean_latency: mean(sums.iter().map(|s| s.mean_latency)),
                     p99: mean(sums.iter().map(|s| s.p99)),
                     p999: mean(sums.iter().map(|s| s.p999)),
                     collapsed_minutes: mean(sums.iter().map(|s| s.collapsed_minutes())),
@@ -238,12 +241,13 @@ impl Comparison {
             "lost %",
             "peak amp",
             "mean amp",
+            "mean",
             "p99",
             "p99.9",
             "collapsed",
             "recovery",
         ];
-        let cells: Vec<[String; 10]> = rows
+        let cells: Vec<[String; 11]> = rows
             .iter()
             .map(|r| {
                 let verdict = if seeds > 1 {
@@ -266,6 +270,7 @@ impl Comparison {
                     lost,
                     format!("{:.2}", r.peak_amplification),
                     format!("{:.2}", r.mean_amplification),
+                    seconds(r.mean_latency),
                     seconds(r.p99),
                     seconds(r.p999),
                     format!("{:.1} min", r.collapsed_minutes),
@@ -276,7 +281,7 @@ impl Comparison {
                 ]
             })
             .collect();
-        let width: Vec<usize> = (0..10)
+        let width: Vec<usize> = (0..11)
             .map(|c| {
                 cells
                     .iter()
@@ -331,7 +336,9 @@ pub fn seconds(s: f64) -> String {
         format!("{s:.0} s")
     } else if s >= 1.0 {
         format!("{s:.2} s")
-    } else {
+    } else if s >= 0.1 {
         format!("{:.0} ms", s * 1000.0)
+    } else {
+        format!("{:.1} ms", s * 1000.0)
     }
 }

@@ -18,7 +18,8 @@ pub enum Verdict {
     /// At least one collapse, over by `metastable_after` past the trigger's
     /// end.
     Collapsed,
-    /// Still collapsed `metastable_after` past the end of the trigger: the
+    /// Still (or again) collapsed `metastable_after` past the end of the
+    /// trigger: the
     /// overload sustains itself (retries, queues of abandoned work) after
     /// its cause is gone.
     Metastable,
@@ -63,9 +64,9 @@ pub struct CollapsePeriod {
 /// - *collapsed interval*: goodput below `collapse_ratio` × offered;
 ///   *collapse period*: consecutive collapsed intervals lasting at least
 ///   `collapse_min`;
-/// - *recovery*: the time from the trigger's end to the end of the last
-///   collapse period that ends after it (0 if none; `None` if the run ends
-///   collapsed);
+/// - *recovery*: the time from the trigger's end (the start of the run
+///   without a trigger) to the end of the last collapse period that ends
+///   after it (0 if none; `None` if the run ends collapsed);
 /// - *verdict*: see [`Verdict`].
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Summary {
@@ -185,28 +186,24 @@ impl Summary {
         } else {
             (1.0 - successes as f64 / offered as f64).max(0.0)
         };
-        let (recovery, metastable) = match trigger_end {
-            None => (None, false),
-            Some(t) => {
-                let judge = t.0.saturating_add(config.metastable_after.0);
-                let metastable = collapses
+        // Recovery is measured from the trigger's end, or from the start of
+        // the run when there is no trigger.
+        let since = trigger_end.map_or(0, |t| t.0);
+        let recovery = if ends_collapsed {
+            None
+        } else {
+            Some(
+                collapses
                     .iter()
-                    .any(|c| c.start.0 <= judge && c.end.0 > judge)
-                    || collapses.iter().any(|c| c.start.0 > judge);
-                let recovery = if ends_collapsed {
-                    None
-                } else {
-                    Some(
-                        collapses
-                            .iter()
-                            .filter(|c| c.end.0 > t.0)
-                            .map(|c| (c.end.0 - t.0) as f64 / 1e9)
-                            .fold(0.0, f64::max),
-                    )
-                };
-                (recovery, metastable)
-            }
+                    .filter(|c| c.end.0 > since)
+                    .map(|c| (c.end.0 - since) as f64 / 1e9)
+                    .fold(0.0, f64::max),
+            )
         };
+        let metastable = trigger_end.is_some_and(|t| {
+            let judge = t.0.saturating_add(config.metastable_after.0);
+            collapses.iter().any(|c| c.end.0 > judge)
+        });
         let verdict = if metastable {
             Verdict::Metastable
         } else if !collapses.is_empty() {
