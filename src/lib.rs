@@ -14,9 +14,20 @@
 //! - [`retry`]: client retry models (backoff with jitter, attempt limits,
 //!   deadlines, pushback, budgets, breakers, adaptive throttling) as pure
 //!   functions of state, outcome, time and the caller's generator.
+//! - [`sim`]: the deterministic discrete-event simulator (clients, a router
+//!   with DNS TTL and health checks, site load balancers, backends, a
+//!   scenario timeline, a recorder and verdicts), built on the two above.
+//!   Its module documentation states the contracts: units (simulated
+//!   nanoseconds), event order ((time, insertion) FIFO), and determinism
+//!   (a run is a pure function of configuration and seed, on any number of
+//!   threads).
+//! - [`profile`]: the TOML scenario format, its validation, and the bundled
+//!   profiles.
+//! - `report` (feature `cli`): tables, JSON, CSV and the HTML report.
 //!
-//! The library depends on none of the command-line tool's crates: build it
-//! with `default-features = false` to leave them out.
+//! The library depends on none of the command-line tool's crates (clap,
+//! indicatif, plotters, serde_json, mimalloc): build it with
+//! `default-features = false` to leave them out.
 
 #![warn(missing_docs)]
 
