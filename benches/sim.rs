@@ -39,6 +39,7 @@ fn scenario_keys(seconds: u64, balancer: BalancerKind, keys: KeyDist) -> SimConf
         name: format!("dc{i}"),
         weight: None,
         balancer,
+        balancer_params: Default::default(),
         max_in_flight: Some(16 * 40),
         max_new_per_sec: None,
         accept_backlog: 0,

@@ -52,6 +52,7 @@ fn drain(retry: PolicyConfig, ramp: SimDuration) -> SimConfig {
         name: format!("dc{}", i + 1),
         weight: None,
         balancer: BalancerKind::LeastConn,
+        balancer_params: Default::default(),
         max_in_flight: None,
         max_new_per_sec: Some(672.0),
         accept_backlog: 1000,
@@ -378,4 +379,74 @@ fn a_batch_is_identical_on_one_and_two_threads() {
         assert!(a == b, "batch results differ between 1 and 2 threads");
     }
     assert!(one[0] != one[1], "the runs differ from each other");
+}
+
+#[test]
+fn a_returning_backend_ramps_up_over_the_slow_start_window() {
+    let mut c = SimConfig::example();
+    c.duration = SimDuration::from_secs(40);
+    c.router.slow_start = SimDuration::from_secs(20);
+    let mut sim = Simulation::new(c).unwrap();
+    sim.inject(Action::SetBackendWeights {
+        site: "east".into(),
+        weights: vec![0, 10, 10, 10],
+    })
+    .unwrap();
+    assert_eq!(sim.backend_weights(0), [0, 10, 10, 10]);
+    sim.run_until(at(10));
+    sim.inject(Action::SetBackendWeights {
+        site: "east".into(),
+        weights: vec![10, 10, 10, 10],
+    })
+    .unwrap();
+    assert_eq!(sim.backend_weights(0)[0], 1, "starts low");
+    sim.run_until(at(15));
+    assert_eq!(sim.backend_weights(0)[0], 2, "a quarter of the way");
+    sim.run_until(at(20));
+    assert_eq!(sim.backend_weights(0)[0], 5, "half way");
+    sim.run_until(at(31));
+    assert_eq!(sim.backend_weights(0), [10, 10, 10, 10]);
+    // Without slow start the weight is back at once.
+    let mut at_once = Simulation::new(SimConfig::example()).unwrap();
+    at_once
+        .inject(Action::SetBackendWeights {
+            site: "east".into(),
+            weights: vec![0, 10, 10, 10],
+        })
+        .unwrap();
+    at_once
+        .inject(Action::SetBackendWeights {
+            site: "east".into(),
+            weights: vec![10, 10, 10, 10],
+        })
+        .unwrap();
+    assert_eq!(at_once.backend_weights(0), [10, 10, 10, 10]);
+}
+
+#[test]
+fn a_balancer_and_its_parameters_change_mid_run() {
+    let mut c = SimConfig::example();
+    c.sites[0].balancer = BalancerKind::BoundedLoad;
+    c.sites[0].balancer_params.epsilon = Some(0.5);
+    c.timeline.push(TimedAction {
+        at: at(10),
+        action: Action::SetBalancer {
+            site: "east".into(),
+            balancer: BalancerKind::Maglev,
+            params: drainstorm::balancer::KindParams {
+                table_size: Some(251),
+                ..Default::default()
+            },
+        },
+    });
+    let mut sim = Simulation::new(c.clone()).unwrap();
+    sim.run_until(at(5));
+    assert_eq!(sim.sites()[0].balancer, "bounded-load");
+    sim.run();
+    assert_eq!(sim.sites()[0].balancer, "maglev");
+    assert!(sim.summary().lost < 0.01);
+    // Out-of-range parameters are refused with the key.
+    c.sites[0].balancer_params.epsilon = Some(-1.0);
+    let e = Simulation::new(c).unwrap_err();
+    assert_eq!(e.path(), Some("sites[0].balancer_params.epsilon"), "{e}");
 }

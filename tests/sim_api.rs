@@ -338,3 +338,44 @@ fn bad_configurations_name_the_key() {
     assert!(matches!(e, SimError::Invalid { .. }));
     assert!(e.to_string().contains("east, west"), "{e}");
 }
+
+#[test]
+fn closed_loop_clients_follow_the_response_time_law() {
+    // N clients, think time Z, response time R: throughput X = N / (Z + R).
+    let mut c = SimConfig::example();
+    c.duration = SimDuration::from_secs(200);
+    c.clients[0].workload = Workload::Closed {
+        clients: 20,
+        think: SimDuration::from_millis(90),
+    };
+    let mut sim = Simulation::new(c).unwrap();
+    sim.run();
+    let s = sim.summary();
+    let x = s.successes as f64 / s.seconds;
+    let expected = 20.0 / (0.090 + s.mean_latency);
+    let error = (x - expected).abs() / expected;
+    assert!(error < 0.02, "X = {x:.1}/s, N/(Z+R) = {expected:.1}/s");
+    assert!(x > 150.0, "{x}");
+}
+
+#[test]
+fn runs_that_differ_only_in_balancer_see_the_same_arrivals() {
+    let offered = |kind| {
+        let mut c = SimConfig::example();
+        for s in &mut c.sites {
+            s.balancer = kind;
+        }
+        let mut sim = Simulation::new(c).unwrap();
+        sim.run();
+        sim.recorder()
+            .series()
+            .iter()
+            .map(|i| i.offered)
+            .collect::<Vec<_>>()
+    };
+    let reference = offered(BalancerKind::LeastConn);
+    assert!(reference.iter().sum::<u64>() > 10_000);
+    for kind in BalancerKind::ALL {
+        assert_eq!(offered(kind), reference, "{kind}");
+    }
+}

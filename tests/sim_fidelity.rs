@@ -33,6 +33,7 @@ fn single_site(
             name: "only".into(),
             weight: None,
             balancer,
+            balancer_params: Default::default(),
             max_in_flight: None,
             max_new_per_sec: None,
             accept_backlog: 0,

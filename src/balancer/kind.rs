@@ -74,6 +74,49 @@ impl BalancerKind {
         matches!(self, Self::LeastConn | Self::PowerOfTwo | Self::BoundedLoad)
     }
 
+    /// Builds a balancer of this kind with `params` (each kind reads the
+    /// fields it has; unset fields take their defaults); `seed` feeds the
+    /// kinds that randomise. Out-of-range parameters are an error.
+    pub fn build_with(
+        self,
+        backends: &[Backend],
+        seed: u64,
+        params: &KindParams,
+    ) -> Result<Box<dyn Balancer>, BalancerError> {
+        Ok(match self {
+            Self::Ring => Box::new(Ring::with_params(
+                backends,
+                RingParams {
+                    points_per_weight: params
+                        .points_per_weight
+                        .unwrap_or(RingParams::default().points_per_weight),
+                },
+                seed,
+            )?),
+            Self::Maglev => Box::new(Maglev::with_params(
+                backends,
+                MaglevParams {
+                    table_size: params
+                        .table_size
+                        .unwrap_or(MaglevParams::default().table_size),
+                },
+                seed,
+            )?),
+            Self::BoundedLoad => {
+                let d = BoundedParams::default();
+                Box::new(BoundedLoad::with_params(
+                    backends,
+                    BoundedParams {
+                        epsilon: params.epsilon.unwrap_or(d.epsilon),
+                        points_per_weight: params.points_per_weight.unwrap_or(d.points_per_weight),
+                    },
+                    seed,
+                )?)
+            }
+            other => other.build(backends, seed)?,
+        })
+    }
+
     /// Builds a balancer of this kind with default parameters; `seed` feeds
     /// the kinds that randomise.
     pub fn build(
@@ -104,6 +147,22 @@ impl fmt::Display for BalancerKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// Parameters of the kinds that have any; `None` keeps the default. In a
+/// profile: `balancer_params = { epsilon = 0.1 }`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KindParams {
+    /// Ring and bounded-load: points per unit of weight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points_per_weight: Option<u32>,
+    /// Maglev: lookup-table size (a prime).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table_size: Option<u32>,
+    /// Bounded-load: no backend above (1 + ε) × the mean load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epsilon: Option<f64>,
 }
 
 /// The error of parsing a [`BalancerKind`] from an unknown name.

@@ -54,7 +54,7 @@ use crossbeam_utils::CachePadded;
 pub use self::bounded::{BoundedLoad, BoundedParams, BoundedRing};
 pub use self::error::BalancerError;
 pub use self::hash::{key_of, mix64};
-pub use self::kind::{BalancerKind, UnknownBalancer};
+pub use self::kind::{BalancerKind, KindParams, UnknownBalancer};
 pub use self::least_conn::{LeastConn, LeastConnScan};
 pub use self::maglev::{Maglev, MaglevParams, MaglevTable};
 pub use self::p2c::{PowerOfTwo, TwoChoices};

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{CurvePoint, RetrySpec, SimConfig, validate_curve};
 use super::error::SimError;
-use crate::balancer::BalancerKind;
+use crate::balancer::{BalancerKind, KindParams};
 use crate::retry::{Policy, SimDuration, SimTime};
 
 /// An [`Action`] at a simulated time.
@@ -70,12 +70,16 @@ pub enum Action {
         /// One weight per backend.
         weights: Vec<u32>,
     },
-    /// Replace a site's balancer (in-flight counts carry over).
+    /// Replace a site's balancer, or its parameters (in-flight counts
+    /// carry over).
     SetBalancer {
         /// The site.
         site: String,
         /// The new balancer.
         balancer: BalancerKind,
+        /// Its parameters; unset fields keep their defaults.
+        #[serde(default)]
+        params: KindParams,
     },
     /// Make backends of a site fail a fraction of what they serve (1: every
     /// request; 0: recover). `backends` lists indices in configuration
@@ -165,6 +169,9 @@ impl Action {
                 Self::SetBackendFailure {
                     fail_probability, ..
                 } => check_probability(*fail_probability)?,
+                Self::SetBalancer {
+                    balancer, params, ..
+                } => super::config::check_params("params", *balancer, params)?,
                 Self::Restore { cold_factor, .. }
                     if !(cold_factor.is_finite() && (1.0..=1000.0).contains(cold_factor)) =>
                 {

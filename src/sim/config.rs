@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::action::TimedAction;
 use super::error::SimError;
-use crate::balancer::BalancerKind;
+use crate::balancer::{Backend, BalancerKind, KindParams};
 use crate::retry::{Policy, PolicyConfig, SimDuration, SimTime};
 
 /// Largest number of sites.
@@ -77,8 +77,10 @@ pub struct RouterConfig {
     /// disables it.
     #[serde(default)]
     pub panic_threshold: f64,
-    /// A site (or backend) whose weight rises from 0 ramps its weight up
-    /// over this window, as Envoy's `slow_start_window`. Zero: at once.
+    /// A site whose router weight rises from 0 (restore, health checks
+    /// returning it) or a backend whose weight rises from 0
+    /// (`set-backend-weights`) ramps its weight up linearly over this
+    /// window, in ten steps, as Envoy's `slow_start_window`. Zero: at once.
     #[serde(default)]
     pub slow_start: SimDuration,
 }
@@ -141,6 +143,10 @@ pub struct SiteConfig {
     /// The balancer the site's load balancer picks backends with.
     #[serde(default = "default_site_balancer")]
     pub balancer: BalancerKind,
+    /// Parameters of the balancer (ring points, Maglev table size,
+    /// bounded-load ε); unset fields keep their defaults.
+    #[serde(default)]
+    pub balancer_params: KindParams,
     /// Most attempts the load balancer holds at once (proxied and not yet
     /// answered); over it, it rejects at once. `None`: unlimited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -514,6 +520,11 @@ impl SimConfig {
                     "a name no other site has",
                 ));
             }
+            check_params(
+                &format!("{p}.balancer_params"),
+                site.balancer,
+                &site.balancer_params,
+            )?;
             if site.max_in_flight == Some(0) {
                 return Err(SimError::invalid(
                     format!("{p}.max_in_flight"),
@@ -744,6 +755,7 @@ impl SimConfig {
             name: name.into(),
             weight: None,
             balancer: BalancerKind::LeastConn,
+            balancer_params: KindParams::default(),
             max_in_flight: Some(64),
             max_new_per_sec: None,
             accept_backlog: 0,
@@ -796,6 +808,27 @@ impl SimConfig {
         self.recorder
             .trigger_end
             .or_else(|| self.timeline.last().map(|t| t.at))
+    }
+}
+
+/// Checks balancer parameters by building the kind over one backend.
+pub(crate) fn check_params(
+    path: &str,
+    kind: BalancerKind,
+    params: &KindParams,
+) -> Result<(), SimError> {
+    match kind.build_with(&[Backend::new(0, 1)], 0, params) {
+        Ok(_) => Ok(()),
+        Err(crate::balancer::BalancerError::InvalidParameter {
+            name,
+            value,
+            allowed,
+        }) => Err(SimError::invalid(format!("{path}.{name}"), value, allowed)),
+        Err(e) => Err(SimError::invalid(
+            path,
+            format!("{params:?}"),
+            e.to_string(),
+        )),
     }
 }
 

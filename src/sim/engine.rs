@@ -10,7 +10,7 @@ use super::error::SimError;
 use super::random::{SplitMix, Stream, draw, mix, stream_seed, unit_open};
 use super::recorder::{Recorder, SiteInterval};
 use super::summary::Summary;
-use crate::balancer::{Backend, BackendId, Balancer, BalancerKind, Picker};
+use crate::balancer::{Backend, BackendId, Balancer, BalancerKind, KindParams, Picker};
 use crate::retry::{Decision, Outcome, Policy, Pushback, RequestState, RetryPolicy, SimTime};
 
 const NONE: u32 = u32::MAX;
@@ -44,6 +44,8 @@ enum Ev {
     Ramp(u32, u32),
     /// A slow-start step of a site.
     SlowStart(u32),
+    /// A slow-start step of the backends of a site.
+    BackendSlowStart(u32),
     /// A site's load balancer accepts an attempt from its backlog (index
     /// into `accepting`).
     Accepted(u32),
@@ -131,7 +133,12 @@ struct BackendState {
     service: ServiceTime,
     speed: f64,
     fail_probability: f64,
+    /// Weight in effect (ramping during slow start).
     weight: u32,
+    /// The weight configured or last set.
+    target: u32,
+    /// Since when the backend is in slow start.
+    slow_since: Option<u64>,
 }
 
 struct Ramp {
@@ -406,6 +413,8 @@ impl Simulation {
                         speed: g.speed,
                         fail_probability: g.fail_probability,
                         weight: g.weight,
+                        target: g.weight,
+                        slow_since: None,
                     });
                     slots += u64::from(g.slots);
                 }
@@ -424,7 +433,7 @@ impl Simulation {
                 }
                 None => (
                     s.balancer
-                        .build(&members, mix(balancer_seed ^ i as u64))
+                        .build_with(&members, mix(balancer_seed ^ i as u64), &s.balancer_params)
                         .map_err(wrap)?,
                     s.balancer.tracks_load(),
                 ),
@@ -848,6 +857,7 @@ impl Simulation {
             Ev::SlowStart(s) => self.on_slow_start(s),
             Ev::Scale => self.on_scale(),
             Ev::Accepted(p) => self.on_accepted(p),
+            Ev::BackendSlowStart(s) => self.on_backend_slow_start(s),
         }
     }
 
@@ -1598,18 +1608,34 @@ impl Simulation {
                     self.sites[s as usize].first_backend,
                     self.sites[s as usize].backends,
                 );
-                for (i, w) in weights.iter().enumerate() {
-                    self.backends[first as usize + i].weight = *w;
+                let now = self.now;
+                let mut ramping = false;
+                for (i, &w) in weights.iter().enumerate() {
+                    let b = &mut self.backends[first as usize + i];
+                    b.target = w;
+                    if self.slow_start > 0 && b.weight == 0 && w > 0 {
+                        // A returning backend ramps up, as Envoy's
+                        // slow_start_window.
+                        b.slow_since = Some(now);
+                        b.weight = 1;
+                        ramping = true;
+                    } else if b.slow_since.is_none() || w == 0 {
+                        b.slow_since = None;
+                        b.weight = w;
+                    }
                 }
-                let members = site_backends(&self.backends, first, n);
-                self.sites[s as usize]
-                    .lb
-                    .update(&members)
-                    .expect("same ids as at build");
+                self.publish_backends(s);
+                if ramping {
+                    self.push(now + (self.slow_start / 10).max(1), Ev::BackendSlowStart(s));
+                }
             }
-            Action::SetBalancer { site, balancer } => {
+            Action::SetBalancer {
+                site,
+                balancer,
+                params,
+            } => {
                 let s = site_of(self, &site);
-                self.set_balancer(s, balancer);
+                self.set_balancer(s, balancer, &params);
             }
             Action::SetBackendFailure {
                 site,
@@ -1643,14 +1669,63 @@ impl Simulation {
         }
     }
 
-    fn set_balancer(&mut self, s: u32, kind: BalancerKind) {
+    /// Publishes a site's backend weights in effect to its balancer.
+    fn publish_backends(&mut self, s: u32) {
+        let (first, n) = (
+            self.sites[s as usize].first_backend,
+            self.sites[s as usize].backends,
+        );
+        let members = site_backends(&self.backends, first, n);
+        self.sites[s as usize]
+            .lb
+            .update(&members)
+            .expect("same ids as at build");
+    }
+
+    fn on_backend_slow_start(&mut self, s: u32) {
+        let now = self.now;
+        let (first, n) = (
+            self.sites[s as usize].first_backend,
+            self.sites[s as usize].backends,
+        );
+        let mut ramping = false;
+        for b in &mut self.backends[first as usize..(first + n) as usize] {
+            let Some(since) = b.slow_since else {
+                continue;
+            };
+            let frac = (now - since) as f64 / self.slow_start as f64;
+            if frac >= 1.0 {
+                b.weight = b.target;
+                b.slow_since = None;
+            } else {
+                b.weight = ((b.target as f64 * frac) as u32).max(1);
+                ramping = true;
+            }
+        }
+        self.publish_backends(s);
+        if ramping {
+            self.push(now + (self.slow_start / 10).max(1), Ev::BackendSlowStart(s));
+        }
+    }
+
+    /// The weights in effect of a site's backends, in configuration order
+    /// (lower than configured while a backend is in slow start).
+    pub fn backend_weights(&self, site: usize) -> Vec<u32> {
+        let s = &self.sites[site];
+        self.backends[s.first_backend as usize..(s.first_backend + s.backends) as usize]
+            .iter()
+            .map(|b| b.weight)
+            .collect()
+    }
+
+    fn set_balancer(&mut self, s: u32, kind: BalancerKind, params: &KindParams) {
         let site = &self.sites[s as usize];
         let (first, n) = (site.first_backend, site.backends);
         let members = site_backends(&self.backends, first, n);
         let seed = mix(stream_seed(self.config.seed, Stream::Balancer) ^ u64::from(s) ^ 0x5e7);
         let lb = kind
-            .build(&members, seed)
-            .expect("the same backends built a balancer before");
+            .build_with(&members, seed, params)
+            .expect("the same backends built a balancer before; parameters are validated");
         let mut picker = lb.picker();
         // Carry the in-flight counts over: every live job at a backend.
         for i in 0..n {
