@@ -1604,10 +1604,7 @@ impl Simulation {
             }
             Action::SetBackendWeights { site, weights } => {
                 let s = site_of(self, &site);
-                let (first, n) = (
-                    self.sites[s as usize].first_backend,
-                    self.sites[s as usize].backends,
-                );
+                let first = self.sites[s as usize].first_backend;
                 let now = self.now;
                 let mut ramping = false;
                 for (i, &w) in weights.iter().enumerate() {
