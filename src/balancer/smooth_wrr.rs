@@ -20,7 +20,10 @@
 //! at most [`MAX_TABLE`] entries:
 //!
 //! - If the reduced sum `W` fits, the table is exact. It is built by nginx's
-//!   rule while `W·n ≤ 2^24` (a build bound of about 10 ms); beyond that by
+//!   rule while `W·n ≤ 2^24` (a build bound of about 10 ms) — unless that
+//!   schedule leaves some backend a full pick behind at some prefix, which
+//!   nginx's rule does for a few weight sets (e.g. 34, 9, 34, 19, 1, 39);
+//!   the build checks and uses Pfair then. Beyond `2^24`, and in that case, by
 //!   an earliest-deadline-first *Pfair* schedule (Baruah, Cohen, Plaxton,
 //!   Varvel, "Proportionate progress", 1996): the *k*-th pick of backend *i*
 //!   becomes eligible at step *(k−1)·W/wᵢ* and is due at *k·W/wᵢ*; EDF meets
@@ -83,7 +86,15 @@ impl sealed::Strategy for WrrTable {
             .collect();
         let weights = table_weights(&weights);
         let order = if weights.iter().sum::<u64>() * weights.len() as u64 <= NGINX_BUILD_BUDGET {
-            nginx_schedule(&weights)
+            // nginx's rule interleaves as nginx does, but for some weight
+            // sets a backend's lag reaches exactly one pick; those get the
+            // Pfair schedule, whose lag stays strictly below one.
+            let order = nginx_schedule(&weights);
+            if lag_below_one(&weights, &order) {
+                order
+            } else {
+                pfair_schedule(&weights)
+            }
         } else {
             pfair_schedule(&weights)
         };
@@ -151,6 +162,33 @@ fn nginx_schedule(weights: &[u64]) -> Vec<u32> {
         out.push(best as u32);
     }
     out
+}
+
+/// Whether after every prefix of `order` each backend's count is strictly
+/// within one of `t·w/W`: |c·W − t·w| < W. A backend's lag only falls
+/// between its picks, so it is lowest just before a pick (or at the end)
+/// and highest just after one: checking those points is enough, O(W + n).
+fn lag_below_one(weights: &[u64], order: &[u32]) -> bool {
+    // c·W and t·w stay below W² ≤ 2^40 (W ≤ MAX_TABLE): i64 is enough.
+    let total = weights.iter().sum::<u64>() as i64;
+    let mut count = vec![0i64; weights.len()];
+    for (t, &p) in order.iter().enumerate() {
+        let (i, t) = (p as usize, t as i64);
+        let w = weights[i] as i64;
+        // After t picks (just before this one): not a full pick behind;
+        // after t + 1 picks, with this one: not a full pick ahead.
+        let before = count[i] * total - t * w;
+        let after = (count[i] + 1) * total - (t + 1) * w;
+        if before <= -total || after >= total {
+            return false;
+        }
+        count[i] += 1;
+    }
+    let t = order.len() as i64;
+    count
+        .iter()
+        .zip(weights)
+        .all(|(&c, &w)| c * total - t * w as i64 > -total)
 }
 
 /// Pfair earliest-deadline-first schedule: O(W log n). Positions in `weights`.
@@ -233,6 +271,17 @@ mod tests {
                 assert!(lhs.abs() < total as i128, "weights {weights:?} step {t}");
             }
         }
+    }
+
+    #[test]
+    fn weight_sets_where_nginx_lags_a_full_pick_get_pfair() {
+        // Found by proptest: nginx's rule leaves a backend exactly one pick
+        // behind at some prefix for these.
+        for weights in [vec![34, 9, 34, 19, 1, 39], vec![34, 4, 34, 4, 1, 29]] {
+            assert!(!lag_below_one(&weights, &nginx_schedule(&weights)));
+            check_bounds(&weights, &pfair_schedule(&weights));
+        }
+        assert!(lag_below_one(&[5, 1, 1], &nginx_schedule(&[5, 1, 1])));
     }
 
     #[test]
