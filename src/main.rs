@@ -4,7 +4,6 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use clap::{Parser, Subcommand};
 use drainstorm::profile::{BUNDLED, DEFAULT, Profile, ProfileError};
@@ -199,11 +198,9 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let finished = AtomicU64::new(0);
     let started = std::time::Instant::now();
     let results = pool.install(|| {
         run_batch_with(&configs, &|| {
-            finished.fetch_add(1, Ordering::Relaxed);
             bar.inc(1);
         })
     });

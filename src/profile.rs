@@ -309,22 +309,23 @@ impl Profile {
     /// The simulation configuration with each client group's policy
     /// resolved (profile policies by name, then presets).
     pub fn sim_config(&self) -> SimConfig {
-        let mut clients = self.clients.clone();
-        for g in &mut clients {
-            if let RetrySpec::Preset(name) = &g.retry {
+        // A name of this profile's policies becomes its table; preset names
+        // stay for the simulator to resolve.
+        let resolve = |spec: &mut RetrySpec| {
+            if let RetrySpec::Preset(name) = spec {
                 if let Some(c) = self.policies.get(name) {
-                    g.retry = RetrySpec::Config(Box::new(c.clone()));
+                    *spec = RetrySpec::Config(Box::new(c.clone()));
                 }
             }
+        };
+        let mut clients = self.clients.clone();
+        for g in &mut clients {
+            resolve(&mut g.retry);
         }
         let mut timeline = self.timeline.clone();
         for t in &mut timeline {
             if let crate::sim::Action::SetRetry { retry, .. } = &mut t.action {
-                if let RetrySpec::Preset(name) = retry {
-                    if let Some(c) = self.policies.get(name) {
-                        *retry = RetrySpec::Config(Box::new(c.clone()));
-                    }
-                }
+                resolve(retry);
             }
         }
         SimConfig {

@@ -83,13 +83,15 @@ impl BalancerKind {
         seed: u64,
         params: &KindParams,
     ) -> Result<Box<dyn Balancer>, BalancerError> {
+        let points = |default: u32| params.points_per_weight.unwrap_or(default);
         Ok(match self {
+            Self::SmoothWrr => Box::new(SmoothWrr::new(backends)?),
+            Self::LeastConn => Box::new(LeastConn::new(backends)?),
+            Self::PowerOfTwo => Box::new(PowerOfTwo::with_seed(backends, seed)?),
             Self::Ring => Box::new(Ring::with_params(
                 backends,
                 RingParams {
-                    points_per_weight: params
-                        .points_per_weight
-                        .unwrap_or(RingParams::default().points_per_weight),
+                    points_per_weight: points(RingParams::default().points_per_weight),
                 },
                 seed,
             )?),
@@ -108,12 +110,11 @@ impl BalancerKind {
                     backends,
                     BoundedParams {
                         epsilon: params.epsilon.unwrap_or(d.epsilon),
-                        points_per_weight: params.points_per_weight.unwrap_or(d.points_per_weight),
+                        points_per_weight: points(d.points_per_weight),
                     },
                     seed,
                 )?)
             }
-            other => other.build(backends, seed)?,
         })
     }
 
@@ -124,22 +125,7 @@ impl BalancerKind {
         backends: &[Backend],
         seed: u64,
     ) -> Result<Box<dyn Balancer>, BalancerError> {
-        Ok(match self {
-            Self::SmoothWrr => Box::new(SmoothWrr::new(backends)?),
-            Self::LeastConn => Box::new(LeastConn::new(backends)?),
-            Self::PowerOfTwo => Box::new(PowerOfTwo::with_seed(backends, seed)?),
-            Self::Ring => Box::new(Ring::with_params(backends, RingParams::default(), seed)?),
-            Self::Maglev => Box::new(Maglev::with_params(
-                backends,
-                MaglevParams::default(),
-                seed,
-            )?),
-            Self::BoundedLoad => Box::new(BoundedLoad::with_params(
-                backends,
-                BoundedParams::default(),
-                seed,
-            )?),
-        })
+        self.build_with(backends, seed, &KindParams::default())
     }
 }
 

@@ -40,7 +40,7 @@ pub fn run_batch_with(
             done();
             Ok(RunResult {
                 summary: sim.summary(),
-                recorder: sim.recorder().clone(),
+                recorder: sim.into_recorder(),
             })
         })
         .collect()

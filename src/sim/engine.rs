@@ -673,6 +673,11 @@ impl Simulation {
         )
     }
 
+    /// Ends the simulation and keeps only its recorder.
+    pub fn into_recorder(self) -> Recorder {
+        self.recorder
+    }
+
     /// The state of every site.
     pub fn sites(&self) -> Vec<SiteView> {
         self.sites

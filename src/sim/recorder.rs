@@ -94,7 +94,7 @@ pub struct Totals {
     pub in_system_area: u128,
     /// Attempts cancelled at the server (with `cancel_on_timeout`).
     pub cancelled: u64,
-    /// Health probes sent and failed.
+    /// Health probes sent.
     pub probes: u64,
     /// Health probes that failed.
     pub probe_failures: u64,
