@@ -1,12 +1,12 @@
 //! The discrete-event engine.
 
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 
 use super::action::{Action, TimedAction};
 use super::arrivals::{ArrivalSource, KeySampler, RateCurve};
 use super::config::{HealthCheckConfig, ServiceTime, SimConfig, Workload};
 use super::error::SimError;
+use super::queue::EventQueue;
 use super::random::{SplitMix, Stream, draw, mix, stream_seed, unit_open};
 use super::recorder::{Recorder, SiteInterval};
 use super::summary::Summary;
@@ -53,31 +53,7 @@ enum Ev {
     Scale,
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Entry {
-    time: u64,
-    seq: u64,
-    ev: Ev,
-}
-
-impl PartialEq for Entry {
-    fn eq(&self, o: &Self) -> bool {
-        (self.time, self.seq) == (o.time, o.seq)
-    }
-}
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Entry {
-    // Reversed: `BinaryHeap` is a max-heap and we want the earliest
-    // (time, sequence) on top.
-    fn cmp(&self, o: &Self) -> Ordering {
-        (o.time, o.seq).cmp(&(self.time, self.seq))
-    }
-}
+type Entry = super::queue::Entry<Ev>;
 
 struct Request {
     group: u32,
@@ -298,7 +274,7 @@ pub struct Simulation {
     now: u64,
     end: u64,
     seq: u64,
-    heap: BinaryHeap<Entry>,
+    heap: EventQueue<Ev>,
     sites: Vec<Site>,
     backends: Vec<BackendState>,
     groups: Vec<Group>,
@@ -534,7 +510,7 @@ impl Simulation {
             now: 0,
             end: config.duration.0,
             seq: 0,
-            heap: BinaryHeap::new(),
+            heap: EventQueue::new(),
             recorder: Recorder::new(config.recorder.interval, sites.len()),
             sites,
             backends,

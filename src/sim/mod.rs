@@ -54,6 +54,7 @@ mod batch;
 mod config;
 mod engine;
 mod error;
+mod queue;
 mod random;
 mod recorder;
 mod summary;
