@@ -92,6 +92,47 @@ proptest! {
     }
 
     #[test]
+    fn least_conn_scan_spans_chunks_drains_and_rotation(
+        // Hundreds of backends: counters span several 256-slot chunks;
+        // drained backends split the scan into runs; equal weights take
+        // the count-only scan, mixed ones the scaled scan.
+        n in 250usize..700,
+        equal in any::<bool>(),
+        seed: u64,
+    ) {
+        let mut x = seed | 1;
+        let mut next = move || { x ^= x << 13; x ^= x >> 7; x ^= x << 17; x };
+        let weights: Vec<u32> = (0..n)
+            .map(|_| match next() % 8 { 0 => 0, r if !equal => (r % 4) as u32 + 1, _ => 2 })
+            .collect();
+        let loads: Vec<u64> = (0..n).map(|_| 1 + next() % 9).collect();
+        let lb = LeastConn::new(&backends(&weights)).unwrap();
+        for (i, &l) in loads.iter().enumerate() {
+            for _ in 0..l { lb.start(BackendId(i as u32)); }
+        }
+        let min = |w: &[u32], l: &[u64]| {
+            w.iter().zip(l).filter(|p| *p.0 > 0).map(|(&w, &l)| (l, w))
+                .min_by(|a, b| (u128::from(a.0) * u128::from(b.1)).cmp(&(u128::from(b.0) * u128::from(a.1))))
+        };
+        let mut loads = loads;
+        let mut h = lb.handle();
+        for _ in 0..50 {
+            match h.pick(0) {
+                None => prop_assert!(weights.iter().all(|&w| w == 0)),
+                Some(id) => {
+                    let i = id.0 as usize;
+                    let (bl, bw) = min(&weights, &loads).unwrap();
+                    prop_assert!(weights[i] > 0);
+                    // loads[i] / weights[i] == bl / bw
+                    prop_assert_eq!(u128::from(loads[i]) * u128::from(bw), u128::from(bl) * u128::from(weights[i]));
+                    h.start(id);
+                    loads[i] += 1;
+                }
+            }
+        }
+    }
+
+    #[test]
     fn p2c_never_takes_the_more_loaded_candidate(
         loads in prop::collection::vec(0u64..50, 2..30), seed: u64
     ) {

@@ -8,14 +8,14 @@
 //! No division or rounding enters the comparison. When the least common
 //! multiple `L` of the active weights fits in 32 bits (always for equal
 //! weights, and for any mix of small weights), each backend's score is the
-//! integer `in_flight · (L / w)`, which orders exactly as `in_flight / w`;
-//! scores of different backends are independent, so the scan's only
-//! dependency chain is the running minimum: about 1.3 ns per backend here,
-//! reading the counters as contiguous words (see `members.rs`).
-//! Otherwise the scan compares by cross-multiplication in 128 bits
-//! (`a·w_b < b·w_a`), whose chain through the current best is about three
-//! times longer. (Loads are capped at 2^32 − 1 in scores, so two backends
-//! past four billion requests in flight each would compare equal.)
+//! integer `in_flight · (L / w)`, which orders exactly as `in_flight / w`
+//! (a count is at most 2^32 − 1, so a score fits 64 bits); with equal
+//! weights the score is the count itself. Scores of different backends are
+//! independent, so the scan's only dependency chain is the running
+//! minimum. The scan walks runs of consecutive active counter slots, so
+//! drained members cost nothing and no slot needs a mask. Otherwise the
+//! scan compares by cross-multiplication in 128 bits (`a·w_b < b·w_a`),
+//! whose chain through the current best is about three times longer.
 //!
 //! Ties rotate: each pick starts its scan one position after the previous
 //! pick's start (per cursor), and the first minimum from there wins, so
@@ -35,25 +35,28 @@ use crate::sync::{AtomicU64, Ordering};
 /// The exact least-connections strategy (see the [module docs](self)).
 ///
 /// Everything is laid out by counter slot (see `members.rs`), so a scan
-/// reads the counters as contiguous words; slots of drained or departed
-/// members are masked out.
+/// reads the counters as contiguous words.
 #[derive(Debug)]
 pub struct LeastConnScan {
     /// Per slot: the id of the active member using it.
     ids: Box<[BackendId]>,
     /// Per slot: the active member's weight, 0 for other slots.
     weights: Box<[u32]>,
-    /// Exact integer scores, when the weights' lcm fits in 32 bits.
-    scores: Option<Scores>,
+    /// The maximal runs `lo..hi` of slots held by active members.
+    runs: Box<[(usize, usize)]>,
+    scores: Scores,
     active: usize,
 }
 
-/// Per slot: `L / w` for active members (`L` the weights' lcm), and a mask
-/// that is all ones for the other slots, so they never score lowest.
+/// How a slot's count becomes a score.
 #[derive(Debug)]
-struct Scores {
-    multipliers: Box<[u64]>,
-    masks: Box<[u64]>,
+enum Scores {
+    /// Equal weights: the count.
+    Count,
+    /// Per slot `L / w` (`L` the weights' lcm, within 32 bits).
+    Scaled(Box<[u64]>),
+    /// Cross-multiplication (the lcm does not fit).
+    Cross,
 }
 
 /// Exact weighted least connections over a replaceable backend set.
@@ -99,21 +102,39 @@ impl sealed::Strategy for LeastConnScan {
             ids[s] = members.id(i as usize);
             weights[s] = members.weight(i as usize);
         }
+        let mut runs = Vec::new();
+        let mut slot = 0;
+        while slot < span {
+            if weights[slot] == 0 {
+                slot += 1;
+                continue;
+            }
+            let lo = slot;
+            while slot < span && weights[slot] > 0 {
+                slot += 1;
+            }
+            runs.push((lo, slot));
+        }
         let active = members.active();
-        let weights_of_active = active.iter().map(|&i| members.weight(i as usize));
-        let scores = lcm_within_u32(weights_of_active).map(|l| Scores {
-            multipliers: weights
-                .iter()
-                .map(|&w| if w > 0 { l / u64::from(w) } else { 0 })
-                .collect(),
-            masks: weights
-                .iter()
-                .map(|&w| if w > 0 { 0 } else { u64::MAX })
-                .collect(),
-        });
+        let mut active_weights = active.iter().map(|&i| members.weight(i as usize));
+        let first = active_weights.next();
+        let scores = if active_weights.clone().all(|w| Some(w) == first) {
+            Scores::Count
+        } else {
+            match lcm_within_u32(active.iter().map(|&i| members.weight(i as usize))) {
+                Some(l) => Scores::Scaled(
+                    weights
+                        .iter()
+                        .map(|&w| if w > 0 { l / u64::from(w) } else { 0 })
+                        .collect(),
+                ),
+                None => Scores::Cross,
+            }
+        };
         Self {
             ids: ids.into(),
             weights: weights.into(),
+            runs: runs.into(),
             scores,
             active: active.len(),
         }
@@ -131,56 +152,109 @@ impl sealed::Strategy for LeastConnScan {
         }
         cursor.index = start + 1;
         let best = match &self.scores {
-            Some(s) => scan_scores(members, &s.multipliers, &s.masks, start),
-            None => self.scan_cross(members, start),
+            Scores::Count => self.scan(members, start, |words, _, below| {
+                run_minimum(
+                    words
+                        .iter()
+                        .map(|w| u64::from(count_of(w.load(Ordering::Relaxed)))),
+                    below,
+                )
+            }),
+            Scores::Scaled(mult) => self.scan(members, start, |words, first, below| {
+                scaled_minimum(words, &mult[first..first + words.len()], below)
+            }),
+            Scores::Cross => self.scan_cross(members, start),
         };
         Some(self.ids[best])
     }
 }
 
-/// The first slot from `start` (wrapping) with the lowest score
-/// `min(load, 2^32 − 1) · multiplier | mask`; stops early at a score of 0.
-#[inline]
-fn scan_scores(members: &Members, mult: &[u64], mask: &[u64], start: usize) -> usize {
-    let span = mult.len();
-    let mut best = (start, u64::MAX);
-    let runs = members.words(start, span).chain(members.words(0, start));
-    for (first, words) in runs {
-        let end = first + words.len();
-        if let Some((k, score)) = run_minimum(words, &mult[first..end], &mask[first..end], best.1) {
-            best = (first + k, score);
-            if score == 0 {
-                break;
+impl LeastConnScan {
+    /// The first active slot from `start` (wrapping) with the lowest score,
+    /// running `minimum(words, first slot, below)` over each run of active
+    /// slots' counters; stops early at a score of 0.
+    #[inline]
+    fn scan(
+        &self,
+        members: &Members,
+        start: usize,
+        minimum: impl Fn(&[AtomicU64], usize, u64) -> Option<(usize, u64)>,
+    ) -> usize {
+        let span = self.ids.len();
+        let mut best = (start, u64::MAX);
+        for (from, to) in [(start, span), (0, start)] {
+            for &(lo, hi) in self.runs.iter() {
+                let (lo, hi) = (lo.max(from), hi.min(to));
+                if lo >= hi {
+                    continue;
+                }
+                for (first, words) in members.words(lo, hi) {
+                    if let Some((k, score)) = minimum(words, first, best.1) {
+                        best = (first + k, score);
+                        if score == 0 {
+                            return best.0;
+                        }
+                    }
+                }
             }
         }
+        best.0
     }
-    best.0
 }
 
-/// The first position in one run whose score is below `below`, lowest
-/// first; `None` if there is none. Kept apart from the run bookkeeping so
-/// that the loop's few live values stay in registers.
-#[inline(never)]
-fn run_minimum(
-    words: &[AtomicU64],
-    mult: &[u64],
-    mask: &[u64],
-    below: u64,
-) -> Option<(usize, u64)> {
+/// The first position among `scores` whose score is below `below`, lowest
+/// first; `None` if there is none.
+#[inline(always)]
+fn run_minimum(scores: impl Iterator<Item = u64>, below: u64) -> Option<(usize, u64)> {
     let mut best = None;
     let mut below = below;
-    for (k, ((word, &m), &x)) in words.iter().zip(mult).zip(mask).enumerate() {
-        let load = count_of(word.load(Ordering::Relaxed)).min(u64::from(u32::MAX));
-        let score = (load * m) | x;
-        if score < below {
-            below = score;
-            best = Some((k, score));
-            if score == 0 {
+    for (k, s) in scores.enumerate() {
+        if s < below {
+            below = s;
+            best = Some((k, s));
+            if s == 0 {
                 break;
             }
         }
     }
     best
+}
+
+/// [`run_minimum`] of the scores `count · multiplier`, four at a time: one
+/// well-predicted branch per four backends, taken only when one of them
+/// beats the best so far.
+#[inline(always)]
+fn scaled_minimum(words: &[AtomicU64], mult: &[u64], below: u64) -> Option<(usize, u64)> {
+    let score = |w: &AtomicU64, m: u64| u64::from(count_of(w.load(Ordering::Relaxed))) * m;
+    let mut best = None;
+    let mut below = below;
+    let quads = words.len() / 4 * 4;
+    let (head, tail) = words.split_at(quads);
+    let (mhead, mtail) = mult.split_at(quads);
+    for (q, (w, m)) in head.chunks_exact(4).zip(mhead.chunks_exact(4)).enumerate() {
+        let s = [
+            score(&w[0], m[0]),
+            score(&w[1], m[1]),
+            score(&w[2], m[2]),
+            score(&w[3], m[3]),
+        ];
+        if s[0].min(s[1]).min(s[2].min(s[3])) < below {
+            for (j, &x) in s.iter().enumerate() {
+                if x < below {
+                    below = x;
+                    best = Some((4 * q + j, x));
+                }
+            }
+            if below == 0 {
+                return best;
+            }
+        }
+    }
+    let scores = tail.iter().zip(mtail).map(|(w, &m)| score(w, m));
+    match run_minimum(scores, below) {
+        Some((k, x)) => Some((quads + k, x)),
+        None => best,
+    }
 }
 
 impl LeastConnScan {

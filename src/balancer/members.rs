@@ -11,14 +11,16 @@
 //! one contiguous array (about 1 ns per backend here, where one heap
 //! allocation per counter cost 2–3 ns).
 //!
-//! A word holds a 20-bit *generation* above a 44-bit count. When a member
+//! A word holds a 32-bit *generation* above a 32-bit count, so a scan
+//! reads a count as the word's low half, with no mask or cap (a count
+//! saturates at 2^32 − 1: a start beyond it is refused). When a member
 //! leaves, its slot is *retired*: the generation is bumped and the count
 //! reset in one swap, and the slot may be handed to a later member. Every
 //! start and finish names the generation it expects and changes the word
 //! only if it still matches (a compare-and-swap loop), so callers still
 //! holding an older snapshot or an [`InFlight`](super::InFlight) guard can
 //! never touch the new owner's count. A stale caller could only be fooled
-//! if the same slot were reused 2^20 times while it slept.
+//! if the same slot were reused 2^32 times while it slept.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,9 +36,9 @@ const CHUNK: usize = 256;
 #[cfg(loom)]
 const CHUNK: usize = 4;
 
-const COUNT_BITS: u32 = 44;
+const COUNT_BITS: u32 = 32;
 const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
-const GENERATION_MASK: u32 = (1 << (64 - COUNT_BITS)) - 1;
+const GENERATION_MASK: u32 = ((1u64 << (64 - COUNT_BITS)) - 1) as u32;
 
 /// One chunk of the slab (the words inline, one pointer away from an
 /// `Arc<Chunk>`).
@@ -84,13 +86,16 @@ impl Counter<'_> {
         }
     }
 
+    /// Returns `false` (and changes nothing) if the slot has changed hands
+    /// or the count is saturated at 2^32 − 1.
     #[inline]
     pub(crate) fn start(self, total: &AtomicU64) -> bool {
         let generation = self.generation;
         let ok = self
             .word
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
-                ((v >> COUNT_BITS) as u32 == generation).then_some(v + 1)
+                ((v >> COUNT_BITS) as u32 == generation && v & COUNT_MASK != COUNT_MASK)
+                    .then_some(v + 1)
             })
             .is_ok();
         if ok {
@@ -122,16 +127,26 @@ impl Counter<'_> {
 #[derive(Debug)]
 pub(crate) struct OwnedCounter {
     chunk: Arc<Chunk>,
-    offset: usize,
+    /// Below `CHUNK` (at most 256), so indexing needs no bounds check.
+    offset: u8,
     generation: u32,
 }
+
+const _: () = assert!(CHUNK <= 256);
 
 impl OwnedCounter {
     pub(crate) fn get(&self) -> Counter<'_> {
         Counter {
-            word: &self.chunk.words[self.offset],
+            word: self.word(),
             generation: self.generation,
         }
+    }
+
+    /// The raw word, for readers that want the count whoever owns the slot
+    /// now (see [`count_of`]).
+    #[inline]
+    pub(crate) fn word(&self) -> &AtomicU64 {
+        &self.chunk.words[usize::from(self.offset)]
     }
 }
 
@@ -331,7 +346,7 @@ impl Members {
         let SlotId { index, generation } = self.slots[index];
         OwnedCounter {
             chunk: Arc::clone(&self.chunks[index as usize / CHUNK]),
-            offset: index as usize % CHUNK,
+            offset: (index as usize % CHUNK) as u8,
             generation,
         }
     }
@@ -354,8 +369,36 @@ impl Members {
     }
 }
 
-/// The count in a raw word read through [`Members::chunk_words`].
+/// The count in a raw word read through [`Members::words`]: its low half.
 #[inline]
-pub(crate) fn count_of(word: u64) -> u64 {
-    word & COUNT_MASK
+pub(crate) fn count_of(word: u64) -> u32 {
+    word as u32
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_saturated_count_refuses_starts_and_keeps_its_generation() {
+        let word = AtomicU64::new((7 << COUNT_BITS) | COUNT_MASK);
+        let total = AtomicU64::new(0);
+        let counter = Counter {
+            word: &word,
+            generation: 7,
+        };
+        assert!(!counter.start(&total));
+        assert_eq!(word.load(Ordering::Relaxed), (7 << COUNT_BITS) | COUNT_MASK);
+        assert_eq!(counter.load(), COUNT_MASK);
+        assert!(counter.finish(&total));
+        assert_eq!(count_of(word.load(Ordering::Relaxed)), u32::MAX - 1);
+        // Another generation's caller touches nothing.
+        let stale = Counter {
+            word: &word,
+            generation: 6,
+        };
+        assert!(!stale.start(&total));
+        assert!(!stale.finish(&total));
+        assert_eq!(stale.load(), 0);
+    }
 }

@@ -2,7 +2,7 @@
 //!
 //! Draws two *distinct* active backends uniformly at random and sends the
 //! request to the one with the smaller `in_flight / weight` (the first drawn
-//! on ties; loads above 2^32 − 1 compare as 2^32 − 1). Mitzenmacher ("The power of two choices in randomized load
+//! on ties). Mitzenmacher ("The power of two choices in randomized load
 //! balancing", IEEE TPDS 2001) shows that two choices cut the maximum queue
 //! from Θ(log n / log log n) to Θ(log log n); it is the default of Envoy's
 //! and Finagle's least-request balancers. O(1) per pick.
@@ -12,9 +12,10 @@
 //! theirs from the pool seed and the snapshot's ticket.
 
 use super::hash::next_random;
-use super::members::{Members, OwnedCounter};
+use super::members::{Members, OwnedCounter, count_of};
 use super::pool::sealed;
 use super::{Backend, BackendId, BalancerError, Cursor, Pool};
+use crate::sync::Ordering;
 
 /// The power-of-two-choices strategy (see the [module docs](self)).
 #[derive(Debug)]
@@ -78,10 +79,12 @@ impl sealed::Strategy for TwoChoices {
         // without branches, they cost no mispredictions.
         let b = b + usize::from(b >= a);
         let (ca, cb) = (&self.candidates[a], &self.candidates[b]);
-        // Loads capped at 2^32 - 1 keep both products within 64 bits.
-        let cap = u64::from(u32::MAX);
-        let load_a = ca.counter.get().load().min(cap);
-        let load_b = cb.counter.get().load().min(cap);
+        // The raw counts, without the generation check: a snapshot's
+        // candidates own their slots (a stale snapshot may read a slot's
+        // next owner, which only makes its pick less informed, as any
+        // racing read does). Counts fit 32 bits, so both products fit 64.
+        let load_a = u64::from(count_of(ca.counter.word().load(Ordering::Relaxed)));
+        let load_b = u64::from(count_of(cb.counter.word().load(Ordering::Relaxed)));
         let better_b = load_b * u64::from(ca.weight) < load_a * u64::from(cb.weight);
         let winner = [a, b][usize::from(better_b)];
         Some(self.candidates[winner].id)
