@@ -9,12 +9,12 @@
 //! same arrivals.
 
 use rand::{Rng, RngCore, SeedableRng};
-use rand_distr::{Distribution, Zipf};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
 use super::config::{CurvePoint, KeyDist};
 use super::random::{draw, mix, unit_open};
+use super::zipf::ZipfSampler;
 
 /// Length of one generation window, ns.
 pub(crate) const WINDOW: u64 = 1_000_000_000;
@@ -69,7 +69,7 @@ impl RateCurve {
 #[derive(Clone, Debug)]
 pub(crate) enum KeySampler {
     Uniform(u64),
-    Zipf(Zipf<f64>),
+    Zipf(ZipfSampler),
 }
 
 impl KeySampler {
@@ -77,7 +77,7 @@ impl KeySampler {
         match dist {
             KeyDist::Uniform { count } => Self::Uniform(count),
             KeyDist::Zipf { count, exponent } => {
-                Self::Zipf(Zipf::new(count as f64, exponent).expect("validated: count ≥ 1, s > 0"))
+                Self::Zipf(ZipfSampler::new(count, exponent))
             }
         }
     }
@@ -87,7 +87,7 @@ impl KeySampler {
     pub(crate) fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> u64 {
         let rank = match self {
             Self::Uniform(n) => ((u128::from(rng.next_u64()) * u128::from(*n)) >> 64) as u64,
-            Self::Zipf(z) => z.sample(rng) as u64,
+            Self::Zipf(z) => z.sample(|| rng.next_u64()),
         };
         mix(rank ^ 0x5851_f42d_4c95_7f2d)
     }

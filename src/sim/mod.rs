@@ -58,6 +58,7 @@ mod queue;
 mod random;
 mod recorder;
 mod summary;
+mod zipf;
 
 pub use self::action::{Action, TimedAction};
 pub use self::batch::{RunResult, run_batch, run_batch_with};
