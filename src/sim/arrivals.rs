@@ -9,6 +9,7 @@
 //! same arrivals.
 
 use rand::{Rng, RngCore, SeedableRng};
+use rand_distr::{Distribution, Exp1};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
@@ -76,9 +77,7 @@ impl KeySampler {
     pub(crate) fn new(dist: KeyDist) -> Self {
         match dist {
             KeyDist::Uniform { count } => Self::Uniform(count),
-            KeyDist::Zipf { count, exponent } => {
-                Self::Zipf(ZipfSampler::new(count, exponent))
-            }
+            KeyDist::Zipf { count, exponent } => Self::Zipf(ZipfSampler::new(count, exponent)),
         }
     }
 
@@ -191,13 +190,16 @@ impl ArrivalSource {
         let mean_gap = 1e9 / max;
         let mut out = Vec::with_capacity((max * 1.1) as usize + 4);
         let mut t = lo as f64;
+        // A constant rate needs no thinning draw.
+        let constant = self.curve.points.is_empty();
         loop {
-            t += -unit_open(rng.next_u64()).ln() * mean_gap;
+            let gap: f64 = Exp1.sample(&mut rng);
+            t += gap * mean_gap;
             if t >= hi as f64 {
                 break;
             }
             let at = t as u64;
-            let keep = unit_open(rng.next_u64()) * max <= self.curve.at(at);
+            let keep = constant || unit_open(rng.next_u64()) * max <= self.curve.at(at);
             let key = self.keys.sample(&mut rng);
             if keep {
                 out.push((at, key));

@@ -2,6 +2,8 @@
 
 use std::collections::VecDeque;
 
+use rand_distr::{Distribution, Exp1};
+
 use super::action::{Action, TimedAction};
 use super::arrivals::{ArrivalSource, KeySampler, RateCurve};
 use super::config::{HealthCheckConfig, ServiceTime, SimConfig, Workload};
@@ -1032,7 +1034,11 @@ impl Simulation {
         let bits = draw(self.seeds.service, id, attempt);
         match b_service {
             ServiceTime::Deterministic { value } => value.0,
-            ServiceTime::Exponential { mean } => (-unit_open(bits).ln() * mean.0 as f64) as u64,
+            ServiceTime::Exponential { mean } => {
+                // Ziggurat: one table step for 98.9 % of draws, no `ln`.
+                let e: f64 = Exp1.sample(&mut SplitMix(bits));
+                (e * mean.0 as f64) as u64
+            }
             ServiceTime::LogNormal { mean, sigma } => {
                 let u1 = unit_open(bits);
                 let u2 = unit_open(mix(bits ^ 0x2545_f491_4f6c_dd1d));

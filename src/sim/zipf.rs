@@ -142,9 +142,7 @@ impl Tail {
         // the cancellation of H(b) − H(a).
         let l = (b / a).ln();
         let integral = a * self.h(a) * helper2((1.0 - s) * l) * l;
-        integral + (self.h(a) + self.h(b)) / 2.0
-            + (d1(b) - d1(a)) / 12.0
-            - (d3(b) - d3(a)) / 720.0
+        integral + (self.h(a) + self.h(b)) / 2.0 + (d1(b) - d1(a)) / 12.0 - (d3(b) - d3(a)) / 720.0
     }
 
     fn sample(&self, mut next: impl FnMut() -> u64) -> u64 {
@@ -208,8 +206,15 @@ mod tests {
     fn the_tail_sum_matches_direct_summation() {
         for s in [0.5, 0.9, 1.0, 1.3, 2.5] {
             let t = Tail::new(HEAD + 1, 3_000_000, s);
-            let direct: f64 = (HEAD + 1..=3_000_000).rev().map(|k| (k as f64).powf(-s)).sum();
-            assert!((t.sum() / direct - 1.0).abs() < 1e-12, "s = {s}: {} vs {direct}", t.sum());
+            let direct: f64 = (HEAD + 1..=3_000_000)
+                .rev()
+                .map(|k| (k as f64).powf(-s))
+                .sum();
+            assert!(
+                (t.sum() / direct - 1.0).abs() < 1e-12,
+                "s = {s}: {} vs {direct}",
+                t.sum()
+            );
         }
     }
 
@@ -218,7 +223,12 @@ mod tests {
         // Bins of doubling width: the head, the boundary at 2^16 and the
         // tail are all checked. 2·10^6 draws: a bin of probability p has a
         // standard deviation of sqrt(p/2e6); allow 5 of them plus 1e-4.
-        for (n, s) in [(1_000_000u64, 0.9), (300_000, 1.0), (200_000, 1.7), (50, 0.6)] {
+        for (n, s) in [
+            (1_000_000u64, 0.9),
+            (300_000, 1.0),
+            (200_000, 1.7),
+            (50, 0.6),
+        ] {
             let z = ZipfSampler::new(n, s);
             let mut next = splitmix(n ^ s.to_bits());
             let draws = 2_000_000;
