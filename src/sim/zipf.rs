@@ -51,10 +51,11 @@ impl ZipfSampler {
         }
     }
 
-    /// A rank in 1..=n from two or more 64-bit draws of `next`.
+    /// A rank in 1..=n from 64-bit draws of `next` (one when every rank is
+    /// in the alias table, else two or more).
     #[inline]
     pub(crate) fn sample(&self, mut next: impl FnMut() -> u64) -> u64 {
-        if next() < self.head_below || self.tail.is_none() {
+        if self.tail.is_none() || next() < self.head_below {
             let r = next();
             let cell = (((r >> 32) * self.alias.len() as u64) >> 32) as usize;
             let (keep, other) = self.alias[cell];
