@@ -94,8 +94,8 @@ proptest! {
     #[test]
     fn least_conn_scan_spans_chunks_drains_and_rotation(
         // Hundreds of backends: counters span several 256-slot chunks;
-        // drained backends split the scan into runs; equal weights take
-        // the count-only scan, mixed ones the scaled scan.
+        // drained backends split the scan into runs; equal and mixed
+        // weights give different score multipliers.
         n in 250usize..700,
         equal in any::<bool>(),
         seed: u64,

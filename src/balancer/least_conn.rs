@@ -9,10 +9,9 @@
 //! multiple `L` of the active weights fits in 32 bits (always for equal
 //! weights, and for any mix of small weights), each backend's score is the
 //! integer `in_flight · (L / w)`, which orders exactly as `in_flight / w`
-//! (a count is at most 2^32 − 1, so a score fits 64 bits); with equal
-//! weights the score is the count itself. Scores of different backends are
-//! independent, so the scan's only dependency chain is the running
-//! minimum. The scan walks runs of consecutive active counter slots, so
+//! (a count is at most 2^32 − 1, so a score fits 64 bits). Scores of
+//! different backends are independent, so the scan's only dependency chain
+//! is the running minimum. The scan walks runs of consecutive active counter slots, so
 //! drained members cost nothing and no slot needs a mask. Otherwise the
 //! scan compares by cross-multiplication in 128 bits (`a·w_b < b·w_a`),
 //! whose chain through the current best is about three times longer.
@@ -51,8 +50,6 @@ pub struct LeastConnScan {
 /// How a slot's count becomes a score.
 #[derive(Debug)]
 enum Scores {
-    /// Equal weights: the count.
-    Count,
     /// Per slot `L / w` (`L` the weights' lcm, within 32 bits).
     Scaled(Box<[u64]>),
     /// Cross-multiplication (the lcm does not fit).
@@ -116,20 +113,14 @@ impl sealed::Strategy for LeastConnScan {
             runs.push((lo, slot));
         }
         let active = members.active();
-        let mut active_weights = active.iter().map(|&i| members.weight(i as usize));
-        let first = active_weights.next();
-        let scores = if active_weights.clone().all(|w| Some(w) == first) {
-            Scores::Count
-        } else {
-            match lcm_within_u32(active.iter().map(|&i| members.weight(i as usize))) {
-                Some(l) => Scores::Scaled(
-                    weights
-                        .iter()
-                        .map(|&w| if w > 0 { l / u64::from(w) } else { 0 })
-                        .collect(),
-                ),
-                None => Scores::Cross,
-            }
+        let scores = match lcm_within_u32(active.iter().map(|&i| members.weight(i as usize))) {
+            Some(l) => Scores::Scaled(
+                weights
+                    .iter()
+                    .map(|&w| if w > 0 { l / u64::from(w) } else { 0 })
+                    .collect(),
+            ),
+            None => Scores::Cross,
         };
         Self {
             ids: ids.into(),
@@ -152,14 +143,6 @@ impl sealed::Strategy for LeastConnScan {
         }
         cursor.index = start + 1;
         let best = match &self.scores {
-            Scores::Count => self.scan(members, start, |words, _, below| {
-                run_minimum(
-                    words
-                        .iter()
-                        .map(|w| u64::from(count_of(w.load(Ordering::Relaxed)))),
-                    below,
-                )
-            }),
             Scores::Scaled(mult) => self.scan(members, start, |words, first, below| {
                 scaled_minimum(words, &mult[first..first + words.len()], below)
             }),
