@@ -70,6 +70,21 @@ impl Pool<BoundedRing> {
     }
 }
 
+impl BoundedRing {
+    fn around(members: &Members, params: &BoundedParams, ring: RingTable) -> Self {
+        let active_weight = members
+            .active()
+            .iter()
+            .map(|&i| f64::from(members.weight(i as usize)))
+            .sum();
+        Self {
+            ring,
+            factor: 1.0 + params.epsilon,
+            active_weight,
+        }
+    }
+}
+
 impl sealed::Strategy for BoundedRing {
     type Params = BoundedParams;
     const NAME: &'static str = "bounded-load";
@@ -89,16 +104,22 @@ impl sealed::Strategy for BoundedRing {
     }
 
     fn build(members: &Members, params: &BoundedParams) -> Self {
-        let active_weight = members
-            .active()
-            .iter()
-            .map(|&i| f64::from(members.weight(i as usize)))
-            .sum();
-        Self {
-            ring: RingTable::build_with(members, params.points_per_weight),
-            factor: 1.0 + params.epsilon,
-            active_weight,
-        }
+        Self::around(
+            members,
+            params,
+            RingTable::build_with(members, params.points_per_weight),
+        )
+    }
+
+    fn rebuild(
+        members: &Members,
+        params: &BoundedParams,
+        old_members: &Members,
+        old: &Self,
+    ) -> Self {
+        let ring =
+            RingTable::rebuild_with(members, params.points_per_weight, old_members, &old.ring);
+        Self::around(members, params, ring)
     }
 
     #[inline]

@@ -62,6 +62,17 @@ pub(crate) mod sealed {
         fn validate(params: &Self::Params) -> Result<(), BalancerError>;
         /// Precomputes whatever the strategy needs from one member list.
         fn build(members: &Members, params: &Self::Params) -> Self;
+        /// The same as [`build`](Self::build), given the strategy built
+        /// for the previous member list (which a strategy may reuse).
+        fn rebuild(
+            members: &Members,
+            params: &Self::Params,
+            old_members: &Members,
+            old: &Self,
+        ) -> Self {
+            let _ = (old_members, old);
+            Self::build(members, params)
+        }
         /// Returns the backend to use, or `None` if no member is active.
         fn pick(&self, members: &Members, key: u64, cursor: &mut Cursor) -> Option<BackendId>;
     }
@@ -201,7 +212,7 @@ impl<S: Strategy> Pool<S> {
         let old = self.shared.cell.load_full();
         let members = Members::build(backends, Some(&old.members), &mut slab, &self.shared.total)?;
         let snapshot = Snapshot {
-            strategy: S::build(&members, &self.shared.params),
+            strategy: S::rebuild(&members, &self.shared.params, &old.members, &old.strategy),
             members,
             ticket: CachePadded::new(AtomicU64::new(0)),
         };
