@@ -86,7 +86,9 @@ impl sealed::Strategy for TwoChoices {
         let load_a = u64::from(count_of(ca.counter.word().load(Ordering::Relaxed)));
         let load_b = u64::from(count_of(cb.counter.word().load(Ordering::Relaxed)));
         let better_b = load_b * u64::from(ca.weight) < load_a * u64::from(cb.weight);
-        let winner = [a, b][usize::from(better_b)];
-        Some(self.candidates[winner].id)
+        // A hinted select: LLVM compiles a plain one into a branch here
+        // when the pick is inlined into a loop, which measured 15 ns per
+        // pick against 9 ns.
+        Some(std::hint::select_unpredictable(better_b, cb.id, ca.id))
     }
 }
