@@ -312,10 +312,10 @@ impl Profile {
         // A name of this profile's policies becomes its table; preset names
         // stay for the simulator to resolve.
         let resolve = |spec: &mut RetrySpec| {
-            if let RetrySpec::Preset(name) = spec {
-                if let Some(c) = self.policies.get(name) {
-                    *spec = RetrySpec::Config(Box::new(c.clone()));
-                }
+            if let RetrySpec::Preset(name) = spec
+                && let Some(c) = self.policies.get(name)
+            {
+                *spec = RetrySpec::Config(Box::new(c.clone()));
             }
         };
         let mut clients = self.clients.clone();
@@ -415,16 +415,16 @@ impl Profile {
             })?;
         }
         for (i, g) in self.clients.iter().enumerate() {
-            if let RetrySpec::Preset(name) = &g.retry {
-                if self.resolve_policy(name).is_none() {
-                    return Err((
-                        format!("clients[{i}].retry"),
-                        format!(
-                            "no policy named `{name}`: allowed a table, or one of {}",
-                            self.policy_names()
-                        ),
-                    ));
-                }
+            if let RetrySpec::Preset(name) = &g.retry
+                && self.resolve_policy(name).is_none()
+            {
+                return Err((
+                    format!("clients[{i}].retry"),
+                    format!(
+                        "no policy named `{name}`: allowed a table, or one of {}",
+                        self.policy_names()
+                    ),
+                ));
             }
         }
         for (i, name) in self.compare.policies.iter().enumerate() {

@@ -54,7 +54,7 @@ fn no_pick_of_a_drained_backend_and_counts_return_to_zero() {
                             assert_ne!(shared, BackendId(0), "{} shared", lb.name());
                         }
                         // Alternate the shared path and the handle path.
-                        if k % 2 == 0 {
+                        if k.is_multiple_of(2) {
                             assert!(lb.start(id));
                         } else {
                             assert!(picker.start(id));
@@ -113,10 +113,10 @@ fn removal_races_keep_the_total_exact() {
             let mut k = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 k += 1;
-                if let Some(id) = lb.pick(k) {
-                    if let Some(g) = lb.begin(id) {
-                        guards.push(g);
-                    }
+                if let Some(id) = lb.pick(k)
+                    && let Some(g) = lb.begin(id)
+                {
+                    guards.push(g);
                 }
                 if guards.len() > 16 {
                     guards.drain(..8);

@@ -444,15 +444,15 @@ fn exp(base: SimDuration, multiplier: f64, cap: SimDuration, jitter: Jitter) -> 
 
 impl RetryPolicy for Policy {
     fn admit(&mut self, now: SimTime, rng: &mut dyn RngCore) -> Result<(), Refusal> {
-        if let Some(b) = &mut self.breaker {
-            if !b.allow(now) {
-                return Err(Refusal::BreakerOpen);
-            }
+        if let Some(b) = &mut self.breaker
+            && !b.allow(now)
+        {
+            return Err(Refusal::BreakerOpen);
         }
-        if let Some(t) = &mut self.throttle {
-            if !t.admit(now, rng) {
-                return Err(Refusal::Throttled);
-            }
+        if let Some(t) = &mut self.throttle
+            && !t.admit(now, rng)
+        {
+            return Err(Refusal::Throttled);
         }
         Ok(())
     }
@@ -475,10 +475,8 @@ impl RetryPolicy for Policy {
         if let Some(b) = &mut self.breaker {
             b.record(now, success);
         }
-        if success {
-            if let Some(t) = &mut self.throttle {
-                t.accepted(now);
-            }
+        if success && let Some(t) = &mut self.throttle {
+            t.accepted(now);
         }
         if let Some(b) = &mut self.budget {
             b.on_outcome(success, request.charged);
@@ -502,10 +500,10 @@ impl RetryPolicy for Policy {
         if let (true, Pushback::RetryAfter(d)) = (self.config.honour_pushback, pushback) {
             delay = d;
         }
-        if let Some(deadline) = self.config.deadline {
-            if now + delay >= request.started + deadline {
-                return Decision::GiveUp(GiveUp::Deadline);
-            }
+        if let Some(deadline) = self.config.deadline
+            && now + delay >= request.started + deadline
+        {
+            return Decision::GiveUp(GiveUp::Deadline);
         }
         if let Some(b) = &mut self.budget {
             match b.try_retry(now, outcome == Outcome::Timeout) {

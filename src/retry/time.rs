@@ -180,7 +180,7 @@ fn write_span(ns: u64, f: &mut dyn fmt::Write) -> fmt::Result {
     ];
     if ns != 0 {
         for (scale, unit) in UNITS {
-            if ns % scale == 0 {
+            if ns.is_multiple_of(scale) {
                 return write!(f, "{}{unit}", ns / scale);
             }
         }

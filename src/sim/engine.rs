@@ -729,17 +729,17 @@ impl Simulation {
             let mut best = self.heap.peek().map(|e| (e.time, e.seq));
             let mut source = (HEAP, false);
             for (g, group) in self.groups.iter().enumerate() {
-                if let Some(a) = group.next_arrival {
-                    if best.is_none_or(|b| a < b) {
-                        best = Some(a);
-                        source = (g, false);
-                    }
+                if let Some(a) = group.next_arrival
+                    && best.is_none_or(|b| a < b)
+                {
+                    best = Some(a);
+                    source = (g, false);
                 }
-                if let Some(&(t, seq, ..)) = group.timeouts.front() {
-                    if best.is_none_or(|b| (t, seq) < b) {
-                        best = Some((t, seq));
-                        source = (g, true);
-                    }
+                if let Some(&(t, seq, ..)) = group.timeouts.front()
+                    && best.is_none_or(|b| (t, seq) < b)
+                {
+                    best = Some((t, seq));
+                    source = (g, true);
                 }
             }
             let (time, _) = best?;
@@ -1098,10 +1098,10 @@ impl Simulation {
             return self.outcome(r, Outcome::Failure(Pushback::None));
         };
         self.requests[r as usize].job = j;
-        if let Some(d) = deadline {
-            if !immediate || now + self.jobs[j as usize].service > d {
-                self.push_timeout(g, d, r, token);
-            }
+        if let Some(d) = deadline
+            && (!immediate || now + self.jobs[j as usize].service > d)
+        {
+            self.push_timeout(g, d, r, token);
         }
     }
 

@@ -120,7 +120,7 @@ mod tests {
             let time = x % 50;
             q.push(Entry { time, seq, ev: seq });
             expected.push((time, seq));
-            if x % 3 == 0 {
+            if x.is_multiple_of(3) {
                 expected.sort_unstable();
                 let e = q.pop().expect("non-empty");
                 assert_eq!((e.time, e.seq), expected.remove(0));
