@@ -200,7 +200,11 @@ fn advance(c: u64, d: i64, m: u64) -> u64 {
 /// Bit `c` of the claimed bitmap, as 0 or 1.
 #[inline(always)]
 fn bit(claimed: &[u64], c: u64) -> u64 {
-    (claimed[(c >> 6) as usize] >> (c & 63)) & 1
+    debug_assert!(((c >> 6) as usize) < claimed.len());
+    // SAFETY: every position handed to `bit` is reduced mod `m` (by
+    // `advance`, or below `m` from the start), and the bitmap has
+    // `ceil(m / 64)` words.
+    (unsafe { *claimed.get_unchecked((c >> 6) as usize) } >> (c & 63)) & 1
 }
 
 /// The first unclaimed position of the walk `c, c + skip, c + 2·skip, …`
