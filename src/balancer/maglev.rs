@@ -211,7 +211,8 @@ fn bit(claimed: &[u64], c: u64) -> u64 {
 /// (mod `m`). Tests two positions per branch: while the table is between
 /// a quarter and nine tenths full, whether a position is free is close to
 /// a coin flip, and a loop exit per position mispredicts about once a
-/// claim.
+/// claim. Needs `2·skip mod m ≠ 0`, so `m > 2`: `build` walks only while
+/// more than [`TAIL`] positions are free.
 #[inline]
 fn walk(claimed: &[u64], mut c: u64, skip: u64, m: u64) -> u64 {
     let d1 = skip as i64 - m as i64;
