@@ -11,10 +11,11 @@
 //! integer `in_flight · (L / w)`, which orders exactly as `in_flight / w`
 //! (a count is at most 2^32 − 1, so a score fits 64 bits). Scores of
 //! different backends are independent, so the scan's only dependency chain
-//! is the running minimum. The scan walks runs of consecutive active counter slots, so
-//! drained members cost nothing and no slot needs a mask. Otherwise the
-//! scan compares by cross-multiplication in 128 bits (`a·w_b < b·w_a`),
-//! whose chain through the current best is about three times longer.
+//! is the running minimum; it walks runs of consecutive active counter
+//! slots, so drained members cost nothing and no slot needs a mask.
+//! Otherwise the scan compares by cross-multiplication in 128 bits
+//! (`a·w_b < b·w_a`), whose chain through the current best is about three
+//! times longer.
 //!
 //! Ties rotate: each pick starts its scan one position after the previous
 //! pick's start (per cursor), and the first minimum from there wins, so
@@ -143,9 +144,7 @@ impl sealed::Strategy for LeastConnScan {
         }
         cursor.index = start + 1;
         let best = match &self.scores {
-            Scores::Scaled(mult) => self.scan(members, start, |words, first, below| {
-                scaled_minimum(words, &mult[first..first + words.len()], below)
-            }),
+            Scores::Scaled(mult) => self.scan_scaled(members, mult, start),
             Scores::Cross => self.scan_cross(members, start),
         };
         Some(self.ids[best])
@@ -153,16 +152,11 @@ impl sealed::Strategy for LeastConnScan {
 }
 
 impl LeastConnScan {
-    /// The first active slot from `start` (wrapping) with the lowest score,
-    /// running `minimum(words, first slot, below)` over each run of active
-    /// slots' counters; stops early at a score of 0.
+    /// The first active slot from `start` (wrapping) with the lowest score
+    /// `count · mult[slot]`, over each run of active slots' counters; stops
+    /// early at a score of 0.
     #[inline]
-    fn scan(
-        &self,
-        members: &Members,
-        start: usize,
-        minimum: impl Fn(&[AtomicU64], usize, u64) -> Option<(usize, u64)>,
-    ) -> usize {
+    fn scan_scaled(&self, members: &Members, mult: &[u64], start: usize) -> usize {
         let span = self.ids.len();
         let mut best = (start, u64::MAX);
         for (from, to) in [(start, span), (0, start)] {
@@ -172,7 +166,8 @@ impl LeastConnScan {
                     continue;
                 }
                 for (first, words) in members.words(lo, hi) {
-                    if let Some((k, score)) = minimum(words, first, best.1) {
+                    let m = &mult[first..first + words.len()];
+                    if let Some((k, score)) = scaled_minimum(words, m, best.1) {
                         best = (first + k, score);
                         if score == 0 {
                             return best.0;

@@ -288,7 +288,7 @@ mod tests {
 
     use super::sealed::Strategy as _;
     use super::*;
-    use crate::balancer::members::Slab;
+    use crate::balancer::members::{Slab, distinct_backends};
     use crate::sync::AtomicU64;
 
     #[test]
@@ -301,12 +301,7 @@ mod tests {
     }
 
     fn members(list: &[(u32, u32)]) -> Members {
-        let mut seen = std::collections::HashSet::new();
-        let backends: Vec<Backend> = list
-            .iter()
-            .filter(|(id, _)| seen.insert(*id))
-            .map(|&(id, w)| Backend::new(id, w))
-            .collect();
+        let backends = distinct_backends(list);
         let total = Arc::new(CachePadded::new(AtomicU64::new(0)));
         Members::build(&backends, None, &mut Slab::default(), &total).unwrap()
     }

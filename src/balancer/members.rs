@@ -375,6 +375,17 @@ pub(crate) fn count_of(word: u64) -> u32 {
     word as u32
 }
 
+/// Backends from `(id, weight)` pairs, keeping the first of each id: a
+/// valid member list for unit tests.
+#[cfg(test)]
+pub(crate) fn distinct_backends(list: &[(u32, u32)]) -> Vec<Backend> {
+    let mut seen = std::collections::HashSet::new();
+    list.iter()
+        .filter(|(id, _)| seen.insert(*id))
+        .map(|&(id, w)| Backend::new(id, w))
+        .collect()
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;

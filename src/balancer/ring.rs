@@ -444,7 +444,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::balancer::members::Slab;
+    use crate::balancer::members::{Slab, distinct_backends};
     use crate::sync::AtomicU64;
 
     fn assert_same(a: &RingTable, b: &RingTable) {
@@ -458,14 +458,6 @@ mod tests {
     /// A member list: ids below 300 in the order given, weights 0 to 6.
     fn members_strategy() -> impl Strategy<Value = Vec<(u32, u32)>> {
         prop::collection::vec((0u32..300, 0u32..=6), 1..120)
-    }
-
-    fn dedup(list: &[(u32, u32)]) -> Vec<Backend> {
-        let mut seen = std::collections::HashSet::new();
-        list.iter()
-            .filter(|(id, _)| seen.insert(*id))
-            .map(|&(id, w)| Backend::new(id, w))
-            .collect()
     }
 
     proptest! {
@@ -489,7 +481,7 @@ mod tests {
         ) {
             let total = Arc::new(CachePadded::new(AtomicU64::new(0)));
             let mut slab = Slab::default();
-            let mut backends = dedup(&first);
+            let mut backends = distinct_backends(&first);
             let mut members = Members::build(&backends, None, &mut slab, &total).unwrap();
             let mut ring = RingTable::build_with(&members, ppw);
             for step in steps {
@@ -505,7 +497,7 @@ mod tests {
                             None => backends.push(Backend::new(id, w)),
                         }
                     }
-                    (None, Some(list)) => backends = dedup(&list),
+                    (None, Some(list)) => backends = distinct_backends(&list),
                     _ => unreachable!(),
                 }
                 let next = Members::build(&backends, Some(&members), &mut slab, &total).unwrap();

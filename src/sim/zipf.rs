@@ -179,16 +179,14 @@ fn helper2(x: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use rand::RngCore;
 
-    fn splitmix(mut x: u64) -> impl FnMut() -> u64 {
-        move || {
-            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = x;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
+    use super::*;
+    use crate::sim::random::SplitMix;
+
+    fn splitmix(seed: u64) -> impl FnMut() -> u64 {
+        let mut rng = SplitMix(seed);
+        move || rng.next_u64()
     }
 
     /// Exact probabilities of the bins [1], [2], [3..4], [5..8], … by summing.
