@@ -5,7 +5,12 @@
 //! dependent loads of `std::collections::BinaryHeap`; the (time, sequence)
 //! pair is compared as one 128-bit integer, and the smallest child chosen
 //! with hinted selects (no branch for the predictor to miss). Push and pop
-//! are O(log n). Both move a hole instead of swapping entries.
+//! are O(log n). Both move a hole instead of swapping entries; a pop moves
+//! it down to a leaf first and then up to where the last entry fits
+//! (Floyd's bottom-up trick), which spares a comparison with that entry at
+//! every level.
+
+use std::hint::select_unpredictable;
 
 /// One pending event: ordered by `time`, then by `seq` (FIFO at an instant).
 #[derive(Clone, Copy, Debug)]
@@ -71,7 +76,11 @@ impl<E: Copy> EventQueue<E> {
         Some(top)
     }
 
-    /// Fills the hole at the root with `x`, moving smaller children up.
+    /// Fills the hole at the root with `x`: first moves the hole down to a
+    /// leaf along the smallest children without comparing them with `x`
+    /// (`x` was the last leaf, so it nearly always belongs near the
+    /// bottom), then moves it up to where `x` fits. Every comparison on
+    /// the way down is a select; the only branches are the loop exits.
     #[inline]
     fn sift_down(&mut self, x: Entry<E>) {
         let n = self.v.len();
@@ -79,25 +88,37 @@ impl<E: Copy> EventQueue<E> {
         let mut hole = 0;
         loop {
             let first = 4 * hole + 1;
-            if first >= n {
+            let best = if first + 4 <= n {
+                let k = |i: usize| self.v[i].key();
+                // A tournament of selects: which child is smallest is a
+                // coin flip to the predictor.
+                let (a, b) = (first, first + 1);
+                let (c, d) = (first + 2, first + 3);
+                let (ka, kb, kc, kd) = (k(a), k(b), k(c), k(d));
+                let ab = select_unpredictable(kb < ka, b, a);
+                let kab = select_unpredictable(kb < ka, kb, ka);
+                let cd = select_unpredictable(kd < kc, d, c);
+                let kcd = select_unpredictable(kd < kc, kd, kc);
+                select_unpredictable(kcd < kab, cd, ab)
+            } else if first < n {
+                let mut best = first;
+                for c in first + 1..n {
+                    best = select_unpredictable(self.v[c].key() < self.v[best].key(), c, best);
+                }
+                best
+            } else {
                 break;
-            }
-            let end = (first + 4).min(n);
-            let mut best = first;
-            let mut best_key = self.v[first].key();
-            for c in first + 1..end {
-                let k = self.v[c].key();
-                // A select, not a branch: which child is smallest is a coin
-                // flip to the predictor.
-                let smaller = k < best_key;
-                best = std::hint::select_unpredictable(smaller, c, best);
-                best_key = std::hint::select_unpredictable(smaller, k, best_key);
-            }
-            if best_key >= key {
-                break;
-            }
+            };
             self.v[hole] = self.v[best];
             hole = best;
+        }
+        while hole > 0 {
+            let parent = (hole - 1) / 4;
+            if key >= self.v[parent].key() {
+                break;
+            }
+            self.v[hole] = self.v[parent];
+            hole = parent;
         }
         self.v[hole] = x;
     }
