@@ -351,8 +351,15 @@ impl Members {
         }
     }
 
+    /// The member index of `id`. Member lists are often numbered in order
+    /// (id `i` at index `i`), so that is tried first: one compare instead
+    /// of a hash lookup.
     #[inline]
     pub(crate) fn index_of(&self, id: BackendId) -> Option<usize> {
+        let guess = id.0 as usize;
+        if self.backends.get(guess).is_some_and(|b| b.id == id) {
+            return Some(guess);
+        }
         self.by_id.get(&id).map(|&i| i as usize)
     }
 
@@ -411,5 +418,27 @@ mod tests {
         assert!(!stale.start(&total));
         assert!(!stale.finish(&total));
         assert_eq!(stale.load(), 0);
+    }
+
+    #[test]
+    fn index_of_finds_numbered_shuffled_and_sparse_ids() {
+        let total = Arc::new(CachePadded::new(AtomicU64::new(0)));
+        let lists: [&[u32]; 4] = [
+            &[0, 1, 2, 3],
+            &[3, 1, 0, 2],
+            &[1, 0],
+            &[7, 100, 2, u32::MAX],
+        ];
+        for ids in lists {
+            let backends: Vec<Backend> = ids.iter().map(|&id| Backend::new(id, 1)).collect();
+            let members =
+                Members::build(&backends, None, &mut Slab::default(), &total).expect("valid");
+            for (i, &id) in ids.iter().enumerate() {
+                assert_eq!(members.index_of(BackendId(id)), Some(i), "{ids:?}");
+            }
+            for absent in [4, 5, 99, u32::MAX - 1] {
+                assert_eq!(members.index_of(BackendId(absent)), None, "{ids:?}");
+            }
+        }
     }
 }
