@@ -981,12 +981,15 @@ impl Simulation {
         let service = self.service_draw(self.backends[b as usize].service, id, attempt);
         let site = &mut self.sites[s as usize];
         let backend = &mut self.backends[b as usize];
-        let service = (service as f64 / backend.speed
-            * if now < site.cold_until {
-                site.cold_factor
-            } else {
-                1.0
-            }) as u64;
+        let cold = now < site.cold_until;
+        // Most backends run at speed 1 outside a cold start: skip the
+        // float round trip (which gives any `service` below 2^53 ns back
+        // exactly).
+        let service = if backend.speed == 1.0 && !cold {
+            service
+        } else {
+            (service as f64 / backend.speed * if cold { site.cold_factor } else { 1.0 }) as u64
+        };
         let immediate = backend.busy < backend.slots;
         if !immediate
             && backend.queue.len() as u32 - backend.cancelled_in_queue >= backend.queue_cap
