@@ -50,9 +50,14 @@ impl<E: Copy> EventQueue<E> {
 
     #[inline]
     pub(crate) fn push(&mut self, x: Entry<E>) {
-        let key = x.key();
-        let mut hole = self.v.len();
         self.v.push(x);
+        self.sift_up(self.v.len() - 1, x);
+    }
+
+    /// Fills `hole` with `x`, moving larger ancestors down.
+    #[inline]
+    fn sift_up(&mut self, mut hole: usize, x: Entry<E>) {
+        let key = x.key();
         while hole > 0 {
             let parent = (hole - 1) / 4;
             if key >= self.v[parent].key() {
@@ -84,7 +89,6 @@ impl<E: Copy> EventQueue<E> {
     #[inline]
     fn sift_down(&mut self, x: Entry<E>) {
         let n = self.v.len();
-        let key = x.key();
         let mut hole = 0;
         loop {
             let first = 4 * hole + 1;
@@ -112,15 +116,7 @@ impl<E: Copy> EventQueue<E> {
             self.v[hole] = self.v[best];
             hole = best;
         }
-        while hole > 0 {
-            let parent = (hole - 1) / 4;
-            if key >= self.v[parent].key() {
-                break;
-            }
-            self.v[hole] = self.v[parent];
-            hole = parent;
-        }
-        self.v[hole] = x;
+        self.sift_up(hole, x);
     }
 }
 
