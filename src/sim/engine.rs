@@ -725,43 +725,44 @@ impl Simulation {
     #[inline]
     fn next_event(&mut self, limit: u64) -> Option<(u64, Ev)> {
         const HEAP: usize = usize::MAX;
-        loop {
-            let mut best = self.heap.peek().map(|e| (e.time, e.seq));
-            let mut source = (HEAP, false);
-            for (g, group) in self.groups.iter().enumerate() {
-                if let Some(a) = group.next_arrival
-                    && best.is_none_or(|b| a < b)
-                {
-                    best = Some(a);
-                    source = (g, false);
-                }
-                if let Some(&(t, seq, ..)) = group.timeouts.front()
-                    && best.is_none_or(|b| (t, seq) < b)
-                {
-                    best = Some((t, seq));
-                    source = (g, true);
-                }
+        // (time, sequence) as one integer; nothing pending is the maximum.
+        let key = |time: u64, seq: u64| (u128::from(time) << 64) | u128::from(seq);
+        let mut best = self.heap.peek().map_or(u128::MAX, |e| key(e.time, e.seq));
+        let mut source = (HEAP, false);
+        for (g, group) in self.groups.iter_mut().enumerate() {
+            if let Some((t, seq)) = group.next_arrival
+                && key(t, seq) < best
+            {
+                best = key(t, seq);
+                source = (g, false);
             }
-            let (time, _) = best?;
-            if time > limit {
-                return None;
-            }
-            return Some(match source {
-                (HEAP, _) => (time, self.heap.pop().expect("peeked").ev),
-                (g, false) => {
-                    self.groups[g].next_arrival = None;
-                    (time, Ev::Arrival(g as u32))
-                }
-                (g, true) => {
-                    let (_, _, r, token) = self.groups[g].timeouts.pop_front().expect("peeked");
-                    let req = &self.requests[r as usize];
-                    if req.token != token || !req.waiting {
-                        continue;
+            while let Some(&(t, seq, r, token)) = group.timeouts.front() {
+                let req = &self.requests[r as usize];
+                if req.token == token && req.waiting {
+                    if key(t, seq) < best {
+                        best = key(t, seq);
+                        source = (g, true);
                     }
-                    (time, Ev::Timeout(r, token))
+                    break;
                 }
-            });
+                group.timeouts.pop_front();
+            }
         }
+        let time = (best >> 64) as u64;
+        if best == u128::MAX || time > limit {
+            return None;
+        }
+        Some(match source {
+            (HEAP, _) => (time, self.heap.pop().expect("peeked").ev),
+            (g, false) => {
+                self.groups[g].next_arrival = None;
+                (time, Ev::Arrival(g as u32))
+            }
+            (g, true) => {
+                let (_, _, r, token) = self.groups[g].timeouts.pop_front().expect("peeked");
+                (time, Ev::Timeout(r, token))
+            }
+        })
     }
 
     fn push_action(&mut self, at: u64, action: Action) {
