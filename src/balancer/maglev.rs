@@ -131,13 +131,14 @@ impl sealed::Strategy for MaglevTable {
         let mut turns: Vec<Turn> = order
             .iter()
             .map(|&i| {
-                let id = u64::from(members.id(i as usize).0);
+                let id = members.id(i as usize);
+                let (position, skip) = permutation(id, m);
                 Turn {
-                    id: members.id(i as usize),
+                    id,
                     weight: u64::from(members.weight(i as usize)),
                     credit: 0,
-                    position: mix64(id ^ 0x6d61_676c_6576_3031) % m,
-                    skip: mix64(id ^ 0x6d61_676c_6576_3032) % (m - 1) + 1,
+                    position,
+                    skip,
                 }
             })
             .collect();
@@ -183,6 +184,15 @@ impl sealed::Strategy for MaglevTable {
         }
         Some(self.table[reduce(mix64(key), self.table.len())])
     }
+}
+
+/// Backend `id`'s permutation of the `m` positions: its (offset, skip),
+/// from two hashes of the id.
+fn permutation(id: BackendId, m: u64) -> (u64, u64) {
+    let h = u64::from(id.0);
+    let offset = mix64(h ^ 0x6d61_676c_6576_3031) % m;
+    let skip = mix64(h ^ 0x6d61_676c_6576_3032) % (m - 1) + 1;
+    (offset, skip)
 }
 
 /// Free positions left when the fill stops walking and hands them out from
@@ -321,9 +331,7 @@ mod tests {
             .iter()
             .map(|&i| {
                 let id = members.id(i as usize);
-                let h = u64::from(id.0);
-                let offset = mix64(h ^ 0x6d61_676c_6576_3031) % m;
-                let skip = mix64(h ^ 0x6d61_676c_6576_3032) % (m - 1) + 1;
+                let (offset, skip) = permutation(id, m);
                 (
                     id,
                     u64::from(members.weight(i as usize)),

@@ -8,7 +8,7 @@ use super::action::{Action, TimedAction};
 use super::arrivals::{ArrivalSource, KeySampler, RateCurve};
 use super::config::{HealthCheckConfig, ServiceTime, SimConfig, Workload};
 use super::error::SimError;
-use super::queue::EventQueue;
+use super::queue::{EventQueue, order_key};
 use super::random::{SplitMix, Stream, draw, mix, stream_seed, unit_open};
 use super::recorder::{Recorder, SiteInterval};
 use super::summary::Summary;
@@ -725,22 +725,21 @@ impl Simulation {
     #[inline]
     fn next_event(&mut self, limit: u64) -> Option<(u64, Ev)> {
         const HEAP: usize = usize::MAX;
-        // (time, sequence) as one integer; nothing pending is the maximum.
-        let key = |time: u64, seq: u64| (u128::from(time) << 64) | u128::from(seq);
-        let mut best = self.heap.peek().map_or(u128::MAX, |e| key(e.time, e.seq));
+        // Nothing pending is the maximum key.
+        let mut best = self.heap.peek().map_or(u128::MAX, Entry::key);
         let mut source = (HEAP, false);
         for (g, group) in self.groups.iter_mut().enumerate() {
             if let Some((t, seq)) = group.next_arrival
-                && key(t, seq) < best
+                && order_key(t, seq) < best
             {
-                best = key(t, seq);
+                best = order_key(t, seq);
                 source = (g, false);
             }
             while let Some(&(t, seq, r, token)) = group.timeouts.front() {
                 let req = &self.requests[r as usize];
                 if req.token == token && req.waiting {
-                    if key(t, seq) < best {
-                        best = key(t, seq);
+                    if order_key(t, seq) < best {
+                        best = order_key(t, seq);
                         source = (g, true);
                     }
                     break;

@@ -20,10 +20,16 @@ pub(crate) struct Entry<E> {
     pub(crate) ev: E,
 }
 
+/// The order of events, (time, sequence), as one integer.
+#[inline]
+pub(crate) fn order_key(time: u64, seq: u64) -> u128 {
+    (u128::from(time) << 64) | u128::from(seq)
+}
+
 impl<E> Entry<E> {
     #[inline]
-    fn key(&self) -> u128 {
-        (u128::from(self.time) << 64) | u128::from(self.seq)
+    pub(crate) fn key(&self) -> u128 {
+        order_key(self.time, self.seq)
     }
 }
 
