@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use drainstorm::balancer::{Backend, BackendId, Balancer, LeastConn, SmoothWrr};
+use drainstorm::balancer::{
+    Backend, BackendId, Balancer, BoundedLoad, Handle, LeastConn, Pool, SmoothWrr, Strategy,
+};
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::thread;
 
@@ -40,31 +42,45 @@ fn pick_after_update() {
 }
 
 /// start/finish racing an update that removes the backend and one that
-/// adds it back: counts never go wrong and the total returns to 0.
+/// adds it back: counts never go wrong. Least connections keeps no
+/// balancer-wide total (its total is the sum of the members' counts).
 #[test]
 fn start_finish_racing_update() {
     loom::model(|| {
         let lb = LeastConn::new(&[Backend::new(0, 1), Backend::new(1, 1)]).unwrap();
-        let mut handle = lb.handle();
-        let updater = {
-            let lb = lb.clone();
-            thread::spawn(move || {
-                lb.update(&[Backend::new(1, 1)]).unwrap();
-                lb.update(&[Backend::new(0, 1), Backend::new(1, 1)])
-                    .unwrap();
-            })
-        };
-        let guard = Balancer::begin(&lb, BackendId(1)).unwrap();
-        let started = handle.start(BackendId(0));
-        if started {
-            handle.finish(BackendId(0));
-        }
-        drop(guard);
-        updater.join().unwrap();
-        assert_eq!(lb.in_flight(BackendId(1)), Some(0));
-        assert!(lb.in_flight(BackendId(0)).unwrap() <= 1);
-        // Finishing on whatever slot `0` now names leaves the total exact.
-        lb.finish(BackendId(0));
-        assert_eq!(lb.total_in_flight(), 0);
+        start_finish_race(lb.handle(), lb);
     });
+}
+
+/// The same race on bounded load, which keeps a balancer-wide total that
+/// starts, finishes and retirements all change: it returns to exactly 0.
+#[test]
+fn start_finish_racing_update_keeps_the_total() {
+    loom::model(|| {
+        let lb = BoundedLoad::new(&[Backend::new(0, 1), Backend::new(1, 1)]).unwrap();
+        start_finish_race(lb.handle(), lb);
+    });
+}
+
+fn start_finish_race<S: Strategy>(mut handle: Handle<S>, lb: Pool<S>) {
+    let updater = {
+        let lb = lb.clone();
+        thread::spawn(move || {
+            lb.update(&[Backend::new(1, 1)]).unwrap();
+            lb.update(&[Backend::new(0, 1), Backend::new(1, 1)])
+                .unwrap();
+        })
+    };
+    let guard = Balancer::begin(&lb, BackendId(1)).unwrap();
+    let started = handle.start(BackendId(0));
+    if started {
+        handle.finish(BackendId(0));
+    }
+    drop(guard);
+    updater.join().unwrap();
+    assert_eq!(lb.in_flight(BackendId(1)), Some(0));
+    assert!(lb.in_flight(BackendId(0)).unwrap() <= 1);
+    // Finishing on whatever slot `0` now names leaves the total exact.
+    lb.finish(BackendId(0));
+    assert_eq!(lb.total_in_flight(), 0);
 }

@@ -88,6 +88,7 @@ impl BoundedRing {
 impl sealed::Strategy for BoundedRing {
     type Params = BoundedParams;
     const NAME: &'static str = "bounded-load";
+    const KEEPS_TOTAL: bool = true;
 
     fn validate(params: &BoundedParams) -> Result<(), BalancerError> {
         if !(params.epsilon.is_finite() && params.epsilon > 0.0 && params.epsilon <= 1e6) {

@@ -291,15 +291,11 @@ fn inverse(a: u64, m: u64) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use crossbeam_utils::CachePadded;
     use proptest::prelude::*;
 
     use super::sealed::Strategy as _;
     use super::*;
     use crate::balancer::members::{Slab, distinct_backends};
-    use crate::sync::AtomicU64;
 
     #[test]
     fn primes() {
@@ -312,7 +308,7 @@ mod tests {
 
     fn members(list: &[(u32, u32)]) -> Members {
         let backends = distinct_backends(list);
-        let total = Arc::new(CachePadded::new(AtomicU64::new(0)));
+        let total = None;
         Members::build(&backends, None, &mut Slab::default(), &total).unwrap()
     }
 

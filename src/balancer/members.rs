@@ -89,7 +89,7 @@ impl Counter<'_> {
     /// Returns `false` (and changes nothing) if the slot has changed hands
     /// or the count is saturated at 2^32 − 1.
     #[inline]
-    pub(crate) fn start(self, total: &AtomicU64) -> bool {
+    pub(crate) fn start(self, total: Option<&AtomicU64>) -> bool {
         let generation = self.generation;
         let ok = self
             .word
@@ -98,7 +98,7 @@ impl Counter<'_> {
                     .then_some(v + 1)
             })
             .is_ok();
-        if ok {
+        if ok && let Some(total) = total {
             total.fetch_add(1, Ordering::Relaxed);
         }
         ok
@@ -107,7 +107,7 @@ impl Counter<'_> {
     /// Returns `false` (and changes nothing) if the count is already zero
     /// or the slot has changed hands.
     #[inline]
-    pub(crate) fn finish(self, total: &AtomicU64) -> bool {
+    pub(crate) fn finish(self, total: Option<&AtomicU64>) -> bool {
         let generation = self.generation;
         let ok = self
             .word
@@ -115,7 +115,7 @@ impl Counter<'_> {
                 ((v >> COUNT_BITS) as u32 == generation && v & COUNT_MASK != 0).then(|| v - 1)
             })
             .is_ok();
-        if ok {
+        if ok && let Some(total) = total {
             total.fetch_sub(1, Ordering::Relaxed);
         }
         ok
@@ -191,10 +191,12 @@ impl Slab {
     /// the sum of live members' counts once all operations have completed,
     /// although it may read a little off (even "negative", which readers
     /// clamp to 0) while they race.
-    pub(crate) fn retire(&mut self, slot: SlotId, total: &AtomicU64) {
+    pub(crate) fn retire(&mut self, slot: SlotId, total: Option<&AtomicU64>) {
         let next = u64::from(slot.generation.wrapping_add(1) & GENERATION_MASK) << COUNT_BITS;
         let before = self.word(slot.index).swap(next, Ordering::Relaxed);
-        total.fetch_sub(before & COUNT_MASK, Ordering::Relaxed);
+        if let Some(total) = total {
+            total.fetch_sub(before & COUNT_MASK, Ordering::Relaxed);
+        }
         self.free.push(slot.index);
         // Lowest index first, so slots stay dense for the scan.
         self.free.sort_unstable_by(|a, b| b.cmp(a));
@@ -209,8 +211,13 @@ pub struct Members {
     chunks: Box<[Arc<Chunk>]>,
     by_id: HashMap<BackendId, u32>,
     active: Box<[u32]>,
-    total: Arc<CachePadded<AtomicU64>>,
+    total: Total,
 }
+
+/// The balancer-wide in-flight total, kept only by strategies that read it
+/// (bounded load): for the others it would cost every start and finish a
+/// second atomic read-modify-write on a line all threads share.
+pub(crate) type Total = Option<Arc<CachePadded<AtomicU64>>>;
 
 impl Members {
     /// Validates `backends`, keeps the slots of `previous` for every id that
@@ -219,7 +226,7 @@ impl Members {
         backends: &[Backend],
         previous: Option<&Members>,
         slab: &mut Slab,
-        total: &Arc<CachePadded<AtomicU64>>,
+        total: &Total,
     ) -> Result<Self, BalancerError> {
         if backends.is_empty() {
             return Err(BalancerError::NoBackends);
@@ -254,7 +261,7 @@ impl Members {
             chunks: slab.chunks.as_slice().into(),
             by_id,
             active,
-            total: Arc::clone(total),
+            total: total.clone(),
         })
     }
 
@@ -363,16 +370,28 @@ impl Members {
         self.by_id.get(&id).map(|&i| i as usize)
     }
 
-    /// The balancer-wide in-flight total shared by all snapshots.
+    /// The balancer-wide in-flight total shared by all snapshots, if the
+    /// strategy keeps one.
     #[inline]
-    pub(crate) fn total(&self) -> &Arc<CachePadded<AtomicU64>> {
+    pub(crate) fn total(&self) -> Option<&AtomicU64> {
+        self.total.as_deref().map(|t| &**t)
+    }
+
+    /// The shared total itself, for a guard to hold.
+    pub(crate) fn shared_total(&self) -> &Total {
         &self.total
     }
 
-    /// The total in flight over all members, clamped at zero while racing.
+    /// The total in flight over all members: the kept total (clamped at
+    /// zero while racing), or else the sum of the members' counts.
     #[inline]
     pub(crate) fn total_in_flight(&self) -> u64 {
-        (self.total.load(Ordering::Relaxed) as i64).max(0) as u64
+        match self.total() {
+            Some(total) => (total.load(Ordering::Relaxed) as i64).max(0) as u64,
+            None => (0..self.backends.len())
+                .map(|i| self.counter(i).load())
+                .sum(),
+        }
     }
 }
 
@@ -405,24 +424,24 @@ mod tests {
             word: &word,
             generation: 7,
         };
-        assert!(!counter.start(&total));
+        assert!(!counter.start(Some(&total)));
         assert_eq!(word.load(Ordering::Relaxed), (7 << COUNT_BITS) | COUNT_MASK);
         assert_eq!(counter.load(), COUNT_MASK);
-        assert!(counter.finish(&total));
+        assert!(counter.finish(Some(&total)));
         assert_eq!(count_of(word.load(Ordering::Relaxed)), u32::MAX - 1);
         // Another generation's caller touches nothing.
         let stale = Counter {
             word: &word,
             generation: 6,
         };
-        assert!(!stale.start(&total));
-        assert!(!stale.finish(&total));
+        assert!(!stale.start(Some(&total)));
+        assert!(!stale.finish(Some(&total)));
         assert_eq!(stale.load(), 0);
     }
 
     #[test]
     fn index_of_finds_numbered_shuffled_and_sparse_ids() {
-        let total = Arc::new(CachePadded::new(AtomicU64::new(0)));
+        let total = None;
         let lists: [&[u32]; 4] = [
             &[0, 1, 2, 3],
             &[3, 1, 0, 2],

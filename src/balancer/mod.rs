@@ -47,10 +47,6 @@ mod pool;
 mod ring;
 mod smooth_wrr;
 
-use std::sync::Arc;
-
-use crossbeam_utils::CachePadded;
-
 pub use self::bounded::{BoundedLoad, BoundedParams, BoundedRing};
 pub use self::error::BalancerError;
 pub use self::hash::{key_of, mix64};
@@ -63,7 +59,6 @@ pub use self::ring::{Ring, RingParams, RingTable};
 pub use self::smooth_wrr::{SmoothWrr, WrrTable};
 
 use self::members::OwnedCounter;
-use crate::sync::AtomicU64;
 
 /// The largest number of backends one balancer accepts.
 pub const MAX_BACKENDS: usize = 1 << 16;
@@ -171,12 +166,12 @@ pub trait Picker: Send {
 #[must_use = "dropping the guard finishes the request at once"]
 pub struct InFlight {
     counter: OwnedCounter,
-    total: Arc<CachePadded<AtomicU64>>,
+    total: members::Total,
 }
 
 impl InFlight {
-    fn new(counter: OwnedCounter, total: Arc<CachePadded<AtomicU64>>) -> Self {
-        counter.get().start(&total);
+    fn new(counter: OwnedCounter, total: members::Total) -> Self {
+        counter.get().start(total.as_deref().map(|t| &**t));
         Self { counter, total }
     }
 }
@@ -189,6 +184,8 @@ impl std::fmt::Debug for InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.counter.get().finish(&self.total);
+        self.counter
+            .get()
+            .finish(self.total.as_deref().map(|t| &**t));
     }
 }

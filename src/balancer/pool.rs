@@ -45,7 +45,7 @@ use std::sync::Arc;
 
 use crossbeam_utils::CachePadded;
 
-use super::members::{Members, Slab};
+use super::members::{Members, Slab, Total};
 use super::{Backend, BackendId, Balancer, BalancerError, InFlight, Picker};
 use crate::sync::{AtomicU64, Ordering, SnapshotCell, UpdateLock, fence};
 
@@ -58,6 +58,10 @@ pub(crate) mod sealed {
         type Params: Clone + Send + Sync + std::fmt::Debug + 'static;
         /// The name used in reports and profiles.
         const NAME: &'static str;
+        /// Whether picks read the balancer-wide in-flight total
+        /// ([`Members::total_in_flight`]), which then every start and
+        /// finish keeps up to date.
+        const KEEPS_TOTAL: bool = false;
         /// Checks parameters once, at construction.
         fn validate(params: &Self::Params) -> Result<(), BalancerError>;
         /// Precomputes whatever the strategy needs from one member list.
@@ -108,7 +112,7 @@ struct Shared<S: Strategy> {
     /// Serialises updates and owns the counter slab's allocation state.
     slab: UpdateLock<Slab>,
     params: S::Params,
-    total: Arc<CachePadded<AtomicU64>>,
+    total: Total,
     seed: u64,
     handles_made: AtomicU64,
 }
@@ -149,7 +153,7 @@ impl<S: Strategy> Pool<S> {
         seed: u64,
     ) -> Result<Self, BalancerError> {
         S::validate(&params)?;
-        let total = Arc::new(CachePadded::new(AtomicU64::new(0)));
+        let total = S::KEEPS_TOTAL.then(|| Arc::new(CachePadded::new(AtomicU64::new(0))));
         let mut slab = Slab::default();
         let members = Members::build(backends, None, &mut slab, &total)?;
         let snapshot = Snapshot {
@@ -220,7 +224,7 @@ impl<S: Strategy> Pool<S> {
         self.shared.cell.store(Arc::clone(&new));
         self.shared.generation.fetch_add(1, Ordering::Release);
         for slot in old.members.removed_in(&new.members) {
-            slab.retire(slot, &self.shared.total);
+            slab.retire(slot, self.shared.total.as_deref().map(|t| &**t));
         }
         Ok(())
     }
@@ -272,7 +276,7 @@ impl<S: Strategy> Balancer for Pool<S> {
 
     fn begin(&self, id: BackendId) -> Option<InFlight> {
         self.with_member(id, |m, i| {
-            InFlight::new(m.owned_counter(i), Arc::clone(m.total()))
+            InFlight::new(m.owned_counter(i), m.shared_total().clone())
         })
     }
 
