@@ -379,3 +379,41 @@ fn runs_that_differ_only_in_balancer_see_the_same_arrivals() {
         assert_eq!(offered(kind), reference, "{kind}");
     }
 }
+
+/// Requests carry keys only while some balancer hashes them. A switch to a
+/// hashing balancer mid-run gives the requests under way the keys they
+/// would have had from the start: the run equals one in which a plugged-in
+/// balancer (which may hash) made every request draw its key.
+#[test]
+fn a_switch_to_hashing_gives_requests_under_way_their_keys() {
+    let mut c = SimConfig::example();
+    for s in &mut c.sites {
+        s.balancer = BalancerKind::SmoothWrr;
+    }
+    // Overloaded, so that retries and queued attempts span the switch.
+    c.clients[0].workload = Workload::Open {
+        rate: 950.0,
+        curve: Vec::new(),
+    };
+    c.timeline.push(TimedAction {
+        at: SimTime(10_000_000_000),
+        action: Action::SetBalancer {
+            site: "east".into(),
+            balancer: BalancerKind::Maglev,
+            params: Default::default(),
+        },
+    });
+    let mut lazy = Simulation::new(c.clone()).unwrap();
+    lazy.run();
+    let west = BalancerKind::SmoothWrr
+        .build(&[Backend::new(0, 1)], 0)
+        .unwrap();
+    let mut eager = Simulation::builder(c)
+        .balancer("west", west)
+        .build()
+        .unwrap();
+    eager.run();
+    let s = lazy.summary();
+    assert!(s.amplification > 1.05, "retries span the switch: {s:?}");
+    assert_eq!(fingerprint(&lazy), fingerprint(&eager));
+}

@@ -1,6 +1,8 @@
 //! Open-loop arrivals: a non-homogeneous Poisson process per client group,
 //! generated window by window (in parallel with rayon) from per-(group,
-//! window) seeded streams.
+//! window) seeded streams. Request keys are not part of these streams: the
+//! engine draws a request's key from its id when a balancer needs it
+//! ([`KeySampler`]).
 //!
 //! A Poisson process restarted at a window boundary is still the same
 //! process (it is memoryless), so cutting time into windows changes nothing
@@ -98,11 +100,10 @@ pub(crate) struct ArrivalSource {
     group: u64,
     seed: u64,
     pub(crate) curve: RateCurve,
-    keys: KeySampler,
     /// Bumped when the curve changes, so regenerated windows differ.
     version: u64,
-    /// Arrivals not yet consumed, in time order: (time ns, key).
-    buffer: Vec<(u64, u64)>,
+    /// Arrival times (ns) not yet consumed, in order.
+    buffer: Vec<u64>,
     next: usize,
     /// First window not yet generated.
     window: u64,
@@ -111,12 +112,11 @@ pub(crate) struct ArrivalSource {
 }
 
 impl ArrivalSource {
-    pub(crate) fn new(seed: u64, group: usize, curve: RateCurve, keys: KeySampler) -> Self {
+    pub(crate) fn new(seed: u64, group: usize, curve: RateCurve) -> Self {
         Self {
             group: group as u64,
             seed,
             curve,
-            keys,
             version: 0,
             buffer: Vec::new(),
             next: 0,
@@ -125,15 +125,16 @@ impl ArrivalSource {
         }
     }
 
-    /// The next arrival at or before `end`, consumed.
-    pub(crate) fn pop(&mut self, end: u64) -> Option<(u64, u64)> {
+    /// The time of the next arrival at or before `end`, consumed.
+    #[inline]
+    pub(crate) fn pop(&mut self, end: u64) -> Option<u64> {
         loop {
-            if let Some(&a) = self.buffer.get(self.next) {
-                if a.0 > end {
+            if let Some(&t) = self.buffer.get(self.next) {
+                if t > end {
                     return None;
                 }
                 self.next += 1;
-                return Some(a);
+                return Some(t);
             }
             if self.window.saturating_mul(WINDOW) > end {
                 return None;
@@ -142,45 +143,48 @@ impl ArrivalSource {
         }
     }
 
-    /// The time of the next arrival at or before `end`, not consumed.
-    pub(crate) fn peek(&mut self, end: u64) -> Option<u64> {
-        let a = self.pop(end)?;
-        self.next -= 1;
-        Some(a.0)
-    }
-
+    #[cold]
     fn refill(&mut self) {
         let first = self.window;
         let lo = first * WINDOW;
         let expected = self.curve.max_on(lo, lo + BATCH * WINDOW) * (BATCH * WINDOW) as f64 / 1e9;
+        let mut buffer = std::mem::take(&mut self.buffer);
+        buffer.clear();
         // Waking the pool costs tens of microseconds: worth it only for
         // large batches. Either way each window is the same pure function.
-        let windows: Vec<Vec<(u64, u64)>> = if expected >= PARALLEL_MIN {
-            (first..first + BATCH)
+        if expected >= PARALLEL_MIN {
+            let windows: Vec<Vec<u64>> = (first..first + BATCH)
                 .into_par_iter()
-                .map(|w| self.generate(w))
-                .collect()
+                .map(|w| {
+                    let mut out = Vec::new();
+                    self.generate(w, &mut out);
+                    out
+                })
+                .collect();
+            for w in windows {
+                buffer.extend_from_slice(&w);
+            }
         } else {
-            (first..first + BATCH).map(|w| self.generate(w)).collect()
-        };
-        self.buffer.clear();
-        self.next = 0;
-        for w in windows {
-            self.buffer.extend_from_slice(&w);
+            for w in first..first + BATCH {
+                self.generate(w, &mut buffer);
+            }
         }
+        self.buffer = buffer;
+        self.next = 0;
         self.window = first + BATCH;
     }
 
-    /// Arrivals of window `w` (those at or after `floor`).
-    fn generate(&self, w: u64) -> Vec<(u64, u64)> {
+    /// Appends the arrivals of window `w` (those at or after `floor`) to
+    /// `out`.
+    fn generate(&self, w: u64, out: &mut Vec<u64>) {
         let lo = (w * WINDOW).max(self.floor);
         let hi = (w + 1) * WINDOW;
         if lo >= hi {
-            return Vec::new();
+            return;
         }
         let max = self.curve.max_on(lo, hi);
         if max <= 0.0 {
-            return Vec::new();
+            return;
         }
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(draw(
             self.seed,
@@ -188,7 +192,7 @@ impl ArrivalSource {
             self.version,
         ));
         let mean_gap = 1e9 / max;
-        let mut out = Vec::with_capacity((max * 1.1) as usize + 4);
+        out.reserve((max * 1.1) as usize + 4);
         let mut t = lo as f64;
         // A constant rate needs no thinning draw.
         let constant = self.curve.points.is_empty();
@@ -199,13 +203,10 @@ impl ArrivalSource {
                 break;
             }
             let at = t as u64;
-            let keep = constant || unit_open(rng.next_u64()) * max <= self.curve.at(at);
-            let key = self.keys.sample(&mut rng);
-            if keep {
-                out.push((at, key));
+            if constant || unit_open(rng.next_u64()) * max <= self.curve.at(at) {
+                out.push(at);
             }
         }
-        out
     }
 
     /// Replaces the curve from `now` on: arrivals after `now` are drawn

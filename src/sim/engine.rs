@@ -133,6 +133,8 @@ struct Site {
     picker: Box<dyn Picker>,
     /// Whether `lb` reads in-flight counts (always, for a plugged-in one).
     tracks_load: bool,
+    /// Whether `lb` reads request keys (always, for a plugged-in one).
+    hashes: bool,
     first_backend: u32,
     backends: u32,
     slots: u64,
@@ -289,6 +291,9 @@ pub struct Simulation {
     router: Box<dyn Balancer>,
     router_picker: Box<dyn Picker>,
     router_tracks_load: bool,
+    /// Whether any balancer (or the router's DNS cache) reads request
+    /// keys; if none does, requests carry key 0 and no key is drawn.
+    keys_needed: bool,
     recorder: Recorder,
     actions: Vec<Action>,
     seeds: Seeds,
@@ -403,19 +408,21 @@ impl Simulation {
                 site: s.name.clone(),
                 source,
             };
-            let (lb, tracks_load) = match balancers.iter().position(|(name, _)| *name == s.name) {
-                Some(k) => {
-                    let lb = balancers.swap_remove(k).1;
-                    lb.update(&members).map_err(wrap)?;
-                    (lb, true)
-                }
-                None => (
-                    s.balancer
-                        .build_with(&members, mix(balancer_seed ^ i as u64), &s.balancer_params)
-                        .map_err(wrap)?,
-                    s.balancer.tracks_load(),
-                ),
-            };
+            let (lb, tracks_load, hashes) =
+                match balancers.iter().position(|(name, _)| *name == s.name) {
+                    Some(k) => {
+                        let lb = balancers.swap_remove(k).1;
+                        lb.update(&members).map_err(wrap)?;
+                        (lb, true, true)
+                    }
+                    None => (
+                        s.balancer
+                            .build_with(&members, mix(balancer_seed ^ i as u64), &s.balancer_params)
+                            .map_err(wrap)?,
+                        s.balancer.tracks_load(),
+                        s.balancer.hashes_keys(),
+                    ),
+                };
             let picker = lb.picker();
             let weight = s.router_weight();
             sites.push(Site {
@@ -423,6 +430,7 @@ impl Simulation {
                 picker,
                 lb,
                 tracks_load,
+                hashes,
                 first_backend: first,
                 backends: n,
                 slots,
@@ -489,7 +497,6 @@ impl Simulation {
                         arrivals_seed,
                         i,
                         RateCurve::new(*rate, curve),
-                        keys.clone(),
                     )),
                     0,
                 ),
@@ -526,6 +533,7 @@ impl Simulation {
             router,
             router_picker,
             router_tracks_load: config.router.balancer.tracks_load(),
+            keys_needed: false,
             actions: Vec::new(),
             seeds,
             next_boundary: interval,
@@ -539,6 +547,7 @@ impl Simulation {
             finished: false,
             config,
         };
+        sim.keys_needed = sim.wants_keys();
         for g in 0..sim.groups.len() {
             sim.schedule_next_arrival(g as u32);
             if let Workload::Closed { clients, think } = sim.config.clients[g].workload {
@@ -815,14 +824,7 @@ impl Simulation {
         self.recorder.totals.events += 1;
         match ev {
             Ev::Arrival(g) => self.on_arrival(g),
-            Ev::Think(g, c) => {
-                let group = &mut self.groups[g as usize];
-                let id = (u64::from(g) << 40) | group.next_seq;
-                let key = group
-                    .keys
-                    .sample(&mut SplitMix(draw(self.seeds.keys, id, 0)));
-                self.start_request(g, key, c);
-            }
+            Ev::Think(g, c) => self.start_request(g, c),
             Ev::Complete(j) => self.on_complete(j),
             Ev::Timeout(r, token) => self.on_timeout(r, token),
             Ev::Retry(r, token) => self.on_retry(r, token),
@@ -844,32 +846,44 @@ impl Simulation {
         }
     }
 
+    /// Takes group `g`'s next arrival out of its source into its lane.
     fn schedule_next_arrival(&mut self, g: u32) {
         let end = self.end;
         let group = &mut self.groups[g as usize];
         group.next_arrival = None;
-        if let Some(t) = group.source.as_mut().and_then(|s| s.peek(end)) {
+        if let Some(t) = group.source.as_mut().and_then(|s| s.pop(end)) {
             self.seq += 1;
             self.groups[g as usize].next_arrival = Some((t, self.seq));
         }
     }
 
     fn on_arrival(&mut self, g: u32) {
-        let group = &mut self.groups[g as usize];
-        let (_, key) = group
-            .source
-            .as_mut()
-            .and_then(|s| s.pop(self.end))
-            .expect("an arrival event has its arrival");
         self.schedule_next_arrival(g);
-        self.start_request(g, key, NONE);
+        self.start_request(g, NONE);
     }
 
-    fn start_request(&mut self, g: u32, key: u64, client: u32) {
+    /// Whether any balancer or the router's DNS cache reads request keys.
+    fn wants_keys(&self) -> bool {
+        self.dns_ttl > 0
+            || self.config.router.balancer.hashes_keys()
+            || self.sites.iter().any(|s| s.hashes)
+    }
+
+    /// The key of request `id`: a pure function of (seed, id), so it is
+    /// the same whenever it is drawn.
+    fn key_of(&self, id: u64) -> u64 {
+        let g = (id >> 40) as usize;
+        self.groups[g]
+            .keys
+            .sample(&mut SplitMix(draw(self.seeds.keys, id, 0)))
+    }
+
+    fn start_request(&mut self, g: u32, client: u32) {
         let now = SimTime(self.now);
         self.recorder.current.offered += 1;
+        let id = (u64::from(g) << 40) | self.groups[g as usize].next_seq;
+        let key = if self.keys_needed { self.key_of(id) } else { 0 };
         let group = &mut self.groups[g as usize];
-        let id = (u64::from(g) << 40) | group.next_seq;
         group.next_seq += 1;
         let mut rng = SplitMix(draw(self.seeds.backoff, id, 0));
         if group.policy.admit(now, &mut rng).is_err() {
@@ -1726,5 +1740,18 @@ impl Simulation {
         site.lb = lb;
         site.picker = picker;
         site.tracks_load = kind.tracks_load();
+        site.hashes = kind.hashes_keys();
+        if !self.keys_needed && self.wants_keys() {
+            // Requests under way were given key 0: give them their keys.
+            self.keys_needed = true;
+            for r in 0..self.requests.len() {
+                self.requests[r].key = self.key_of(self.requests[r].id);
+            }
+            for p in 0..self.accepting.len() {
+                if !self.accepting[p].probe {
+                    self.accepting[p].key = self.key_of(self.accepting[p].id);
+                }
+            }
+        }
     }
 }

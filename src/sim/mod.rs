@@ -33,10 +33,13 @@
 //!
 //! Every draw comes from a stream seeded by (run seed, purpose). Arrivals
 //! are drawn per (group, one-second window), so they are identical for any
-//! balancer and any number of threads. A request's service demand, failure
-//! coin and backoff jitter are hashes of (stream, request id, attempt): the
-//! same request asks the same work of whichever backend it reaches (common
-//! random numbers). A run is a pure function of ([`SimConfig`], seed).
+//! balancer and any number of threads. A request's key, service demand,
+//! failure coin and backoff jitter are hashes of (stream, request id,
+//! attempt): the same request has the same key and asks the same work of
+//! whichever backend it reaches (common random numbers). Keys are drawn
+//! only when a balancer hashes them (or the router caches answers per key
+//! bucket); otherwise requests carry key 0. A run is a pure function of
+//! ([`SimConfig`], seed).
 //!
 //! # Cost
 //!
