@@ -293,27 +293,41 @@ fn burst(retry: PolicyConfig, fail_probability: f64) -> SimConfig {
 
 #[test]
 fn amplification_is_exactly_max_attempts_when_every_attempt_fails() {
-    for max_attempts in [1, 2, 4, 7] {
+    for max_attempts in [1, 2, 4, 7, 8, 9, 12] {
         let retry = PolicyConfig::new(
             Backoff::Constant(SimDuration::from_millis(20)),
             max_attempts,
         );
-        let (s, _) = run(burst(retry, 1.0));
+        let mut sim = Simulation::new(burst(retry, 1.0)).expect("valid configuration");
+        sim.run();
+        let s = sim.summary();
         assert!(s.offered > 2000);
         assert_eq!(s.successes, 0);
         assert_eq!(s.failures, s.offered);
         assert_eq!(s.attempts, s.offered * u64::from(max_attempts));
         assert_eq!(s.amplification, f64::from(max_attempts));
+        // The histogram of attempts per request has every request at
+        // exactly `max_attempts`.
+        let h = sim.recorder().attempts_per_request();
+        assert_eq!(h.len(), s.failures);
+        assert_eq!(
+            (h.min(), h.max()),
+            (max_attempts.into(), max_attempts.into())
+        );
     }
 }
 
 #[test]
 fn amplification_is_exactly_one_without_failures() {
     let retry = PolicyConfig::new(Backoff::Immediate, 5);
-    let (s, _) = run(burst(retry, 0.0));
+    let mut sim = Simulation::new(burst(retry, 0.0)).expect("valid configuration");
+    sim.run();
+    let s = sim.summary();
     assert!(s.offered > 2000);
     assert_eq!(s.successes, s.offered);
     assert_eq!(s.attempts, s.offered);
     assert_eq!(s.amplification, 1.0);
+    let h = sim.recorder().attempts_per_request();
+    assert_eq!((h.len(), h.min(), h.max()), (s.successes, 1, 1));
     assert_eq!(s.verdict, drainstorm::sim::Verdict::Absorbed);
 }

@@ -730,7 +730,8 @@ impl Simulation {
 
     /// Removes and returns the earliest event at or before `limit`, over
     /// the heap and every group's lanes, in (time, sequence) order. Stale
-    /// lane timeouts are dropped on the way.
+    /// lane timeouts are dropped when they reach the front and would come
+    /// first.
     #[inline]
     fn next_event(&mut self, limit: u64) -> Option<(u64, Ev)> {
         const HEAP: usize = usize::MAX;
@@ -744,13 +745,15 @@ impl Simulation {
                 best = order_key(t, seq);
                 source = (g, false);
             }
-            while let Some(&(t, seq, r, token)) = group.timeouts.front() {
+            // Only a front that would come first needs its request read:
+            // a stale one is dropped, a live one taken.
+            while let Some(&(t, seq, r, token)) = group.timeouts.front()
+                && order_key(t, seq) < best
+            {
                 let req = &self.requests[r as usize];
                 if req.token == token && req.waiting {
-                    if order_key(t, seq) < best {
-                        best = order_key(t, seq);
-                        source = (g, true);
-                    }
+                    best = order_key(t, seq);
+                    source = (g, true);
                     break;
                 }
                 group.timeouts.pop_front();
@@ -888,7 +891,7 @@ impl Simulation {
         let mut rng = SplitMix(draw(self.seeds.backoff, id, 0));
         if group.policy.admit(now, &mut rng).is_err() {
             self.recorder.current.refused += 1;
-            self.recorder.attempts.saturating_record(1);
+            self.recorder.ended(1);
             self.client_done(g, client, id);
             return;
         }
@@ -1245,9 +1248,7 @@ impl Simulation {
         {
             self.recorder.current.refused += 1;
             let attempts = self.requests[r as usize].state.attempts - 1;
-            self.recorder
-                .attempts
-                .saturating_record(u64::from(attempts.max(1)));
+            self.recorder.ended(attempts);
             self.free_request(r);
             return;
         }

@@ -111,11 +111,19 @@ pub struct Recorder {
     pub(crate) site_series: Vec<SiteInterval>,
     pub(crate) current: Interval,
     pub(crate) latency: Histogram<u64>,
-    pub(crate) attempts: Histogram<u64>,
+    /// Requests that ended after `k + 1` attempts, for `k` below
+    /// [`FEW_ATTEMPTS`]: nearly all of them, counted here instead of in
+    /// the histogram, whose record costs a bucket computation.
+    few_attempts: [u64; FEW_ATTEMPTS],
+    /// Requests that ended after more attempts.
+    attempts: Histogram<u64>,
     pub(crate) totals: Totals,
     /// Where the series' time ends (the last closed boundary).
     pub(crate) closed_until: SimTime,
 }
+
+/// Attempt counts below this are counted in an array.
+const FEW_ATTEMPTS: usize = 8;
 
 /// Largest latency the histogram keeps exactly (larger values saturate):
 /// about 19.5 hours.
@@ -130,6 +138,7 @@ impl Recorder {
             site_series: Vec::new(),
             current: Interval::default(),
             latency: Histogram::new_with_bounds(1, MAX_LATENCY_NS, 3).expect("valid bounds"),
+            few_attempts: [0; FEW_ATTEMPTS],
             attempts: Histogram::new_with_bounds(1, 1 << 20, 3).expect("valid bounds"),
             totals: Totals::default(),
             closed_until: SimTime::ZERO,
@@ -142,13 +151,24 @@ impl Recorder {
         self.current.latency_sum_ns = self.current.latency_sum_ns.saturating_add(latency.0);
         self.latency
             .saturating_record(latency.0.clamp(1, MAX_LATENCY_NS));
-        self.attempts.saturating_record(u64::from(attempts.max(1)));
+        self.ended(attempts);
     }
 
     #[inline]
     pub(crate) fn failure(&mut self, attempts: u32) {
         self.current.failures += 1;
-        self.attempts.saturating_record(u64::from(attempts.max(1)));
+        self.ended(attempts);
+    }
+
+    /// Counts a request that ended (or was refused) after `attempts`
+    /// attempts (at least one is counted).
+    #[inline]
+    pub(crate) fn ended(&mut self, attempts: u32) {
+        let k = attempts.max(1) as usize - 1;
+        match self.few_attempts.get_mut(k) {
+            Some(count) => *count += 1,
+            None => self.attempts.saturating_record(k as u64 + 1),
+        }
     }
 
     /// Closes the current interval, with one row per site.
@@ -196,9 +216,17 @@ impl Recorder {
         &self.latency
     }
 
-    /// Attempts per finished request (successes and failures).
-    pub fn attempts_per_request(&self) -> &Histogram<u64> {
-        &self.attempts
+    /// Attempts per finished request (successes, failures and requests
+    /// the client refused), as a new histogram.
+    pub fn attempts_per_request(&self) -> Histogram<u64> {
+        let mut h = self.attempts.clone();
+        for (k, &n) in self.few_attempts.iter().enumerate() {
+            // A count of zero would still move the histogram's max.
+            if n > 0 {
+                h.saturating_record_n(k as u64 + 1, n);
+            }
+        }
+        h
     }
 
     /// Run-wide totals.
