@@ -219,6 +219,12 @@ pub struct Members {
 /// second atomic read-modify-write on a line all threads share.
 pub(crate) type Total = Option<Arc<CachePadded<AtomicU64>>>;
 
+/// The counter behind a [`Total`], if it is kept.
+#[inline]
+pub(crate) fn total_counter(total: &Total) -> Option<&AtomicU64> {
+    total.as_deref().map(|t| &**t)
+}
+
 impl Members {
     /// Validates `backends`, keeps the slots of `previous` for every id that
     /// stays a member and takes new ones from `slab` for the others.
@@ -374,7 +380,7 @@ impl Members {
     /// strategy keeps one.
     #[inline]
     pub(crate) fn total(&self) -> Option<&AtomicU64> {
-        self.total.as_deref().map(|t| &**t)
+        total_counter(&self.total)
     }
 
     /// The shared total itself, for a guard to hold.

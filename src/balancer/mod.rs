@@ -171,7 +171,7 @@ pub struct InFlight {
 
 impl InFlight {
     fn new(counter: OwnedCounter, total: members::Total) -> Self {
-        counter.get().start(total.as_deref().map(|t| &**t));
+        counter.get().start(members::total_counter(&total));
         Self { counter, total }
     }
 }
@@ -186,6 +186,6 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.counter
             .get()
-            .finish(self.total.as_deref().map(|t| &**t));
+            .finish(members::total_counter(&self.total));
     }
 }

@@ -45,7 +45,7 @@ use std::sync::Arc;
 
 use crossbeam_utils::CachePadded;
 
-use super::members::{Members, Slab, Total};
+use super::members::{Members, Slab, Total, total_counter};
 use super::{Backend, BackendId, Balancer, BalancerError, InFlight, Picker};
 use crate::sync::{AtomicU64, Ordering, SnapshotCell, UpdateLock, fence};
 
@@ -224,7 +224,7 @@ impl<S: Strategy> Pool<S> {
         self.shared.cell.store(Arc::clone(&new));
         self.shared.generation.fetch_add(1, Ordering::Release);
         for slot in old.members.removed_in(&new.members) {
-            slab.retire(slot, self.shared.total.as_deref().map(|t| &**t));
+            slab.retire(slot, total_counter(&self.shared.total));
         }
         Ok(())
     }
