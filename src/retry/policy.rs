@@ -443,6 +443,7 @@ fn exp(base: SimDuration, multiplier: f64, cap: SimDuration, jitter: Jitter) -> 
 }
 
 impl RetryPolicy for Policy {
+    #[inline]
     fn admit(&mut self, now: SimTime, rng: &mut dyn RngCore) -> Result<(), Refusal> {
         if let Some(b) = &mut self.breaker
             && !b.allow(now)
@@ -457,6 +458,7 @@ impl RetryPolicy for Policy {
         Ok(())
     }
 
+    #[inline]
     fn begin(&mut self, now: SimTime) -> RequestState {
         if let Some(b) = &mut self.budget {
             b.on_request(now);
@@ -464,6 +466,7 @@ impl RetryPolicy for Policy {
         RequestState::new(now)
     }
 
+    #[inline]
     fn on_outcome(
         &mut self,
         now: SimTime,
@@ -516,6 +519,7 @@ impl RetryPolicy for Policy {
         Decision::Retry(delay)
     }
 
+    #[inline]
     fn attempt_deadline(&self, now: SimTime, request: &RequestState) -> Option<SimTime> {
         let per_attempt = self.config.attempt_timeout.map(|t| now + t);
         let overall = self.config.deadline.map(|d| request.started + d);

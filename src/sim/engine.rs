@@ -9,11 +9,13 @@ use super::arrivals::{ArrivalSource, KeySampler, RateCurve};
 use super::config::{HealthCheckConfig, ServiceTime, SimConfig, Workload};
 use super::error::SimError;
 use super::queue::{EventQueue, order_key};
-use super::random::{SplitMix, Stream, draw, mix, stream_seed, unit_open};
+use super::random::{LazySplitMix, SplitMix, Stream, draw, mix, stream_seed, unit_open};
 use super::recorder::{Recorder, SiteInterval};
 use super::summary::Summary;
 use crate::balancer::{Backend, BackendId, Balancer, BalancerKind, KindParams, Picker};
-use crate::retry::{Decision, Outcome, Policy, Pushback, RequestState, RetryPolicy, SimTime};
+use crate::retry::{
+    Decision, Outcome, Policy, Pushback, Refusal, RequestState, RetryPolicy, SimTime,
+};
 
 const NONE: u32 = u32::MAX;
 /// Burst a load balancer's accept rate tolerates: 100 ms of early
@@ -57,15 +59,19 @@ enum Ev {
 
 type Entry = super::queue::Entry<Ev>;
 
+/// A request's attempt token and whether its client waits on the attempt,
+/// as one word: `token | WAITING`. Tokens are even; every attempt and the
+/// freeing of the slot move to the next one, so events and jobs that carry
+/// an older token are stale. Kept apart from [`Request`], in
+/// `Simulation::live`, so that the many staleness checks (most attempt
+/// deadlines come up after their attempt ended) read a small dense array
+/// rather than a cold request.
+const WAITING: u32 = 1;
+
 struct Request {
     group: u32,
-    /// Bumped by every attempt and when the slot is freed: events and jobs
-    /// that carry an older token are stale.
-    token: u32,
     /// The current attempt's job, or `NONE`.
     job: u32,
-    /// Whether the client waits on the current attempt.
-    waiting: bool,
     /// The closed-loop client, or `NONE`.
     client: u32,
     id: u64,
@@ -190,8 +196,55 @@ impl Site {
     }
 }
 
+/// A group's retry policy: the built-in one is called directly (and its
+/// calls inlined), a plugged-in one through its trait object.
+enum GroupPolicy {
+    Builtin(Box<Policy>),
+    Custom(Box<dyn RetryPolicy>),
+}
+
+impl GroupPolicy {
+    #[inline]
+    fn admit(&mut self, now: SimTime, rng: &mut dyn rand::RngCore) -> Result<(), Refusal> {
+        match self {
+            Self::Builtin(p) => p.admit(now, rng),
+            Self::Custom(p) => p.admit(now, rng),
+        }
+    }
+
+    #[inline]
+    fn begin(&mut self, now: SimTime) -> RequestState {
+        match self {
+            Self::Builtin(p) => p.begin(now),
+            Self::Custom(p) => p.begin(now),
+        }
+    }
+
+    #[inline]
+    fn on_outcome(
+        &mut self,
+        now: SimTime,
+        request: &mut RequestState,
+        outcome: Outcome,
+        rng: &mut dyn rand::RngCore,
+    ) -> Decision {
+        match self {
+            Self::Builtin(p) => p.on_outcome(now, request, outcome, rng),
+            Self::Custom(p) => p.on_outcome(now, request, outcome, rng),
+        }
+    }
+
+    #[inline]
+    fn attempt_deadline(&self, now: SimTime, request: &RequestState) -> Option<SimTime> {
+        match self {
+            Self::Builtin(p) => p.attempt_deadline(now, request),
+            Self::Custom(p) => p.attempt_deadline(now, request),
+        }
+    }
+}
+
 struct Group {
-    policy: Box<dyn RetryPolicy>,
+    policy: GroupPolicy,
     source: Option<ArrivalSource>,
     /// The next arrival's (time, sequence): arrivals are a lane of their
     /// own, outside the heap.
@@ -283,6 +336,9 @@ pub struct Simulation {
     backends: Vec<BackendState>,
     groups: Vec<Group>,
     requests: Vec<Request>,
+    /// Per request: its token, `| WAITING` while its client waits on the
+    /// current attempt.
+    live: Vec<u32>,
     free_requests: Vec<u32>,
     jobs: Vec<Job>,
     free_jobs: Vec<u32>,
@@ -483,13 +539,12 @@ impl Simulation {
         let arrivals_seed = stream_seed(seed, Stream::Arrivals);
         let mut groups = Vec::with_capacity(config.clients.len());
         for (i, g) in config.clients.iter().enumerate() {
-            let policy: Box<dyn RetryPolicy> =
-                match policies.iter().position(|(name, _)| *name == g.name) {
-                    Some(k) => policies.swap_remove(k).1,
-                    None => Box::new(
-                        Policy::new(g.retry.resolve().expect("validated")).expect("validated"),
-                    ),
-                };
+            let policy = match policies.iter().position(|(name, _)| *name == g.name) {
+                Some(k) => GroupPolicy::Custom(policies.swap_remove(k).1),
+                None => GroupPolicy::Builtin(Box::new(
+                    Policy::new(g.retry.resolve().expect("validated")).expect("validated"),
+                )),
+            };
             let keys = KeySampler::new(g.keys);
             let (source, think) = match &g.workload {
                 Workload::Open { rate, curve } => (
@@ -525,6 +580,7 @@ impl Simulation {
             backends,
             groups,
             requests: Vec::new(),
+            live: Vec::new(),
             free_requests: Vec::new(),
             jobs: Vec::new(),
             free_jobs: Vec::new(),
@@ -750,8 +806,7 @@ impl Simulation {
             while let Some(&(t, seq, r, token)) = group.timeouts.front()
                 && order_key(t, seq) < best
             {
-                let req = &self.requests[r as usize];
-                if req.token == token && req.waiting {
+                if self.live[r as usize] == token | WAITING {
                     best = order_key(t, seq);
                     source = (g, true);
                     break;
@@ -888,7 +943,7 @@ impl Simulation {
         let key = if self.keys_needed { self.key_of(id) } else { 0 };
         let group = &mut self.groups[g as usize];
         group.next_seq += 1;
-        let mut rng = SplitMix(draw(self.seeds.backoff, id, 0));
+        let mut rng = LazySplitMix::new(self.seeds.backoff, id, 0);
         if group.policy.admit(now, &mut rng).is_err() {
             self.recorder.current.refused += 1;
             self.recorder.ended(1);
@@ -901,7 +956,6 @@ impl Simulation {
                 let q = &mut self.requests[r as usize];
                 q.group = g;
                 q.job = NONE;
-                q.waiting = false;
                 q.client = client;
                 q.id = id;
                 q.key = key;
@@ -911,14 +965,13 @@ impl Simulation {
             None => {
                 self.requests.push(Request {
                     group: g,
-                    token: 0,
                     job: NONE,
-                    waiting: false,
                     client,
                     id,
                     key,
                     state,
                 });
+                self.live.push(0);
                 self.requests.len() as u32 - 1
             }
         };
@@ -1071,10 +1124,9 @@ impl Simulation {
 
     fn send_attempt(&mut self, r: u32) {
         let now = self.now;
-        let req = &mut self.requests[r as usize];
-        req.token = req.token.wrapping_add(1);
-        let (g, key, token, id, attempt) =
-            (req.group, req.key, req.token, req.id, req.state.attempts);
+        let token = self.next_token(r);
+        let req = &self.requests[r as usize];
+        let (g, key, id, attempt) = (req.group, req.key, req.id, req.state.attempts);
         self.recorder.current.attempts += 1;
         if attempt > 1 {
             self.recorder.current.retries += 1;
@@ -1090,7 +1142,7 @@ impl Simulation {
         };
         let req = &mut self.requests[r as usize];
         req.job = NONE;
-        req.waiting = true;
+        self.live[r as usize] |= WAITING;
         let deadline = self.groups[g as usize]
             .policy
             .attempt_deadline(SimTime(now), &req.state)
@@ -1149,8 +1201,7 @@ impl Simulation {
         let waiting = if probe {
             self.sites[owner as usize].probe_pending == Some(token)
         } else {
-            let req = &self.requests[owner as usize];
-            req.token == token && req.waiting
+            self.live[owner as usize] == token | WAITING
         };
         if self.cancel && !waiting {
             self.unhold(s);
@@ -1179,14 +1230,10 @@ impl Simulation {
 
     fn outcome(&mut self, r: u32, outcome: Outcome) {
         let now = SimTime(self.now);
+        self.live[r as usize] &= !WAITING;
         let req = &mut self.requests[r as usize];
-        req.waiting = false;
         let g = req.group;
-        let mut rng = SplitMix(draw(
-            self.seeds.backoff,
-            req.id,
-            u64::from(req.state.attempts),
-        ));
+        let mut rng = LazySplitMix::new(self.seeds.backoff, req.id, u64::from(req.state.attempts));
         let decision =
             self.groups[g as usize]
                 .policy
@@ -1199,7 +1246,7 @@ impl Simulation {
                 self.free_request(r);
             }
             Decision::Retry(d) => {
-                let token = req.token;
+                let token = self.live[r as usize];
                 self.push(self.now + d.0, Ev::Retry(r, token));
             }
             Decision::GiveUp(_) => {
@@ -1210,10 +1257,17 @@ impl Simulation {
         }
     }
 
+    /// Moves request `r` to its next token, not waiting, and returns it.
+    #[inline]
+    fn next_token(&mut self, r: u32) -> u32 {
+        let live = &mut self.live[r as usize];
+        *live = (*live & !WAITING).wrapping_add(2);
+        *live
+    }
+
     fn free_request(&mut self, r: u32) {
-        let req = &mut self.requests[r as usize];
-        req.token = req.token.wrapping_add(1);
-        req.waiting = false;
+        self.next_token(r);
+        let req = &self.requests[r as usize];
         let (g, client, id) = (req.group, req.client, req.id);
         self.free_requests.push(r);
         self.client_done(g, client, id);
@@ -1231,16 +1285,16 @@ impl Simulation {
     }
 
     fn on_retry(&mut self, r: u32, token: u32) {
-        let req = &self.requests[r as usize];
-        if req.token != token {
+        if self.live[r as usize] != token {
             return;
         }
+        let req = &self.requests[r as usize];
         let g = req.group;
-        let mut rng = SplitMix(draw(
+        let mut rng = LazySplitMix::new(
             self.seeds.backoff,
             req.id,
             u64::from(req.state.attempts) | 1 << 32,
-        ));
+        );
         if self.groups[g as usize]
             .policy
             .admit(SimTime(self.now), &mut rng)
@@ -1256,10 +1310,10 @@ impl Simulation {
     }
 
     fn on_timeout(&mut self, r: u32, token: u32) {
-        let req = &self.requests[r as usize];
-        if req.token != token || !req.waiting {
+        if self.live[r as usize] != token | WAITING {
             return;
         }
+        let req = &self.requests[r as usize];
         self.recorder.current.timeouts += 1;
         if self.cancel && req.job != NONE {
             let j = req.job;
@@ -1359,8 +1413,8 @@ impl Simulation {
                 self.probe_result(owner, ok);
             }
         } else {
-            let req = &self.requests[owner as usize];
-            if req.token == token && req.waiting {
+            if self.live[owner as usize] == token | WAITING {
+                let req = &self.requests[owner as usize];
                 let failed = fail_p > 0.0
                     && unit_open(draw(
                         self.seeds.failure,
@@ -1666,7 +1720,8 @@ impl Simulation {
             Action::SetRetry { group, retry } => {
                 let g = self.config.group_index(&group).expect("validated");
                 let config = retry.resolve().expect("validated");
-                self.groups[g].policy = Box::new(Policy::new(config).expect("validated"));
+                self.groups[g].policy =
+                    GroupPolicy::Builtin(Box::new(Policy::new(config).expect("validated")));
             }
         }
     }

@@ -52,6 +52,49 @@ pub(crate) fn unit_open(bits: u64) -> f64 {
 /// seeded from a counter-based draw.
 pub(crate) struct SplitMix(pub(crate) u64);
 
+/// A [`SplitMix`] seeded with `draw(stream, a, b)` when it is first read.
+/// Most policy calls (a success, an admission without a budget) read no
+/// randomness; they skip the hash. The values are those of
+/// `SplitMix(draw(stream, a, b))`.
+pub(crate) struct LazySplitMix {
+    stream: u64,
+    a: u64,
+    b: u64,
+    state: Option<SplitMix>,
+}
+
+impl LazySplitMix {
+    #[inline]
+    pub(crate) fn new(stream: u64, a: u64, b: u64) -> Self {
+        Self {
+            stream,
+            a,
+            b,
+            state: None,
+        }
+    }
+
+    #[inline]
+    fn inner(&mut self) -> &mut SplitMix {
+        self.state
+            .get_or_insert_with(|| SplitMix(draw(self.stream, self.a, self.b)))
+    }
+}
+
+impl RngCore for LazySplitMix {
+    fn next_u32(&mut self) -> u32 {
+        self.inner().next_u32()
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.inner().next_u64()
+    }
+
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        self.inner().fill_bytes(dst);
+    }
+}
+
 impl RngCore for SplitMix {
     fn next_u32(&mut self) -> u32 {
         (self.next_u64() >> 32) as u32
@@ -66,6 +109,27 @@ impl RngCore for SplitMix {
         for chunk in dst.chunks_mut(8) {
             let v = self.next_u64().to_le_bytes();
             chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lazy_generator_yields_the_eager_ones_values() {
+        for (a, b) in [(0, 0), (7, 1), (u64::MAX, 1 << 32 | 3)] {
+            let mut eager = SplitMix(draw(0x1234, a, b));
+            let mut lazy = LazySplitMix::new(0x1234, a, b);
+            for _ in 0..4 {
+                assert_eq!(lazy.next_u64(), eager.next_u64());
+            }
+            assert_eq!(lazy.next_u32(), eager.next_u32());
+            let (mut x, mut y) = ([0u8; 13], [0u8; 13]);
+            lazy.fill_bytes(&mut x);
+            eager.fill_bytes(&mut y);
+            assert_eq!(x, y);
         }
     }
 }
