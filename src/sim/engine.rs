@@ -1419,24 +1419,22 @@ impl Simulation {
                         > fail_p;
                 self.probe_result(owner, ok);
             }
-        } else {
-            if self.live[owner as usize] == token | WAITING {
-                let req = &self.requests[owner as usize];
-                let failed = fail_p > 0.0
-                    && unit_open(draw(
-                        self.seeds.failure,
-                        req.id,
-                        u64::from(req.state.attempts),
-                    )) <= fail_p;
-                if failed {
-                    self.recorder.current.errors += 1;
-                    self.outcome(owner, Outcome::Failure(Pushback::None));
-                } else {
-                    self.outcome(owner, Outcome::Success);
-                }
+        } else if self.live[owner as usize] == token | WAITING {
+            let req = &self.requests[owner as usize];
+            let failed = fail_p > 0.0
+                && unit_open(draw(
+                    self.seeds.failure,
+                    req.id,
+                    u64::from(req.state.attempts),
+                )) <= fail_p;
+            if failed {
+                self.recorder.current.errors += 1;
+                self.outcome(owner, Outcome::Failure(Pushback::None));
             } else {
-                self.recorder.current.wasted += 1;
+                self.outcome(owner, Outcome::Success);
             }
+        } else {
+            self.recorder.current.wasted += 1;
         }
         self.start_next(b);
     }

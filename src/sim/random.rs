@@ -53,7 +53,7 @@ pub(crate) fn unit_open(bits: u64) -> f64 {
 pub(crate) struct SplitMix(pub(crate) u64);
 
 /// A [`SplitMix`] seeded with `draw(stream, a, b)` when it is first read.
-/// Most policy calls (a success, an admission without a budget) read no
+/// Most policy calls (a success, an admission without a throttle) read no
 /// randomness; they skip the hash. The values are those of
 /// `SplitMix(draw(stream, a, b))`.
 pub(crate) struct LazySplitMix {
