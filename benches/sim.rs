@@ -45,6 +45,7 @@ fn scenario_keys(seconds: u64, balancer: BalancerKind, keys: KeyDist) -> SimConf
         accept_backlog: 0,
         scaling: None,
         backends: vec![BackendGroup {
+            name: None,
             count: 16,
             slots: 4,
             queue: 32,

@@ -5,8 +5,8 @@ use drainstorm::balancer::BalancerKind;
 use drainstorm::retry::{Backoff, BudgetConfig, Jitter, PolicyConfig, SimDuration, SimTime};
 use drainstorm::sim::{
     Action, BackendGroup, ClientGroup, HealthCheckConfig, KeyDist, LbScaling, RecorderConfig,
-    RetrySpec, RouterConfig, ServiceTime, SimConfig, Simulation, SiteConfig, Summary, TimedAction,
-    Verdict, Workload, run_batch,
+    Recovery, RetrySpec, RouterConfig, ServiceTime, SimConfig, Simulation, SiteConfig, Summary,
+    TimedAction, Verdict, Workload, run_batch,
 };
 
 fn ms(n: u64) -> SimDuration {
@@ -62,6 +62,7 @@ fn drain(retry: PolicyConfig, ramp: SimDuration) -> SimConfig {
             growth: 0.01,
         }),
         backends: vec![BackendGroup {
+            name: None,
             count: 8,
             slots: 2,
             queue: 40,
@@ -136,7 +137,7 @@ fn an_abrupt_drain_with_immediate_retries_is_metastable() {
     assert!(ejected_others(&sim) >= 1, "another site must be ejected");
     assert_eq!(s.trigger_end, Some(at(180)));
     assert_eq!(s.verdict, Verdict::Metastable, "{s:?}");
-    assert!(s.recovery.is_none(), "never recovers");
+    assert_eq!(s.recovery, Recovery::Never, "never recovers");
     assert!(
         s.amplification > 2.0,
         "retries amplify: {}",
@@ -146,7 +147,7 @@ fn an_abrupt_drain_with_immediate_retries_is_metastable() {
 }
 
 #[test]
-fn backoff_and_a_budget_recover_before_the_restore() {
+fn backoff_and_a_budget_recover_by_the_restore() {
     // The load balancers are still too slow to scale, so goodput may
     // collapse for a while after the drain, but the budget keeps retries
     // from feeding it: the bound is that every collapse is over by the
@@ -159,7 +160,12 @@ fn backoff_and_a_budget_recover_before_the_restore() {
         ),
         "{s:?}"
     );
-    assert_eq!(s.recovery, Some(0.0), "{s:?}");
+    // Recovered (95 % goodput, amplification ≤ 1.1 over 10 s) within a
+    // few seconds of the restore, not minutes.
+    assert!(
+        s.recovery == Recovery::BeforeTriggerEnd || s.recovery.seconds().is_some_and(|x| x <= 5.0),
+        "{s:?}"
+    );
     assert!(s.collapses.iter().all(|c| c.end <= at(180)), "{s:?}");
     assert!(s.amplification < 1.05, "{}", s.amplification);
 }

@@ -63,6 +63,7 @@ fn single_site(
 
 fn server(count: u32, slots: u32, service: ServiceTime) -> BackendGroup {
     BackendGroup {
+        name: None,
         count,
         slots,
         queue: 1 << 16,

@@ -132,7 +132,7 @@ impl sealed::Strategy for MaglevTable {
             .iter()
             .map(|&i| {
                 let id = members.id(i as usize);
-                let (position, skip) = permutation(id, m);
+                let (position, skip) = permutation(members.hash_key(i as usize), m);
                 Turn {
                     id,
                     weight: u64::from(members.weight(i as usize)),
@@ -186,10 +186,9 @@ impl sealed::Strategy for MaglevTable {
     }
 }
 
-/// Backend `id`'s permutation of the `m` positions: its (offset, skip),
-/// from two hashes of the id.
-fn permutation(id: BackendId, m: u64) -> (u64, u64) {
-    let h = u64::from(id.0);
+/// A backend's permutation of the `m` positions: its (offset, skip), from
+/// two hashes of its hash key (the paper hashes the backend's name).
+fn permutation(h: u64, m: u64) -> (u64, u64) {
     let offset = mix64(h ^ 0x6d61_676c_6576_3031) % m;
     let skip = mix64(h ^ 0x6d61_676c_6576_3032) % (m - 1) + 1;
     (offset, skip)
@@ -327,7 +326,7 @@ mod tests {
             .iter()
             .map(|&i| {
                 let id = members.id(i as usize);
-                let (offset, skip) = permutation(id, m);
+                let (offset, skip) = permutation(members.hash_key(i as usize), m);
                 (
                     id,
                     u64::from(members.weight(i as usize)),

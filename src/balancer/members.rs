@@ -297,6 +297,12 @@ impl Members {
         self.backends[index].id
     }
 
+    /// What the hashing strategies hash for member `index`.
+    #[inline]
+    pub(crate) fn hash_key(&self, index: usize) -> u64 {
+        self.backends[index].hash_key
+    }
+
     #[inline]
     pub(crate) fn weight(&self, index: usize) -> u32 {
         self.backends[index].weight

@@ -78,16 +78,48 @@ pub struct Backend {
     /// The site or zone the backend lives in (informational for the
     /// balancers; reports group by it).
     pub zone: u32,
+    /// What the hashing balancers (ring, Maglev, bounded load) hash to place
+    /// the backend: its identity. Defaults to the id. Set it to a hash of
+    /// something that names the backend everywhere — its address or host
+    /// name, see [`key_of`] — so that two balancers over different backend
+    /// sets (two sites, two proxies numbering their backends from 0) lay
+    /// their backends out independently, as Envoy's `hash_key` and nginx's
+    /// server address do. Backends with the same id and hash key are the
+    /// same backend across updates.
+    pub hash_key: u64,
 }
 
 impl Backend {
-    /// A backend in zone 0.
+    /// A backend in zone 0 whose hash key is its id.
     pub const fn new(id: u32, weight: u32) -> Self {
         Self {
             id: BackendId(id),
             weight,
             zone: 0,
+            hash_key: id as u64,
         }
+    }
+
+    /// The same backend with another hash key (see [`hash_key`](Self::hash_key)).
+    ///
+    /// ```
+    /// use drainstorm::balancer::{key_of, Backend, Balancer, Maglev};
+    ///
+    /// // Two sites number their backends 0..8; hashing their addresses
+    /// // gives each site its own layout.
+    /// let site = |name: &str| -> Vec<Backend> {
+    ///     (0..8)
+    ///         .map(|i| Backend::new(i, 1).with_hash_key(key_of(format!("{name}-{i}").as_bytes())))
+    ///         .collect()
+    /// };
+    /// let (east, west) = (Maglev::new(&site("east"))?, Maglev::new(&site("west"))?);
+    /// let same = (0..1000u64).filter(|&k| east.pick(k) == west.pick(k)).count();
+    /// assert!(same < 250); // about 1/8 by chance, not all of them
+    /// # Ok::<(), drainstorm::balancer::BalancerError>(())
+    /// ```
+    pub const fn with_hash_key(mut self, hash_key: u64) -> Self {
+        self.hash_key = hash_key;
+        self
     }
 
     /// The same backend in `zone`.

@@ -6,11 +6,14 @@
 //! The default of 160 points per unit of weight is ketama's (libmemcached,
 //! 2007: 40 MD5 digests × 4 points) and nginx's `hash … consistent`.
 //!
-//! Point *r* of backend *id* sits at the top 48 bits of
-//! `mix64(id << 32 | r)` ([`mix64`] is a bijection); two points at the same
-//! position are ordered by their backends' ids. A backend's points do not
-//! depend on the other members, so removing a backend moves exactly the
-//! keys it owned, and adding it back restores the original mapping.
+//! Point *r* of a backend with hash key *k* (its
+//! [`hash_key`](super::Backend::hash_key), by default its id) sits at the
+//! top 48 bits of `mix64(k << 32 | r)` when *k* fits 32 bits, and of
+//! `mix64(mix64(k) ^ r)` otherwise ([`mix64`] is a bijection, so distinct
+//! small keys never share a point); two points at the same position are
+//! ordered by their backends' ids. A backend's points do not depend on the
+//! other members, so removing a backend moves exactly the keys it owned,
+//! and adding it back restores the original mapping.
 //!
 //! # Lookup cost
 //!
@@ -152,10 +155,16 @@ impl Plan {
     }
 }
 
-/// Point `r` of a backend with this id, owned by `rank`.
+/// Point `r` of a backend with this hash key, owned by `rank` (`r` stays
+/// below [`MAX_POINTS`], 2^22).
 #[inline]
-fn point(id: BackendId, r: u64, rank: usize) -> u64 {
-    mix64(u64::from(id.0) << 32 | r) & !OWNER_MASK | rank as u64
+fn point(key: u64, r: u64, rank: usize) -> u64 {
+    let base = if key >> 32 == 0 {
+        key << 32
+    } else {
+        mix64(key)
+    };
+    mix64(base ^ r) & !OWNER_MASK | rank as u64
 }
 
 /// Rank marker of a member that an update removed or drained.
@@ -177,8 +186,8 @@ impl RingTable {
 
         let mut points = Vec::with_capacity(n_points as usize);
         for (rank, (&m, &c)) in ranked.iter().zip(&counts).enumerate() {
-            let id = members.id(m as usize);
-            points.extend((0..c).map(|r| point(id, r, rank)));
+            let key = members.hash_key(m as usize);
+            points.extend((0..c).map(|r| point(key, r, rank)));
         }
         // LSD radix sort on the top `2·RADIX_BITS` bits, in passes that each
         // read sequentially and write to at most 2048 streams. Points are
@@ -263,7 +272,9 @@ impl RingTable {
             return Self::place(members, plan);
         }
         // Walk both rankings (each sorted by id) together: renumber the
-        // survivors, and list the points that come and go.
+        // survivors, and list the points that come and go. A member whose
+        // hash key changed is a new backend under an old id: all its old
+        // points go, all its new ones come.
         let mut remap = vec![GONE; old.ranked.len()];
         let mut added = Vec::new();
         let mut dropped = Vec::new();
@@ -271,14 +282,19 @@ impl RingTable {
         let mut o = 0;
         for (rank, (&m, &count)) in plan.ranked.iter().zip(&plan.counts).enumerate() {
             let id = members.id(m as usize);
+            let key = members.hash_key(m as usize);
             while o < old.ranked.len() && old_members.id(old.ranked[o] as usize) < id {
                 o += 1;
             }
             let before = match old.ranked.get(o) {
                 Some(&om) if old_members.id(om as usize) == id => {
-                    remap[o] = rank as u32;
                     o += 1;
-                    u64::from(points_per_weight) * u64::from(old_members.weight(om as usize))
+                    if old_members.hash_key(om as usize) == key {
+                        remap[o - 1] = rank as u32;
+                        u64::from(points_per_weight) * u64::from(old_members.weight(om as usize))
+                    } else {
+                        0
+                    }
                 }
                 _ => 0,
             };
@@ -292,7 +308,7 @@ impl RingTable {
                 return Self::place(members, plan);
             }
             budget -= n;
-            list.extend(range.map(|r| point(id, r, rank)));
+            list.extend(range.map(|r| point(key, r, rank)));
         }
         added.sort_unstable();
         dropped.sort_unstable();
@@ -468,7 +484,8 @@ mod tests {
             first in members_strategy(),
             steps in prop::collection::vec(
                 prop_oneof![
-                    (0u32..300, 0u32..=6).prop_map(|(id, w)| (Some((id, w)), None)),
+                    (0u32..300, 0u32..=6, prop::option::of(any::<u64>()))
+                        .prop_map(|(id, w, key)| (Some((id, w, key)), None)),
                     members_strategy().prop_map(|m| (None, Some(m))),
                 ],
                 1..8,
@@ -482,15 +499,24 @@ mod tests {
             let mut ring = RingTable::build_with(&members, ppw);
             for step in steps {
                 match step {
-                    (Some((id, w)), _) => {
-                        // Set one backend's weight, adding it if absent,
-                        // or remove it when w is 6 and it is present.
+                    (Some((id, w, key)), _) => {
+                        // Set one backend's weight (and, if given, give it
+                        // a new hash key: small or wide), adding it if
+                        // absent, or remove it when w is 6 and it is present.
+                        let key = key.map(|k| if k % 2 == 0 { k >> 40 } else { k });
                         match backends.iter().position(|b| b.id.0 == id) {
                             Some(i) if w == 6 && backends.len() > 1 => {
                                 backends.remove(i);
                             }
-                            Some(i) => backends[i].weight = w,
-                            None => backends.push(Backend::new(id, w)),
+                            Some(i) => {
+                                backends[i].weight = w;
+                                if let Some(k) = key {
+                                    backends[i].hash_key = k;
+                                }
+                            }
+                            None => backends.push(
+                                Backend::new(id, w).with_hash_key(key.unwrap_or(u64::from(id))),
+                            ),
                         }
                     }
                     (None, Some(list)) => backends = distinct_backends(&list),

@@ -343,7 +343,7 @@ th {{ background: #f0f2f5; font-weight: 600; }}
             seconds(r.p99),
             seconds(r.p999),
             r.collapsed_minutes,
-            r.recovery.map_or("never".into(), |s| format!("{s:.0} s")),
+            r.recovery,
         );
     }
     page += "</tbody></table><p class=\"note\">Lost: offered requests that never succeeded. Amplification: attempts ÷ requests. Collapsed: goodput below half the offered load for at least the configured time. Metastable: still collapsed the configured time after the trigger ended. Recovery: from the trigger's end to the end of the last collapse.</p></section>\n";

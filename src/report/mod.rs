@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::profile::{Profile, Run};
-use crate::sim::{RunResult, Summary, Verdict};
+use crate::sim::{Recovery, RunResult, Summary, Verdict};
 
 pub use self::html::html;
 
@@ -50,9 +50,8 @@ pub struct Row {
     pub p999: f64,
     /// Minutes collapsed (mean over seeds).
     pub collapsed_minutes: f64,
-    /// Seconds to recover after the trigger's end (worst seed); `None`:
-    /// some seed never recovered.
-    pub recovery: Option<f64>,
+    /// When the run recovered from its trigger (the worst seed).
+    pub recovery: Recovery,
 }
 
 fn mean(xs: impl Iterator<Item = f64>) -> f64 {
@@ -104,7 +103,8 @@ impl Comparison {
                     recovery: sums
                         .iter()
                         .map(|s| s.recovery)
-                        .try_fold(0.0f64, |a, r| r.map(|r| a.max(r))),
+                        .reduce(Recovery::worse)
+                        .expect("≥ 1 run"),
                     balancer,
                     policy,
                 }
@@ -274,10 +274,7 @@ impl Comparison {
                     seconds(r.p99),
                     seconds(r.p999),
                     format!("{:.1} min", r.collapsed_minutes),
-                    match r.recovery {
-                        None => "never".into(),
-                        Some(s) => format!("{s:.0} s"),
-                    },
+                    r.recovery.to_string(),
                 ]
             })
             .collect();

@@ -59,14 +59,22 @@ pub struct SimConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouterConfig {
-    /// The balancer over sites; weights are the sites' `weight`.
+    /// How the router answers: a balancer over the sites, or DNS-like
+    /// weighted random answers (see [`RouterMode`]).
+    #[serde(default)]
+    pub mode: RouterMode,
+    /// The balancer over sites in mode `balancer`; weights are the sites'
+    /// `weight`.
     #[serde(default = "default_router_balancer")]
     pub balancer: BalancerKind,
-    /// How long a client group caches a site answer (per key bucket). Zero:
-    /// every request asks the router.
+    /// How long a client keeps a site answer: per key bucket in mode
+    /// `balancer` (zero: every attempt asks the router), per client or key
+    /// bucket in mode `sticky` (above zero), not allowed in mode
+    /// `weighted-random`.
     #[serde(default)]
     pub dns_ttl: SimDuration,
-    /// Key buckets per client group that cache an answer independently.
+    /// Key buckets per open-loop client group that cache an answer
+    /// independently (a resolver's population each).
     #[serde(default = "default_ttl_buckets")]
     pub ttl_buckets: u32,
     /// Active health checks of the sites; `None`: sites are never ejected.
@@ -85,6 +93,36 @@ pub struct RouterConfig {
     pub slow_start: SimDuration,
 }
 
+/// How the global router answers (see the [`router`](super::router)
+/// module for the model).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RouterMode {
+    /// The router's `balancer` picks a site for each attempt (or for each
+    /// key bucket once per `dns_ttl`): the smooth answers of a global load
+    /// balancer.
+    #[default]
+    Balancer,
+    /// A fresh weighted random draw for every attempt: DNS answers that
+    /// resolvers and clients pick from at random, with no caching.
+    WeightedRandom,
+    /// Each closed-loop client, or each key bucket of an open-loop group,
+    /// keeps its weighted random draw for `dns_ttl`, then draws again: DNS
+    /// with a TTL.
+    Sticky,
+}
+
+impl RouterMode {
+    /// The mode's name, as written in a profile.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Balancer => "balancer",
+            Self::WeightedRandom => "weighted-random",
+            Self::Sticky => "sticky",
+        }
+    }
+}
+
 fn default_router_balancer() -> BalancerKind {
     BalancerKind::SmoothWrr
 }
@@ -97,6 +135,7 @@ impl Default for RouterConfig {
     fn default() -> Self {
         Self {
             balancer: default_router_balancer(),
+            mode: RouterMode::Balancer,
             dns_ttl: SimDuration::ZERO,
             ttl_buckets: default_ttl_buckets(),
             health_check: None,
@@ -191,6 +230,38 @@ impl SiteConfig {
     pub fn backend_count(&self) -> u64 {
         self.backends.iter().map(|b| u64::from(b.count)).sum()
     }
+
+    /// The hash key of each backend, in the site's order: what the
+    /// hashing balancers (ring, Maglev, bounded load) place it by.
+    ///
+    /// A backend's identity is `site/position` (its position in the site,
+    /// from 0) or, in a named group, `name-j` (its index in the group),
+    /// hashed with [`key_of`](crate::balancer::key_of). Identities differ
+    /// between sites, so two sites with the same number of backends get
+    /// independent layouts: a hot key's retry sent to another site lands
+    /// on a backend chosen afresh, as with real proxies that hash their
+    /// backends' addresses.
+    ///
+    /// ```
+    /// use drainstorm::sim::SimConfig;
+    ///
+    /// let config = SimConfig::example();
+    /// let (east, west) = (&config.sites[0], &config.sites[1]);
+    /// assert_ne!(east.backend_hash_keys()[0], west.backend_hash_keys()[0]);
+    /// ```
+    pub fn backend_hash_keys(&self) -> Vec<u64> {
+        let mut keys = Vec::new();
+        for g in &self.backends {
+            for j in 0..g.count {
+                let identity = match &g.name {
+                    Some(name) => format!("{name}-{j}"),
+                    None => format!("{}/{}", self.name, keys.len()),
+                };
+                keys.push(crate::balancer::key_of(identity.as_bytes()));
+            }
+        }
+        keys
+    }
 }
 
 /// How a site load balancer's accept rate follows demand.
@@ -227,6 +298,13 @@ fn default_growth() -> f64 {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackendGroup {
+    /// The group's name, from which its backends' identities are derived
+    /// (backend *j* of the group is `name-j`; see
+    /// [`SiteConfig::backend_hash_keys`]). `None`: the site's name and the
+    /// backend's position in the site. Give two sites' groups the same
+    /// name to model one backend pool behind both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// How many (≥ 1).
     #[serde(default = "one")]
     pub count: u32,
@@ -404,10 +482,25 @@ pub struct RecorderConfig {
     /// `None`: the last timeline action, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger_end: Option<SimTime>,
-    /// A run still collapsed this long after the trigger ended is
-    /// *metastable*.
+    /// A run not yet *recovered* this long after the trigger ended is
+    /// *metastable* (see [`verdict`](super::verdict)).
     #[serde(default = "default_metastable_after")]
     pub metastable_after: SimDuration,
+    /// Recovered: goodput at least this fraction of the offered load over
+    /// a [`recovery_window`](Self::recovery_window), in (0, 1]. Default
+    /// 0.95.
+    #[serde(default = "default_recovered_fraction")]
+    pub recovered_fraction: f64,
+    /// Recovered: amplification (attempts ÷ offered requests) at most this
+    /// over a [`recovery_window`](Self::recovery_window), in [1, 100].
+    /// Default 1.1.
+    #[serde(default = "default_recovered_amplification")]
+    pub recovered_amplification: f64,
+    /// The window over which recovery is judged (at least one interval).
+    /// `None`: 10 s, or one interval if that is longer (see
+    /// [`window`](Self::window)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_window: Option<SimDuration>,
     /// Lost goodput (fraction of offered requests that never succeeded)
     /// above which a run without collapse is *degraded* rather than
     /// *absorbed*.
@@ -434,6 +527,46 @@ fn default_metastable_after() -> SimDuration {
 fn default_degraded_loss() -> f64 {
     0.01
 }
+fn default_recovered_fraction() -> f64 {
+    0.95
+}
+fn default_recovered_amplification() -> f64 {
+    1.1
+}
+
+impl RecorderConfig {
+    /// The window over which recovery is judged: `recovery_window`, or
+    /// 10 s, or one interval if that is longer.
+    pub fn window(&self) -> SimDuration {
+        self.recovery_window
+            .unwrap_or(SimDuration::from_secs(10).max(self.interval))
+    }
+
+    /// The verdict rule in one sentence, with this configuration's
+    /// thresholds: what reports print under their tables.
+    ///
+    /// ```
+    /// use drainstorm::sim::RecorderConfig;
+    ///
+    /// let rule = RecorderConfig::default().rule();
+    /// assert!(rule.contains("goodput ≥ 95% of offered"), "{rule}");
+    /// ```
+    pub fn rule(&self) -> String {
+        format!(
+            "recovered: from the trigger's end, the first {} window with goodput ≥ {}% of offered and amplification ≤ {}; \
+             metastable: not recovered {} after the trigger's end; \
+             collapsed: goodput < {}% of offered for ≥ {}; \
+             degraded: more than {}% of requests lost",
+            self.window(),
+            self.recovered_fraction * 100.0,
+            self.recovered_amplification,
+            self.metastable_after,
+            self.collapse_ratio * 100.0,
+            self.collapse_min,
+            self.degraded_loss * 100.0,
+        )
+    }
+}
 
 impl Default for RecorderConfig {
     fn default() -> Self {
@@ -444,6 +577,9 @@ impl Default for RecorderConfig {
             trigger_end: None,
             metastable_after: default_metastable_after(),
             degraded_loss: default_degraded_loss(),
+            recovered_fraction: default_recovered_fraction(),
+            recovered_amplification: default_recovered_amplification(),
+            recovery_window: None,
             warm_up: SimDuration::ZERO,
         }
     }
@@ -489,6 +625,29 @@ impl SimConfig {
             1.0,
             "in [0, 1]",
         )?;
+        if !(r.recovered_fraction > 0.0 && r.recovered_fraction <= 1.0) {
+            return Err(SimError::invalid(
+                "recorder.recovered_fraction",
+                r.recovered_fraction,
+                "in (0, 1]",
+            ));
+        }
+        finite_in(
+            "recorder.recovered_amplification",
+            r.recovered_amplification,
+            1.0,
+            100.0,
+            "in [1, 100]",
+        )?;
+        if let Some(w) = r.recovery_window
+            && w < r.interval
+        {
+            return Err(SimError::invalid(
+                "recorder.recovery_window",
+                w,
+                format!("at least one interval ({})", r.interval),
+            ));
+        }
         finite_in(
             "recorder.degraded_loss",
             r.degraded_loss,
@@ -580,6 +739,21 @@ impl SimConfig {
             }
             for (j, b) in site.backends.iter().enumerate() {
                 let q = format!("{p}.backends[{j}]");
+                if let Some(name) = &b.name {
+                    if name.is_empty() {
+                        return Err(SimError::invalid(format!("{q}.name"), "\"\"", "a name"));
+                    }
+                    if site.backends[..j]
+                        .iter()
+                        .any(|o| o.name.as_ref() == Some(name))
+                    {
+                        return Err(SimError::invalid(
+                            format!("{q}.name"),
+                            name,
+                            "a name no other backend group of the site has",
+                        ));
+                    }
+                }
                 if b.count == 0 {
                     return Err(SimError::invalid(format!("{q}.count"), 0, "at least 1"));
                 }
@@ -690,6 +864,23 @@ impl SimConfig {
             })?;
         }
         let rt = &self.router;
+        match rt.mode {
+            RouterMode::WeightedRandom if rt.dns_ttl > SimDuration::ZERO => {
+                return Err(SimError::invalid(
+                    "router.dns_ttl",
+                    rt.dns_ttl,
+                    "0s with mode \"weighted-random\" (every attempt draws afresh; mode \"sticky\" keeps answers for a TTL)",
+                ));
+            }
+            RouterMode::Sticky if rt.dns_ttl == SimDuration::ZERO => {
+                return Err(SimError::invalid(
+                    "router.dns_ttl",
+                    rt.dns_ttl,
+                    "above 0s with mode \"sticky\" (how long a client keeps its answer)",
+                ));
+            }
+            _ => {}
+        }
         if rt.ttl_buckets == 0 || rt.ttl_buckets > 1 << 16 {
             return Err(SimError::invalid(
                 "router.ttl_buckets",
@@ -761,6 +952,7 @@ impl SimConfig {
             accept_backlog: 0,
             scaling: None,
             backends: vec![BackendGroup {
+                name: None,
                 count: 4,
                 slots: 1,
                 queue: 16,

@@ -6,11 +6,12 @@ use rand_distr::{Distribution, Exp1};
 
 use super::action::{Action, TimedAction};
 use super::arrivals::{ArrivalSource, KeySampler, RateCurve};
-use super::config::{HealthCheckConfig, ServiceTime, SimConfig, Workload};
+use super::config::{HealthCheckConfig, RouterMode, ServiceTime, SimConfig, Workload};
 use super::error::SimError;
 use super::queue::{EventQueue, order_key};
 use super::random::{LazySplitMix, SplitMix, Stream, draw, mix, stream_seed, unit_open};
 use super::recorder::{Recorder, SiteInterval};
+use super::router::WeightedSites;
 use super::summary::Summary;
 use crate::balancer::{Backend, BackendId, Balancer, BalancerKind, KindParams, Picker};
 use crate::retry::{
@@ -130,6 +131,9 @@ struct BackendState {
     target: u32,
     /// Since when the backend is in slow start.
     slow_since: Option<u64>,
+    /// Its identity for the hashing balancers
+    /// ([`SiteConfig::backend_hash_keys`](super::SiteConfig::backend_hash_keys)).
+    hash_key: u64,
 }
 
 struct Ramp {
@@ -325,6 +329,7 @@ struct Seeds {
     think: u64,
     keys: u64,
     probe: u64,
+    router: u64,
 }
 
 /// A discrete-event simulation of clients, a router, sites and backends.
@@ -354,6 +359,9 @@ pub struct Simulation {
     router: Box<dyn Balancer>,
     router_picker: Box<dyn Picker>,
     router_tracks_load: bool,
+    router_mode: RouterMode,
+    /// The sites' published router weights, for the DNS-like modes.
+    site_draw: WeightedSites,
     /// Whether any balancer (or the router's DNS cache) reads request
     /// keys; if none does, requests carry key 0 and no key is drawn.
     keys_needed: bool,
@@ -383,8 +391,16 @@ impl std::fmt::Debug for Simulation {
 
 fn site_backends(backends: &[BackendState], first: u32, n: u32) -> Vec<Backend> {
     (0..n)
-        .map(|i| Backend::new(i, backends[(first + i) as usize].weight))
+        .map(|i| {
+            let b = &backends[(first + i) as usize];
+            Backend::new(i, b.weight).with_hash_key(b.hash_key)
+        })
         .collect()
+}
+
+/// A site's identity for a hashing router balancer: its name, hashed.
+fn site_hash_key(name: &str) -> u64 {
+    crate::balancer::key_of(name.as_bytes())
 }
 
 impl Simulation {
@@ -438,6 +454,7 @@ impl Simulation {
             think: stream_seed(seed, Stream::Think),
             keys: stream_seed(seed, Stream::Keys),
             probe: stream_seed(seed, Stream::Probe),
+            router: stream_seed(seed, Stream::Router),
         };
         let balancer_seed = stream_seed(seed, Stream::Balancer);
 
@@ -446,6 +463,7 @@ impl Simulation {
         for (i, s) in config.sites.iter().enumerate() {
             let first = backends.len() as u32;
             let mut slots = 0u64;
+            let mut hash_keys = s.backend_hash_keys().into_iter();
             for g in &s.backends {
                 for _ in 0..g.count {
                     backends.push(BackendState {
@@ -461,6 +479,7 @@ impl Simulation {
                         weight: g.weight,
                         target: g.weight,
                         slow_since: None,
+                        hash_key: hash_keys.next().expect("one key per backend"),
                     });
                     slots += u64::from(g.slots);
                 }
@@ -531,7 +550,7 @@ impl Simulation {
         let router_members: Vec<Backend> = sites
             .iter()
             .enumerate()
-            .map(|(i, s)| Backend::new(i as u32, s.weight))
+            .map(|(i, s)| Backend::new(i as u32, s.weight).with_hash_key(site_hash_key(&s.name)))
             .collect();
         let router = config
             .router
@@ -542,6 +561,8 @@ impl Simulation {
                 source,
             })?;
         let router_picker = router.picker();
+        let mut site_draw = WeightedSites::default();
+        site_draw.set(sites.iter().map(|s| s.published));
 
         let arrivals_seed = stream_seed(seed, Stream::Arrivals);
         let mut groups = Vec::with_capacity(config.clients.len());
@@ -564,6 +585,11 @@ impl Simulation {
                 ),
                 Workload::Closed { think, .. } => (None, think.0),
             };
+            // Sticky closed-loop clients each keep their own answer.
+            let dns_entries = match (&g.workload, config.router.mode) {
+                (Workload::Closed { clients, .. }, RouterMode::Sticky) => *clients as usize,
+                _ => config.router.ttl_buckets as usize,
+            };
             groups.push(Group {
                 policy,
                 source,
@@ -572,7 +598,7 @@ impl Simulation {
                 think,
                 keys,
                 next_seq: 0,
-                dns: vec![(NONE, 0); config.router.ttl_buckets as usize],
+                dns: vec![(NONE, 0); dns_entries],
             });
         }
 
@@ -595,7 +621,10 @@ impl Simulation {
             free_accepting: Vec::new(),
             router,
             router_picker,
-            router_tracks_load: config.router.balancer.tracks_load(),
+            router_tracks_load: config.router.mode == RouterMode::Balancer
+                && config.router.balancer.tracks_load(),
+            router_mode: config.router.mode,
+            site_draw,
             keys_needed: false,
             actions: Vec::new(),
             seeds,
@@ -930,7 +959,8 @@ impl Simulation {
     /// Whether any balancer or the router's DNS cache reads request keys.
     fn wants_keys(&self) -> bool {
         self.dns_ttl > 0
-            || self.config.router.balancer.hashes_keys()
+            || (self.router_mode == RouterMode::Balancer
+                && self.config.router.balancer.hashes_keys())
             || self.sites.iter().any(|s| s.hashes)
     }
 
@@ -985,20 +1015,35 @@ impl Simulation {
         self.send_attempt(r);
     }
 
-    /// Picks a site for a request of group `g` with `key`.
+    /// Picks a site for attempt `attempt` of request `id` (group `g`,
+    /// `key`, closed-loop `client` or [`NONE`]).
     #[inline]
-    fn route(&mut self, g: u32, key: u64) -> Option<u32> {
+    fn route(&mut self, g: u32, key: u64, client: u32, id: u64, attempt: u32) -> Option<u32> {
+        let fresh = |sim: &mut Self| match sim.router_mode {
+            RouterMode::Balancer => sim.router_picker.pick(key).map(|id| id.0),
+            RouterMode::WeightedRandom | RouterMode::Sticky => {
+                sim.site_draw
+                    .pick(draw(sim.seeds.router, id, u64::from(attempt)))
+            }
+        };
         if self.dns_ttl == 0 {
-            return self.router_picker.pick(key).map(|id| id.0);
+            return fresh(self);
         }
         let group = &mut self.groups[g as usize];
-        let buckets = group.dns.len() as u64;
-        let b = ((u128::from(key) * u128::from(buckets)) >> 64) as usize;
+        let entries = group.dns.len() as u64;
+        let b = if self.router_mode == RouterMode::Sticky && client != NONE {
+            client as usize
+        } else {
+            ((u128::from(key) * u128::from(entries)) >> 64) as usize
+        };
         let (site, expires) = group.dns[b];
-        if site != NONE && expires > self.now {
+        if site != NONE
+            && expires > self.now
+            && (self.router_mode != RouterMode::Sticky || self.site_draw.in_rotation(site))
+        {
             return Some(site);
         }
-        let site = self.router_picker.pick(key)?.0;
+        let site = fresh(self)?;
         self.groups[g as usize].dns[b] = (site, self.now + self.dns_ttl);
         Some(site)
     }
@@ -1133,12 +1178,13 @@ impl Simulation {
         let now = self.now;
         let token = self.next_token(r);
         let req = &self.requests[r as usize];
-        let (g, key, id, attempt) = (req.group, req.key, req.id, req.state.attempts);
+        let (g, key, id, attempt, client) =
+            (req.group, req.key, req.id, req.state.attempts, req.client);
         self.recorder.current.attempts += 1;
         if attempt > 1 {
             self.recorder.current.retries += 1;
         }
-        let Some(s) = self.route(g, key) else {
+        let Some(s) = self.route(g, key, client, id, attempt) else {
             self.recorder.current.unroutable += 1;
             return self.outcome(r, Outcome::Failure(Pushback::None));
         };
@@ -1554,11 +1600,14 @@ impl Simulation {
             }
         }
         if changed {
+            self.site_draw.set(self.sites.iter().map(|s| s.published));
             let members: Vec<Backend> = self
                 .sites
                 .iter()
                 .enumerate()
-                .map(|(i, s)| Backend::new(i as u32, s.published))
+                .map(|(i, s)| {
+                    Backend::new(i as u32, s.published).with_hash_key(site_hash_key(&s.name))
+                })
                 .collect();
             self.router
                 .update(&members)

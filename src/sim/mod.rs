@@ -60,7 +60,9 @@ mod error;
 mod queue;
 mod random;
 mod recorder;
+pub mod router;
 mod summary;
+pub mod verdict;
 mod zipf;
 
 pub use self::action::{Action, TimedAction};
@@ -68,9 +70,11 @@ pub use self::batch::{RunResult, run_batch, run_batch_with};
 pub use self::config::{
     BackendGroup, ClientGroup, CurvePoint, HealthCheckConfig, KeyDist, LbScaling,
     MAX_BACKENDS_TOTAL, MAX_CLIENTS, MAX_INTERVALS, MAX_RATE, MAX_SERVER_PLACES, MAX_SITES,
-    RecorderConfig, RetrySpec, RouterConfig, ServiceTime, SimConfig, SiteConfig, Workload,
+    RecorderConfig, RetrySpec, RouterConfig, RouterMode, ServiceTime, SimConfig, SiteConfig,
+    Workload,
 };
 pub use self::engine::{Simulation, SimulationBuilder, SiteView};
 pub use self::error::SimError;
 pub use self::recorder::{Interval, Recorder, SiteInterval, Totals};
-pub use self::summary::{CollapsePeriod, Summary, Verdict};
+pub use self::summary::Summary;
+pub use self::verdict::{CollapsePeriod, Recovery, Verdict};

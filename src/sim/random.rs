@@ -21,6 +21,7 @@ pub(crate) enum Stream {
     Think = 6,
     Keys = 7,
     Probe = 8,
+    Router = 9,
 }
 
 /// SplitMix64's finaliser: a bijection of `u64` with full avalanche.

@@ -4,53 +4,8 @@ use serde::Serialize;
 
 use super::config::RecorderConfig;
 use super::recorder::Recorder;
+use super::verdict::{CollapsePeriod, Recovery, Verdict, judge};
 use crate::retry::SimTime;
-
-/// How a run absorbed its trigger.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    /// No collapse, and at most `degraded_loss` of the offered requests
-    /// lost.
-    Absorbed,
-    /// No collapse, but more than `degraded_loss` lost.
-    Degraded,
-    /// At least one collapse, over by `metastable_after` past the trigger's
-    /// end.
-    Collapsed,
-    /// Still (or again) collapsed `metastable_after` past the end of the
-    /// trigger: the
-    /// overload sustains itself (retries, queues of abandoned work) after
-    /// its cause is gone.
-    Metastable,
-}
-
-impl Verdict {
-    /// The verdict's name, as printed.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Absorbed => "absorbed",
-            Self::Degraded => "degraded",
-            Self::Collapsed => "collapsed",
-            Self::Metastable => "metastable",
-        }
-    }
-}
-
-impl std::fmt::Display for Verdict {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A maximal run of collapsed intervals lasting at least `collapse_min`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct CollapsePeriod {
-    /// Start of the first collapsed interval.
-    pub start: SimTime,
-    /// End of the last.
-    pub end: SimTime,
-}
 
 /// Everything a report needs about one run. Definitions:
 ///
@@ -61,13 +16,9 @@ pub struct CollapsePeriod {
 ///   any interval with at least 10 offered requests (peak);
 /// - *latency*: end-to-end, from the first attempt to the success, of
 ///   successful requests only;
-/// - *collapsed interval*: goodput below `collapse_ratio` × offered;
-///   *collapse period*: consecutive collapsed intervals lasting at least
-///   `collapse_min`;
-/// - *recovery*: the time from the trigger's end (the start of the run
-///   without a trigger) to the end of the last collapse period that ends
-///   after it (0 if none; `None` if the run ends collapsed);
-/// - *verdict*: see [`Verdict`].
+/// - *collapse*, *recovery* and the *verdict*: see the
+///   [`verdict`](super::verdict) module; `rule` holds the thresholds they
+///   were judged with.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Summary {
     /// Simulated time covered (warm-up excluded), s.
@@ -116,10 +67,13 @@ pub struct Summary {
     pub collapsed_seconds: f64,
     /// The trigger's end the verdict was judged against.
     pub trigger_end: Option<SimTime>,
-    /// Recovery time after the trigger's end, s; `None`: never recovered.
-    pub recovery: Option<f64>,
+    /// When the run recovered from its trigger.
+    pub recovery: Recovery,
     /// The verdict.
     pub verdict: Verdict,
+    /// The thresholds the verdict was judged with (the run's recorder
+    /// settings); [`RecorderConfig::rule`] says them in words.
+    pub rule: RecorderConfig,
 }
 
 impl Summary {
@@ -130,13 +84,11 @@ impl Summary {
         trigger_end: Option<SimTime>,
     ) -> Summary {
         let warm = config.warm_up.0;
-        let rows: Vec<_> = recorder
-            .series()
-            .iter()
-            .filter(|r| r.start.0 >= warm)
-            .collect();
+        // Intervals are in time order: the warm-up is a prefix.
+        let series = recorder.series();
+        let rows = &series[series.partition_point(|r| r.start.0 < warm)..];
         let step = recorder.interval().0;
-        let sum = |f: fn(&super::Interval) -> u64| rows.iter().map(|r| f(r)).sum::<u64>();
+        let sum = |f: fn(&super::Interval) -> u64| rows.iter().map(f).sum::<u64>();
         let offered = sum(|r| r.offered);
         let successes = sum(|r| r.successes);
         let attempts = sum(|r| r.attempts);
@@ -149,70 +101,12 @@ impl Summary {
             .map(|r| ratio(r.attempts, r.offered))
             .fold(0.0, f64::max);
 
-        let mut collapses = Vec::new();
-        let mut run_start: Option<u64> = None;
-        let min = config.collapse_min.0;
-        let close = |start: u64, end: u64, out: &mut Vec<CollapsePeriod>| {
-            if end - start >= min {
-                out.push(CollapsePeriod {
-                    start: SimTime(start),
-                    end: SimTime(end),
-                });
-            }
-        };
-        for r in &rows {
-            let collapsed = r.offered > 0 && r.goodput_ratio() < config.collapse_ratio;
-            match (collapsed, run_start) {
-                (true, None) => run_start = Some(r.start.0),
-                (false, Some(s)) => {
-                    close(s, r.start.0, &mut collapses);
-                    run_start = None;
-                }
-                _ => {}
-            }
-        }
-        let end = rows.last().map_or(0, |r| r.start.0 + step);
-        let ends_collapsed = run_start.is_some_and(|s| end - s >= min);
-        if let Some(s) = run_start {
-            close(s, end, &mut collapses);
-        }
-        let collapsed_seconds = collapses
-            .iter()
-            .map(|c| (c.end.0 - c.start.0) as f64 / 1e9)
-            .fold(0.0, |a, b| a + b);
-
         let lost = if offered == 0 {
             0.0
         } else {
             (1.0 - successes as f64 / offered as f64).max(0.0)
         };
-        // Recovery is measured from the trigger's end, or from the start of
-        // the run when there is no trigger.
-        let since = trigger_end.map_or(0, |t| t.0);
-        let recovery = if ends_collapsed {
-            None
-        } else {
-            Some(
-                collapses
-                    .iter()
-                    .filter(|c| c.end.0 > since)
-                    .map(|c| (c.end.0 - since) as f64 / 1e9)
-                    .fold(0.0, f64::max),
-            )
-        };
-        let metastable = trigger_end.is_some_and(|t| {
-            let judge = t.0.saturating_add(config.metastable_after.0);
-            collapses.iter().any(|c| c.end.0 > judge)
-        });
-        let verdict = if metastable {
-            Verdict::Metastable
-        } else if !collapses.is_empty() {
-            Verdict::Collapsed
-        } else if lost > config.degraded_loss {
-            Verdict::Degraded
-        } else {
-            Verdict::Absorbed
-        };
+        let judged = judge(rows, step, config, trigger_end, lost);
         let h = recorder.latency();
         let q = |p: f64| {
             if h.is_empty() {
@@ -258,11 +152,12 @@ impl Summary {
             } else {
                 latency_sum as f64 / 1e9 / successes as f64
             },
-            collapses,
-            collapsed_seconds,
+            collapses: judged.collapses,
+            collapsed_seconds: judged.collapsed_seconds,
             trigger_end,
-            recovery,
-            verdict,
+            recovery: judged.recovery,
+            verdict: judged.verdict,
+            rule: config.clone(),
         }
     }
 
