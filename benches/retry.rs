@@ -59,6 +59,7 @@ fn full_policy(c: &mut Criterion) {
             half_open_probes: 3,
         }),
         throttle: None,
+        limits: Default::default(),
     };
     let mut policy = Policy::new(config.clone()).unwrap();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(2);

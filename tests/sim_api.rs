@@ -390,11 +390,14 @@ fn a_switch_to_hashing_gives_requests_under_way_their_keys() {
     for s in &mut c.sites {
         s.balancer = BalancerKind::SmoothWrr;
     }
-    // Overloaded, so that retries and queued attempts span the switch.
+    // Overloaded, so that retries and queued attempts span the switch
+    // (immediate retries with no concurrency limit: Envoy's preset would
+    // hold at most 3 retries at once).
     c.clients[0].workload = Workload::Open {
         rate: 950.0,
         curve: Vec::new(),
     };
+    c.clients[0].retry = RetrySpec::Preset("naive".into());
     c.timeline.push(TimedAction {
         at: SimTime(10_000_000_000),
         action: Action::SetBalancer {

@@ -157,7 +157,7 @@ impl Comparison {
     /// Per-interval series of every run, one row per (run, interval).
     pub fn series_csv(&self) -> String {
         let mut out = String::from(
-            "balancer,policy,seed,time_s,offered,attempts,retries,successes,failures,refused,lb_rejects,queue_rejects,unroutable,timeouts,wasted,errors,goodput_ratio,amplification\n",
+            "balancer,policy,seed,time_s,offered,attempts,retries,successes,failures,refused,overflows,lb_rejects,queue_rejects,unroutable,timeouts,wasted,errors,goodput_ratio,amplification\n",
         );
         for (run, res) in &self.runs {
             for row in res.recorder.series() {
@@ -168,7 +168,7 @@ impl Comparison {
                 };
                 let _ = writeln!(
                     out,
-                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4}",
+                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4}",
                     run.balancer,
                     run.policy,
                     run.seed,
@@ -179,6 +179,7 @@ impl Comparison {
                     row.successes,
                     row.failures,
                     row.refused,
+                    row.overflows,
                     row.lb_rejects,
                     row.queue_rejects,
                     row.unroutable,

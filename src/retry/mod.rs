@@ -31,6 +31,7 @@ mod backoff;
 mod breaker;
 mod budget;
 mod error;
+mod limits;
 mod policy;
 mod random;
 mod throttle;
@@ -41,6 +42,7 @@ pub use self::backoff::{Backoff, Exponential, Jitter};
 pub use self::breaker::{BreakerConfig, BreakerState, BreakerWindow, CircuitBreaker};
 pub use self::budget::{Budget, RatioBudget, RetryQuota, TokenBucket};
 pub use self::error::RetryConfigError;
+pub use self::limits::{ClientLimits, LimitsConfig};
 pub use self::policy::{
     BudgetConfig, Decision, GiveUp, Outcome, Policy, PolicyConfig, Pushback, Refusal, RequestState,
     RetryPolicy, ThrottleConfig,

@@ -7,6 +7,7 @@ use super::backoff::{Backoff, Jitter};
 use super::breaker::{BreakerConfig, CircuitBreaker};
 use super::budget::{Budget, RatioBudget, RetryQuota, TokenBucket};
 use super::error::RetryConfigError;
+use super::limits::LimitsConfig;
 use super::throttle::AdaptiveThrottle;
 use super::{SimDuration, SimTime};
 
@@ -143,6 +144,12 @@ pub struct PolicyConfig {
     /// Client-side adaptive throttling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throttle: Option<ThrottleConfig>,
+    /// Concurrency limits (Envoy's circuit-breaker thresholds). The policy
+    /// does not enforce them: whoever sends the requests does, with a
+    /// [`ClientLimits`](super::ClientLimits) (the simulator keeps one per
+    /// client group).
+    #[serde(default, skip_serializing_if = "LimitsConfig::is_unlimited")]
+    pub limits: LimitsConfig,
 }
 
 impl PolicyConfig {
@@ -169,6 +176,7 @@ impl PolicyConfig {
             budget: None,
             breaker: None,
             throttle: None,
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -281,6 +289,17 @@ impl Policy {
                 "at least 1 (the first try counts)",
             ));
         }
+        for (name, limit) in [
+            ("limits.max_requests", config.limits.max_requests),
+            (
+                "limits.max_pending_requests",
+                config.limits.max_pending_requests,
+            ),
+        ] {
+            if limit == Some(0) {
+                return Err(RetryConfigError::new(name, 0, "at least 1, or unset"));
+            }
+        }
         for (name, d) in [
             ("attempt_timeout", config.attempt_timeout),
             ("deadline", config.deadline),
@@ -391,10 +410,13 @@ impl Policy {
 
     /// Envoy's router retry policy defaults (`config.route.v3.RetryPolicy`):
     /// `num_retries` 1, base interval 25 ms, max interval 10 × base =
-    /// 250 ms, fully jittered exponential backoff.
+    /// 250 ms, fully jittered exponential backoff; and the cluster circuit
+    /// breakers' default thresholds ([`LimitsConfig::ENVOY`]: 1024
+    /// requests, 1024 pending, 3 concurrent retries).
     pub fn envoy() -> Self {
         Self::preset(PolicyConfig {
             honour_pushback: true,
+            limits: LimitsConfig::ENVOY,
             ..PolicyConfig::new(exp(ms(25), 2.0, ms(250), Jitter::Full), 2)
         })
     }

@@ -15,7 +15,7 @@ use super::router::WeightedSites;
 use super::summary::Summary;
 use crate::balancer::{Backend, BackendId, Balancer, BalancerKind, KindParams, Picker};
 use crate::retry::{
-    Decision, Outcome, Policy, Pushback, Refusal, RequestState, RetryPolicy, SimTime,
+    ClientLimits, Decision, Outcome, Policy, Pushback, Refusal, RequestState, RetryPolicy, SimTime,
 };
 
 const NONE: u32 = u32::MAX;
@@ -69,7 +69,7 @@ type Entry = super::queue::Entry<Ev>;
 /// rather than a cold request.
 const WAITING: u32 = 1;
 
-/// One cache line each (52 bytes of fields): a request is read cold when
+/// One cache line each (53 bytes of fields): a request is read cold when
 /// its attempt completes, and a request that straddled two lines cost two
 /// misses (3–8 % of the simulator's throughput, measured).
 #[repr(align(64))]
@@ -82,6 +82,8 @@ struct Request {
     id: u64,
     key: u64,
     state: RequestState,
+    /// Whether the request holds one of its group's concurrent retries.
+    retrying: bool,
 }
 
 const PROBE: u8 = 1;
@@ -256,6 +258,8 @@ impl GroupPolicy {
 
 struct Group {
     policy: GroupPolicy,
+    /// The group's concurrency limits and what it holds against them.
+    limits: ClientLimits,
     source: Option<ArrivalSource>,
     /// The next arrival's (time, sequence): arrivals are a lane of their
     /// own, outside the heap.
@@ -590,8 +594,10 @@ impl Simulation {
                 (Workload::Closed { clients, .. }, RouterMode::Sticky) => *clients as usize,
                 _ => config.router.ttl_buckets as usize,
             };
+            let limits = ClientLimits::new(g.retry.resolve().expect("validated").limits);
             groups.push(Group {
                 policy,
+                limits,
                 source,
                 next_arrival: None,
                 timeouts: VecDeque::new(),
@@ -788,6 +794,31 @@ impl Simulation {
     /// Requests in progress (waiting on an attempt or in backoff).
     pub fn requests_in_progress(&self) -> usize {
         self.requests.len() - self.free_requests.len()
+    }
+
+    /// What client group `group` holds now, counted by scanning the
+    /// requests in progress (O(requests); for tests and hosts that inspect
+    /// a run, independent of the counters that enforce the group's
+    /// limits): requests in progress, and of them the retries outstanding
+    /// (in backoff, or waiting on an attempt after the first).
+    pub fn client_load(&self, group: usize) -> (usize, usize) {
+        let mut free = vec![false; self.requests.len()];
+        for &r in &self.free_requests {
+            free[r as usize] = true;
+        }
+        let mut requests = 0;
+        let mut retries = 0;
+        for (r, req) in self.requests.iter().enumerate() {
+            if free[r] || req.group as usize != group {
+                continue;
+            }
+            requests += 1;
+            let waiting = self.live[r] & WAITING != 0;
+            if !waiting || req.state.attempts >= 2 {
+                retries += 1;
+            }
+        }
+        (requests, retries)
     }
 
     // ----- the event loop ----------------------------------------------
@@ -987,6 +1018,11 @@ impl Simulation {
             self.client_done(g, client, id);
             return;
         }
+        if !group.limits.try_request() {
+            self.recorder.overflow(0);
+            self.client_done(g, client, id);
+            return;
+        }
         let state = group.policy.begin(now);
         let r = match self.free_requests.pop() {
             Some(r) => {
@@ -997,6 +1033,7 @@ impl Simulation {
                 q.id = id;
                 q.key = key;
                 q.state = state;
+                q.retrying = false;
                 r
             }
             None => {
@@ -1007,6 +1044,7 @@ impl Simulation {
                     id,
                     key,
                     state,
+                    retrying: false,
                 });
                 self.live.push(0);
                 self.requests.len() as u32 - 1
@@ -1201,6 +1239,14 @@ impl Simulation {
             .attempt_deadline(SimTime(now), &req.state)
             .map(|d| d.0);
         if delay > 0 {
+            if !self.groups[g as usize].limits.try_pend() {
+                // No room to wait for the load balancer: fail fast.
+                self.unhold(s);
+                self.live[r as usize] &= !WAITING;
+                let attempts = self.requests[r as usize].state.attempts;
+                self.recorder.overflow(attempts);
+                return self.free_request(r);
+            }
             if let Some(d) = deadline {
                 self.push_timeout(g, d, r, token);
             }
@@ -1254,6 +1300,8 @@ impl Simulation {
         let waiting = if probe {
             self.sites[owner as usize].probe_pending == Some(token)
         } else {
+            // The id names the group even if the request has ended since.
+            self.groups[(id >> 40) as usize].limits.pend_done();
             self.live[owner as usize] == token | WAITING
         };
         if self.cancel && !waiting {
@@ -1286,6 +1334,11 @@ impl Simulation {
         self.live[r as usize] &= !WAITING;
         let req = &mut self.requests[r as usize];
         let g = req.group;
+        if req.retrying {
+            // The outcome of a retry attempt: the retry is over.
+            req.retrying = false;
+            self.groups[g as usize].limits.retry_done();
+        }
         let mut rng = LazySplitMix::new(self.seeds.backoff, req.id, u64::from(req.state.attempts));
         let decision =
             self.groups[g as usize]
@@ -1299,6 +1352,12 @@ impl Simulation {
                 self.free_request(r);
             }
             Decision::Retry(d) => {
+                if !self.groups[g as usize].limits.try_retry() {
+                    let attempts = req.state.attempts;
+                    self.recorder.overflow(attempts);
+                    return self.free_request(r);
+                }
+                req.retrying = true;
                 let token = self.live[r as usize];
                 self.push(self.now + d.0, Ev::Retry(r, token));
             }
@@ -1320,8 +1379,13 @@ impl Simulation {
 
     fn free_request(&mut self, r: u32) {
         self.next_token(r);
-        let req = &self.requests[r as usize];
+        let req = &mut self.requests[r as usize];
         let (g, client, id) = (req.group, req.client, req.id);
+        let limits = &mut self.groups[g as usize].limits;
+        if std::mem::take(&mut req.retrying) {
+            limits.retry_done();
+        }
+        limits.request_done();
         self.free_requests.push(r);
         self.client_done(g, client, id);
     }

@@ -30,6 +30,10 @@ pub struct Interval {
     /// Requests refused by the client itself (open breaker, adaptive
     /// throttling) before or between attempts.
     pub refused: u64,
+    /// Requests that failed fast on a client concurrency limit
+    /// (`limits`: max requests, pending or retries); also counted in
+    /// `failures`.
+    pub overflows: u64,
     /// Attempts a site load balancer rejected (over its in-flight or rate
     /// limit).
     pub lb_rejects: u64,
@@ -158,6 +162,14 @@ impl Recorder {
     pub(crate) fn failure(&mut self, attempts: u32) {
         self.current.failures += 1;
         self.ended(attempts);
+    }
+
+    /// Counts a request failed by a client concurrency limit after
+    /// `attempts` attempts.
+    #[inline]
+    pub(crate) fn overflow(&mut self, attempts: u32) {
+        self.current.overflows += 1;
+        self.failure(attempts);
     }
 
     /// Counts a request that ended (or was refused) after `attempts`

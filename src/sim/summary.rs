@@ -31,6 +31,9 @@ pub struct Summary {
     pub failures: u64,
     /// Requests the clients refused themselves (breaker, throttling).
     pub refused: u64,
+    /// Requests failed fast by a client concurrency limit (of the
+    /// failures).
+    pub overflows: u64,
     /// Attempts sent.
     pub attempts: u64,
     /// Attempts rejected by a site load balancer.
@@ -121,6 +124,7 @@ impl Summary {
             successes,
             failures: sum(|r| r.failures),
             refused: sum(|r| r.refused),
+            overflows: sum(|r| r.overflows),
             attempts,
             lb_rejects: sum(|r| r.lb_rejects),
             queue_rejects: sum(|r| r.queue_rejects),

@@ -200,7 +200,7 @@ pub fn judge(
     let collapsed_seconds = collapses
         .iter()
         .map(|c| (c.end.0 - c.start.0) as f64 / 1e9)
-        .sum();
+        .fold(0.0, |a, b| a + b); // not `sum`, which gives −0.0 for none
 
     let recovery = trigger_end.map_or(Recovery::NoTrigger, |t| recovery(rows, step, rule, t));
     let metastable = trigger_end.is_some_and(|t| {
