@@ -60,6 +60,16 @@ pub struct Profile {
     pub seed: u64,
     /// Simulated duration of each run.
     pub duration: SimDuration,
+    /// The UTC time of day at simulated time 0, `"HH:MM"`: reports show
+    /// clock time on their time axes. `None`: seconds from the start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_start: Option<String>,
+    /// How many real seconds one simulated second stands for, when a
+    /// profile compresses time (its timeouts and service times then are
+    /// not those of the system it models). Reports say so. `None`: real
+    /// time. No bundled profile compresses time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_scale: Option<f64>,
     /// What to compare.
     #[serde(default)]
     pub compare: Compare,
@@ -400,6 +410,26 @@ impl Profile {
                 ),
             ));
         }
+        if let Some(clock) = &self.clock_start
+            && self.clock_start_seconds().is_none()
+        {
+            return Err((
+                "clock_start".into(),
+                format!(
+                    "`{clock}` is not allowed: allowed a UTC time of day, \"HH:MM\" (00:00 to 23:59)"
+                ),
+            ));
+        }
+        if let Some(scale) = self.time_scale
+            && !(scale.is_finite() && scale > 0.0 && scale <= 1e6)
+        {
+            return Err((
+                "time_scale".into(),
+                format!(
+                    "{scale} is not allowed: allowed in (0, 1e6] real seconds per simulated second"
+                ),
+            ));
+        }
         for (name, config) in &self.policies {
             if Policy::PRESETS.contains(&name.as_str()) {
                 return Err((
@@ -473,6 +503,25 @@ impl Profile {
             ));
         }
         Ok(())
+    }
+
+    /// `clock_start` as seconds after midnight UTC, if it is set and well
+    /// formed.
+    ///
+    /// ```
+    /// let mut p = drainstorm::profile::Profile::bundled("cheyenne-2026").unwrap().unwrap();
+    /// assert_eq!(p.clock_start_seconds(), Some(17 * 3600));
+    /// p.clock_start = Some("25:00".into());
+    /// assert_eq!(p.clock_start_seconds(), None);
+    /// ```
+    pub fn clock_start_seconds(&self) -> Option<u64> {
+        let (h, m) = self.clock_start.as_deref()?.split_once(':')?;
+        let ok = |s: &str| s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit());
+        if !ok(h) || !ok(m) {
+            return None;
+        }
+        let (h, m): (u64, u64) = (h.parse().ok()?, m.parse().ok()?);
+        (h < 24 && m < 60).then_some(h * 3600 + m * 60)
     }
 
     /// The profile as TOML, every default filled in.

@@ -46,6 +46,16 @@ fn drain_windows(c: &Comparison) -> Vec<(f64, f64)> {
     out
 }
 
+/// What the time axis of the charts shows.
+fn time_axis(c: &Comparison) -> String {
+    match (c.profile.clock_start.is_some(), c.profile.time_scale) {
+        (true, None) => "time of day (UTC)".into(),
+        (false, None) => "simulated time (s)".into(),
+        (true, Some(k)) => format!("time of day (UTC; 1 simulated s stands for {k} s)"),
+        (false, Some(k)) => format!("simulated time (s; 1 simulated s stands for {k} s)"),
+    }
+}
+
 /// The first seed's run of each combination, grouped by policy.
 fn first_runs<'a>(c: &'a Comparison, policy: &str) -> Vec<&'a (Run, RunResult)> {
     let mut seen: Vec<&str> = Vec::new();
@@ -118,9 +128,18 @@ fn time_chart(
         else {
             return String::new();
         };
+        let clock = c.profile.clock_start_seconds();
+        let x_label = |x: &f64| match clock {
+            Some(start) => {
+                let t = (start + x.max(0.0) as u64) % 86_400;
+                format!("{:02}:{:02}", t / 3600, t / 60 % 60)
+            }
+            None => format!("{x}"),
+        };
         let _ = chart
             .configure_mesh()
-            .x_desc("simulated time (s)")
+            .x_desc(time_axis(c))
+            .x_label_formatter(&x_label)
             .y_desc(y_label)
             .light_line_style(RGBColor(238, 238, 238))
             .draw();
