@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use plotters::prelude::*;
 
 use super::{Comparison, Row, seconds};
-use crate::profile::Run;
+use crate::profile::{Profile, Run};
 use crate::sim::{Action, RunResult, Verdict};
 
 const PALETTE: [RGBColor; 8] = [
@@ -47,12 +47,24 @@ fn drain_windows(c: &Comparison) -> Vec<(f64, f64)> {
 }
 
 /// What the time axis of the charts shows.
-fn time_axis(c: &Comparison) -> String {
-    match (c.profile.clock_start.is_some(), c.profile.time_scale) {
+fn time_axis(profile: &Profile) -> String {
+    match (profile.clock_start.is_some(), profile.time_scale) {
         (true, None) => "time of day (UTC)".into(),
         (false, None) => "simulated time (s)".into(),
         (true, Some(k)) => format!("time of day (UTC; 1 simulated s stands for {k} s)"),
         (false, Some(k)) => format!("simulated time (s; 1 simulated s stands for {k} s)"),
+    }
+}
+
+/// A tick on the time axis: clock time (UTC) when the profile sets
+/// `clock_start`, simulated seconds otherwise.
+fn time_label(profile: &Profile, x: f64) -> String {
+    match profile.clock_start_seconds() {
+        Some(start) => {
+            let t = (start + x.max(0.0) as u64) % 86_400;
+            format!("{:02}:{:02}", t / 3600, t / 60 % 60)
+        }
+        None => format!("{x}"),
     }
 }
 
@@ -128,17 +140,10 @@ fn time_chart(
         else {
             return String::new();
         };
-        let clock = c.profile.clock_start_seconds();
-        let x_label = |x: &f64| match clock {
-            Some(start) => {
-                let t = (start + x.max(0.0) as u64) % 86_400;
-                format!("{:02}:{:02}", t / 3600, t / 60 % 60)
-            }
-            None => format!("{x}"),
-        };
+        let x_label = |x: &f64| time_label(&c.profile, *x);
         let _ = chart
             .configure_mesh()
-            .x_desc(time_axis(c))
+            .x_desc(time_axis(&c.profile))
             .x_label_formatter(&x_label)
             .y_desc(y_label)
             .light_line_style(RGBColor(238, 238, 238))
@@ -236,7 +241,7 @@ fn latency_chart(c: &Comparison, rows: &[Row]) -> String {
 
 /// Each site's state over time for one run: in rotation, drained (weight
 /// 0) or ejected by health checks.
-fn rotation_chart(run: &Run, res: &RunResult, title: &str) -> String {
+fn rotation_chart(profile: &Profile, run: &Run, res: &RunResult, title: &str) -> String {
     let sites: Vec<&str> = run.config.sites.iter().map(|s| s.name.as_str()).collect();
     let step = res.recorder.interval().as_secs_f64();
     let end = run.config.duration.as_secs_f64();
@@ -263,7 +268,8 @@ fn rotation_chart(run: &Run, res: &RunResult, title: &str) -> String {
                     .get(*y as usize)
                     .map_or(String::new(), |s| (*s).to_owned())
             })
-            .x_desc("simulated time (s)")
+            .x_desc(time_axis(profile))
+            .x_label_formatter(&|x| time_label(profile, *x))
             .draw();
         for (s, _) in sites.iter().enumerate() {
             let rects = res
@@ -401,6 +407,7 @@ th {{ background: #f0f2f5; font-weight: 600; }}
         for (label, row) in [("best", best), ("worst", worst)] {
             if let Some((run, res)) = pick(row) {
                 page += &rotation_chart(
+                    &c.profile,
                     run,
                     res,
                     &format!(

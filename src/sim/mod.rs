@@ -12,13 +12,20 @@
 //!   (uniform or Zipf) and follows its group's [`RetryPolicy`]: admission
 //!   (breaker, throttling), per-attempt timeout and deadline, backoff and
 //!   budget.
+//! - **Client limits**: each group may cap the requests, the attempts
+//!   waiting to be accepted, and the retries it holds at once (Envoy's
+//!   circuit-breaker thresholds, [`LimitsConfig`](crate::retry::LimitsConfig));
+//!   the excess fails fast and is counted as an overflow.
 //! - **The router** ([`RouterConfig`]) picks a site per attempt with a
-//!   [`Balancer`] over the sites (weights: the sites' `weight`). Clients may
-//!   cache its answer for a DNS TTL per key bucket; health checks eject and
-//!   return sites; a panic threshold and slow start are optional.
+//!   [`Balancer`] over the sites (weights: the sites' `weight`), or answers
+//!   like DNS ([`RouterMode`], see [`router`]): a weighted random draw per
+//!   attempt, or one kept per client or key bucket for a TTL. Health checks
+//!   eject and return sites; a panic threshold and slow start are optional.
 //! - **A site's load balancer** admits an attempt if it holds fewer than
 //!   `max_in_flight` and its rate limit allows, and otherwise rejects it at
-//!   once. It picks a backend with the site's [`Balancer`] and reports
+//!   once. It picks a backend with the site's [`Balancer`] (hashing
+//!   balancers place each backend by an identity unique across the
+//!   topology, [`SiteConfig::backend_hash_keys`]) and reports
 //!   starts and finishes to it, so load-aware balancers see real in-flight
 //!   counts (queued and in service).
 //! - **A backend** serves `slots` attempts at once, queues up to `queue`
@@ -28,6 +35,17 @@
 //!   attempt the client gave up on keeps its queue place and slot until
 //!   served, and is counted as wasted. That is what lets a storm outlive
 //!   its trigger.
+//!
+//! # What is not modelled
+//!
+//! No network latency or loss between clients, router and sites; no
+//! connection set-up; no client connection pools beyond the three limits
+//! above; no server-side load shedding or priorities; backends do not
+//! autoscale (only a load balancer's accept rate does). To trust a
+//! verdict, calibrate from the real system: backend capacity and service
+//! times, the load balancers' accept rate, backlog and scaling, the load
+//! curve, the clients' retry policy and limits, health checks and the DNS
+//! TTL. The verdicts themselves are defined in [`verdict`].
 //!
 //! # Randomness and determinism
 //!
