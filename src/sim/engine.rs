@@ -148,6 +148,8 @@ struct Ramp {
 
 struct Site {
     name: String,
+    /// The site's identity for a hashing router balancer: its name, hashed.
+    hash_key: u64,
     lb: Box<dyn Balancer>,
     picker: Box<dyn Picker>,
     /// Whether `lb` reads in-flight counts (always, for a plugged-in one).
@@ -402,9 +404,13 @@ fn site_backends(backends: &[BackendState], first: u32, n: u32) -> Vec<Backend> 
         .collect()
 }
 
-/// A site's identity for a hashing router balancer: its name, hashed.
-fn site_hash_key(name: &str) -> u64 {
-    crate::balancer::key_of(name.as_bytes())
+/// The router's members: every site at its published weight.
+fn router_members(sites: &[Site]) -> Vec<Backend> {
+    sites
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Backend::new(i as u32, s.published).with_hash_key(s.hash_key))
+        .collect()
 }
 
 impl Simulation {
@@ -513,6 +519,7 @@ impl Simulation {
             let weight = s.router_weight();
             sites.push(Site {
                 name: s.name.clone(),
+                hash_key: crate::balancer::key_of(s.name.as_bytes()),
                 picker,
                 lb,
                 tracks_load,
@@ -551,11 +558,7 @@ impl Simulation {
                 probe_pending: None,
             });
         }
-        let router_members: Vec<Backend> = sites
-            .iter()
-            .enumerate()
-            .map(|(i, s)| Backend::new(i as u32, s.weight).with_hash_key(site_hash_key(&s.name)))
-            .collect();
+        let router_members = router_members(&sites);
         let router = config
             .router
             .balancer
@@ -1242,7 +1245,6 @@ impl Simulation {
             if !self.groups[g as usize].limits.try_pend() {
                 // No room to wait for the load balancer: fail fast.
                 self.unhold(s);
-                self.live[r as usize] &= !WAITING;
                 let attempts = self.requests[r as usize].state.attempts;
                 self.recorder.overflow(attempts);
                 return self.free_request(r);
@@ -1665,16 +1667,8 @@ impl Simulation {
         }
         if changed {
             self.site_draw.set(self.sites.iter().map(|s| s.published));
-            let members: Vec<Backend> = self
-                .sites
-                .iter()
-                .enumerate()
-                .map(|(i, s)| {
-                    Backend::new(i as u32, s.published).with_hash_key(site_hash_key(&s.name))
-                })
-                .collect();
             self.router
-                .update(&members)
+                .update(&router_members(&self.sites))
                 .expect("site ids are unique and fewer than the limit");
         }
     }

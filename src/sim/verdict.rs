@@ -202,15 +202,22 @@ pub fn judge(
         .map(|c| (c.end.0 - c.start.0) as f64 / 1e9)
         .fold(0.0, |a, b| a + b); // not `sum`, which gives −0.0 for none
 
-    let recovery = trigger_end.map_or(Recovery::NoTrigger, |t| recovery(rows, step, rule, t));
-    let metastable = trigger_end.is_some_and(|t| {
-        let judge_at = t.0.saturating_add(rule.metastable_after.0);
-        match recovery {
-            Recovery::After { seconds } => t.0 + (seconds * 1e9).round() as u64 > judge_at,
-            Recovery::Never => end >= judge_at,
-            Recovery::NoTrigger | Recovery::BeforeTriggerEnd => false,
+    let (recovery, metastable) = match trigger_end {
+        None => (Recovery::NoTrigger, false),
+        Some(t) => {
+            let judge_at = t.0.saturating_add(rule.metastable_after.0);
+            match recovered_at(rows, step, rule, t) {
+                Some(Ok(())) => (Recovery::BeforeTriggerEnd, false),
+                Some(Err(at)) => (
+                    Recovery::After {
+                        seconds: (at - t.0) as f64 / 1e9,
+                    },
+                    at > judge_at,
+                ),
+                None => (Recovery::Never, end >= judge_at),
+            }
         }
-    });
+    };
     let verdict = if metastable {
         Verdict::Metastable
     } else if !collapses.is_empty() {
@@ -228,8 +235,15 @@ pub fn judge(
     }
 }
 
-/// The recovery after a trigger that ended at `t`.
-fn recovery(rows: &[Interval], step: u64, rule: &RecorderConfig, t: SimTime) -> Recovery {
+/// When the run recovered from a trigger that ended at `t`: `Ok` if it
+/// already had over the window ending at `t`, `Err(at)` if it did at `at`
+/// (≥ `t`), `None` if not by the end of the run.
+fn recovered_at(
+    rows: &[Interval],
+    step: u64,
+    rule: &RecorderConfig,
+    t: SimTime,
+) -> Option<Result<(), u64>> {
     let k = (rule.window().0.div_ceil(step) as usize).max(1);
     // The window rows[i..i + k] meets the rule.
     let good = |i: usize| {
@@ -245,13 +259,11 @@ fn recovery(rows: &[Interval], step: u64, rule: &RecorderConfig, t: SimTime) -> 
     };
     let first = rows.partition_point(|r| r.start.0 < t.0);
     if first >= k && first + k <= rows.len() && good(first - k) {
-        return Recovery::BeforeTriggerEnd;
+        return Some(Ok(()));
     }
     (first..(rows.len() + 1).saturating_sub(k))
         .find(|&i| good(i))
-        .map_or(Recovery::Never, |i| Recovery::After {
-            seconds: rows[i].start.0.saturating_sub(t.0) as f64 / 1e9,
-        })
+        .map(|i| Err(rows[i].start.0.max(t.0)))
 }
 
 #[cfg(test)]
