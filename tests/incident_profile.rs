@@ -1,0 +1,69 @@
+//! What the bundled incident profiles claim, held against their runs: the
+//! drain is what starts the storm (without it the night is absorbed), a
+//! retry budget or a ramped drain keeps it small, and the verdicts follow.
+
+use drainstorm::profile::{Profile, Run};
+use drainstorm::sim::{Action, Simulation, Summary, Verdict};
+
+fn run_of(profile: &Profile, balancer: &str, policy: &str) -> Run {
+    profile
+        .runs()
+        .into_iter()
+        .find(|r| r.balancer == balancer && r.policy == policy)
+        .expect("the profile compares it")
+}
+
+fn summary(run: Run) -> Summary {
+    let mut sim = Simulation::new(run.config).unwrap();
+    sim.run();
+    sim.summary()
+}
+
+fn bundled(name: &str) -> Profile {
+    Profile::bundled(name).unwrap().unwrap()
+}
+
+#[test]
+fn the_abrupt_drain_starts_a_storm_that_a_budget_avoids() {
+    let p = bundled("cheyenne-2026");
+    let naive = summary(run_of(&p, "least-conn", "immediate"));
+    assert!(naive.lost > 0.15, "{naive:?}");
+    assert!(naive.peak_amplification > 3.0);
+    assert!(matches!(
+        naive.verdict,
+        Verdict::Collapsed | Verdict::Metastable
+    ));
+    let budget = summary(run_of(&p, "least-conn", "backoff-budget"));
+    assert!(budget.lost < 0.03, "{budget:?}");
+    assert!(budget.peak_amplification < 1.1);
+}
+
+#[test]
+fn without_the_drain_the_night_is_absorbed() {
+    // The control that makes the verdict above mean something: the same
+    // night, the same clients, no drain.
+    let p = bundled("cheyenne-2026");
+    let mut run = run_of(&p, "least-conn", "immediate");
+    run.config
+        .timeline
+        .retain(|t| !matches!(t.action, Action::Drain { .. }));
+    let s = summary(run);
+    assert_eq!(s.verdict, Verdict::Absorbed, "{s:?}");
+}
+
+#[test]
+fn a_ramped_drain_is_absorbed_where_the_abrupt_one_storms() {
+    let s = summary(run_of(&bundled("ramped-drain"), "least-conn", "immediate"));
+    assert_eq!(s.verdict, Verdict::Absorbed, "{s:?}");
+    assert!(s.lost < 0.01);
+}
+
+#[test]
+fn the_incident_profiles_run_in_real_time() {
+    for name in ["cheyenne-2026", "ramped-drain"] {
+        let p = bundled(name);
+        assert_eq!(p.time_scale, None, "{name} compresses time");
+        assert_eq!(p.clock_start_seconds(), Some(17 * 3600));
+        assert!(p.duration.as_secs_f64() >= 12.0 * 3600.0);
+    }
+}
