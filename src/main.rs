@@ -236,6 +236,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         comparison.profile.name, comparison.profile.description
     );
     print!("{}", comparison.table(colour));
+    println!("\n{}", comparison.rule_line());
     if !args.quiet {
         println!(
             "\n{} runs in {:.1} s on {threads} thread{}; wrote {}",

@@ -58,7 +58,7 @@ fn time_axis(profile: &Profile) -> String {
 
 /// A tick on the time axis: clock time (UTC) when the profile sets
 /// `clock_start`, simulated seconds otherwise.
-fn time_label(profile: &Profile, x: f64) -> String {
+pub(super) fn time_label(profile: &Profile, x: f64) -> String {
     match profile.clock_start_seconds() {
         Some(start) => {
             let t = (start + x.max(0.0) as u64) % 86_400;
@@ -371,7 +371,11 @@ th {{ background: #f0f2f5; font-weight: 600; }}
             r.recovery,
         );
     }
-    page += "</tbody></table><p class=\"note\">Lost: offered requests that never succeeded. Amplification: attempts ÷ requests. Collapsed: goodput below half the offered load for at least the configured time. Metastable: still collapsed the configured time after the trigger ended. Recovery: from the trigger's end to the end of the last collapse.</p></section>\n";
+    let _ = writeln!(
+        page,
+        "</tbody></table><p class=\"note\">Lost: offered requests that never succeeded. Amplification: attempts ÷ requests. {}.</p></section>",
+        escape(&c.rule_line()),
+    );
 
     page += "<section><h2>Goodput ÷ offered over time</h2><p class=\"note\">Shaded: the drain window. One chart per retry policy, one line per balancer (first seed).</p><div class=\"charts\">";
     for p in policies(c) {

@@ -229,6 +229,25 @@ impl Comparison {
         out
     }
 
+    /// The verdict rule the runs were judged by, with the trigger's end:
+    /// printed under the table in the terminal and in `report.html`.
+    pub fn rule_line(&self) -> String {
+        let trigger = self
+            .runs
+            .first()
+            .and_then(|(run, _)| run.config.trigger_end())
+            .map_or("no trigger end".to_owned(), |t| {
+                match self.profile.clock_start_seconds() {
+                    Some(_) => format!(
+                        "trigger's end {} UTC",
+                        html::time_label(&self.profile, t.as_secs_f64())
+                    ),
+                    None => format!("trigger's end at {} s", t.as_secs_f64()),
+                }
+            });
+        format!("Verdicts ({trigger}): {}", self.profile.recorder.rule())
+    }
+
     /// The table as printed in a terminal; `colour` highlights the best
     /// row in green and the worst in red.
     pub fn table(&self, colour: bool) -> String {
