@@ -235,6 +235,9 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         "drainstorm — {}: {}\n",
         comparison.profile.name, comparison.profile.description
     );
+    if let Some(note) = comparison.time_note() {
+        println!("{note}\n");
+    }
     print!("{}", comparison.table(colour));
     println!("\n{}", comparison.rule_line());
     if !args.quiet {

@@ -547,6 +547,25 @@ mod tests {
     }
 
     #[test]
+    fn clock_start_and_time_scale_are_checked_where_they_stand() {
+        let base = Profile::bundled("mm1").unwrap().unwrap().to_toml();
+        for (line, key) in [
+            ("clock_start = \"7:00\"", "clock_start"),
+            ("clock_start = \"24:00\"", "clock_start"),
+            ("time_scale = 0.0", "time_scale"),
+            ("time_scale = -60.0", "time_scale"),
+        ] {
+            let text = format!("{line}\n{base}");
+            let err = Profile::from_toml(&text, "p.toml").unwrap_err();
+            assert_eq!(err.key.as_deref(), Some(key), "{line}: {err}");
+            assert_eq!(err.position.map(|p| p.0), Some(1), "{line}: {err}");
+        }
+        let text = format!("clock_start = \"07:30\"\ntime_scale = 60.0\n{base}");
+        let p = Profile::from_toml(&text, "p.toml").unwrap();
+        assert_eq!(p.clock_start_seconds(), Some(7 * 3600 + 30 * 60));
+    }
+
+    #[test]
     fn locate_finds_nested_keys() {
         let text = "a = 1\n[[sites]]\nname = \"x\"\n[[sites]]\nname = \"y\"\nslots = 3\n";
         let span = locate(text, "sites[1].slots").unwrap();

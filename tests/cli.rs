@@ -168,6 +168,37 @@ fn run_writes_the_report_files_with_every_combination() {
 }
 
 #[test]
+fn the_rule_and_a_compressed_time_scale_are_stated() {
+    let dir = scratch("rule");
+    std::fs::write(dir.join("tiny.toml"), TINY).unwrap();
+    let out = drainstorm(&["run", "tiny.toml", "--out", "plain", "--quiet"], &dir);
+    let plain = text(&out.stdout);
+    assert!(plain.contains("Verdicts (trigger's end at"), "{plain}");
+    assert!(plain.contains("goodput ≥ 95% of offered"), "{plain}");
+    assert!(!plain.contains("compresses time"), "{plain}");
+    let html = std::fs::read_to_string(dir.join("plain/report.html")).unwrap();
+    assert!(html.contains("goodput ≥ 95% of offered"));
+    assert!(html.contains("simulated time (s)"));
+
+    std::fs::write(
+        dir.join("fast.toml"),
+        format!("time_scale = 60.0\nclock_start = \"17:00\"\n{TINY}"),
+    )
+    .unwrap();
+    let out = drainstorm(&["run", "fast.toml", "--out", "fast", "--quiet"], &dir);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let fast = text(&out.stdout);
+    assert!(
+        fast.contains("one simulated second stands for 60 s"),
+        "{fast}"
+    );
+    let html = std::fs::read_to_string(dir.join("fast/report.html")).unwrap();
+    assert!(html.contains("one simulated second stands for 60 s"));
+    assert!(html.contains("time of day (UTC; 1 simulated s stands for 60 s)"));
+    assert!(html.contains("\n17:00\n"), "clock-time ticks");
+}
+
+#[test]
 fn json_output_is_identical_on_one_and_two_threads() {
     let dir = scratch("threads");
     std::fs::write(dir.join("tiny.toml"), TINY).unwrap();

@@ -338,10 +338,14 @@ th {{ background: #f0f2f5; font-weight: 600; }}
 .legend span {{ display: inline-block; width: 14px; height: 10px; margin: 0 4px 0 14px; vertical-align: middle; }}
 .note {{ color: #5b6474; font-size: 14px; }}
 </style></head><body>
-<header><h1>drainstorm — {name}</h1><p>{}</p></header>
+<header><h1>drainstorm — {name}</h1><p>{}</p>{}</header>
 <main>
 "#,
-        escape(&c.profile.description)
+        escape(&c.profile.description),
+        c.time_note().map_or(String::new(), |n| format!(
+            "<p><strong>{}</strong></p>",
+            escape(&n)
+        )),
     );
     let _ = write!(
         page,

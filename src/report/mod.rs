@@ -248,6 +248,17 @@ impl Comparison {
         format!("Verdicts ({trigger}): {}", self.profile.recorder.rule())
     }
 
+    /// A warning for a profile that compresses time (`time_scale`), said
+    /// under the title in the terminal and in `report.html`; `None` for
+    /// real time.
+    pub fn time_note(&self) -> Option<String> {
+        self.profile.time_scale.map(|k| {
+            format!(
+                "This profile compresses time: one simulated second stands for {k} s, so its time axis is not the modelled system's (timeouts and service times stay in real units)."
+            )
+        })
+    }
+
     /// The table as printed in a terminal; `colour` highlights the best
     /// row in green and the worst in red.
     pub fn table(&self, colour: bool) -> String {
