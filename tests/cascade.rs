@@ -456,3 +456,51 @@ fn a_balancer_and_its_parameters_change_mid_run() {
     let e = Simulation::new(c).unwrap_err();
     assert_eq!(e.path(), Some("sites[0].balancer_params.epsilon"), "{e}");
 }
+
+#[test]
+fn provisioning_the_load_balancers_by_hand_ends_the_overload_they_caused() {
+    // Each load balancer accepts 1.2 × its share and scales slowly: after
+    // dc1's drain the rest cannot accept the traffic. Setting their accept
+    // rate by hand at 120 s takes effect at once and becomes the floor.
+    let mut c = drain(backoff_and_budget(), SimDuration::ZERO);
+    c.timeline.pop(); // dc1 stays out
+    for s in ["dc2", "dc3", "dc4"] {
+        c.timeline.push(TimedAction {
+            at: at(120),
+            action: Action::SetAcceptRate {
+                site: s.into(),
+                max_new_per_sec: 1000.0,
+            },
+        });
+    }
+    c.recorder.trigger_end = Some(at(120));
+    let (fixed, sim) = run(c.clone());
+    let rates: Vec<f64> = sim
+        .recorder()
+        .site_series(1)
+        .map(|r| r.accept_rate)
+        .collect();
+    let per_second = rates.len() / 300;
+    let (before, after) = rates.split_at(120 * per_second);
+    assert!(before.iter().all(|&r| r < 900.0), "{rates:?}");
+    assert!(after.iter().all(|&r| r == 1000.0), "{rates:?}");
+    assert!(
+        matches!(fixed.recovery, Recovery::After { .. }),
+        "{fixed:?}"
+    );
+
+    c.timeline.truncate(1);
+    let (unfixed, _) = run(c.clone());
+    assert!(unfixed.lost > fixed.lost, "{unfixed:?} vs {fixed:?}");
+
+    // A rate outside [0.001, 1e8] is refused with the key.
+    c.timeline.push(TimedAction {
+        at: at(120),
+        action: Action::SetAcceptRate {
+            site: "dc2".into(),
+            max_new_per_sec: 0.0,
+        },
+    });
+    let e = Simulation::new(c).unwrap_err();
+    assert!(e.to_string().contains("max_new_per_sec"), "{e}");
+}

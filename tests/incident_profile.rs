@@ -1,9 +1,10 @@
 //! What the bundled incident profiles claim, held against their runs: the
-//! drain is what starts the storm (without it the night is absorbed), a
-//! retry budget or a ramped drain keeps it small, and the verdicts follow.
+//! drain is what starts the storm (without it the night is absorbed), the
+//! naive client's storm outlives the fix, a retry budget or a ramped drain
+//! keeps it small, and the verdicts follow.
 
 use drainstorm::profile::{Profile, Run};
-use drainstorm::sim::{Action, Simulation, Summary, Verdict};
+use drainstorm::sim::{Action, Recovery, Simulation, Summary, Verdict};
 
 fn run_of(profile: &Profile, balancer: &str, policy: &str) -> Run {
     profile
@@ -36,6 +37,22 @@ fn the_abrupt_drain_starts_a_storm_that_a_budget_avoids() {
     let budget = summary(run_of(&p, "least-conn", "backoff-budget"));
     assert!(budget.lost < 0.03, "{budget:?}");
     assert!(budget.peak_amplification < 1.1);
+    assert_eq!(budget.recovery, Recovery::BeforeTriggerEnd, "{budget:?}");
+}
+
+#[test]
+fn the_naive_storm_outlives_the_fix() {
+    // The fix provisions the remaining load balancers for the traffic they
+    // carry, yet the retries keep them overloaded: recovery comes an hour
+    // or more later, as the evening load falls.
+    let p = bundled("cheyenne-2026");
+    for balancer in ["least-conn", "p2c", "smooth-wrr"] {
+        let s = summary(run_of(&p, balancer, "immediate"));
+        let after = s.recovery.seconds().unwrap_or(f64::INFINITY);
+        assert!(after > 2700.0, "{balancer}: {s:?}");
+    }
+    let p2c = summary(run_of(&p, "p2c", "immediate"));
+    assert_eq!(p2c.verdict, Verdict::Metastable, "{p2c:?}");
 }
 
 #[test]

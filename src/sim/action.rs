@@ -93,6 +93,16 @@ pub enum Action {
         /// Failure probability in [0, 1].
         fail_probability: f64,
     },
+    /// Set a site's load-balancer accept rate (`max_new_per_sec`) from now
+    /// on, as an operator scaling its load balancers by hand: the rate
+    /// becomes this value at once and is the new floor of its scaling
+    /// (whose ceiling rises to it if lower).
+    SetAcceptRate {
+        /// The site.
+        site: String,
+        /// New attempts per second, in [0.001, 1e8].
+        max_new_per_sec: f64,
+    },
     /// Replace an open-loop group's rate and load curve from now on.
     SetLoad {
         /// The client group.
@@ -126,7 +136,8 @@ impl Action {
             | Self::SetSiteWeight { site, .. }
             | Self::SetBackendWeights { site, .. }
             | Self::SetBalancer { site, .. }
-            | Self::SetBackendFailure { site, .. } => Some(site),
+            | Self::SetBackendFailure { site, .. }
+            | Self::SetAcceptRate { site, .. } => Some(site),
             Self::SetLoad { .. } | Self::SetRetry { .. } => None,
         }
     }
@@ -172,6 +183,17 @@ impl Action {
                 Self::SetBalancer {
                     balancer, params, ..
                 } => super::config::check_params("params", *balancer, params)?,
+                Self::SetAcceptRate {
+                    max_new_per_sec, ..
+                } if !(max_new_per_sec.is_finite()
+                    && (1e-3..=super::config::MAX_RATE).contains(max_new_per_sec)) =>
+                {
+                    return Err(SimError::invalid(
+                        "max_new_per_sec",
+                        max_new_per_sec,
+                        "in [0.001, 1e8]",
+                    ));
+                }
                 Self::Restore { cold_factor, .. }
                     if !(cold_factor.is_finite() && (1.0..=1000.0).contains(cold_factor)) =>
                 {

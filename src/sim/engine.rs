@@ -1820,6 +1820,18 @@ impl Simulation {
                     self.backends[(first + i) as usize].fail_probability = fail_probability;
                 }
             }
+            Action::SetAcceptRate {
+                site,
+                max_new_per_sec,
+            } => {
+                let s = site_of(self, &site);
+                let site = &mut self.sites[s as usize];
+                site.rate_cap = max_new_per_sec;
+                site.rate_floor = max_new_per_sec;
+                if let Some(sc) = site.scaling.as_mut() {
+                    sc.max_per_sec = sc.max_per_sec.max(max_new_per_sec);
+                }
+            }
             Action::SetLoad { group, rate, curve } => {
                 let g = self.config.group_index(&group).expect("validated") as u32;
                 let now = self.now;
