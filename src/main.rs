@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use drainstorm::profile::{BUNDLED, DEFAULT, Profile, ProfileError};
 use drainstorm::report::Comparison;
-use drainstorm::sim::run_batch_with;
+use drainstorm::sim::{WorkEstimate, run_batch_with};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -31,6 +31,9 @@ enum Command {
         /// Profile files or bundled profile names.
         #[arg(required = true)]
         profiles: Vec<String>,
+        /// Accept a profile whose estimated work is above the limit.
+        #[arg(long)]
+        yes: bool,
     },
     /// List the bundled profiles.
     Profiles,
@@ -63,9 +66,12 @@ struct RunArgs {
     /// Print the summary as JSON on standard output instead of the table.
     #[arg(long)]
     json: bool,
-    /// No progress bar and no list of written files.
+    /// No progress bar, no work estimate and no list of written files.
     #[arg(long)]
     quiet: bool,
+    /// Run even when the estimated work is above the limit (10^10 requests).
+    #[arg(long)]
+    yes: bool,
 }
 
 /// What went wrong, and the exit code it earns.
@@ -74,12 +80,42 @@ enum Failure {
     Input(String),
     /// A run or an output failed: exit 1.
     Run(String),
+    /// Standard output was closed by its reader: end quietly, exit 0.
+    Pipe,
 }
 
 impl From<ProfileError> for Failure {
     fn from(e: ProfileError) -> Self {
         Failure::Input(e.to_string())
     }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            Failure::Pipe
+        } else {
+            Failure::Run(format!("standard output: {e}"))
+        }
+    }
+}
+
+/// `print!` that returns write errors instead of panicking: a reader that
+/// closed the pipe (`drainstorm profiles | head -1`) ends the command
+/// quietly.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// `println!` that returns write errors, as [`out!`].
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
 }
 
 fn load(spec: &str) -> Result<Profile, Failure> {
@@ -158,6 +194,17 @@ fn restrict(profile: &mut Profile, only: &str) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Refuses work above the limit unless the user said `--yes`.
+fn check_work(name: &str, estimate: &WorkEstimate, yes: bool) -> Result<(), Failure> {
+    if estimate.needs_confirmation() && !yes {
+        return Err(Failure::Input(format!(
+            "{name}: {estimate}: more than {:.0e} requests; pass --yes to run it anyway",
+            WorkEstimate::CONFIRM_ABOVE
+        )));
+    }
+    Ok(())
+}
+
 fn run(args: RunArgs) -> Result<(), Failure> {
     let spec = args.profile.clone().unwrap_or_else(|| DEFAULT.to_owned());
     let mut profile = load(&spec)?;
@@ -182,6 +229,11 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         .num_threads(threads)
         .build()
         .map_err(|e| Failure::Run(format!("cannot start {threads} threads: {e}")))?;
+    let estimate = profile.estimate();
+    check_work(&spec, &estimate, args.yes)?;
+    if !args.quiet {
+        eprintln!("{}: {estimate}", profile.name);
+    }
     let runs = profile.runs();
     let configs: Vec<_> = runs.iter().map(|r| r.config.clone()).collect();
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
@@ -227,27 +279,28 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     let json = comparison.json();
     write_outputs(&out, &comparison, &json)?;
     if args.json {
-        print!("{json}");
+        out!("{json}")?;
         return Ok(());
     }
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    println!(
+    outln!(
         "drainstorm — {}: {}\n",
-        comparison.profile.name, comparison.profile.description
-    );
+        comparison.profile.name,
+        comparison.profile.description
+    )?;
     if let Some(note) = comparison.time_note() {
-        println!("{note}\n");
+        outln!("{note}\n")?;
     }
-    print!("{}", comparison.table(colour));
-    println!("\n{}", comparison.rule_line());
+    out!("{}", comparison.table(colour))?;
+    outln!("\n{}", comparison.rule_line())?;
     if !args.quiet {
-        println!(
+        outln!(
             "\n{} runs in {:.1} s on {threads} thread{}; wrote {}",
             comparison.runs.len(),
             wall.as_secs_f64(),
             if threads == 1 { "" } else { "s" },
             out.join("report.html").display()
-        );
+        )?;
     }
     Ok(())
 }
@@ -271,12 +324,16 @@ fn try_main() -> Result<(), Failure> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
         Command::Run(args) => run(args),
-        Command::Validate { profiles } => {
+        Command::Validate { profiles, yes } => {
             let mut errors = Vec::new();
             for spec in &profiles {
-                match load(spec) {
-                    Ok(p) => println!("{spec}: ok ({}, {} runs)", p.name, p.runs().len()),
+                match load(spec).and_then(|p| {
+                    let estimate = p.estimate();
+                    check_work(spec, &estimate, yes).map(|()| estimate)
+                }) {
+                    Ok(estimate) => outln!("{spec}: ok: {estimate}")?,
                     Err(Failure::Input(e) | Failure::Run(e)) => errors.push(e),
+                    Err(Failure::Pipe) => return Err(Failure::Pipe),
                 }
             }
             if errors.is_empty() {
@@ -291,12 +348,12 @@ fn try_main() -> Result<(), Failure> {
                     .and_then(Result::ok)
                     .map(|p| p.description)
                     .unwrap_or_default();
-                println!("{name:<15} {description}");
+                outln!("{name:<15} {description}")?;
             }
             Ok(())
         }
         Command::Show { profile } => {
-            print!("{}", load(&profile)?.to_toml());
+            out!("{}", load(&profile)?.to_toml())?;
             Ok(())
         }
     }
@@ -313,5 +370,6 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(1)
         }
+        Err(Failure::Pipe) => ExitCode::SUCCESS,
     }
 }

@@ -196,38 +196,50 @@ pub fn bundled(name: &str) -> Option<&'static str> {
     BUNDLED.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
+/// The largest char boundary of `text` at or below `offset`.
+fn boundary(text: &str, offset: usize) -> usize {
+    let mut i = offset.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text[..offset];
+    let before = &text[..boundary(text, offset)];
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, col)
 }
 
+fn is_key_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '-'
+}
+
 /// The key whose value starts at (or contains) `offset`: the last `key =`
 /// on its line before it.
 fn key_at(text: &str, offset: usize) -> Option<String> {
-    let offset = offset.min(text.len());
+    let offset = boundary(text, offset);
     let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
     let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
     let line = &text[line_start..line_end];
     // The span may start at the key itself (`unknown field`).
     let here = &text[offset..line_end];
-    let ident_len = here
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-        .unwrap_or(here.len());
+    let ident_len = here.find(|c: char| !is_key_char(c)).unwrap_or(here.len());
     if ident_len > 0 && here[ident_len..].trim_start().starts_with('=') {
         return Some(here[..ident_len].to_owned());
     }
-    let upto = &line[..(offset - line_start + 1).min(line.len())];
+    let upto = &line[..boundary(line, offset - line_start + 1)];
     // Prefer the key right before the offset; else the first key of the line.
     let eq = upto.rfind('=').or_else(|| line.find('='))?;
     let before = line[..eq].trim_end();
     let start = before
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.'))
-        .map_or(0, |i| i + 1);
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| !(is_key_char(c) || c == '.'))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let key = &before[start..];
-    (!key.is_empty() && !key.starts_with('#')).then(|| key.to_owned())
+    (!key.is_empty()).then(|| key.to_owned())
 }
 
 /// Finds the span of a key path (`a.b[2].c`) in a TOML document: the
@@ -505,6 +517,20 @@ impl Profile {
         Ok(())
     }
 
+    /// The work of every run of the comparison.
+    pub fn estimate(&self) -> crate::sim::WorkEstimate {
+        let runs = self.runs();
+        let mut total = crate::sim::WorkEstimate {
+            runs: 0,
+            requests: 0.0,
+            simulated_seconds: 0.0,
+        };
+        for run in &runs {
+            total = total.plus(crate::sim::WorkEstimate::of(&run.config));
+        }
+        total
+    }
+
     /// `clock_start` as seconds after midnight UTC, if it is set and well
     /// formed.
     ///
@@ -563,6 +589,35 @@ mod tests {
         let text = format!("clock_start = \"07:30\"\ntime_scale = 60.0\n{base}");
         let p = Profile::from_toml(&text, "p.toml").unwrap();
         assert_eq!(p.clock_start_seconds(), Some(7 * 3600 + 30 * 60));
+    }
+
+    #[test]
+    fn positions_inside_multi_byte_characters_do_not_panic() {
+        let base = Profile::bundled("mm1").unwrap().unwrap().to_toml();
+        for (extra, line) in [
+            ("ρ = 0.8\n", 1),
+            ("name2 = \"δρ\" ρ\n", 1),
+            ("# café ☕ 🚀\nρ = 1\n", 2),
+            ("[sites.ünïcode]\nx = \"€\"\n", 1),
+            ("a = \"🚀🚀\" = 3\n", 1),
+        ] {
+            let text = format!("{extra}{base}");
+            for offset in 0..=text.len() + 2 {
+                let (line, col) = line_col(&text, offset);
+                assert!(line >= 1 && col >= 1);
+                let _ = key_at(&text, offset);
+            }
+            let err = Profile::from_toml(&text, "p.toml").unwrap_err();
+            assert_eq!(err.position.map(|p| p.0), Some(line), "{extra}: {err}");
+        }
+        // An error at every position of a line with non-ASCII text.
+        let line = "name = \"ω\" # ünïcode ρ\n";
+        for cut in 0..line.len() {
+            if line.is_char_boundary(cut) {
+                let text = format!("{}ρ{}", &line[..cut], &line[cut..]);
+                let _ = Profile::from_toml(&text, "p.toml");
+            }
+        }
     }
 
     #[test]

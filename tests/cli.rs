@@ -501,3 +501,48 @@ fn a_missing_profile_is_bad_input() {
         "lists the bundled ones"
     );
 }
+
+#[test]
+fn a_closed_pipe_ends_the_command_quietly() {
+    // The reader is gone before the command starts, so every write fails
+    // with a broken pipe, as with `drainstorm profiles | head -c1`.
+    for args in [
+        &["profiles"][..],
+        &["show", "cheyenne-2026"],
+        &["validate", "mm1"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_drainstorm"))
+            .args(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn work_above_the_limit_needs_yes() {
+    let dir = scratch("work");
+    let profile = TINY
+        .replace("duration = \"30s\"", "duration = \"10h\"")
+        .replace("rate = 400", "rate = 1e7");
+    std::fs::write(dir.join("big.toml"), &profile).unwrap();
+    let out = drainstorm(&["validate", "big.toml"], &dir);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("--yes") && err.contains("requests"), "{err}");
+    let out = drainstorm(&["run", "big.toml", "--out", "o"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        !dir.join("o").exists(),
+        "nothing is written for a refused run"
+    );
+    let out = drainstorm(&["validate", "--yes", "big.toml"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("attempts at amplification 1"));
+}

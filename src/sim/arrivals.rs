@@ -26,6 +26,25 @@ pub(crate) const BATCH: u64 = 8;
 /// Expected arrivals per batch from which the windows of a batch are drawn
 /// in parallel.
 const PARALLEL_MIN: f64 = 50_000.0;
+/// Expected arrivals per batch above which windows are drawn one at a
+/// time, in chunks of [`CHUNK`]: the buffer then holds at most a chunk,
+/// whatever the rate (at 10^8 requests/s a batch would take 6.4 GB).
+const CHUNKED_MIN: f64 = 4_000_000.0;
+/// Arrivals drawn at a time from a window drawn in chunks.
+const CHUNK: usize = 1 << 16;
+
+/// Where the draw of one window stands: its stream paused between chunks.
+#[derive(Debug)]
+struct WindowDraw {
+    rng: Xoshiro256PlusPlus,
+    /// The last candidate time, ns.
+    t: f64,
+    hi: u64,
+    max: f64,
+    mean_gap: f64,
+    /// A constant rate needs no thinning draw.
+    constant: bool,
+}
 
 /// A rate that follows a piecewise-linear curve.
 #[derive(Clone, Debug)]
@@ -109,6 +128,8 @@ pub(crate) struct ArrivalSource {
     window: u64,
     /// Generation starts no earlier than this (after a curve change).
     floor: u64,
+    /// The window being drawn in chunks, if any (it is `window - 1`).
+    chunked: Option<WindowDraw>,
 }
 
 impl ArrivalSource {
@@ -122,6 +143,7 @@ impl ArrivalSource {
             next: 0,
             window: 0,
             floor: 0,
+            chunked: None,
         }
     }
 
@@ -136,7 +158,7 @@ impl ArrivalSource {
                 self.next += 1;
                 return Some(t);
             }
-            if self.window.saturating_mul(WINDOW) > end {
+            if self.chunked.is_none() && self.window.saturating_mul(WINDOW) > end {
                 return None;
             }
             self.refill();
@@ -145,14 +167,30 @@ impl ArrivalSource {
 
     #[cold]
     fn refill(&mut self) {
+        let mut buffer = std::mem::take(&mut self.buffer);
+        buffer.clear();
+        self.next = 0;
+        if let Some(mut draw) = self.chunked.take() {
+            if !self.draw(&mut draw, &mut buffer, CHUNK) {
+                self.chunked = Some(draw);
+            }
+            self.buffer = buffer;
+            return;
+        }
         let first = self.window;
         let lo = first * WINDOW;
         let expected = self.curve.max_on(lo, lo + BATCH * WINDOW) * (BATCH * WINDOW) as f64 / 1e9;
-        let mut buffer = std::mem::take(&mut self.buffer);
-        buffer.clear();
         // Waking the pool costs tens of microseconds: worth it only for
-        // large batches. Either way each window is the same pure function.
-        if expected >= PARALLEL_MIN {
+        // large batches; very large ones are drawn a chunk at a time. Each
+        // way, each window is the same pure function.
+        if expected >= CHUNKED_MIN {
+            if let Some(mut draw) = self.start(first)
+                && !self.draw(&mut draw, &mut buffer, CHUNK)
+            {
+                self.chunked = Some(draw);
+            }
+            self.window = first + 1;
+        } else if expected >= PARALLEL_MIN {
             let windows: Vec<Vec<u64>> = (first..first + BATCH)
                 .into_par_iter()
                 .map(|w| {
@@ -164,49 +202,69 @@ impl ArrivalSource {
             for w in windows {
                 buffer.extend_from_slice(&w);
             }
+            self.window = first + BATCH;
         } else {
             for w in first..first + BATCH {
                 self.generate(w, &mut buffer);
             }
+            self.window = first + BATCH;
         }
         self.buffer = buffer;
-        self.next = 0;
-        self.window = first + BATCH;
     }
 
     /// Appends the arrivals of window `w` (those at or after `floor`) to
     /// `out`.
     fn generate(&self, w: u64, out: &mut Vec<u64>) {
+        if let Some(mut draw) = self.start(w) {
+            out.reserve((draw.max * 1.1) as usize + 4);
+            self.draw(&mut draw, out, usize::MAX);
+        }
+    }
+
+    /// The draw of window `w` (from `floor`), before its first arrival;
+    /// `None` if it has none.
+    fn start(&self, w: u64) -> Option<WindowDraw> {
         let lo = (w * WINDOW).max(self.floor);
         let hi = (w + 1) * WINDOW;
         if lo >= hi {
-            return;
+            return None;
         }
         let max = self.curve.max_on(lo, hi);
         if max <= 0.0 {
-            return;
+            return None;
         }
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(draw(
+        let rng = Xoshiro256PlusPlus::seed_from_u64(draw(
             self.seed,
             (self.group << 40) ^ w,
             self.version,
         ));
-        let mean_gap = 1e9 / max;
-        out.reserve((max * 1.1) as usize + 4);
-        let mut t = lo as f64;
-        // A constant rate needs no thinning draw.
-        let constant = self.curve.points.is_empty();
-        loop {
-            let gap: f64 = Exp1.sample(&mut rng);
-            t += gap * mean_gap;
-            if t >= hi as f64 {
-                break;
+        Some(WindowDraw {
+            rng,
+            t: lo as f64,
+            hi,
+            max,
+            mean_gap: 1e9 / max,
+            constant: self.curve.points.is_empty(),
+        })
+    }
+
+    /// Appends up to `limit` arrivals of a window's draw to `out`; true
+    /// when the window has no more.
+    fn draw(&self, d: &mut WindowDraw, out: &mut Vec<u64>, limit: usize) -> bool {
+        let mut n = 0;
+        while n < limit {
+            let gap: f64 = Exp1.sample(&mut d.rng);
+            d.t += gap * d.mean_gap;
+            if d.t >= d.hi as f64 {
+                return true;
             }
-            let at = t as u64;
-            if constant || unit_open(rng.next_u64()) * max <= self.curve.at(at) {
+            let at = d.t as u64;
+            if d.constant || unit_open(d.rng.next_u64()) * d.max <= self.curve.at(at) {
                 out.push(at);
+                n += 1;
             }
         }
+        false
     }
 
     /// Replaces the curve from `now` on: arrivals after `now` are drawn
@@ -216,7 +274,67 @@ impl ArrivalSource {
         self.version += 1;
         self.buffer.clear();
         self.next = 0;
+        self.chunked = None;
         self.floor = now + 1;
         self.window = now / WINDOW;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::retry::SimTime;
+
+    /// Every arrival of `windows` windows, popped one at a time.
+    fn popped(source: &mut ArrivalSource, windows: u64) -> Vec<u64> {
+        let end = windows * WINDOW - 1;
+        std::iter::from_fn(|| source.pop(end)).collect()
+    }
+
+    #[test]
+    fn a_window_drawn_in_chunks_is_the_window_drawn_at_once() {
+        // 10^6/s: a batch would hold 8 × 10^6 arrivals, so the source
+        // draws a window at a time, a chunk at a time.
+        let curve = RateCurve::new(
+            1e6,
+            &[
+                CurvePoint {
+                    at: SimTime(0),
+                    factor: 1.0,
+                },
+                CurvePoint {
+                    at: SimTime(3 * WINDOW),
+                    factor: 0.5,
+                },
+            ],
+        );
+        let mut source = ArrivalSource::new(7, 1, curve.clone());
+        let got = popped(&mut source, 3);
+        assert!(
+            source.buffer.capacity() <= 2 * CHUNK,
+            "{}",
+            source.buffer.capacity()
+        );
+        let reference = ArrivalSource::new(7, 1, curve);
+        let mut expected = Vec::new();
+        for w in 0..3 {
+            reference.generate(w, &mut expected);
+        }
+        assert!(expected.len() > 2_000_000);
+        assert_eq!(got, expected);
+        assert!(got.windows(2).all(|p| p[0] <= p[1]));
+    }
+
+    #[test]
+    fn a_curve_change_mid_chunk_draws_afresh_from_then() {
+        let mut source = ArrivalSource::new(1, 0, RateCurve::new(1e6, &[]));
+        let first: Vec<u64> = std::iter::from_fn(|| source.pop(WINDOW / 10)).collect();
+        assert!(source.chunked.is_some());
+        source.set_curve(WINDOW / 10, RateCurve::new(10.0, &[]));
+        assert!(source.chunked.is_none());
+        let rest = popped(&mut source, 10);
+        assert!(first.len() > 50_000);
+        assert!(rest.len() < 300, "{}", rest.len());
+        assert!(rest.iter().all(|&t| t > WINDOW / 10));
     }
 }

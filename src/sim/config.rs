@@ -756,6 +756,7 @@ impl SimConfig {
                     "at least one backend group",
                 ));
             }
+            let mut site_backends: u64 = 0;
             for (j, b) in site.backends.iter().enumerate() {
                 let q = format!("{p}.backends[{j}]");
                 if let Some(name) = &b.name {
@@ -788,6 +789,17 @@ impl SimConfig {
                     "in [0, 1]",
                 )?;
                 validate_service(&format!("{q}.service"), &b.service)?;
+                site_backends += u64::from(b.count);
+                if site_backends > crate::balancer::MAX_BACKENDS as u64 {
+                    return Err(SimError::invalid(
+                        format!("{q}.count"),
+                        b.count,
+                        format!(
+                            "small enough that the site has at most {} backends (a balancer's limit)",
+                            crate::balancer::MAX_BACKENDS
+                        ),
+                    ));
+                }
                 backends_total += u64::from(b.count);
                 places_total += u64::from(b.count) * (u64::from(b.slots) + u64::from(b.queue));
                 if backends_total > MAX_BACKENDS_TOTAL {

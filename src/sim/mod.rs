@@ -75,6 +75,7 @@ mod batch;
 mod config;
 mod engine;
 mod error;
+mod estimate;
 mod queue;
 mod random;
 mod recorder;
@@ -93,6 +94,7 @@ pub use self::config::{
 };
 pub use self::engine::{Simulation, SimulationBuilder, SiteView};
 pub use self::error::SimError;
+pub use self::estimate::WorkEstimate;
 pub use self::recorder::{Interval, Recorder, SiteInterval, Totals};
 pub use self::summary::Summary;
 pub use self::verdict::{CollapsePeriod, Recovery, Verdict};
