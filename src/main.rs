@@ -4,11 +4,16 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use clap::{Parser, Subcommand};
 use drainstorm::profile::{BUNDLED, DEFAULT, Profile, ProfileError};
 use drainstorm::report::Comparison;
 use drainstorm::sim::{WorkEstimate, run_batch_with};
+
+#[path = "cli/output.rs"]
+mod output;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -82,6 +87,8 @@ enum Failure {
     Run(String),
     /// Standard output was closed by its reader: end quietly, exit 0.
     Pipe,
+    /// Ctrl-C: exit 130.
+    Interrupted(String),
 }
 
 impl From<ProfileError> for Failure {
@@ -250,9 +257,16 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     } else {
         indicatif::ProgressBar::hidden()
     };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("drainstorm-out").join(&profile.name));
+    let staging = output::prepare(&out).map_err(Failure::Run)?;
+    interrupt::arm(&out, staging.tmp(), configs.len());
     let started = std::time::Instant::now();
     let results = pool.install(|| {
         run_batch_with(&configs, &|| {
+            interrupt::one_done();
             bar.inc(1);
         })
     });
@@ -272,12 +286,17 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         profile,
         runs: done,
     };
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("drainstorm-out").join(&comparison.profile.name));
     let json = comparison.json();
-    write_outputs(&out, &comparison, &json)?;
+    interrupt::writing();
+    staging
+        .commit(&[
+            ("summary.json", json.clone()),
+            ("series.csv", comparison.series_csv()),
+            ("sites.csv", comparison.sites_csv()),
+            ("report.html", drainstorm::report::html(&comparison)),
+        ])
+        .map_err(Failure::Run)?;
+    interrupt::written()?;
     if args.json {
         out!("{json}")?;
         return Ok(());
@@ -305,19 +324,66 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn write_outputs(dir: &Path, c: &Comparison, json: &str) -> Result<(), Failure> {
-    let fail = |what: &Path, e: std::io::Error| Failure::Run(format!("{}: {e}", what.display()));
-    std::fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
-    for (name, text) in [
-        ("summary.json", json.to_owned()),
-        ("series.csv", c.series_csv()),
-        ("sites.csv", c.sites_csv()),
-        ("report.html", drainstorm::report::html(c)),
-    ] {
-        let path = dir.join(name);
-        std::fs::write(&path, text).map_err(|e| fail(&path, e))?;
+/// Ctrl-C: while simulating, the command stops at once and says how far it
+/// got (nothing is written; the output folder keeps its previous result);
+/// while writing, it finishes the set first, then stops.
+mod interrupt {
+    use super::*;
+
+    static OUT: OnceLock<(PathBuf, PathBuf, usize)> = OnceLock::new();
+    static DONE: AtomicUsize = AtomicUsize::new(0);
+    static WRITING: AtomicBool = AtomicBool::new(false);
+    static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+    /// Installs the handler for a run writing to `out` through `tmp`.
+    pub fn arm(out: &Path, tmp: &Path, runs: usize) {
+        let _ = OUT.set((out.to_path_buf(), tmp.to_path_buf(), runs));
+        let _ = ctrlc::set_handler(|| {
+            INTERRUPTED.store(true, Ordering::SeqCst);
+            if WRITING.load(Ordering::SeqCst) {
+                return;
+            }
+            if let Some((out, tmp, runs)) = OUT.get() {
+                let _ = std::fs::remove_dir_all(tmp);
+                eprintln!(
+                    "\ninterrupted while simulating, after {} of {runs} runs: nothing was written; {} keeps {}",
+                    DONE.load(Ordering::SeqCst),
+                    out.display(),
+                    if out.exists() {
+                        "its previous result"
+                    } else {
+                        "nothing (it was not created)"
+                    }
+                );
+            }
+            std::process::exit(130);
+        });
     }
-    Ok(())
+
+    /// One more run finished.
+    pub fn one_done() {
+        DONE.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The result set is being written: an interrupt waits for it.
+    pub fn writing() {
+        WRITING.store(true, Ordering::SeqCst);
+    }
+
+    /// The set is in place; an interrupt that came while writing ends the
+    /// command now.
+    pub fn written() -> Result<(), Failure> {
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            let out = OUT
+                .get()
+                .map(|o| o.0.display().to_string())
+                .unwrap_or_default();
+            return Err(Failure::Interrupted(format!(
+                "interrupted while writing: the complete result was put in {out} first"
+            )));
+        }
+        Ok(())
+    }
 }
 
 fn try_main() -> Result<(), Failure> {
@@ -332,7 +398,9 @@ fn try_main() -> Result<(), Failure> {
                     check_work(spec, &estimate, yes).map(|()| estimate)
                 }) {
                     Ok(estimate) => outln!("{spec}: ok: {estimate}")?,
-                    Err(Failure::Input(e) | Failure::Run(e)) => errors.push(e),
+                    Err(Failure::Input(e) | Failure::Run(e) | Failure::Interrupted(e)) => {
+                        errors.push(e)
+                    }
                     Err(Failure::Pipe) => return Err(Failure::Pipe),
                 }
             }
@@ -371,5 +439,9 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
         Err(Failure::Pipe) => ExitCode::SUCCESS,
+        Err(Failure::Interrupted(e)) => {
+            eprintln!("{e}");
+            ExitCode::from(130)
+        }
     }
 }

@@ -546,3 +546,142 @@ fn work_above_the_limit_needs_yes() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("attempts at amplification 1"));
 }
+
+/// The four files of a result set, by name.
+fn result_set(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn copy_set(from: &Path, to: &Path) {
+    let _ = std::fs::remove_dir_all(to);
+    std::fs::create_dir_all(to).unwrap();
+    for (name, bytes) in result_set(from) {
+        std::fs::write(to.join(name), bytes).unwrap();
+    }
+}
+
+#[test]
+fn a_write_killed_at_any_point_leaves_the_old_result_or_the_new_one() {
+    let dir = scratch("atomic");
+    std::fs::write(dir.join("tiny.toml"), TINY).unwrap();
+    let run = |seed: &str, out: &str| {
+        drainstorm(
+            &["run", "tiny.toml", "--quiet", "--seed", seed, "--out", out],
+            &dir,
+        )
+    };
+    assert!(run("1", "a").status.success());
+    let started = std::time::Instant::now();
+    assert!(run("2", "b").status.success());
+    let full = started.elapsed();
+    let (old, new) = (result_set(&dir.join("a")), result_set(&dir.join("b")));
+    assert_eq!(old.len(), 4);
+    assert_ne!(old, new);
+    // Kill points spread over the simulation and the (slowed) writing.
+    let pause = 40;
+    let mut seen = [0; 2];
+    for i in 0..16u32 {
+        copy_set(&dir.join("a"), &dir.join("out"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_drainstorm"))
+            .args(["run", "tiny.toml", "--quiet", "--seed", "2", "--out", "out"])
+            .current_dir(&dir)
+            .env("DRAINSTORM_WRITE_PAUSE_MS", pause.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let at = full.mul_f64(0.5) + std::time::Duration::from_millis(u64::from(i) * 15);
+        std::thread::sleep(at);
+        let _ = child.kill();
+        let _ = child.wait();
+        let got = result_set(&dir.join("out"));
+        if got == old {
+            seen[0] += 1;
+        } else if got == new {
+            seen[1] += 1;
+        } else {
+            let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+            panic!("killed after {at:?}: a mixed folder: {names:?}");
+        }
+    }
+    eprintln!("outcomes (old, new): {seen:?}");
+    // The next command clears what the killed ones left beside it.
+    assert!(run("2", "out").status.success());
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            name.starts_with(".out.").then_some(name)
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?} (outcomes {seen:?})");
+}
+
+#[test]
+fn an_interrupt_while_simulating_says_so_and_keeps_the_old_result() {
+    let dir = scratch("sigint");
+    std::fs::write(dir.join("tiny.toml"), TINY).unwrap();
+    assert!(
+        drainstorm(&["run", "tiny.toml", "--quiet", "--out", "out"], &dir)
+            .status
+            .success()
+    );
+    let before = result_set(&dir.join("out"));
+    let child = Command::new(env!("CARGO_BIN_EXE_drainstorm"))
+        .args(["run", "cheyenne-2026", "--out", "out", "--threads", "1"])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted while simulating") && err.contains("previous result"),
+        "{err}"
+    );
+    assert_eq!(result_set(&dir.join("out")), before);
+}
+
+#[test]
+fn an_unusable_out_fails_before_simulating() {
+    let dir = scratch("unusable");
+    std::fs::write(dir.join("tiny.toml"), TINY).unwrap();
+    std::fs::write(dir.join("file"), "not a folder").unwrap();
+    std::fs::create_dir(dir.join("mine")).unwrap();
+    std::fs::write(dir.join("mine").join("notes.txt"), "keep me").unwrap();
+    for (out, says) in [("file/x", "--out file/x"), ("mine", "notes.txt")] {
+        let started = std::time::Instant::now();
+        let o = drainstorm(&["run", "cheyenne-2026", "--out", out], &dir);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains(says), "{err}");
+        // Refused before the 13 simulated hours, not after.
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.join("mine").join("notes.txt")).unwrap(),
+        "keep me"
+    );
+}
