@@ -39,6 +39,10 @@ enum Command {
         /// Accept a profile whose estimated work is above the limit.
         #[arg(long)]
         yes: bool,
+        /// Treat warnings (an action after the run's end, a restore of a
+        /// site never drained, no site in rotation) as errors.
+        #[arg(long)]
+        strict: bool,
     },
     /// List the bundled profiles.
     Profiles,
@@ -77,6 +81,10 @@ struct RunArgs {
     /// Run even when the estimated work is above the limit (10^10 requests).
     #[arg(long)]
     yes: bool,
+    /// Treat warnings (an action after the run's end, a restore of a site
+    /// never drained, no site in rotation) as errors.
+    #[arg(long)]
+    strict: bool,
 }
 
 /// What went wrong, and the exit code it earns.
@@ -125,16 +133,41 @@ macro_rules! outln {
     }};
 }
 
+/// Loads a profile and reports its warnings on standard error; with
+/// `strict`, a warning is an error.
+fn load_checked(spec: &str, strict: bool) -> Result<Profile, Failure> {
+    let (profile, text, file) = load_text(spec)?;
+    let warnings = profile.warnings(&text, &file);
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    if strict && !warnings.is_empty() {
+        return Err(Failure::Input(format!(
+            "{spec}: {} warning{} (--strict)",
+            warnings.len(),
+            if warnings.len() == 1 { "" } else { "s" }
+        )));
+    }
+    Ok(profile)
+}
+
 fn load(spec: &str) -> Result<Profile, Failure> {
+    load_text(spec).map(|(p, _, _)| p)
+}
+
+/// The profile, the text it was parsed from, and the name errors give it.
+fn load_text(spec: &str) -> Result<(Profile, String, String), Failure> {
     let path = Path::new(spec);
     if path.exists() {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Failure::Input(format!("{spec}: cannot read: {e}")))?;
-        return Ok(Profile::from_toml(&text, spec)?);
+        let bytes =
+            std::fs::read(path).map_err(|e| Failure::Input(format!("{spec}: cannot read: {e}")))?;
+        let profile = Profile::from_slice(&bytes, spec)?;
+        let text = String::from_utf8(bytes).unwrap_or_default();
+        return Ok((profile, text, spec.to_owned()));
     }
-    match Profile::bundled(spec) {
-        Some(p) => Ok(p?),
-        None => Err(Failure::Input(format!(
+    match (Profile::bundled(spec), drainstorm::profile::bundled(spec)) {
+        (Some(p), Some(text)) => Ok((p?, text.to_owned(), format!("{spec}.toml (bundled)"))),
+        _ => Err(Failure::Input(format!(
             "{spec}: no such file, and no bundled profile of that name (bundled: {})",
             BUNDLED.map(|(n, _)| n).join(", ")
         ))),
@@ -214,7 +247,7 @@ fn check_work(name: &str, estimate: &WorkEstimate, yes: bool) -> Result<(), Fail
 
 fn run(args: RunArgs) -> Result<(), Failure> {
     let spec = args.profile.clone().unwrap_or_else(|| DEFAULT.to_owned());
-    let mut profile = load(&spec)?;
+    let mut profile = load_checked(&spec, args.strict)?;
     if let Some(seed) = args.seed {
         profile.seed = seed;
     }
@@ -390,10 +423,14 @@ fn try_main() -> Result<(), Failure> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
         Command::Run(args) => run(args),
-        Command::Validate { profiles, yes } => {
+        Command::Validate {
+            profiles,
+            yes,
+            strict,
+        } => {
             let mut errors = Vec::new();
             for spec in &profiles {
-                match load(spec).and_then(|p| {
+                match load_checked(spec, strict).and_then(|p| {
                     let estimate = p.estimate();
                     check_work(spec, &estimate, yes).map(|()| estimate)
                 }) {

@@ -29,9 +29,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
+
+mod locate;
+
+use self::locate::{line_col, locate, place, written_path};
 
 use crate::balancer::BalancerKind;
 use crate::retry::{Policy, PolicyConfig, SimDuration};
@@ -196,118 +199,58 @@ pub fn bundled(name: &str) -> Option<&'static str> {
     BUNDLED.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
-/// The largest char boundary of `text` at or below `offset`.
-fn boundary(text: &str, offset: usize) -> usize {
-    let mut i = offset.min(text.len());
-    while !text.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..boundary(text, offset)];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
-}
-
-fn is_key_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '_' || c == '-'
-}
-
-/// The key whose value starts at (or contains) `offset`: the last `key =`
-/// on its line before it.
-fn key_at(text: &str, offset: usize) -> Option<String> {
-    let offset = boundary(text, offset);
-    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
-    let line = &text[line_start..line_end];
-    // The span may start at the key itself (`unknown field`).
-    let here = &text[offset..line_end];
-    let ident_len = here.find(|c: char| !is_key_char(c)).unwrap_or(here.len());
-    if ident_len > 0 && here[ident_len..].trim_start().starts_with('=') {
-        return Some(here[..ident_len].to_owned());
-    }
-    let upto = &line[..boundary(line, offset - line_start + 1)];
-    // Prefer the key right before the offset; else the first key of the line.
-    let eq = upto.rfind('=').or_else(|| line.find('='))?;
-    let before = line[..eq].trim_end();
-    let start = before
-        .char_indices()
-        .rev()
-        .find(|&(_, c)| !(is_key_char(c) || c == '.'))
-        .map_or(0, |(i, c)| i + c.len_utf8());
-    let key = &before[start..];
-    (!key.is_empty()).then(|| key.to_owned())
-}
-
-/// Finds the span of a key path (`a.b[2].c`) in a TOML document: the
-/// deepest part of the path that exists.
-fn locate(text: &str, path: &str) -> Option<Range<usize>> {
-    use toml::de::{DeTable, DeValue};
-    let doc = DeTable::parse(text).ok()?;
-    let mut span = None;
-    let mut table: Option<&DeTable> = Some(doc.get_ref());
-    let mut value: Option<&DeValue> = None;
-    for part in path.split('.') {
-        let (key, indices) = match part.find('[') {
-            Some(i) => (&part[..i], &part[i..]),
-            None => (part, ""),
-        };
-        if !key.is_empty() {
-            let t = match (table, value) {
-                (Some(t), _) => t,
-                (None, Some(DeValue::Table(t))) => t,
-                _ => break,
-            };
-            let Some((k, v)) = t.iter().find(|(k, _)| k.get_ref().as_ref() == key) else {
-                break;
-            };
-            span = Some(
-                if matches!(v.get_ref(), DeValue::Table(_) | DeValue::Array(_)) {
-                    k.span()
-                } else {
-                    v.span()
-                },
-            );
-            table = None;
-            value = Some(v.get_ref());
-        }
-        for index in indices
-            .split(']')
-            .filter_map(|s| s.strip_prefix('['))
-            .filter_map(|s| s.parse::<usize>().ok())
-        {
-            let Some(DeValue::Array(items)) = value else {
-                break;
-            };
-            let Some(item) = items.get(index) else {
-                break;
-            };
-            span = Some(item.span());
-            value = Some(item.get_ref());
-        }
-    }
-    span
-}
-
 impl Profile {
     /// Parses and validates a profile; `file` names it in errors.
     pub fn from_toml(text: &str, file: &str) -> Result<Profile, ProfileError> {
-        let profile: Profile = toml::from_str(text).map_err(|e| ProfileError {
-            file: file.to_owned(),
-            position: e.span().map(|s| line_col(text, s.start)),
-            key: e.span().and_then(|s| key_at(text, s.start)),
-            message: e.message().trim().to_owned(),
+        let profile: Profile = toml::from_str(text).map_err(|e| {
+            let (offset, key, message) = place(text, e.span().map(|s| s.start), e.message().trim());
+            ProfileError {
+                file: file.to_owned(),
+                position: offset.map(|o| line_col(text, o)),
+                key,
+                message,
+            }
         })?;
-        profile.validate().map_err(|(key, message)| ProfileError {
-            file: file.to_owned(),
-            position: locate(text, &key).map(|s| line_col(text, s.start)),
-            key: Some(key),
-            message,
+        profile.validate().map_err(|(key, message)| {
+            let key = written_path(text, key);
+            ProfileError {
+                file: file.to_owned(),
+                position: locate(text, &key).map(|s| line_col(text, s.start)),
+                key: Some(key),
+                message,
+            }
         })?;
         Ok(profile)
+    }
+
+    /// Parses and validates a profile read as bytes: text that is not UTF-8
+    /// is an error that gives the byte offset, line and column of the first
+    /// bad byte.
+    ///
+    /// ```
+    /// use drainstorm::profile::Profile;
+    ///
+    /// let err = Profile::from_slice(b"name = \"a\"\nseed = \xff\n", "p.toml").unwrap_err();
+    /// assert_eq!(err.position, Some((2, 8)));
+    /// assert!(err.message.contains("byte 18"), "{err}");
+    /// ```
+    pub fn from_slice(bytes: &[u8], file: &str) -> Result<Profile, ProfileError> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Self::from_toml(text, file),
+            Err(e) => {
+                let at = e.valid_up_to();
+                let valid = std::str::from_utf8(&bytes[..at]).unwrap_or_default();
+                Err(ProfileError {
+                    file: file.to_owned(),
+                    position: Some(line_col(valid, at)),
+                    key: None,
+                    message: format!(
+                        "invalid UTF-8 at byte {at} (0x{:02x}): a profile is UTF-8 text",
+                        bytes[at]
+                    ),
+                })
+            }
+        }
     }
 
     /// A bundled profile by name.
@@ -517,6 +460,21 @@ impl Profile {
         Ok(())
     }
 
+    /// What in this valid profile is probably a mistake, located like an
+    /// error (`file` names the file, `text` is what was parsed).
+    pub fn warnings(&self, text: &str, file: &str) -> Vec<ProfileError> {
+        self.sim_config()
+            .warnings()
+            .into_iter()
+            .map(|w| ProfileError {
+                file: file.to_owned(),
+                position: locate(text, &w.path).map(|s| line_col(text, s.start)),
+                key: Some(w.path),
+                message: w.message,
+            })
+            .collect()
+    }
+
     /// The work of every run of the comparison.
     pub fn estimate(&self) -> crate::sim::WorkEstimate {
         let runs = self.runs();
@@ -558,6 +516,7 @@ impl Profile {
 
 #[cfg(test)]
 mod tests {
+    use super::locate::key_at;
     use super::*;
 
     #[test]

@@ -685,3 +685,22 @@ fn an_unusable_out_fails_before_simulating() {
         "keep me"
     );
 }
+
+#[test]
+fn warnings_are_printed_and_strict_makes_them_errors() {
+    let dir = scratch("strict");
+    let profile = TINY.replace("duration = \"30s\"", "duration = \"15s\"");
+    std::fs::write(dir.join("late.toml"), profile).unwrap();
+    let out = drainstorm(&["validate", "late.toml"], &dir);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("warning: late.toml:") && err.contains("`timeline[1].at`"),
+        "{err}"
+    );
+    let out = drainstorm(&["validate", "--strict", "late.toml"], &dir);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let out = drainstorm(&["run", "--strict", "late.toml", "--out", "o"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!dir.join("o").exists());
+}

@@ -304,6 +304,7 @@ fn verdict_class(v: Verdict) -> &'static str {
         Verdict::Degraded => "warn",
         Verdict::Collapsed => "bad",
         Verdict::Metastable => "worse",
+        Verdict::Inconclusive => "warn",
     }
 }
 

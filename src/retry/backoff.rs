@@ -242,7 +242,10 @@ enum BackoffRepr {
     Constant {
         delay: SimDuration,
     },
-    Immediate,
+    // A struct variant, not a unit one: serde applies
+    // `deny_unknown_fields` only to fields it reads, so `{ kind =
+    // "immediate", delay = "1s" }` would pass silently as a unit variant.
+    Immediate {},
     Schedule {
         delays: Vec<SimDuration>,
     },
@@ -268,7 +271,7 @@ impl TryFrom<BackoffRepr> for Backoff {
                 jitter,
             } => return Backoff::exponential(base, multiplier, cap, jitter),
             BackoffRepr::Constant { delay } => Backoff::Constant(delay),
-            BackoffRepr::Immediate => Backoff::Immediate,
+            BackoffRepr::Immediate {} => Backoff::Immediate,
             BackoffRepr::Schedule { delays } => Backoff::Schedule(delays),
         };
         b.validate()?;
@@ -286,7 +289,7 @@ impl From<Backoff> for BackoffRepr {
                 jitter: e.jitter,
             },
             Backoff::Constant(delay) => BackoffRepr::Constant { delay },
-            Backoff::Immediate => BackoffRepr::Immediate,
+            Backoff::Immediate => BackoffRepr::Immediate {},
             Backoff::Schedule(delays) => BackoffRepr::Schedule { delays },
         }
     }

@@ -103,71 +103,57 @@ impl Add for SimDuration {
 }
 
 impl fmt::Display for SimDuration {
+    /// Exact, in the largest unit that divides it: `1500ms`, `254m`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ns = self.0;
-        if ns >= 1_000_000_000 {
-            write!(f, "{}s", self.as_secs_f64())
-        } else if ns >= 1_000_000 {
-            write!(f, "{}ms", ns as f64 / 1e6)
-        } else if ns >= 1_000 {
-            write!(f, "{}µs", ns as f64 / 1e3)
-        } else {
-            write!(f, "{ns}ns")
-        }
+        write_span(self.0, f)
     }
 }
 
 impl fmt::Display for SimTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "t={}s", self.as_secs_f64())
+        f.write_str("t=")?;
+        write_span(self.0, f)
     }
 }
 
-/// Parses a span written with a unit: `"250ms"`, `"1.5s"`, `"2m"`, `"1h"`,
-/// `"10us"`, `"100ns"`. Fractions are allowed; the result is rounded to the
-/// nearest nanosecond.
+/// Parses a duration: one or more `<number><unit>` terms, as the
+/// [humantime](https://docs.rs/humantime) crate reads them — `"250ms"`,
+/// `"1.5s"`, `"2m"`, `"1m30s"`, `"4h 14m"`, `"10us"`, `"100ns"`. Units:
+/// `ns`, `us`/`µs`, `ms`, `s`/`sec`, `m`/`min`, `h`/`hr`, `d`, `w` (and
+/// their long forms). A bare number has no unit and is refused, in every
+/// key: write `"30s"`, not `30`.
 ///
 /// ```
 /// use drainstorm::retry::{SimDuration, parse_duration};
 ///
 /// assert_eq!(parse_duration("250ms"), Ok(SimDuration::from_millis(250)));
 /// assert_eq!(parse_duration("1.5s"), Ok(SimDuration::from_millis(1500)));
+/// assert_eq!(parse_duration("4h 14m"), parse_duration("254m"));
+/// assert_eq!(parse_duration("1m30s"), Ok(SimDuration::from_secs(90)));
+/// assert!(parse_duration("30").unwrap_err().contains("no unit"));
 /// assert!(parse_duration("-1s").is_err());
 /// assert!(parse_duration("5 parsecs").is_err());
 /// ```
 pub fn parse_duration(text: &str) -> Result<SimDuration, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let scale = match unit.trim() {
-        "ns" => 1e0,
-        "us" | "µs" => 1e3,
-        "ms" => 1e6,
-        "s" => 1e9,
-        "m" | "min" => 60e9,
-        "h" => 3600e9,
-        "" => {
-            return Err(format!(
-                "`{text}` has no unit: write e.g. \"250ms\", \"2s\", \"5m\" (units ns, us, ms, s, m, h)"
-            ));
+    const UNITS: &str = "ns, us, ms, s, m, h, d, w";
+    const EXAMPLE: &str = "write e.g. \"250ms\", \"2s\", \"1m30s\"";
+    use humantime::DurationError as E;
+    match humantime::parse_duration(text.trim()) {
+        Ok(d) => u64::try_from(d.as_nanos())
+            .map(SimDuration)
+            .map_err(|_| format!("`{text}` is too long (at most 584 years)")),
+        Err(E::Empty) => Err(format!("`{text}` is empty: {EXAMPLE}")),
+        Err(E::UnknownUnit { unit, .. }) if unit.is_empty() => {
+            Err(format!("`{text}` has no unit: {EXAMPLE} (units {UNITS})"))
         }
-        other => {
-            return Err(format!(
-                "`{text}`: unknown unit `{other}` (allowed: ns, us, ms, s, m, h)"
-            ));
-        }
-    };
-    let value: f64 = number
-        .replace('_', "")
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration (a number followed by a unit)"))?;
-    let ns = (value * scale).round();
-    if !ns.is_finite() || ns >= u64::MAX as f64 {
-        return Err(format!("`{text}` is too long (at most 584 years)"));
+        Err(E::UnknownUnit { unit, .. }) => Err(format!(
+            "`{text}`: unknown unit `{unit}` (allowed: {UNITS})"
+        )),
+        Err(E::NumberOverflow) => Err(format!("`{text}` is too long (at most 584 years)")),
+        Err(_) => Err(format!(
+            "`{text}` is not a duration (numbers with units, not negative): {EXAMPLE}"
+        )),
     }
-    Ok(SimDuration(ns as u64))
 }
 
 fn write_span(ns: u64, f: &mut dyn fmt::Write) -> fmt::Result {
@@ -190,11 +176,19 @@ fn write_span(ns: u64, f: &mut dyn fmt::Write) -> fmt::Result {
 
 struct SpanVisitor;
 
+impl SpanVisitor {
+    fn bare<E: serde::de::Error>(v: impl fmt::Display) -> E {
+        E::custom(format!(
+            "`{v}` is a bare number: write it with a unit, e.g. \"{v}s\" or \"{v}ms\""
+        ))
+    }
+}
+
 impl serde::de::Visitor<'_> for SpanVisitor {
     type Value = u64;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a duration such as \"250ms\", \"2s\" or \"5m\", or a number of seconds")
+        f.write_str("a duration with a unit, such as \"250ms\", \"2s\" or \"1m30s\"")
     }
 
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<u64, E> {
@@ -202,25 +196,18 @@ impl serde::de::Visitor<'_> for SpanVisitor {
     }
 
     fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<u64, E> {
-        SimDuration::try_from_secs_f64(v)
-            .map(|d| d.0)
-            .ok_or_else(|| E::custom(format!("{v} seconds is not a duration (≥ 0, finite)")))
+        Err(Self::bare(v))
     }
 
     fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
-        Ok(SimDuration::from_secs(v).0)
+        Err(Self::bare(v))
     }
 
     fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
-        u64::try_from(v)
-            .map(|s| SimDuration::from_secs(s).0)
-            .map_err(|_| E::custom(format!("{v} seconds is negative")))
+        Err(Self::bare(v))
     }
 }
 
-/// Durations serialize as a whole number of the largest unit that divides
-/// them exactly (`"250ms"`, `"90s"`, `"2h"`); they deserialize from such a
-/// string or from a number of seconds.
 impl serde::Serialize for SimDuration {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut text = String::new();

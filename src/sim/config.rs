@@ -387,13 +387,38 @@ pub struct ClientGroup {
 }
 
 /// A retry policy: a preset by name, or explicit parameters.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum RetrySpec {
     /// One of [`Policy::PRESETS`].
     Preset(String),
     /// Explicit parameters.
     Config(Box<PolicyConfig>),
+}
+
+impl<'de> Deserialize<'de> for RetrySpec {
+    /// A string is a policy's name; a table, its parameters (whose errors
+    /// name the parameter, as an untagged enum's would not).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Spec;
+        impl<'de> serde::de::Visitor<'de> for Spec {
+            type Value = RetrySpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a policy's name (a preset or a [policies] table) or a policy table")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RetrySpec, E> {
+                Ok(RetrySpec::Preset(v.to_owned()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RetrySpec, A::Error> {
+                PolicyConfig::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(|c| RetrySpec::Config(Box::new(c)))
+            }
+        }
+        d.deserialize_any(Spec)
+    }
 }
 
 impl RetrySpec {

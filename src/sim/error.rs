@@ -36,7 +36,7 @@ impl SimError {
     ) -> Self {
         Self::Invalid {
             path: path.into(),
-            value: value.to_string(),
+            value: short_number(value.to_string()),
             allowed: allowed.into(),
         }
     }
@@ -63,5 +63,14 @@ impl SimError {
             Self::Invalid { path, .. } => Some(path),
             Self::Balancer { .. } => None,
         }
+    }
+}
+
+/// A number Rust printed in full (`1e300` as 301 digits, `1e-12` as
+/// fourteen zeros) in scientific notation; anything else as it is.
+fn short_number(text: String) -> String {
+    match text.parse::<f64>() {
+        Ok(v) if text.len() > 16 && v.is_finite() => format!("{v:e}"),
+        _ => text,
     }
 }

@@ -123,7 +123,9 @@ impl fmt::Display for WorkEstimate {
 
 /// A count as people read it: `12`, `3.4 thousand`, `5.1 million`, `2.0e12`.
 fn short(x: f64) -> String {
-    if x < 1e3 {
+    if x < 10.0 {
+        format!("{}", (x * 1000.0).round() / 1000.0)
+    } else if x < 1e3 {
         format!("{x:.0}")
     } else if x < 1e6 {
         format!("{:.1} thousand", x / 1e3)

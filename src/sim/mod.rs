@@ -76,6 +76,7 @@ mod config;
 mod engine;
 mod error;
 mod estimate;
+mod lint;
 mod queue;
 mod random;
 mod recorder;
@@ -95,6 +96,7 @@ pub use self::config::{
 pub use self::engine::{Simulation, SimulationBuilder, SiteView};
 pub use self::error::SimError;
 pub use self::estimate::WorkEstimate;
+pub use self::lint::SimWarning;
 pub use self::recorder::{Interval, Recorder, SiteInterval, Totals};
 pub use self::summary::Summary;
 pub use self::verdict::{CollapsePeriod, Recovery, Verdict};

@@ -66,6 +66,9 @@ pub enum Verdict {
     /// overload sustains itself (retries, queues of abandoned work) after
     /// its cause is gone.
     Metastable,
+    /// Too short to judge: no request finished (succeeded or failed) within
+    /// the run, so there is nothing to measure losses or collapse against.
+    Inconclusive,
 }
 
 impl Verdict {
@@ -76,6 +79,7 @@ impl Verdict {
             Self::Degraded => "degraded",
             Self::Collapsed => "collapsed",
             Self::Metastable => "metastable",
+            Self::Inconclusive => "inconclusive",
         }
     }
 }
@@ -218,7 +222,10 @@ pub fn judge(
             }
         }
     };
-    let verdict = if metastable {
+    let finished: u64 = rows.iter().map(|r| r.successes + r.failures).sum();
+    let verdict = if finished == 0 {
+        Verdict::Inconclusive
+    } else if metastable {
         Verdict::Metastable
     } else if !collapses.is_empty() {
         Verdict::Collapsed
@@ -304,6 +311,20 @@ mod tests {
 
     fn at(s: u64) -> Option<SimTime> {
         Some(SimTime(s * S))
+    }
+
+    #[test]
+    fn a_run_in_which_nothing_finished_is_inconclusive() {
+        // Requests offered and sent, none answered yet: 100 % "lost" means
+        // nothing here.
+        let rows = series(&[(1, (100, 0, 100))]);
+        let j = judge(&rows, S, &rule(), None, 1.0);
+        assert_eq!(j.verdict, Verdict::Inconclusive);
+        let rows = series(&[(1, (100, 0, 100)), (1, (100, 1, 100))]);
+        assert_ne!(
+            judge(&rows, S, &rule(), None, 0.99).verdict,
+            Verdict::Inconclusive
+        );
     }
 
     #[test]
