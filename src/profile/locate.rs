@@ -268,6 +268,10 @@ fn plain(message: &str) -> String {
             "internally tagged enum KeyDist",
             "a table such as { dist = \"zipf\", count = 1000, exponent = 0.9 }",
         )
+        .replace(
+            "struct TimedAction",
+            "a timeline entry such as { at = \"10m\", action = \"drain\", site = \"east\" }",
+        )
         .replace("internally tagged enum ", "a table for ")
 }
 
