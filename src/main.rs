@@ -10,10 +10,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use clap::{Parser, Subcommand};
 use drainstorm::profile::{BUNDLED, DEFAULT, Profile, ProfileError};
 use drainstorm::report::Comparison;
-use drainstorm::sim::{WorkEstimate, run_batch_with};
+use drainstorm::sim::{WorkEstimate, run_batch_streaming};
 
 #[path = "cli/output.rs"]
 mod output;
+#[path = "cli/rows.rs"]
+mod rows;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -297,11 +299,17 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     let staging = output::prepare(&out).map_err(Failure::Run)?;
     interrupt::arm(&out, staging.tmp(), configs.len());
     let started = std::time::Instant::now();
+    let write_error = std::sync::Arc::new(std::sync::Mutex::new(None));
     let results = pool.install(|| {
-        run_batch_with(&configs, &|| {
-            interrupt::one_done();
-            bar.inc(1);
-        })
+        run_batch_streaming(
+            &configs,
+            &|i| rows::sink(staging.tmp(), i, &runs[i], &write_error),
+            rows::CHART_ROWS,
+            &|| {
+                interrupt::one_done();
+                bar.inc(1);
+            },
+        )
     });
     bar.finish_and_clear();
     let wall = started.elapsed();
@@ -319,13 +327,15 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         profile,
         runs: done,
     };
+    if let Some(e) = write_error.lock().ok().and_then(|mut e| e.take()) {
+        return Err(Failure::Run(e));
+    }
     let json = comparison.json();
     interrupt::writing();
+    rows::join(staging.tmp(), comparison.runs.len()).map_err(Failure::Run)?;
     staging
         .commit(&[
             ("summary.json", json.clone()),
-            ("series.csv", comparison.series_csv()),
-            ("sites.csv", comparison.sites_csv()),
             ("report.html", drainstorm::report::html(&comparison)),
         ])
         .map_err(Failure::Run)?;

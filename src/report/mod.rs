@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::profile::{Profile, Run};
-use crate::sim::{Recovery, RunResult, Summary, Verdict};
+use crate::sim::{Interval, Recovery, RunResult, SiteInterval, Summary, Verdict};
 
 pub use self::html::html;
 
@@ -156,39 +156,10 @@ impl Comparison {
 
     /// Per-interval series of every run, one row per (run, interval).
     pub fn series_csv(&self) -> String {
-        let mut out = String::from(
-            "balancer,policy,seed,time_s,offered,attempts,retries,successes,failures,refused,overflows,lb_rejects,queue_rejects,unroutable,timeouts,wasted,errors,goodput_ratio,amplification\n",
-        );
+        let mut out = String::from(SERIES_HEADER);
         for (run, res) in &self.runs {
             for row in res.recorder.series() {
-                let amp = if row.offered == 0 {
-                    0.0
-                } else {
-                    row.attempts as f64 / row.offered as f64
-                };
-                let _ = writeln!(
-                    out,
-                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4}",
-                    run.balancer,
-                    run.policy,
-                    run.seed,
-                    row.start.as_secs_f64(),
-                    row.offered,
-                    row.attempts,
-                    row.retries,
-                    row.successes,
-                    row.failures,
-                    row.refused,
-                    row.overflows,
-                    row.lb_rejects,
-                    row.queue_rejects,
-                    row.unroutable,
-                    row.timeouts,
-                    row.wasted,
-                    row.errors,
-                    row.goodput_ratio(),
-                    amp
-                );
+                series_row(&mut out, run, row);
             }
         }
         out
@@ -196,34 +167,14 @@ impl Comparison {
 
     /// Per-interval, per-site series of every run.
     pub fn sites_csv(&self) -> String {
-        let mut out = String::from(
-            "balancer,policy,seed,time_s,site,admitted,rejected,utilisation,mean_queue,mean_in_flight,weight,healthy,accept_rate\n",
-        );
+        let mut out = String::from(SITES_HEADER);
         for (run, res) in &self.runs {
             let r = &res.recorder;
             for (i, row) in r.series().iter().enumerate() {
-                for (s, site) in run.config.sites.iter().enumerate() {
-                    let Some(x) = r.site_interval(i, s) else {
-                        continue;
-                    };
-                    let _ = writeln!(
-                        out,
-                        "{},{},{},{},{},{},{},{:.4},{:.3},{:.3},{},{},{:.1}",
-                        run.balancer,
-                        run.policy,
-                        run.seed,
-                        row.start.as_secs_f64(),
-                        site.name,
-                        x.admitted,
-                        x.rejected,
-                        x.utilisation,
-                        x.mean_queue,
-                        x.mean_in_flight,
-                        x.weight,
-                        x.healthy,
-                        x.accept_rate
-                    );
-                }
+                let sites: Vec<SiteInterval> = (0..r.sites())
+                    .filter_map(|s| r.site_interval(i, s).cloned())
+                    .collect();
+                sites_rows(&mut out, run, row, &sites);
             }
         }
         out
@@ -368,5 +319,66 @@ pub fn seconds(s: f64) -> String {
         format!("{:.0} ms", s * 1000.0)
     } else {
         format!("{:.1} ms", s * 1000.0)
+    }
+}
+
+/// The first line of `series.csv`.
+pub const SERIES_HEADER: &str = "balancer,policy,seed,time_s,offered,attempts,retries,successes,failures,refused,overflows,lb_rejects,queue_rejects,unroutable,timeouts,wasted,errors,goodput_ratio,amplification\n";
+
+/// The first line of `sites.csv`.
+pub const SITES_HEADER: &str = "balancer,policy,seed,time_s,site,admitted,rejected,utilisation,mean_queue,mean_in_flight,weight,healthy,accept_rate\n";
+
+/// Appends `row` of `run` as a line of `series.csv`.
+pub fn series_row(out: &mut String, run: &Run, row: &Interval) {
+    let amp = if row.offered == 0 {
+        0.0
+    } else {
+        row.attempts as f64 / row.offered as f64
+    };
+    let _ = writeln!(
+        out,
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4}",
+        run.balancer,
+        run.policy,
+        run.seed,
+        row.start.as_secs_f64(),
+        row.offered,
+        row.attempts,
+        row.retries,
+        row.successes,
+        row.failures,
+        row.refused,
+        row.overflows,
+        row.lb_rejects,
+        row.queue_rejects,
+        row.unroutable,
+        row.timeouts,
+        row.wasted,
+        row.errors,
+        row.goodput_ratio(),
+        amp
+    );
+}
+
+/// Appends the sites of `row` of `run` as lines of `sites.csv`.
+pub fn sites_rows(out: &mut String, run: &Run, row: &Interval, sites: &[SiteInterval]) {
+    for (site, x) in run.config.sites.iter().zip(sites) {
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{},{},{:.4},{:.3},{:.3},{},{},{:.1}",
+            run.balancer,
+            run.policy,
+            run.seed,
+            row.start.as_secs_f64(),
+            site.name,
+            x.admitted,
+            x.rejected,
+            x.utilisation,
+            x.mean_queue,
+            x.mean_in_flight,
+            x.weight,
+            x.healthy,
+            x.accept_rate
+        );
     }
 }

@@ -5,7 +5,7 @@ use rayon::prelude::*;
 use super::config::SimConfig;
 use super::engine::Simulation;
 use super::error::SimError;
-use super::recorder::Recorder;
+use super::recorder::{Recorder, RowSink};
 use super::summary::Summary;
 
 /// The outcome of one run of a batch.
@@ -36,6 +36,33 @@ pub fn run_batch_with(
         .with_max_len(1)
         .map(|c| {
             let mut sim = Simulation::new(c.clone())?;
+            sim.run();
+            done();
+            Ok(RunResult {
+                summary: sim.summary(),
+                recorder: sim.into_recorder(),
+            })
+        })
+        .collect()
+}
+
+/// [`run_batch_with`] for long runs: run `i` streams its intervals to
+/// `sink(i)` as they close and keeps at most `keep` rows in its recorder
+/// (see [`Simulation::stream_rows`]), so memory does not grow with the
+/// runs' length.
+pub fn run_batch_streaming(
+    configs: &[SimConfig],
+    sink: &(dyn Fn(usize) -> Box<dyn RowSink> + Sync),
+    keep: usize,
+    done: &(dyn Fn() + Sync),
+) -> Vec<Result<RunResult, SimError>> {
+    configs
+        .par_iter()
+        .enumerate()
+        .with_max_len(1)
+        .map(|(i, c)| {
+            let mut sim = Simulation::new(c.clone())?;
+            sim.stream_rows(sink(i), keep)?;
             sim.run();
             done();
             Ok(RunResult {

@@ -10,7 +10,7 @@ use super::config::{HealthCheckConfig, RouterMode, ServiceTime, SimConfig, Workl
 use super::error::SimError;
 use super::queue::{EventQueue, order_key};
 use super::random::{LazySplitMix, SplitMix, Stream, draw, mix, stream_seed, unit_open};
-use super::recorder::{Recorder, SiteInterval};
+use super::recorder::{Recorder, RowSink, SiteInterval};
 use super::router::WeightedSites;
 use super::summary::Summary;
 use crate::balancer::{Backend, BackendId, Balancer, BalancerKind, KindParams, Picker};
@@ -372,6 +372,8 @@ pub struct Simulation {
     /// keys; if none does, requests carry key 0 and no key is drawn.
     keys_needed: bool,
     recorder: Recorder,
+    /// Where a streaming run's rows go.
+    sink: Option<Box<dyn RowSink>>,
     actions: Vec<Action>,
     seeds: Seeds,
     next_boundary: u64,
@@ -618,6 +620,7 @@ impl Simulation {
             seq: 0,
             heap: EventQueue::new(),
             recorder: Recorder::new(config.recorder.interval, sites.len()),
+            sink: None,
             sites,
             backends,
             groups,
@@ -744,6 +747,48 @@ impl Simulation {
     pub fn schedule(&mut self, at: SimTime, action: Action) -> Result<(), SimError> {
         action.validate(&self.config)?;
         self.push_action(at.0.max(self.now), action);
+        Ok(())
+    }
+
+    /// Streams the run's series: every interval goes to `sink` as it
+    /// closes, and the recorder keeps at most `keep` rows (merging
+    /// neighbours when full, see [`Recorder`]), so memory no longer grows
+    /// with the run's length. The verdict and totals are still computed
+    /// from every interval, with the rule and trigger's end configured
+    /// now. Call it before the run starts.
+    ///
+    /// ```
+    /// use drainstorm::sim::{Interval, RowSink, SimConfig, SiteInterval, Simulation};
+    ///
+    /// struct Count(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+    /// impl RowSink for Count {
+    ///     fn row(&mut self, _: &Interval, _: &[SiteInterval]) {
+    ///         self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ///     }
+    /// }
+    /// let rows = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    /// let mut sim = Simulation::new(SimConfig::example())?;
+    /// sim.stream_rows(Box::new(Count(rows.clone())), 16)?;
+    /// sim.run();
+    /// assert!(rows.load(std::sync::atomic::Ordering::Relaxed) > 16);
+    /// assert!(sim.recorder().series().len() <= 16);
+    /// # Ok::<(), drainstorm::sim::SimError>(())
+    /// ```
+    pub fn stream_rows(&mut self, sink: Box<dyn RowSink>, keep: usize) -> Result<(), SimError> {
+        if !self.recorder.series().is_empty() {
+            return Err(SimError::invalid(
+                "stream_rows",
+                "after the first interval",
+                "a call before the run starts",
+            ));
+        }
+        let tally = super::tally::Tally::new(
+            &self.config.recorder,
+            self.config.recorder.interval.0,
+            self.config.trigger_end(),
+        );
+        self.recorder.bound(keep, tally);
+        self.sink = Some(sink);
         Ok(())
     }
 
@@ -944,7 +989,8 @@ impl Simulation {
             })
             .collect();
         self.recorder.totals.in_system_area += area;
-        self.recorder.close(SimTime(at), rows.into_iter());
+        self.recorder
+            .close(SimTime(at), rows, self.sink.as_deref_mut());
         self.next_boundary = at + self.interval;
     }
 

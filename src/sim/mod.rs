@@ -82,11 +82,12 @@ mod random;
 mod recorder;
 pub mod router;
 mod summary;
+mod tally;
 pub mod verdict;
 mod zipf;
 
 pub use self::action::{Action, TimedAction};
-pub use self::batch::{RunResult, run_batch, run_batch_with};
+pub use self::batch::{RunResult, run_batch, run_batch_streaming, run_batch_with};
 pub use self::config::{
     BackendGroup, ClientGroup, CurvePoint, HealthCheckConfig, KeyDist, LbScaling,
     MAX_BACKENDS_TOTAL, MAX_CLIENTS, MAX_INTERVALS, MAX_RATE, MAX_SERVER_PLACES, MAX_SITES,
@@ -97,6 +98,6 @@ pub use self::engine::{Simulation, SimulationBuilder, SiteView};
 pub use self::error::SimError;
 pub use self::estimate::WorkEstimate;
 pub use self::lint::SimWarning;
-pub use self::recorder::{Interval, Recorder, SiteInterval, Totals};
+pub use self::recorder::{Interval, Recorder, RowSink, SiteInterval, Totals};
 pub use self::summary::Summary;
 pub use self::verdict::{CollapsePeriod, Recovery, Verdict};

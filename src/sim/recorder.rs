@@ -106,10 +106,34 @@ pub struct Totals {
     pub events: u64,
 }
 
+/// Where a streaming run's rows go as each interval closes: one
+/// [`Interval`] and its sites' rows, in time order, at full resolution.
+/// See [`Simulation::stream_rows`](super::Simulation::stream_rows).
+pub trait RowSink: Send {
+    /// Takes the interval that just closed.
+    fn row(&mut self, interval: &Interval, sites: &[SiteInterval]);
+}
+
 /// Series and histograms of a run.
+///
+/// By default every interval is kept. A streaming run (see
+/// [`Simulation::stream_rows`](super::Simulation::stream_rows)) keeps at
+/// most a set number of rows instead: when full, adjacent rows are merged
+/// pairwise, so each kept row covers [`interval`](Self::interval) (a power
+/// of two times the configured one) and memory stays bounded however long
+/// the run; its verdict and totals are computed from every interval as it
+/// closes.
 #[derive(Clone, Debug)]
 pub struct Recorder {
     pub(crate) interval: SimDuration,
+    /// The most rows kept (`None`: all of them).
+    limit: Option<usize>,
+    /// Configured intervals per kept row.
+    width: u64,
+    /// Configured intervals in the last kept row.
+    last_fill: u64,
+    /// The verdict and totals of a streaming run, kept as rows close.
+    pub(crate) live: Option<super::tally::Tally>,
     pub(crate) sites: usize,
     pub(crate) series: Vec<Interval>,
     pub(crate) site_series: Vec<SiteInterval>,
@@ -137,6 +161,10 @@ impl Recorder {
     pub(crate) fn new(interval: SimDuration, sites: usize) -> Self {
         Self {
             interval,
+            limit: None,
+            width: 1,
+            last_fill: 0,
+            live: None,
             sites,
             series: Vec::new(),
             site_series: Vec::new(),
@@ -183,20 +211,99 @@ impl Recorder {
         }
     }
 
-    /// Closes the current interval, with one row per site.
-    pub(crate) fn close(&mut self, end: SimTime, sites: impl Iterator<Item = SiteInterval>) {
+    /// Keeps at most `limit` rows (at least 2) from now on, judging every
+    /// interval with `tally` as it closes.
+    pub(crate) fn bound(&mut self, limit: usize, tally: super::tally::Tally) {
+        self.limit = Some(limit.max(2));
+        self.live = Some(tally);
+    }
+
+    /// Closes the current interval, with one row per site, handing it to
+    /// `sink` first.
+    pub(crate) fn close(
+        &mut self,
+        end: SimTime,
+        sites: Vec<SiteInterval>,
+        sink: Option<&mut (dyn RowSink + '_)>,
+    ) {
         let next_start = end;
         let mut done = std::mem::take(&mut self.current);
         done.start = self.closed_until;
-        self.series.push(done);
-        self.site_series.extend(sites);
+        if let Some(sink) = sink {
+            sink.row(&done, &sites);
+        }
+        if let Some(tally) = &mut self.live {
+            tally.push(&done);
+        }
+        match self.limit {
+            None => {
+                self.series.push(done);
+                self.site_series.extend(sites);
+            }
+            Some(limit) => self.keep(done, sites, limit),
+        }
         self.current.start = next_start;
         self.closed_until = end;
     }
 
-    /// The interval length.
+    /// Adds a row to a bounded series: into the last kept row while it
+    /// covers fewer than `width` intervals, else as a new row, after
+    /// merging pairs if the series is full.
+    fn keep(&mut self, row: Interval, sites: Vec<SiteInterval>, limit: usize) {
+        let n = self.sites;
+        if self.last_fill > 0 && self.last_fill < self.width {
+            let i = self.series.len() - 1;
+            merge(&mut self.series[i], &row);
+            let (a, b) = (self.last_fill as f64, 1.0);
+            for (s, new) in sites.iter().enumerate() {
+                merge_site(&mut self.site_series[i * n + s], new, a, b);
+            }
+            self.last_fill += 1;
+            return;
+        }
+        if self.series.len() >= limit {
+            // Every row is full: merge pairs, doubling the width.
+            let w = self.width as f64;
+            let rows = self.series.len();
+            for j in 0..rows / 2 {
+                let next = self.series[2 * j + 1].clone();
+                let mut first = self.series[2 * j].clone();
+                merge(&mut first, &next);
+                self.series[j] = first;
+                for s in 0..n {
+                    let next = self.site_series[(2 * j + 1) * n + s].clone();
+                    let mut first = self.site_series[2 * j * n + s].clone();
+                    merge_site(&mut first, &next, w, w);
+                    self.site_series[j * n + s] = first;
+                }
+            }
+            if rows % 2 == 1 {
+                self.series[rows / 2] = self.series[rows - 1].clone();
+                for s in 0..n {
+                    self.site_series[rows / 2 * n + s] =
+                        self.site_series[(rows - 1) * n + s].clone();
+                }
+            }
+            let kept = rows.div_ceil(2);
+            self.series.truncate(kept);
+            self.site_series.truncate(kept * n);
+            self.width *= 2;
+            if rows % 2 == 1 {
+                // The odd row out holds half the new width: keep filling it.
+                self.last_fill = self.width / 2;
+                return self.keep(row, sites, limit);
+            }
+        }
+        self.series.push(row);
+        self.site_series.extend(sites);
+        self.last_fill = 1;
+    }
+
+    /// The time each row of [`series`](Self::series) covers: the
+    /// configured interval, or a power of two times it once a bounded
+    /// recorder has merged rows.
     pub fn interval(&self) -> SimDuration {
-        self.interval
+        SimDuration(self.interval.0.saturating_mul(self.width))
     }
 
     /// The closed intervals, in time order.
@@ -250,4 +357,37 @@ impl Recorder {
     pub fn current(&self) -> &Interval {
         &self.current
     }
+}
+
+/// Adds `b`'s counts to `a`, which keeps its start.
+fn merge(a: &mut Interval, b: &Interval) {
+    a.offered += b.offered;
+    a.attempts += b.attempts;
+    a.retries += b.retries;
+    a.successes += b.successes;
+    a.failures += b.failures;
+    a.refused += b.refused;
+    a.overflows += b.overflows;
+    a.lb_rejects += b.lb_rejects;
+    a.queue_rejects += b.queue_rejects;
+    a.unroutable += b.unroutable;
+    a.timeouts += b.timeouts;
+    a.wasted += b.wasted;
+    a.errors += b.errors;
+    a.latency_sum_ns = a.latency_sum_ns.saturating_add(b.latency_sum_ns);
+}
+
+/// Merges site row `b` (covering `wb` intervals) into `a` (covering `wa`):
+/// counts add, time averages are weighted, end-of-interval states are
+/// `b`'s.
+fn merge_site(a: &mut SiteInterval, b: &SiteInterval, wa: f64, wb: f64) {
+    let mean = |x: f64, y: f64| (x * wa + y * wb) / (wa + wb);
+    a.admitted += b.admitted;
+    a.rejected += b.rejected;
+    a.utilisation = mean(a.utilisation, b.utilisation);
+    a.mean_queue = mean(a.mean_queue, b.mean_queue);
+    a.mean_in_flight = mean(a.mean_in_flight, b.mean_in_flight);
+    a.weight = b.weight;
+    a.healthy = b.healthy;
+    a.accept_rate = b.accept_rate;
 }

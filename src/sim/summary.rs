@@ -4,7 +4,8 @@ use serde::Serialize;
 
 use super::config::RecorderConfig;
 use super::recorder::Recorder;
-use super::verdict::{CollapsePeriod, Recovery, Verdict, judge};
+use super::tally::Tally;
+use super::verdict::{CollapsePeriod, Recovery, Verdict};
 use crate::retry::SimTime;
 
 /// Everything a report needs about one run. Definitions:
@@ -86,30 +87,24 @@ impl Summary {
         config: &RecorderConfig,
         trigger_end: Option<SimTime>,
     ) -> Summary {
-        let warm = config.warm_up.0;
-        // Intervals are in time order: the warm-up is a prefix.
-        let series = recorder.series();
-        let rows = &series[series.partition_point(|r| r.start.0 < warm)..];
-        let step = recorder.interval().0;
-        let sum = |f: fn(&super::Interval) -> u64| rows.iter().map(f).sum::<u64>();
-        let offered = sum(|r| r.offered);
-        let successes = sum(|r| r.successes);
-        let attempts = sum(|r| r.attempts);
-        let latency_sum: u128 = rows.iter().map(|r| u128::from(r.latency_sum_ns)).sum();
-        let seconds = (rows.len() as u64 * step) as f64 / 1e9;
+        let step = recorder.interval.0;
+        // A streaming recorder judged every interval as it closed; else
+        // judge the kept rows now.
+        let tally = recorder.live.clone().unwrap_or_else(|| {
+            let mut t = Tally::new(config, step, trigger_end);
+            for r in recorder.series() {
+                t.push(r);
+            }
+            t
+        });
+        let sums = &tally.sums;
+        let (offered, successes, attempts) = (sums.offered, sums.successes, sums.attempts);
+        let latency_sum = tally.latency_sum;
+        let seconds = (tally.rows * step) as f64 / 1e9;
         let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-        let peak_amplification = rows
-            .iter()
-            .filter(|r| r.offered >= 10)
-            .map(|r| ratio(r.attempts, r.offered))
-            .fold(0.0, f64::max);
-
-        let lost = if offered == 0 {
-            0.0
-        } else {
-            (1.0 - successes as f64 / offered as f64).max(0.0)
-        };
-        let judged = judge(rows, step, config, trigger_end, lost);
+        let peak_amplification = tally.peak_amplification;
+        let lost = tally.lost();
+        let judged = tally.judgement(lost);
         let h = recorder.latency();
         let q = |p: f64| {
             if h.is_empty() {
@@ -122,14 +117,14 @@ impl Summary {
             seconds,
             offered,
             successes,
-            failures: sum(|r| r.failures),
-            refused: sum(|r| r.refused),
-            overflows: sum(|r| r.overflows),
+            failures: sums.failures,
+            refused: sums.refused,
+            overflows: sums.overflows,
             attempts,
-            lb_rejects: sum(|r| r.lb_rejects),
-            queue_rejects: sum(|r| r.queue_rejects),
-            timeouts: sum(|r| r.timeouts),
-            wasted: sum(|r| r.wasted),
+            lb_rejects: sums.lb_rejects,
+            queue_rejects: sums.queue_rejects,
+            timeouts: sums.timeouts,
+            wasted: sums.wasted,
             goodput: if seconds > 0.0 {
                 successes as f64 / seconds
             } else {

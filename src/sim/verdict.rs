@@ -48,6 +48,7 @@ use serde::Serialize;
 
 use super::config::RecorderConfig;
 use super::recorder::Interval;
+use super::tally::Tally;
 use crate::retry::SimTime;
 
 /// How a run absorbed its trigger (see the [module documentation](self)).
@@ -175,102 +176,16 @@ pub fn judge(
     trigger_end: Option<SimTime>,
     lost: f64,
 ) -> Judgement {
-    let mut collapses = Vec::new();
-    let mut run_start: Option<u64> = None;
-    let min = rule.collapse_min.0;
-    let close = |start: u64, end: u64, out: &mut Vec<CollapsePeriod>| {
-        if end - start >= min {
-            out.push(CollapsePeriod {
-                start: SimTime(start),
-                end: SimTime(end),
-            });
-        }
+    // The rows come without their warm-up already.
+    let rule = RecorderConfig {
+        warm_up: crate::retry::SimDuration::ZERO,
+        ..rule.clone()
     };
+    let mut tally = Tally::new(&rule, step, trigger_end);
     for r in rows {
-        let collapsed = r.offered > 0 && r.goodput_ratio() < rule.collapse_ratio;
-        match (collapsed, run_start) {
-            (true, None) => run_start = Some(r.start.0),
-            (false, Some(s)) => {
-                close(s, r.start.0, &mut collapses);
-                run_start = None;
-            }
-            _ => {}
-        }
+        tally.push(r);
     }
-    let end = rows.last().map_or(0, |r| r.start.0 + step);
-    if let Some(s) = run_start {
-        close(s, end, &mut collapses);
-    }
-    let collapsed_seconds = collapses
-        .iter()
-        .map(|c| (c.end.0 - c.start.0) as f64 / 1e9)
-        .fold(0.0, |a, b| a + b); // not `sum`, which gives −0.0 for none
-
-    let (recovery, metastable) = match trigger_end {
-        None => (Recovery::NoTrigger, false),
-        Some(t) => {
-            let judge_at = t.0.saturating_add(rule.metastable_after.0);
-            match recovered_at(rows, step, rule, t) {
-                Some(Ok(())) => (Recovery::BeforeTriggerEnd, false),
-                Some(Err(at)) => (
-                    Recovery::After {
-                        seconds: (at - t.0) as f64 / 1e9,
-                    },
-                    at > judge_at,
-                ),
-                None => (Recovery::Never, end >= judge_at),
-            }
-        }
-    };
-    let finished: u64 = rows.iter().map(|r| r.successes + r.failures).sum();
-    let verdict = if finished == 0 {
-        Verdict::Inconclusive
-    } else if metastable {
-        Verdict::Metastable
-    } else if !collapses.is_empty() {
-        Verdict::Collapsed
-    } else if lost > rule.degraded_loss {
-        Verdict::Degraded
-    } else {
-        Verdict::Absorbed
-    };
-    Judgement {
-        collapses,
-        collapsed_seconds,
-        recovery,
-        verdict,
-    }
-}
-
-/// When the run recovered from a trigger that ended at `t`: `Ok` if it
-/// already had over the window ending at `t`, `Err(at)` if it did at `at`
-/// (≥ `t`), `None` if not by the end of the run.
-fn recovered_at(
-    rows: &[Interval],
-    step: u64,
-    rule: &RecorderConfig,
-    t: SimTime,
-) -> Option<Result<(), u64>> {
-    let k = (rule.window().0.div_ceil(step) as usize).max(1);
-    // The window rows[i..i + k] meets the rule.
-    let good = |i: usize| {
-        let w = &rows[i..i + k];
-        let offered: u64 = w.iter().map(|r| r.offered).sum();
-        let successes: u64 = w.iter().map(|r| r.successes).sum();
-        let attempts: u64 = w.iter().map(|r| r.attempts).sum();
-        if offered == 0 {
-            return attempts == 0;
-        }
-        successes as f64 >= rule.recovered_fraction * offered as f64
-            && attempts as f64 <= rule.recovered_amplification * offered as f64
-    };
-    let first = rows.partition_point(|r| r.start.0 < t.0);
-    if first >= k && first + k <= rows.len() && good(first - k) {
-        return Some(Ok(()));
-    }
-    (first..(rows.len() + 1).saturating_sub(k))
-        .find(|&i| good(i))
-        .map(|i| Err(rows[i].start.0.max(t.0)))
+    tally.judgement(lost)
 }
 
 #[cfg(test)]
