@@ -240,8 +240,9 @@ fn restrict(profile: &mut Profile, only: &str) -> Result<(), Failure> {
 fn check_work(name: &str, estimate: &WorkEstimate, yes: bool) -> Result<(), Failure> {
     if estimate.needs_confirmation() && !yes {
         return Err(Failure::Input(format!(
-            "{name}: {estimate}: more than {:.0e} requests; pass --yes to run it anyway",
-            WorkEstimate::CONFIRM_ABOVE
+            "{name}: {estimate}: above the limits ({:.0e} requests, {} GiB in flight); pass --yes to run it anyway",
+            WorkEstimate::CONFIRM_ABOVE,
+            WorkEstimate::MEMORY_CONFIRM_ABOVE / (1u64 << 30) as f64
         )));
     }
     Ok(())

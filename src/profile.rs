@@ -482,6 +482,7 @@ impl Profile {
             runs: 0,
             requests: 0.0,
             simulated_seconds: 0.0,
+            peak_in_flight: 0.0,
         };
         for run in &runs {
             total = total.plus(crate::sim::WorkEstimate::of(&run.config));

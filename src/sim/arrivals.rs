@@ -75,6 +75,14 @@ impl RateCurve {
         self.rate * factor
     }
 
+    /// The largest rate at any time.
+    pub(crate) fn peak(&self) -> f64 {
+        self.points
+            .iter()
+            .map(|&(at, _)| self.at(at))
+            .fold(self.at(0), f64::max)
+    }
+
     /// The largest rate on `[lo, hi]`: a piecewise-linear function peaks at
     /// an end or a breakpoint.
     fn max_on(&self, lo: u64, hi: u64) -> f64 {
