@@ -1,7 +1,10 @@
 //! ns per pick for every balancer, on one thread and on two threads sharing
 //! one balancer (with a share-nothing control), and rebuild times.
 //!
-//! `cargo bench --bench pick`; figures are in the README.
+//! `cargo bench --bench pick`; figures are in BENCHMARKS.md. Groups are
+//! `pick/N`, `shared-path/64`, `threads/N` and `rebuild/1024`: each holds
+//! every balancer at one backend count, so criterion's report
+//! (`target/criterion/report/index.html`) draws them side by side.
 
 use std::hint::black_box;
 use std::sync::{Arc, Barrier};
@@ -56,7 +59,7 @@ macro_rules! bench_handle {
             }
         }
         let mut h = lb.handle();
-        $group.bench_with_input(BenchmarkId::new($name, $n), &$n, |b, _| {
+        $group.bench_with_input(BenchmarkId::from_parameter($name), &$n, |b, _| {
             b.iter_custom(|iters| {
                 let start = Instant::now();
                 for i in 0..iters as usize {
@@ -70,8 +73,10 @@ macro_rules! bench_handle {
 
 fn single_thread(c: &mut Criterion) {
     let keys = keys();
-    let mut group = c.benchmark_group("pick/1-thread");
+    // One group per backend count: criterion's report draws the balancers
+    // of a group side by side.
     for n in SIZES {
+        let mut group = c.benchmark_group(format!("pick/{n}"));
         let b = backends(n);
         bench_handle!(group, "smooth-wrr", n, SmoothWrr::new(&b).unwrap(), keys);
         bench_handle!(group, "least-conn", n, LeastConn::new(&b).unwrap(), keys);
@@ -85,14 +90,14 @@ fn single_thread(c: &mut Criterion) {
             BoundedLoad::new(&b).unwrap(),
             keys
         );
+        group.finish();
     }
-    group.finish();
 
-    let mut group = c.benchmark_group("pick/shared-path");
+    let mut group = c.benchmark_group("shared-path/64");
     for n in [64usize] {
         for kind in BalancerKind::ALL {
             let lb = loaded(kind, n);
-            group.bench_with_input(BenchmarkId::new(kind.name(), n), &n, |b, _| {
+            group.bench_with_input(BenchmarkId::from_parameter(kind.name()), &n, |b, _| {
                 b.iter_custom(|iters| {
                     let start = Instant::now();
                     for i in 0..iters as usize {
@@ -131,12 +136,12 @@ fn two_threads(lbs: [Arc<dyn Balancer>; 2], keys: &Arc<Vec<u64>>, iters: u64) ->
 
 fn thread_scaling(c: &mut Criterion) {
     let keys = Arc::new(keys());
-    let mut group = c.benchmark_group("pick/threads");
     for n in SIZES {
+        let mut group = c.benchmark_group(format!("threads/{n}"));
         for kind in BalancerKind::ALL {
             let lb = loaded(kind, n);
             group.bench_with_input(
-                BenchmarkId::new(format!("{}/1", kind.name()), n),
+                BenchmarkId::from_parameter(format!("{}/1", kind.name())),
                 &n,
                 |b, _| {
                     b.iter_custom(|iters| {
@@ -148,31 +153,31 @@ fn thread_scaling(c: &mut Criterion) {
                 },
             );
             group.bench_with_input(
-                BenchmarkId::new(format!("{}/2-shared", kind.name()), n),
+                BenchmarkId::from_parameter(format!("{}/2-shared", kind.name())),
                 &n,
                 |b, _| b.iter_custom(|iters| two_threads([lb.clone(), lb.clone()], &keys, iters)),
             );
             let other = loaded(kind, n);
             group.bench_with_input(
-                BenchmarkId::new(format!("{}/2-control", kind.name()), n),
+                BenchmarkId::from_parameter(format!("{}/2-control", kind.name())),
                 &n,
                 |b, _| {
                     b.iter_custom(|iters| two_threads([lb.clone(), other.clone()], &keys, iters))
                 },
             );
         }
+        group.finish();
     }
-    group.finish();
 }
 
 fn rebuild(c: &mut Criterion) {
-    let mut group = c.benchmark_group("rebuild");
+    let mut group = c.benchmark_group("rebuild/1024");
     let n = 1024;
     let all = backends(n);
     let fewer: Vec<Backend> = all[1..].to_vec();
     for kind in BalancerKind::ALL {
         let lb = kind.build(&all, 1).unwrap();
-        group.bench_with_input(BenchmarkId::new(kind.name(), n), &n, |b, _| {
+        group.bench_with_input(BenchmarkId::from_parameter(kind.name()), &n, |b, _| {
             let mut flip = false;
             b.iter(|| {
                 flip = !flip;

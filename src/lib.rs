@@ -28,6 +28,80 @@
 //! The library depends on none of the command-line tool's crates (clap,
 //! indicatif, plotters, serde_json, mimalloc): build it with
 //! `default-features = false` to leave them out.
+//!
+//! # Quick start
+//!
+//! ## Replay a drain from code and read the verdict
+//!
+//! A bundled profile (or your own TOML) gives the runs of a comparison;
+//! each is a [`sim::SimConfig`] you can run, change or step through.
+//!
+//! ```
+//! use drainstorm::profile::Profile;
+//! use drainstorm::retry::SimDuration;
+//! use drainstorm::sim::Simulation;
+//!
+//! let profile = Profile::bundled("flash-crowd").unwrap()?;
+//! let run = profile.runs().swap_remove(0);
+//! let mut config = run.config;
+//! config.duration = SimDuration::from_secs(30); // a short look
+//! let mut sim = Simulation::new(config)?;
+//! sim.run();
+//! let summary = sim.summary();
+//! println!(
+//!     "{} + {}: {} ({:.1} % lost, amplification {:.2})",
+//!     run.balancer, run.policy, summary.verdict, summary.lost * 100.0, summary.amplification
+//! );
+//! assert!(summary.offered > 0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! [`sim::Simulation`] also steps (`run_until`), takes actions as the run
+//! goes (`inject`: a drain, a weight change, a new retry policy), and
+//! accepts your own balancers and retry policies
+//! ([`sim::Simulation::builder`]).
+//!
+//! ## A balancer in a proxy
+//!
+//! Every balancer is lock-free on its pick path; one
+//! [`balancer::Handle`] per worker thread caches the backend set, and any
+//! thread may replace the set at any time.
+//!
+//! ```
+//! use drainstorm::balancer::{Backend, BackendId, Balancer, LeastConn};
+//!
+//! let lb = LeastConn::new(&[Backend::new(1, 1), Backend::new(2, 1)])?;
+//! let mut handle = lb.handle();
+//! let first = handle.pick(0).unwrap();
+//! let busy = lb.begin(first).unwrap(); // counted in flight until dropped
+//! let second = handle.pick(0).unwrap();
+//! assert_ne!(first, second); // the least loaded
+//! drop(busy);
+//! lb.update(&[Backend::new(1, 1), Backend::new(2, 0)])?; // drain backend 2
+//! assert_eq!(handle.pick(0), Some(BackendId(1)));
+//! # Ok::<(), drainstorm::balancer::BalancerError>(())
+//! ```
+//!
+//! ## A retry policy in a client
+//!
+//! A [`retry::Policy`] decides, as a pure function of its state, the time
+//! you pass and your generator, whether an attempt may go and what follows
+//! an outcome.
+//!
+//! ```
+//! use drainstorm::retry::{Decision, Outcome, Policy, RetryPolicy, SimTime};
+//! use rand::SeedableRng;
+//!
+//! let mut policy = Policy::grpc();
+//! let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(7);
+//! let now = SimTime::ZERO;
+//! policy.admit(now, &mut rng).expect("nothing refuses the first attempt");
+//! let mut request = policy.begin(now);
+//! match policy.on_outcome(now, &mut request, Outcome::Timeout, &mut rng) {
+//!     Decision::Retry(delay) => println!("retry in {delay}"),
+//!     other => println!("{other:?}"),
+//! }
+//! ```
 
 #![warn(missing_docs)]
 

@@ -1,22 +1,4 @@
 //! Consistent hashing with bounded loads.
-//!
-//! Mirrokni, Thorup and Zadimoghaddam ("Consistent hashing with bounded
-//! loads", SODA 2018; deployed in Google Cloud Pub/Sub and HAProxy's
-//! `hash-balance-factor`) cap every backend at `⌈(1+ε)·m·w/W⌉` requests in
-//! flight, where *m* counts the requests in flight including the new one:
-//! with equal weights, `⌈(1+ε)·mean⌉`. A key goes to its ring owner unless
-//! that owner is full; then it falls through to the next point clockwise
-//! whose owner has room. The expected walk is O(1/ε²) points.
-//!
-//! With nothing in flight every owner has room, so the mapping is the
-//! ring's: removing a backend moves only its keys. Under load, hot keys
-//! spill to neighbours instead of piling onto one backend, which is what
-//! keeps one hot spot from holding a whole site's capacity.
-//!
-//! The cap uses the balancer-wide in-flight total, which counts drained
-//! members' remaining requests too, and loads as reported by callers; under
-//! concurrent picks two callers may both see room for the last place, so
-//! the bound is exact for one thread and approximate for many.
 
 use super::hash::mix64;
 use super::members::Members;
@@ -43,7 +25,25 @@ impl Default for BoundedParams {
     }
 }
 
-/// The bounded-load ring (see the [module docs](self)).
+/// The bounded-load ring.
+///
+/// Mirrokni, Thorup and Zadimoghaddam ("Consistent hashing with bounded
+/// loads", SODA 2018; deployed in Google Cloud Pub/Sub and HAProxy's
+/// `hash-balance-factor`) cap every backend at `⌈(1+ε)·m·w/W⌉` requests in
+/// flight, where *m* counts the requests in flight including the new one:
+/// with equal weights, `⌈(1+ε)·mean⌉`. A key goes to its ring owner unless
+/// that owner is full; then it falls through to the next point clockwise
+/// whose owner has room. The expected walk is O(1/ε²) points.
+///
+/// With nothing in flight every owner has room, so the mapping is the
+/// ring's: removing a backend moves only its keys. Under load, hot keys
+/// spill to neighbours instead of piling onto one backend, which is what
+/// keeps one hot spot from holding a whole site's capacity.
+///
+/// The cap uses the balancer-wide in-flight total, which counts drained
+/// members' remaining requests too, and loads as reported by callers; under
+/// concurrent picks two callers may both see room for the last place, so
+/// the bound is exact for one thread and approximate for many.
 #[derive(Debug)]
 pub struct BoundedRing {
     ring: RingTable,

@@ -1,38 +1,38 @@
 //! Exact weighted least connections.
-//!
-//! Picks the active backend with the smallest `in_flight / weight`, as
-//! HAProxy's `leastconn` and nginx's `least_conn` do, by scanning every
-//! active backend: O(n) per pick. A backend with nothing in flight ends the
-//! scan early.
-//!
-//! No division or rounding enters the comparison. When the least common
-//! multiple `L` of the active weights fits in 32 bits (always for equal
-//! weights, and for any mix of small weights), each backend's score is the
-//! integer `in_flight · (L / w)`, which orders exactly as `in_flight / w`
-//! (a count is at most 2^32 − 1, so a score fits 64 bits). Scores of
-//! different backends are independent, so the scan's only dependency chain
-//! is the running minimum; it walks runs of consecutive active counter
-//! slots, so drained members cost nothing and no slot needs a mask.
-//! Otherwise the scan compares by cross-multiplication in 128 bits
-//! (`a·w_b < b·w_a`), whose chain through the current best is about three
-//! times longer.
-//!
-//! Ties rotate: each pick starts its scan one position after the previous
-//! pick's start (per cursor), and the first minimum from there wins, so
-//! equally loaded backends take turns instead of the lowest index taking
-//! everything.
-//!
-//! In-flight counts come from [`Balancer::start`](super::Balancer::start) /
-//! [`finish`](super::Balancer::finish) (or a [`Handle`](super::Handle), or an
-//! [`InFlight`](super::InFlight) guard): the balancer sees only what its
-//! callers report.
 
 use super::members::{Members, count_of};
 use super::pool::sealed;
 use super::{Backend, BackendId, BalancerError, Cursor, Pool};
 use crate::sync::{AtomicU64, Ordering};
 
-/// The exact least-connections strategy (see the [module docs](self)).
+/// The exact least-connections strategy.
+///
+/// Picks the active backend with the smallest `in_flight / weight`, as
+/// HAProxy's `leastconn` and nginx's `least_conn` do, by scanning every
+/// active backend: O(n) per pick. A backend with nothing in flight ends the
+/// scan early.
+///
+/// No division or rounding enters the comparison. When the least common
+/// multiple `L` of the active weights fits in 32 bits (always for equal
+/// weights, and for any mix of small weights), each backend's score is the
+/// integer `in_flight · (L / w)`, which orders exactly as `in_flight / w`
+/// (a count is at most 2^32 − 1, so a score fits 64 bits). Scores of
+/// different backends are independent, so the scan's only dependency chain
+/// is the running minimum; it walks runs of consecutive active counter
+/// slots, so drained members cost nothing and no slot needs a mask.
+/// Otherwise the scan compares by cross-multiplication in 128 bits
+/// (`a·w_b < b·w_a`), whose chain through the current best is about three
+/// times longer.
+///
+/// Ties rotate: each pick starts its scan one position after the previous
+/// pick's start (per cursor), and the first minimum from there wins, so
+/// equally loaded backends take turns instead of the lowest index taking
+/// everything.
+///
+/// In-flight counts come from [`Balancer::start`](super::Balancer::start) /
+/// [`finish`](super::Balancer::finish) (or a [`Handle`](super::Handle), or an
+/// [`InFlight`](super::InFlight) guard): the balancer sees only what its
+/// callers report.
 ///
 /// Everything is laid out by counter slot (see `members.rs`), so a scan
 /// reads the counters as contiguous words.

@@ -1,36 +1,4 @@
 //! Maglev hashing.
-//!
-//! Eisenbud et al., "Maglev: A Fast and Reliable Software Network Load
-//! Balancer", NSDI 2016, §3.4. Every backend gets a permutation of the
-//! table positions, `(offset + j·skip) mod M` with `offset` and `skip` drawn
-//! from two hashes of its id; backends take turns claiming the next free
-//! position of their permutation until all `M` positions are owned. A pick
-//! is one hash, one multiply-shift range reduction and one table read: O(1).
-//!
-//! - `M` must be prime so that every `skip` generates a full permutation.
-//!   The default, 65537, is the paper's smaller example size; the paper
-//!   advises `M > 100·n` for balance within about 1 %.
-//! - Weights follow Envoy's weighted Maglev: in every round a backend earns
-//!   `w / w_max` of a turn, so shares are proportional to weight.
-//! - Backends take turns in id order, so the table depends only on the
-//!   member set and weights, not on the order they were listed in: removing
-//!   a backend and adding it back restores the original table.
-//! - Disruption: removing 1 of *n* backends reassigns its `M/n` positions
-//!   plus others that change hands as the turn order shifts (the paper's
-//!   Figure 12). Measured with `M = 65537` (keys moved, in units of `1/n`):
-//!   1.01 at n = 8, 1.33 at n = 64, 2.8 at n = 257, 6.7 at n = 1024. Keep
-//!   `M ≥ 1000·n` for a removal to move under `2/n` of the keys;
-//!   `tests/balancer_props.rs` asserts these bounds.
-//!
-//! Building costs about `M·ln M` probes; a bitmap of claimed positions
-//! (8 KiB for the default `M`) keeps each probe in L1 cache. Three
-//! shortcuts give the paper's table faster (a unit test compares it with
-//! the plain walk): a walk resumes past the backend's last claim, tests two
-//! positions per branch and wraps around without a branch; and the last
-//! 128 free positions are handed out from a list, each to the claimer whose
-//! permutation reaches it first, instead of by walks of about `M/F` steps
-//! with `F` positions free. Table entries are the backends' ids (256 KiB
-//! for the default `M`), so a pick needs no second lookup.
 
 use std::hint::select_unpredictable;
 
@@ -69,7 +37,39 @@ fn is_prime(n: u32) -> bool {
     true
 }
 
-/// The Maglev lookup table (see the [module docs](self)).
+/// The Maglev lookup table.
+///
+/// Eisenbud et al., "Maglev: A Fast and Reliable Software Network Load
+/// Balancer", NSDI 2016, §3.4. Every backend gets a permutation of the
+/// table positions, `(offset + j·skip) mod M` with `offset` and `skip` drawn
+/// from two hashes of its id; backends take turns claiming the next free
+/// position of their permutation until all `M` positions are owned. A pick
+/// is one hash, one multiply-shift range reduction and one table read: O(1).
+///
+/// - `M` must be prime so that every `skip` generates a full permutation.
+///   The default, 65537, is the paper's smaller example size; the paper
+///   advises `M > 100·n` for balance within about 1 %.
+/// - Weights follow Envoy's weighted Maglev: in every round a backend earns
+///   `w / w_max` of a turn, so shares are proportional to weight.
+/// - Backends take turns in id order, so the table depends only on the
+///   member set and weights, not on the order they were listed in: removing
+///   a backend and adding it back restores the original table.
+/// - Disruption: removing 1 of *n* backends reassigns its `M/n` positions
+///   plus others that change hands as the turn order shifts (the paper's
+///   Figure 12). Measured with `M = 65537` (keys moved, in units of `1/n`):
+///   1.01 at n = 8, 1.33 at n = 64, 2.8 at n = 257, 6.7 at n = 1024. Keep
+///   `M ≥ 1000·n` for a removal to move under `2/n` of the keys;
+///   `tests/balancer_props.rs` asserts these bounds.
+///
+/// Building costs about `M·ln M` probes; a bitmap of claimed positions
+/// (8 KiB for the default `M`) keeps each probe in L1 cache. Three
+/// shortcuts give the paper's table faster (a unit test compares it with
+/// the plain walk): a walk resumes past the backend's last claim, tests two
+/// positions per branch and wraps around without a branch; and the last
+/// 128 free positions are handed out from a list, each to the claimer whose
+/// permutation reaches it first, instead of by walks of about `M/F` steps
+/// with `F` positions free. Table entries are the backends' ids (256 KiB
+/// for the default `M`), so a pick needs no second lookup.
 #[derive(Debug)]
 pub struct MaglevTable {
     table: Box<[BackendId]>,

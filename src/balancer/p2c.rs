@@ -1,15 +1,4 @@
 //! Power of two choices.
-//!
-//! Draws two *distinct* active backends uniformly at random and sends the
-//! request to the one with the smaller `in_flight / weight` (the first drawn
-//! on ties). Mitzenmacher ("The power of two choices in randomized load
-//! balancing", IEEE TPDS 2001) shows that two choices cut the maximum queue
-//! from Θ(log n / log log n) to Θ(log log n); it is the default of Envoy's
-//! and Finagle's least-request balancers. O(1) per pick.
-//!
-//! Randomness is a SplitMix64 stream per [`Handle`](super::Handle), seeded
-//! from the pool's seed and the handle's number; shared-path picks derive
-//! theirs from the pool seed and the snapshot's ticket.
 
 use super::hash::next_random;
 use super::members::{Members, OwnedCounter, count_of};
@@ -17,7 +6,18 @@ use super::pool::sealed;
 use super::{Backend, BackendId, BalancerError, Cursor, Pool};
 use crate::sync::Ordering;
 
-/// The power-of-two-choices strategy (see the [module docs](self)).
+/// The power-of-two-choices strategy.
+///
+/// Draws two *distinct* active backends uniformly at random and sends the
+/// request to the one with the smaller `in_flight / weight` (the first drawn
+/// on ties). Mitzenmacher ("The power of two choices in randomized load
+/// balancing", IEEE TPDS 2001) shows that two choices cut the maximum queue
+/// from Θ(log n / log log n) to Θ(log log n); it is the default of Envoy's
+/// and Finagle's least-request balancers. O(1) per pick.
+///
+/// Randomness is a SplitMix64 stream per [`Handle`](super::Handle), seeded
+/// from the pool's seed and the handle's number; shared-path picks derive
+/// theirs from the pool seed and the snapshot's ticket.
 #[derive(Debug)]
 pub struct TwoChoices {
     /// The active members, packed so that a candidate costs one read here

@@ -1,44 +1,4 @@
 //! Snapshot publication shared by every balancer: [`Pool`] and [`Handle`].
-//!
-//! # Design
-//!
-//! A pool publishes an immutable [`Snapshot`] (members, weights and the
-//! strategy's precomputed table) through an [`arc_swap::ArcSwap`] and bumps a
-//! *generation* counter after each publication. Two ways to pick:
-//!
-//! - [`Pool::pick`] (the [`Balancer`] trait) loads the current snapshot on
-//!   every call: about 15–20 ns on this project's reference machine, plus a
-//!   shared atomic cursor for the strategies that rotate.
-//! - A [`Handle`], one per thread, caches the snapshot and its generation and
-//!   keeps its cursor locally; a pick costs one `Acquire` load of the
-//!   generation plus the strategy's own work (the handle reloads only when
-//!   the generation moved). This is how Envoy gives each worker its own load
-//!   balancer and how HdrHistogram gives each thread its own recorder.
-//!
-//! # Memory ordering
-//!
-//! An update stores the new snapshot, then increments the generation with
-//! `Release`. A handle loads the generation `Relaxed`; if it differs from
-//! the cached one, it issues an `Acquire` fence and loads the snapshot. The
-//! fence after a load that read the `Release` increment synchronises with
-//! it, so the snapshot load sees the store that preceded the increment.
-//! The fast path (generation unchanged) needs no ordering at all: it reuses
-//! a snapshot this handle already acquired. Keeping it `Relaxed` lets the
-//! compiler hold the handle's cursor in a register across picks, which
-//! measured 4.1 → 1.6 ns per round-robin pick here. Hence:
-//!
-//! 1. *No half-built state*: snapshots are immutable once published and are
-//!    reached only through the `ArcSwap`, whose load returns a whole `Arc`.
-//! 2. *No stale pick after an update returns*: if a pick happens after
-//!    `update` returned (in the happens-before sense: the caller learnt of the
-//!    return through any synchronising operation), the generation load
-//!    happens after the increment, so by write-read coherence — which binds
-//!    `Relaxed` loads too — it reads the new generation (or a later one),
-//!    and the snapshot loaded after the fence is the new one or newer. The loom model `pick_after_update`
-//!    and the stress test in `tests/concurrency.rs` check this.
-//! 3. *Never blocking*: picks take no lock. Updates serialise on a mutex of
-//!    their own so that two concurrent updates cannot both copy the same old
-//!    in-flight slots and lose one another's new ones.
 
 use std::fmt;
 use std::sync::Arc;
@@ -118,8 +78,47 @@ struct Shared<S: Strategy> {
 }
 
 /// A lock-free balancer: a strategy `S` over a backend set that can be
-/// replaced at any time. See the [module documentation](self) for the
-/// publication protocol and [`Handle`] for the fast per-thread path.
+/// replaced at any time; [`Handle`] is the fast per-thread path.
+///
+/// # Design
+///
+/// A pool publishes an immutable [`Snapshot`] (members, weights and the
+/// strategy's precomputed table) through an [`arc_swap::ArcSwap`] and bumps a
+/// *generation* counter after each publication. Two ways to pick:
+///
+/// - [`Pool::pick`] (the [`Balancer`] trait) loads the current snapshot on
+///   every call: about 15–20 ns on this project's reference machine, plus a
+///   shared atomic cursor for the strategies that rotate.
+/// - A [`Handle`], one per thread, caches the snapshot and its generation and
+///   keeps its cursor locally; a pick costs one `Acquire` load of the
+///   generation plus the strategy's own work (the handle reloads only when
+///   the generation moved). This is how Envoy gives each worker its own load
+///   balancer and how HdrHistogram gives each thread its own recorder.
+///
+/// # Memory ordering
+///
+/// An update stores the new snapshot, then increments the generation with
+/// `Release`. A handle loads the generation `Relaxed`; if it differs from
+/// the cached one, it issues an `Acquire` fence and loads the snapshot. The
+/// fence after a load that read the `Release` increment synchronises with
+/// it, so the snapshot load sees the store that preceded the increment.
+/// The fast path (generation unchanged) needs no ordering at all: it reuses
+/// a snapshot this handle already acquired. Keeping it `Relaxed` lets the
+/// compiler hold the handle's cursor in a register across picks, which
+/// measured 4.1 → 1.6 ns per round-robin pick here. Hence:
+///
+/// 1. *No half-built state*: snapshots are immutable once published and are
+///    reached only through the `ArcSwap`, whose load returns a whole `Arc`.
+/// 2. *No stale pick after an update returns*: if a pick happens after
+///    `update` returned (in the happens-before sense: the caller learnt of the
+///    return through any synchronising operation), the generation load
+///    happens after the increment, so by write-read coherence — which binds
+///    `Relaxed` loads too — it reads the new generation (or a later one),
+///    and the snapshot loaded after the fence is the new one or newer. The loom model `pick_after_update`
+///    and the stress test in `tests/concurrency.rs` check this.
+/// 3. *Never blocking*: picks take no lock. Updates serialise on a mutex of
+///    their own so that two concurrent updates cannot both copy the same old
+///    in-flight slots and lose one another's new ones.
 ///
 /// Cloning a pool is cheap and yields another reference to the same state.
 pub struct Pool<S: Strategy> {

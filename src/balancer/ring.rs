@@ -1,48 +1,4 @@
 //! Consistent hashing on a ring with virtual nodes.
-//!
-//! Each active backend owns `points_per_weight × weight` points on a 64-bit
-//! ring (Karger et al., "Consistent hashing and random trees", STOC 1997);
-//! a key belongs to the first point at or after its hash, wrapping around.
-//! The default of 160 points per unit of weight is ketama's (libmemcached,
-//! 2007: 40 MD5 digests × 4 points) and nginx's `hash … consistent`.
-//!
-//! Point *r* of a backend with hash key *k* (its
-//! [`hash_key`](super::Backend::hash_key), by default its id) sits at the
-//! top 48 bits of `mix64(k << 32 | r)` when *k* fits 32 bits, and of
-//! `mix64(mix64(k) ^ r)` otherwise ([`mix64`] is a bijection, so distinct
-//! small keys never share a point); two points at the same position are
-//! ordered by their backends' ids. A backend's points do not depend on the
-//! other members, so removing a backend moves exactly the keys it owned,
-//! and adding it back restores the original mapping.
-//!
-//! # Lookup cost
-//!
-//! A plain binary search over 400 000 points (1024 backends) costs about 19
-//! dependent cache misses. The ring keeps a bucket index on the top bits of
-//! the hash (about one point per bucket), so a lookup is one index read and
-//! a binary search over a few points. A point is one `u64` (position and
-//! owner), so the lookup touches one cache line of points. Building is a
-//! radix sort on the bucket bits (two cache-friendly passes at most) and an
-//! insertion pass: O(points).
-//!
-//! # Rebuild cost
-//!
-//! An update derives the new ring from the previous one instead of building
-//! it afresh: only the points that come or go are hashed and sorted, and one
-//! merge pass renumbers the owners of the others. When the number of points
-//! keeps the index size, the index is the old one with a running offset.
-//! The result equals a fresh build point for point (a property test checks
-//! it). At 1024 backends (409 600 points), removing one backend or adding
-//! it back costs about 1 ms here against about 10 ms for a fresh build.
-//!
-//! # Very large weights
-//!
-//! At most [`MAX_POINTS`] points are placed. When `points_per_weight × ΣW`
-//! is larger, every backend gets `max(1, ⌊requested · MAX_POINTS / total⌋)`
-//! points; shares stay proportional within rounding, but a membership change
-//! may then move a few keys between surviving backends too.
-//!
-//! [`mix64`]: super::mix64
 
 use super::hash::mix64;
 use super::members::Members;
@@ -80,7 +36,51 @@ impl RingParams {
     }
 }
 
-/// The sorted ring with its bucket index (see the [module docs](self)).
+/// The sorted ring with its bucket index.
+///
+/// Each active backend owns `points_per_weight × weight` points on a 64-bit
+/// ring (Karger et al., "Consistent hashing and random trees", STOC 1997);
+/// a key belongs to the first point at or after its hash, wrapping around.
+/// The default of 160 points per unit of weight is ketama's (libmemcached,
+/// 2007: 40 MD5 digests × 4 points) and nginx's `hash … consistent`.
+///
+/// Point *r* of a backend with hash key *k* (its
+/// [`hash_key`](super::Backend::hash_key), by default its id) sits at the
+/// top 48 bits of `mix64(k << 32 | r)` when *k* fits 32 bits, and of
+/// `mix64(mix64(k) ^ r)` otherwise ([`mix64`] is a bijection, so distinct
+/// small keys never share a point); two points at the same position are
+/// ordered by their backends' ids. A backend's points do not depend on the
+/// other members, so removing a backend moves exactly the keys it owned,
+/// and adding it back restores the original mapping.
+///
+/// # Lookup cost
+///
+/// A plain binary search over 400 000 points (1024 backends) costs about 19
+/// dependent cache misses. The ring keeps a bucket index on the top bits of
+/// the hash (about one point per bucket), so a lookup is one index read and
+/// a binary search over a few points. A point is one `u64` (position and
+/// owner), so the lookup touches one cache line of points. Building is a
+/// radix sort on the bucket bits (two cache-friendly passes at most) and an
+/// insertion pass: O(points).
+///
+/// # Rebuild cost
+///
+/// An update derives the new ring from the previous one instead of building
+/// it afresh: only the points that come or go are hashed and sorted, and one
+/// merge pass renumbers the owners of the others. When the number of points
+/// keeps the index size, the index is the old one with a running offset.
+/// The result equals a fresh build point for point (a property test checks
+/// it). At 1024 backends (409 600 points), removing one backend or adding
+/// it back costs about 1 ms here against about 10 ms for a fresh build.
+///
+/// # Very large weights
+///
+/// At most 2^22 (`MAX_POINTS`) points are placed. When `points_per_weight × ΣW`
+/// is larger, every backend gets `max(1, ⌊requested · MAX_POINTS / total⌋)`
+/// points; shares stay proportional within rounding, but a membership change
+/// may then move a few keys between surviving backends too.
+///
+/// [`mix64`]: super::mix64
 #[derive(Debug)]
 pub struct RingTable {
     /// Sorted points: the top 48 bits of a point's hash, then in the low

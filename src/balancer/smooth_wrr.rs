@@ -1,38 +1,4 @@
 //! Smooth weighted round-robin, precomputed into a table.
-//!
-//! nginx's smooth WRR (`ngx_http_upstream_get_peer`, 2012) interleaves
-//! backends instead of sending bursts: weights 5, 1, 1 give `a a b a c a a`,
-//! not `a a a a a b c`. Each step adds every weight to a running score,
-//! picks the highest score (lowest index on ties) and subtracts the weight
-//! sum `W` from it. Run per pick, that is O(n); here the whole cycle of `W`
-//! picks is computed once per update into a table, and a pick is one table
-//! read plus a cursor increment: O(1).
-//!
-//! # Guarantees (checked by `tests/balancer_props.rs`)
-//!
-//! From the start of a snapshot, after any *t* picks through one cursor each
-//! active backend has been picked within 1 of *t·w/W* times, and over every
-//! full cycle of *W* picks exactly *w* times.
-//!
-//! # Large weight sums
-//!
-//! Weights are first divided by their greatest common divisor. A table has
-//! at most [`MAX_TABLE`] entries:
-//!
-//! - If the reduced sum `W` fits, the table is exact. It is built by nginx's
-//!   rule while `W·n ≤ 2^24` (a build bound of about 10 ms) — unless that
-//!   schedule leaves some backend a full pick behind at some prefix, which
-//!   nginx's rule does for a few weight sets (e.g. 34, 9, 34, 19, 1, 39);
-//!   the build checks and uses Pfair then. Beyond `2^24`, and in that case, by
-//!   an earliest-deadline-first *Pfair* schedule (Baruah, Cohen, Plaxton,
-//!   Varvel, "Proportionate progress", 1996): the *k*-th pick of backend *i*
-//!   becomes eligible at step *(k−1)·W/wᵢ* and is due at *k·W/wᵢ*; EDF meets
-//!   every such deadline on one processor when the shares sum to 1, which
-//!   yields the same within-1 bound in O(W log n).
-//! - If it does not fit, weights are scaled to `w′ = max(1, ⌊w·M/W⌋)` with
-//!   `M = MAX_TABLE`, and the bounds hold for `w′`. A backend's share then
-//!   differs from its exact share `w/W` by less than `2n/M` (absolute): at
-//!   most 0.2 % for 1024 backends.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -47,7 +13,41 @@ pub const MAX_TABLE: u64 = 1 << 20;
 /// Above this `W·n`, the table is built by Pfair EDF instead of nginx's O(W·n) rule.
 const NGINX_BUILD_BUDGET: u64 = 1 << 24;
 
-/// The smooth weighted round-robin strategy (see the [module docs](self)).
+/// The smooth weighted round-robin strategy.
+///
+/// nginx's smooth WRR (`ngx_http_upstream_get_peer`, 2012) interleaves
+/// backends instead of sending bursts: weights 5, 1, 1 give `a a b a c a a`,
+/// not `a a a a a b c`. Each step adds every weight to a running score,
+/// picks the highest score (lowest index on ties) and subtracts the weight
+/// sum `W` from it. Run per pick, that is O(n); here the whole cycle of `W`
+/// picks is computed once per update into a table, and a pick is one table
+/// read plus a cursor increment: O(1).
+///
+/// # Guarantees (checked by `tests/balancer_props.rs`)
+///
+/// From the start of a snapshot, after any *t* picks through one cursor each
+/// active backend has been picked within 1 of *t·w/W* times, and over every
+/// full cycle of *W* picks exactly *w* times.
+///
+/// # Large weight sums
+///
+/// Weights are first divided by their greatest common divisor. A table has
+/// at most 2^20 (`MAX_TABLE`) entries:
+///
+/// - If the reduced sum `W` fits, the table is exact. It is built by nginx's
+///   rule while `W·n ≤ 2^24` (a build bound of about 10 ms) — unless that
+///   schedule leaves some backend a full pick behind at some prefix, which
+///   nginx's rule does for a few weight sets (e.g. 34, 9, 34, 19, 1, 39);
+///   the build checks and uses Pfair then. Beyond `2^24`, and in that case, by
+///   an earliest-deadline-first *Pfair* schedule (Baruah, Cohen, Plaxton,
+///   Varvel, "Proportionate progress", 1996): the *k*-th pick of backend *i*
+///   becomes eligible at step *(k−1)·W/wᵢ* and is due at *k·W/wᵢ*; EDF meets
+///   every such deadline on one processor when the shares sum to 1, which
+///   yields the same within-1 bound in O(W log n).
+/// - If it does not fit, weights are scaled to `w′ = max(1, ⌊w·M/W⌋)` with
+///   `M = MAX_TABLE`, and the bounds hold for `w′`. A backend's share then
+///   differs from its exact share `w/W` by less than `2n/M` (absolute): at
+///   most 0.2 % for 1024 backends.
 #[derive(Debug)]
 pub struct WrrTable {
     table: Box<[BackendId]>,

@@ -1,13 +1,4 @@
 //! A client-side circuit breaker.
-//!
-//! Closed, it counts outcomes over a sliding window (the last `N` outcomes,
-//! or the last `T` of time). When at least `min_samples` are in the window
-//! and the failure ratio reaches `failure_ratio`, it opens: every attempt is
-//! refused locally for `cool_down`. Then it is half-open: at most
-//! `half_open_probes` attempts go through; the first success closes it
-//! (with an empty window), a failure opens it again. Outcomes that arrive
-//! while open (from attempts sent before it opened) are ignored. This is
-//! the shape of Hystrix, resilience4j and Polly breakers.
 
 use super::error::{RetryConfigError, check_range};
 use super::window::Window;
@@ -69,7 +60,16 @@ enum Outcomes {
     Time(Window),
 }
 
-/// A circuit breaker (see the [module docs](self)).
+/// A circuit breaker.
+///
+/// Closed, it counts outcomes over a sliding window (the last `N` outcomes,
+/// or the last `T` of time). When at least `min_samples` are in the window
+/// and the failure ratio reaches `failure_ratio`, it opens: every attempt is
+/// refused locally for `cool_down`. Then it is half-open: at most
+/// `half_open_probes` attempts go through; the first success closes it
+/// (with an empty window), a failure opens it again. Outcomes that arrive
+/// while open (from attempts sent before it opened) are ignored. This is
+/// the shape of Hystrix, resilience4j and Polly breakers.
 #[derive(Clone, Debug)]
 pub struct CircuitBreaker {
     config: BreakerConfig,

@@ -1,13 +1,4 @@
 //! Client-side adaptive throttling.
-//!
-//! From *Site Reliability Engineering* (Beyer et al., O'Reilly 2016),
-//! chapter 21, "Handling Overload": each client tracks, over a sliding
-//! window (two minutes in Google's deployment), the `requests` it tried
-//! and the `accepts` the backend took. It then refuses new requests locally
-//! with probability `max(0, (requests − K·accepts) / (requests + 1))`. With
-//! `K = 2` a backend that accepts half the traffic sees the offered load
-//! come down to about twice what it accepts, instead of every rejected
-//! request coming straight back.
 
 use rand::RngCore;
 
@@ -16,7 +7,16 @@ use super::random::unit;
 use super::window::Window;
 use super::{SimDuration, SimTime};
 
-/// Adaptive throttling state (see the [module docs](self)).
+/// Adaptive throttling state.
+///
+/// From *Site Reliability Engineering* (Beyer et al., O'Reilly 2016),
+/// chapter 21, "Handling Overload": each client tracks, over a sliding
+/// window (two minutes in Google's deployment), the `requests` it tried
+/// and the `accepts` the backend took. It then refuses new requests locally
+/// with probability `max(0, (requests − K·accepts) / (requests + 1))`. With
+/// `K = 2` a backend that accepts half the traffic sees the offered load
+/// come down to about twice what it accepts, instead of every rejected
+/// request coming straight back.
 #[derive(Clone, Debug)]
 pub struct AdaptiveThrottle {
     k: f64,
