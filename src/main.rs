@@ -7,11 +7,15 @@ use std::process::ExitCode;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser};
 use drainstorm::profile::{BUNDLED, DEFAULT, Profile, ProfileError};
 use drainstorm::report::Comparison;
 use drainstorm::sim::{WorkEstimate, run_batch_streaming};
 
+use self::args::{Cli, Command, RunArgs};
+
+#[path = "cli/args.rs"]
+mod args;
 #[path = "cli/output.rs"]
 mod output;
 #[path = "cli/rows.rs"]
@@ -19,75 +23,6 @@ mod rows;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// Replays a datacenter drain in a deterministic simulation and compares
-/// how each load balancer and client retry policy absorbs it.
-#[derive(Parser)]
-#[command(name = "drainstorm", version, about, long_about = None)]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run a profile's comparison (default: the bundled cheyenne-2026).
-    Run(RunArgs),
-    /// Check profiles and report every error with its line and column.
-    Validate {
-        /// Profile files or bundled profile names.
-        #[arg(required = true)]
-        profiles: Vec<String>,
-        /// Accept a profile whose estimated work is above the limit.
-        #[arg(long)]
-        yes: bool,
-        /// Treat warnings (an action after the run's end, a restore of a
-        /// site never drained, no site in rotation) as errors.
-        #[arg(long)]
-        strict: bool,
-    },
-    /// List the bundled profiles.
-    Profiles,
-    /// Print a profile with every default filled in.
-    Show {
-        /// A profile file or a bundled profile name.
-        profile: String,
-    },
-}
-
-#[derive(clap::Args, Default)]
-struct RunArgs {
-    /// A profile file or a bundled profile name.
-    profile: Option<String>,
-    /// Seed of the first run (overrides the profile's).
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Repeat each combination with this many seeds and report the spread.
-    #[arg(long)]
-    seeds: Option<u32>,
-    /// Worker threads (default: one per core).
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Output directory (default: drainstorm-out/<profile name>/).
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Run only some combinations: `balancer=maglev,balancer=ring,policy=immediate`.
-    #[arg(long)]
-    only: Option<String>,
-    /// Print the summary as JSON on standard output instead of the table.
-    #[arg(long)]
-    json: bool,
-    /// No progress bar, no work estimate and no list of written files.
-    #[arg(long)]
-    quiet: bool,
-    /// Run even when the estimated work is above the limit (10^10 requests).
-    #[arg(long)]
-    yes: bool,
-    /// Treat warnings (an action after the run's end, a restore of a site
-    /// never drained, no site in rotation) as errors.
-    #[arg(long)]
-    strict: bool,
-}
 
 /// What went wrong, and the exit code it earns.
 enum Failure {
@@ -99,6 +34,8 @@ enum Failure {
     Pipe,
     /// Ctrl-C: exit 130.
     Interrupted(String),
+    /// `--fail-on` matched: exit 3 (the results are written and printed).
+    Gate(String),
 }
 
 impl From<ProfileError> for Failure {
@@ -159,10 +96,11 @@ fn load(spec: &str) -> Result<Profile, Failure> {
 
 /// The profile, the text it was parsed from, and the name errors give it.
 fn load_text(spec: &str) -> Result<(Profile, String, String), Failure> {
-    let path = Path::new(spec);
-    if path.exists() {
+    // A path is anything with a `/` or ending in `.toml`; anything else is
+    // a bundled profile's name, even if a file or folder has that name.
+    if spec.contains('/') || spec.ends_with(".toml") {
         let bytes =
-            std::fs::read(path).map_err(|e| Failure::Input(format!("{spec}: cannot read: {e}")))?;
+            std::fs::read(spec).map_err(|e| Failure::Input(format!("{spec}: cannot read: {e}")))?;
         let profile = Profile::from_slice(&bytes, spec)?;
         let text = String::from_utf8(bytes).unwrap_or_default();
         return Ok((profile, text, spec.to_owned()));
@@ -170,7 +108,7 @@ fn load_text(spec: &str) -> Result<(Profile, String, String), Failure> {
     match (Profile::bundled(spec), drainstorm::profile::bundled(spec)) {
         (Some(p), Some(text)) => Ok((p?, text.to_owned(), format!("{spec}.toml (bundled)"))),
         _ => Err(Failure::Input(format!(
-            "{spec}: no such file, and no bundled profile of that name (bundled: {})",
+            "{spec}: no bundled profile of that name (bundled: {}); a file is named by a path: `./{spec}` or `{spec}.toml`",
             BUNDLED.map(|(n, _)| n).join(", ")
         ))),
     }
@@ -260,13 +198,12 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         }
         profile.compare.seeds = n;
     }
-    if let Some(only) = &args.only {
-        restrict(&mut profile, only)?;
+    if !args.only.is_empty() {
+        restrict(&mut profile, &args.only.join(","))?;
     }
     let threads = match args.threads {
-        Some(0) => return Err(Failure::Input("--threads 0: allowed at least 1".into())),
+        Some(0) | None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         Some(n) => n,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -280,15 +217,18 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     let runs = profile.runs();
     let configs: Vec<_> = runs.iter().map(|r| r.config.clone()).collect();
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    // The bar advances by simulated time, so one long run shows progress
+    // and an ETA too.
+    let simulated: u64 = configs.iter().map(|c| c.duration.0 / 1_000_000_000).sum();
     let bar = if show_progress {
-        let bar = indicatif::ProgressBar::new(configs.len() as u64);
+        let bar = indicatif::ProgressBar::new(simulated.max(1));
         bar.set_style(
             indicatif::ProgressStyle::with_template(
-                "{msg} [{bar:30.cyan/blue}] {pos}/{len} runs, {elapsed}",
+                "{msg} [{bar:20.cyan/blue}] {percent:>3}% of {len} sim. s, ETA {eta}",
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
-        bar.set_message(format!("{} ", profile.name));
+        bar.set_message(profile.name.clone());
         bar
     } else {
         indicatif::ProgressBar::hidden()
@@ -304,12 +244,15 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     let results = pool.install(|| {
         run_batch_streaming(
             &configs,
-            &|i| rows::sink(staging.tmp(), i, &runs[i], &write_error),
-            rows::CHART_ROWS,
-            &|| {
-                interrupt::one_done();
-                bar.inc(1);
+            &|i| {
+                rows::with_progress(
+                    rows::sink(staging.tmp(), i, &runs[i], &write_error),
+                    &bar,
+                    configs[i].recorder.interval.0,
+                )
             },
+            rows::CHART_ROWS,
+            &interrupt::one_done,
         )
     });
     bar.finish_and_clear();
@@ -354,7 +297,12 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     if let Some(note) = comparison.time_note() {
         outln!("{note}\n")?;
     }
-    out!("{}", comparison.table(colour))?;
+    let width = if args.wide || !std::io::stdout().is_terminal() {
+        None
+    } else {
+        Some(console::Term::stdout().size().1 as usize)
+    };
+    out!("{}", comparison.table_for_width(colour, width))?;
     outln!("\n{}", comparison.rule_line())?;
     if !args.quiet {
         outln!(
@@ -365,7 +313,35 @@ fn run(args: RunArgs) -> Result<(), Failure> {
             out.join("report.html").display()
         )?;
     }
-    Ok(())
+    gate(&comparison, args.fail_on)
+}
+
+/// `--fail-on`: an error naming the combinations judged that bad or worse.
+fn gate(c: &Comparison, fail_on: Option<args::FailOn>) -> Result<(), Failure> {
+    let Some(level) = fail_on else {
+        return Ok(());
+    };
+    let bad: Vec<String> = c
+        .runs
+        .iter()
+        .filter(|(_, r)| level.matches(r.summary.verdict))
+        .map(|(run, r)| {
+            format!(
+                "{} + {} (seed {}): {}",
+                run.balancer, run.policy, run.seed, r.summary.verdict
+            )
+        })
+        .collect();
+    if bad.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::Gate(format!(
+        "--fail-on {}: {} of {} runs: {}",
+        format!("{level:?}").to_lowercase(),
+        bad.len(),
+        c.runs.len(),
+        bad.join("; ")
+    )))
 }
 
 /// Ctrl-C: while simulating, the command stops at once and says how far it
@@ -446,9 +422,12 @@ fn try_main() -> Result<(), Failure> {
                     check_work(spec, &estimate, yes).map(|()| estimate)
                 }) {
                     Ok(estimate) => outln!("{spec}: ok: {estimate}")?,
-                    Err(Failure::Input(e) | Failure::Run(e) | Failure::Interrupted(e)) => {
-                        errors.push(e)
-                    }
+                    Err(
+                        Failure::Input(e)
+                        | Failure::Run(e)
+                        | Failure::Interrupted(e)
+                        | Failure::Gate(e),
+                    ) => errors.push(e),
                     Err(Failure::Pipe) => return Err(Failure::Pipe),
                 }
             }
@@ -466,6 +445,20 @@ fn try_main() -> Result<(), Failure> {
                     .unwrap_or_default();
                 outln!("{name:<15} {description}")?;
             }
+            Ok(())
+        }
+        Command::Completions { shell } => {
+            let mut buffer = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "drainstorm", &mut buffer);
+            out!("{}", String::from_utf8_lossy(&buffer))?;
+            Ok(())
+        }
+        Command::Man => {
+            let mut buffer = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut buffer)
+                .map_err(|e| Failure::Run(format!("man page: {e}")))?;
+            out!("{}", String::from_utf8_lossy(&buffer))?;
             Ok(())
         }
         Command::Show { profile } => {
@@ -490,6 +483,10 @@ fn main() -> ExitCode {
         Err(Failure::Interrupted(e)) => {
             eprintln!("{e}");
             ExitCode::from(130)
+        }
+        Err(Failure::Gate(e)) => {
+            eprintln!("{e}");
+            ExitCode::from(3)
         }
     }
 }

@@ -704,3 +704,98 @@ fn warnings_are_printed_and_strict_makes_them_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(!dir.join("o").exists());
 }
+
+#[test]
+fn fail_on_gates_on_the_verdicts() {
+    let dir = scratch("gate");
+    std::fs::write(dir.join("tiny.toml"), TINY).unwrap();
+    let out = drainstorm(&["run", "tiny.toml", "-q", "-o", "o", "--json"], &dir);
+    assert!(out.status.success());
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let verdicts: Vec<String> = summary["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["summary"]["verdict"].as_str().unwrap().to_owned())
+        .collect();
+    for (level, matching) in [
+        (
+            "degraded",
+            &["degraded", "inconclusive", "collapsed", "metastable"][..],
+        ),
+        ("collapsed", &["collapsed", "metastable"][..]),
+        ("metastable", &["metastable"][..]),
+    ] {
+        let out = drainstorm(
+            &["run", "tiny.toml", "-q", "-o", "o", "--fail-on", level],
+            &dir,
+        );
+        let bad = verdicts.iter().any(|v| matching.contains(&v.as_str()));
+        let expected = if bad { 3 } else { 0 };
+        assert_eq!(out.status.code(), Some(expected), "{level}: {verdicts:?}");
+        if bad {
+            assert!(text(&out.stderr).contains(&format!("--fail-on {level}")));
+        }
+    }
+}
+
+#[test]
+fn short_flags_repeated_only_auto_threads_completions_and_man() {
+    let dir = scratch("flags");
+    std::fs::write(dir.join("tiny.toml"), TINY).unwrap();
+    let out = drainstorm(
+        &[
+            "run",
+            "tiny.toml",
+            "-q",
+            "-o",
+            "o",
+            "-j",
+            "auto",
+            "--only",
+            "balancer=maglev",
+            "--only",
+            "policy=hasty",
+        ],
+        &dir,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert_eq!(
+        table.lines().filter(|l| l.starts_with("maglev")).count(),
+        1,
+        "{table}"
+    );
+    assert!(!table.contains("least-conn"));
+    let out = drainstorm(&["completions", "bash"], &dir);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("drainstorm"));
+    let out = drainstorm(&["man"], &dir);
+    assert!(text(&out.stdout).starts_with(".ie") || text(&out.stdout).contains(".TH"));
+    let help = text(&drainstorm(&["run", "--help"], &dir).stdout);
+    assert!(
+        help.contains("Exit codes:") && help.contains("130"),
+        "{help}"
+    );
+}
+
+#[test]
+fn a_bare_name_is_a_bundled_profile_even_beside_a_folder_of_that_name() {
+    let dir = scratch("names");
+    std::fs::create_dir(dir.join("mm1")).unwrap();
+    let out = drainstorm(&["validate", "mm1"], &dir);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    std::fs::write(dir.join("mine.toml"), TINY).unwrap();
+    assert!(
+        drainstorm(&["validate", "mine.toml"], &dir)
+            .status
+            .success()
+    );
+    let out = drainstorm(&["validate", "mine"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("`./mine`"),
+        "{}",
+        text(&out.stderr)
+    );
+}

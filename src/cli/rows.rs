@@ -68,6 +68,42 @@ impl RowSink for Discard {
     fn row(&mut self, _: &Interval, _: &[SiteInterval]) {}
 }
 
+/// A sink that also advances a progress bar by each interval's length, in
+/// simulated seconds.
+struct Progress {
+    inner: Box<dyn RowSink>,
+    bar: indicatif::ProgressBar,
+    /// The run's interval, ns.
+    step: u64,
+    /// Nanoseconds not yet shown.
+    pending: u64,
+}
+
+impl RowSink for Progress {
+    fn row(&mut self, interval: &Interval, sites: &[SiteInterval]) {
+        self.inner.row(interval, sites);
+        self.pending += self.step;
+        if self.pending >= 1_000_000_000 {
+            self.bar.inc(self.pending / 1_000_000_000);
+            self.pending %= 1_000_000_000;
+        }
+    }
+}
+
+/// `sink`, advancing `bar` as the run's intervals (of `step` ns) close.
+pub fn with_progress(
+    sink: Box<dyn RowSink>,
+    bar: &indicatif::ProgressBar,
+    step: u64,
+) -> Box<dyn RowSink> {
+    Box::new(Progress {
+        inner: sink,
+        bar: bar.clone(),
+        step,
+        pending: 0,
+    })
+}
+
 /// The sink of run `i`: its part files, or [`Discard`] with the error
 /// kept.
 pub fn sink(

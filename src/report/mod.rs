@@ -213,6 +213,14 @@ impl Comparison {
     /// The table as printed in a terminal; `colour` highlights the best
     /// row in green and the worst in red.
     pub fn table(&self, colour: bool) -> String {
+        self.table_for_width(colour, None)
+    }
+
+    /// [`table`](Self::table) fitted to `width` characters: the least
+    /// needed columns (p99.9, mean amp, mean, peak amp, collapsed) are left
+    /// out, in that order, until it fits, and a last line names them.
+    /// `None`: every column.
+    pub fn table_for_width(&self, colour: bool, width: Option<usize>) -> String {
         let rows = self.rows();
         let seeds = rows.first().map_or(1, |r| r.runs);
         let mut out = String::new();
@@ -260,19 +268,42 @@ impl Comparison {
                 ]
             })
             .collect();
+        let fit = width;
         let width: Vec<usize> = (0..11)
             .map(|c| {
                 cells
                     .iter()
                     .map(|r| r[c].chars().count())
-                    .chain([header[c].len()])
+                    .chain([header[c].chars().count()])
                     .max()
                     .unwrap_or(0)
             })
             .collect();
+        let mut shown = [true; 11];
+        let mut hidden = Vec::new();
+        if let Some(max) = fit {
+            let total = |shown: &[bool; 11]| {
+                (0..11)
+                    .filter(|&c| shown[c])
+                    .map(|c| width[c] + 2)
+                    .sum::<usize>()
+                    - 2
+            };
+            // p99.9, mean amp, mean, peak amp, collapsed.
+            for c in [8, 5, 6, 4, 9] {
+                if total(&shown) <= max {
+                    break;
+                }
+                shown[c] = false;
+                hidden.push(header[c]);
+            }
+        }
         let line = |cols: &[String]| {
             let mut l = String::new();
             for (c, text) in cols.iter().enumerate() {
+                if !shown[c] {
+                    continue;
+                }
                 let pad = width[c] - text.chars().count();
                 if c < 3 {
                     l += text;
@@ -304,6 +335,9 @@ impl Comparison {
                     out.push('\n');
                 }
             }
+        }
+        if let (Some(max), false) = (fit, hidden.is_empty()) {
+            let _ = writeln!(out, "(hidden to fit {max} columns: {})", hidden.join(", "));
         }
         out
     }

@@ -1,0 +1,148 @@
+//! The command line's definition: what clap parses, and what `--help`,
+//! the shell completions and the man page say.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use drainstorm::sim::Verdict;
+
+/// How a profile is named on the command line.
+pub const PROFILE_HELP: &str = "A profile: a path (anything with a `/` or ending in `.toml`) or the name of a bundled profile (`drainstorm profiles` lists them)";
+
+/// The exit codes, as `--help` lists them.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0    success
+  1    a run failed, or its results could not be written
+  2    bad input: a profile, a flag, or work above the limits without --yes
+  3    --fail-on: a combination was judged that bad or worse
+  130  interrupted (Ctrl-C)";
+
+/// Replays a datacenter drain in a deterministic simulation and compares
+/// how each load balancer and client retry policy absorbs it.
+#[derive(Parser)]
+#[command(name = "drainstorm", version, about, long_about = None, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run a profile's comparison (default: the bundled cheyenne-2026).
+    #[command(after_help = EXIT_CODES)]
+    Run(RunArgs),
+    /// Check profiles: the first error of each, located, and their warnings.
+    #[command(after_help = EXIT_CODES)]
+    Validate {
+        #[arg(required = true, help = PROFILE_HELP)]
+        profiles: Vec<String>,
+        /// Accept a profile whose estimated work is above the limits.
+        #[arg(short, long)]
+        yes: bool,
+        /// Treat warnings (an action after the run's end, a restore of a
+        /// site never drained, no site in rotation) as errors.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// List the bundled profiles.
+    Profiles,
+    /// Print a profile with every default filled in.
+    Show {
+        #[arg(help = PROFILE_HELP)]
+        profile: String,
+    },
+    /// Print a shell completion script (`drainstorm completions bash >
+    /// /etc/bash_completion.d/drainstorm`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `drainstorm man | man -l -`.
+    Man,
+}
+
+/// `drainstorm run`'s options.
+#[derive(clap::Args, Default)]
+pub struct RunArgs {
+    #[arg(help = PROFILE_HELP)]
+    pub profile: Option<String>,
+    /// Seed of the first run (overrides the profile's).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Repeat each combination with this many seeds and report the spread.
+    #[arg(short = 'n', long)]
+    pub seeds: Option<u32>,
+    /// Worker threads: a number, or 0 or `auto` for one per core (the
+    /// default).
+    #[arg(short = 'j', long, value_parser = threads)]
+    pub threads: Option<usize>,
+    /// Output folder (default: drainstorm-out/<profile name>/).
+    #[arg(short, long)]
+    pub out: Option<PathBuf>,
+    /// Run only some combinations, `balancer=NAME` or `policy=NAME`;
+    /// repeat it or separate with commas.
+    #[arg(long)]
+    pub only: Vec<String>,
+    /// Print the summary as JSON on standard output instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Print every column of the table, however wide the terminal.
+    #[arg(short, long)]
+    pub wide: bool,
+    /// Exit with code 3 if any combination is judged this bad or worse
+    /// (degraded < collapsed < metastable; an inconclusive run counts as
+    /// degraded): a gate for a CI pipeline.
+    #[arg(long, value_enum)]
+    pub fail_on: Option<FailOn>,
+    /// No progress bar, no work estimate and no list of written files.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Run even when the estimated work is above the limits (10^10
+    /// requests, or 4 GiB of requests in flight).
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Treat warnings (an action after the run's end, a restore of a site
+    /// never drained, no site in rotation) as errors.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// `--threads`: a count, `0` or `auto` (one per core, as `None`).
+fn threads(text: &str) -> Result<usize, String> {
+    if text == "auto" {
+        return Ok(0);
+    }
+    text.parse::<usize>()
+        .map_err(|_| format!("`{text}`: a number of threads, or `auto`"))
+}
+
+/// The verdicts `--fail-on` gates on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Degraded, collapsed, metastable or inconclusive.
+    Degraded,
+    /// Collapsed or metastable.
+    Collapsed,
+    /// Metastable.
+    Metastable,
+}
+
+impl FailOn {
+    /// Whether `verdict` is this bad or worse.
+    pub fn matches(self, verdict: Verdict) -> bool {
+        let rank = |v: Verdict| match v {
+            Verdict::Absorbed => 0,
+            Verdict::Degraded | Verdict::Inconclusive => 1,
+            Verdict::Collapsed => 2,
+            Verdict::Metastable => 3,
+        };
+        let floor = match self {
+            Self::Degraded => 1,
+            Self::Collapsed => 2,
+            Self::Metastable => 3,
+        };
+        rank(verdict) >= floor
+    }
+}
