@@ -213,11 +213,21 @@ impl Profile {
         })?;
         profile.validate().map_err(|(key, message)| {
             let key = written_path(text, key);
-            ProfileError {
-                file: file.to_owned(),
-                position: locate(text, &key).map(|s| line_col(text, s.start)),
-                key: Some(key),
-                message,
+            match locate(text, &key) {
+                Some(span) => ProfileError {
+                    file: file.to_owned(),
+                    position: Some(line_col(text, span.start)),
+                    key: Some(key),
+                    message,
+                },
+                // A default the file does not write (a check across keys):
+                // say so, at the top of the file.
+                None => ProfileError {
+                    file: file.to_owned(),
+                    position: Some((1, 1)),
+                    message: format!("{message} (`{key}` is not in the file: its default applies)"),
+                    key: Some(key),
+                },
             }
         })?;
         Ok(profile)
