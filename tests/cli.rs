@@ -799,3 +799,33 @@ fn a_bare_name_is_a_bundled_profile_even_beside_a_folder_of_that_name() {
         text(&out.stderr)
     );
 }
+
+/// The README's example profile, and the errors the README shows for two
+/// mistakes in it, are what the command prints.
+#[test]
+fn the_readme_example_and_its_errors_are_true() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = &readme[readme.find("## Writing a profile").unwrap()..];
+    let start = section.find("```toml\n").unwrap() + 8;
+    let profile = &section[start..start + section[start..].find("```").unwrap()];
+    let shown: Vec<&str> = section
+        .lines()
+        .filter(|l| l.starts_with("error: mine.toml:"))
+        .collect();
+    assert_eq!(shown.len(), 2);
+    let dir = scratch("readme");
+    std::fs::write(dir.join("mine.toml"), profile).unwrap();
+    assert!(
+        drainstorm(&["validate", "mine.toml"], &dir)
+            .status
+            .success()
+    );
+    let typo = profile.replacen("count = 8, slots = 2", "count = 8, slot = 2", 1);
+    let negative = profile.replacen("rate = 1000,", "rate = -5,", 1);
+    for (edited, expected) in [(typo, shown[0]), (negative, shown[1])] {
+        std::fs::write(dir.join("mine.toml"), edited).unwrap();
+        let out = drainstorm(&["validate", "mine.toml"], &dir);
+        assert_eq!(text(&out.stderr).trim_end(), expected);
+    }
+}

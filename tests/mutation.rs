@@ -14,8 +14,8 @@ use drainstorm::profile::{BUNDLED, Profile};
 use drainstorm::retry::SimDuration;
 use drainstorm::sim::{Simulation, Summary, WorkEstimate};
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 use proptest::sample::Index;
+use proptest::test_runner::RngSeed;
 use toml::Value;
 
 /// A step into a TOML value.
