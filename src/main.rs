@@ -280,6 +280,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     staging
         .commit(&[
             ("summary.json", json.clone()),
+            ("timeline.csv", comparison.timeline_csv()),
             ("report.html", drainstorm::report::html(&comparison)),
         ])
         .map_err(Failure::Run)?;

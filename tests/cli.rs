@@ -132,7 +132,7 @@ fn run_writes_the_report_files_with_every_combination() {
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("out/summary.json")).unwrap())
             .unwrap();
-    assert_eq!(summary["profile"], "tiny");
+    assert_eq!(summary["profile"]["name"], "tiny");
     assert_eq!(summary["rows"].as_array().unwrap().len(), 4);
     assert_eq!(summary["runs"].as_array().unwrap().len(), 4);
     let csv = std::fs::read_to_string(dir.join("out/series.csv")).unwrap();
@@ -547,7 +547,7 @@ fn work_above_the_limit_needs_yes() {
     assert!(text(&out.stdout).contains("attempts at amplification 1"));
 }
 
-/// The four files of a result set, by name.
+/// The files of a result set, by name.
 fn result_set(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
         .unwrap()
@@ -586,7 +586,7 @@ fn a_write_killed_at_any_point_leaves_the_old_result_or_the_new_one() {
     assert!(run("2", "b").status.success());
     let full = started.elapsed();
     let (old, new) = (result_set(&dir.join("a")), result_set(&dir.join("b")));
-    assert_eq!(old.len(), 4);
+    assert_eq!(old.len(), 5);
     assert_ne!(old, new);
     // Kill points spread over the simulation and the (slowed) writing.
     let pause = 40;
@@ -828,4 +828,69 @@ fn the_readme_example_and_its_errors_are_true() {
         let out = drainstorm(&["validate", "mine.toml"], &dir);
         assert_eq!(text(&out.stderr).trim_end(), expected);
     }
+}
+
+/// `summary.json` follows its documented schema (seconds as numbers in
+/// `_s` keys, fractions as fractions), the CSVs are proper CSV with exact
+/// times, and the timeline has its own file.
+#[test]
+fn the_outputs_are_what_a_notebook_expects() {
+    let dir = scratch("schema");
+    let profile = TINY
+        .replace("\"hasty\"", "\"hasty,quick\"")
+        .replace("[policies.hasty]", "[policies.\"hasty,quick\"]");
+    std::fs::write(dir.join("tiny.toml"), &profile).unwrap();
+    let out = drainstorm(&["run", "tiny.toml", "-q", "-o", "o"], &dir);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("o/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["drainstorm_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(doc["profile"]["duration_s"], 30.0);
+    assert_eq!(doc["profile"]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(doc["trigger_end_s"], 20.0);
+    assert_eq!(doc["timeline"][0]["at_s"], 10.0);
+    assert_eq!(doc["rule"]["collapse_ratio"], 0.5);
+    // No duration strings anywhere, and every `_s` key holds a number.
+    fn walk(v: &serde_json::Value, key: &str) {
+        match v {
+            serde_json::Value::Object(m) => m.iter().for_each(|(k, v)| walk(v, k)),
+            serde_json::Value::Array(a) => a.iter().for_each(|v| walk(v, key)),
+            serde_json::Value::String(s) => {
+                assert!(
+                    drainstorm::retry::parse_duration(s).is_err(),
+                    "`{key}` holds a duration string `{s}`"
+                );
+            }
+            other => {
+                if key.ends_with("_s") {
+                    assert!(other.is_number() || other.is_null(), "{key}: {other}");
+                }
+            }
+        }
+    }
+    walk(&doc, "");
+    let lost = doc["runs"][0]["summary"]["lost"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&lost));
+
+    // Proper CSV: the policy with a comma reads back whole.
+    let mut reader = csv::Reader::from_path(dir.join("o/series.csv")).unwrap();
+    let policies: std::collections::BTreeSet<String> =
+        reader.records().map(|r| r.unwrap()[1].to_owned()).collect();
+    assert!(policies.contains("hasty,quick"), "{policies:?}");
+    let series = std::fs::read_to_string(dir.join("o/series.csv")).unwrap();
+    for line in series.lines().skip(1).take(40) {
+        assert!(!line.contains("000000000"), "float noise: {line}");
+    }
+    let timeline = std::fs::read_to_string(dir.join("o/timeline.csv")).unwrap();
+    let lines: Vec<&str> = timeline.lines().collect();
+    assert_eq!(lines[0], "at_s,action,target,parameters");
+    assert_eq!(
+        &lines[1..],
+        [
+            "10,drain,east,ramp_s=0.0",
+            "20,restore,east,cold_factor=1.0; cold_for_s=0.0; ramp_s=0.0"
+        ]
+    );
 }

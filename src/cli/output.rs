@@ -16,7 +16,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The files of a result set.
-pub const FILES: [&str; 4] = ["summary.json", "series.csv", "sites.csv", "report.html"];
+pub const FILES: [&str; 5] = [
+    "summary.json",
+    "series.csv",
+    "sites.csv",
+    "timeline.csv",
+    "report.html",
+];
 
 /// Test hook: milliseconds to pause after each file, so that a test can
 /// interrupt the command while it writes.

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use drainstorm::profile::Run;
-use drainstorm::report::{SERIES_HEADER, SITES_HEADER, series_row, sites_rows};
+use drainstorm::report::{CsvRows, SERIES_HEADER, SITES_HEADER};
 use drainstorm::sim::{Interval, RowSink, SiteInterval};
 
 /// Rows each run keeps in memory for the report's charts: enough for every
@@ -29,9 +29,8 @@ fn parts(dir: &Path, i: usize) -> (PathBuf, PathBuf) {
 /// kept for [`join`] to report (a sink cannot fail the run).
 pub struct CsvParts {
     run: Run,
-    series: BufWriter<File>,
-    sites: BufWriter<File>,
-    line: String,
+    series: CsvRows<BufWriter<File>>,
+    sites: CsvRows<BufWriter<File>>,
     error: Arc<Mutex<Option<String>>>,
 }
 
@@ -46,14 +45,13 @@ impl CsvParts {
         let (series, sites) = parts(dir, i);
         Ok(Self {
             run,
-            series: BufWriter::new(File::create(series)?),
-            sites: BufWriter::new(File::create(sites)?),
-            line: String::new(),
+            series: CsvRows::new(BufWriter::new(File::create(series)?)),
+            sites: CsvRows::new(BufWriter::new(File::create(sites)?)),
             error,
         })
     }
 
-    fn keep(&self, e: std::io::Error) {
+    fn keep(&self, e: impl std::fmt::Display) {
         if let Ok(mut slot) = self.error.lock() {
             slot.get_or_insert_with(|| format!("writing the series: {e}"));
         }
@@ -125,14 +123,10 @@ pub fn sink(
 
 impl RowSink for CsvParts {
     fn row(&mut self, interval: &Interval, sites: &[SiteInterval]) {
-        self.line.clear();
-        series_row(&mut self.line, &self.run, interval);
-        if let Err(e) = self.series.write_all(self.line.as_bytes()) {
+        if let Err(e) = self.series.series(&self.run, interval) {
             self.keep(e);
         }
-        self.line.clear();
-        sites_rows(&mut self.line, &self.run, interval, sites);
-        if let Err(e) = self.sites.write_all(self.line.as_bytes()) {
+        if let Err(e) = self.sites.sites(&self.run, interval, sites) {
             self.keep(e);
         }
     }

@@ -8,9 +8,14 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::profile::{Profile, Run};
-use crate::sim::{Interval, Recovery, RunResult, SiteInterval, Summary, Verdict};
+use crate::sim::{Recovery, RunResult, SiteInterval, Summary, Verdict};
 
 pub use self::html::html;
+
+mod csv_rows;
+pub mod schema;
+
+pub use self::csv_rows::{CsvRows, SERIES_HEADER, SITES_HEADER, TIMELINE_HEADER, exact_seconds};
 
 /// The finished runs of a profile's comparison, in the profile's order.
 #[derive(Debug)]
@@ -119,65 +124,47 @@ impl Comparison {
         rows
     }
 
-    /// The summary document (`summary.json`, `--json`): no wall-clock
+    /// The summary document (`summary.json`, `--json`), in the layout of
+    /// [`schema`] (version [`schema::SCHEMA_VERSION`]): no wall-clock
     /// figures, so it is identical for any thread count.
     pub fn json(&self) -> String {
-        #[derive(Serialize)]
-        struct RunDoc<'a> {
-            balancer: &'a str,
-            policy: &'a str,
-            seed: u64,
-            summary: &'a Summary,
+        schema::document(self)
+    }
+
+    /// The profile's timeline, one row per action (`timeline.csv`).
+    pub fn timeline_csv(&self) -> String {
+        let mut w = CsvRows::new(Vec::new());
+        for a in &self.profile.timeline {
+            let _ = w.action(a);
         }
-        #[derive(Serialize)]
-        struct Doc<'a> {
-            profile: &'a str,
-            description: &'a str,
-            rows: Vec<Row>,
-            runs: Vec<RunDoc<'a>>,
-        }
-        let doc = Doc {
-            profile: &self.profile.name,
-            description: &self.profile.description,
-            rows: self.rows(),
-            runs: self
-                .runs
-                .iter()
-                .map(|(r, res)| RunDoc {
-                    balancer: &r.balancer,
-                    policy: &r.policy,
-                    seed: r.seed,
-                    summary: &res.summary,
-                })
-                .collect(),
-        };
-        serde_json::to_string_pretty(&doc).expect("summaries serialize") + "\n"
+        String::from(TIMELINE_HEADER)
+            + &String::from_utf8_lossy(&w.into_inner().unwrap_or_default())
     }
 
     /// Per-interval series of every run, one row per (run, interval).
     pub fn series_csv(&self) -> String {
-        let mut out = String::from(SERIES_HEADER);
+        let mut w = CsvRows::new(Vec::new());
         for (run, res) in &self.runs {
             for row in res.recorder.series() {
-                series_row(&mut out, run, row);
+                let _ = w.series(run, row);
             }
         }
-        out
+        String::from(SERIES_HEADER) + &String::from_utf8_lossy(&w.into_inner().unwrap_or_default())
     }
 
     /// Per-interval, per-site series of every run.
     pub fn sites_csv(&self) -> String {
-        let mut out = String::from(SITES_HEADER);
+        let mut w = CsvRows::new(Vec::new());
         for (run, res) in &self.runs {
             let r = &res.recorder;
             for (i, row) in r.series().iter().enumerate() {
                 let sites: Vec<SiteInterval> = (0..r.sites())
                     .filter_map(|s| r.site_interval(i, s).cloned())
                     .collect();
-                sites_rows(&mut out, run, row, &sites);
+                let _ = w.sites(run, row, &sites);
             }
         }
-        out
+        String::from(SITES_HEADER) + &String::from_utf8_lossy(&w.into_inner().unwrap_or_default())
     }
 
     /// The verdict rule the runs were judged by, with the trigger's end:
@@ -353,66 +340,5 @@ pub fn seconds(s: f64) -> String {
         format!("{:.0} ms", s * 1000.0)
     } else {
         format!("{:.1} ms", s * 1000.0)
-    }
-}
-
-/// The first line of `series.csv`.
-pub const SERIES_HEADER: &str = "balancer,policy,seed,time_s,offered,attempts,retries,successes,failures,refused,overflows,lb_rejects,queue_rejects,unroutable,timeouts,wasted,errors,goodput_ratio,amplification\n";
-
-/// The first line of `sites.csv`.
-pub const SITES_HEADER: &str = "balancer,policy,seed,time_s,site,admitted,rejected,utilisation,mean_queue,mean_in_flight,weight,healthy,accept_rate\n";
-
-/// Appends `row` of `run` as a line of `series.csv`.
-pub fn series_row(out: &mut String, run: &Run, row: &Interval) {
-    let amp = if row.offered == 0 {
-        0.0
-    } else {
-        row.attempts as f64 / row.offered as f64
-    };
-    let _ = writeln!(
-        out,
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4}",
-        run.balancer,
-        run.policy,
-        run.seed,
-        row.start.as_secs_f64(),
-        row.offered,
-        row.attempts,
-        row.retries,
-        row.successes,
-        row.failures,
-        row.refused,
-        row.overflows,
-        row.lb_rejects,
-        row.queue_rejects,
-        row.unroutable,
-        row.timeouts,
-        row.wasted,
-        row.errors,
-        row.goodput_ratio(),
-        amp
-    );
-}
-
-/// Appends the sites of `row` of `run` as lines of `sites.csv`.
-pub fn sites_rows(out: &mut String, run: &Run, row: &Interval, sites: &[SiteInterval]) {
-    for (site, x) in run.config.sites.iter().zip(sites) {
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{},{},{:.4},{:.3},{:.3},{},{},{:.1}",
-            run.balancer,
-            run.policy,
-            run.seed,
-            row.start.as_secs_f64(),
-            site.name,
-            x.admitted,
-            x.rejected,
-            x.utilisation,
-            x.mean_queue,
-            x.mean_in_flight,
-            x.weight,
-            x.healthy,
-            x.accept_rate
-        );
     }
 }
