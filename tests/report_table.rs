@@ -48,3 +48,50 @@ fn a_narrow_terminal_gets_the_columns_that_fit_and_is_told_which_are_hidden() {
     // Wide enough: nothing hidden, the same table.
     assert_eq!(c.table_for_width(false, Some(widest)), full);
 }
+
+#[test]
+fn the_report_opens_with_its_conclusion_and_names_what_it_draws() {
+    let c = comparison();
+    let page = drainstorm::report::html(&c);
+    let start = page.find("<h2>What happened</h2>").expect("a conclusion");
+    let said = &page[start..start + page[start..].find("</section>").unwrap()];
+    let rows = c.rows();
+    let absorbed = rows
+        .iter()
+        .filter(|r| r.verdict == drainstorm::sim::Verdict::Absorbed)
+        .count();
+    if absorbed == rows.len() {
+        assert!(said.contains("All "), "{said}");
+    } else if absorbed == 0 {
+        assert!(said.contains("No combination absorbed it"), "{said}");
+    } else {
+        assert!(
+            said.contains(&format!("{absorbed} of {}", rows.len())),
+            "{said}"
+        );
+    }
+    assert!(said.contains(&rows[0].balancer), "{said}");
+    // The latency chart names every combination; the legend every balancer.
+    for r in &rows {
+        assert!(page.contains(&format!("{} + {}", r.balancer, r.policy)));
+    }
+    assert!(page.contains("class=\"legend\""));
+}
+
+#[test]
+fn every_timeline_action_is_labelled_on_the_charts() {
+    let mut c = comparison();
+    let site = c.profile.sites[0].name.clone();
+    c.profile.timeline = vec![drainstorm::sim::TimedAction {
+        at: drainstorm::retry::SimTime(5_000_000_000),
+        action: drainstorm::sim::Action::SetAcceptRate {
+            site: site.clone(),
+            max_new_per_sec: 12.5,
+        },
+    }];
+    let page = drainstorm::report::html(&c);
+    let label = format!("{site} accept 12.5/s");
+    // Once per time chart: goodput and amplification, per policy.
+    let charts = 2 * c.profile.compare.policies.len().max(1);
+    assert_eq!(page.matches(&label).count(), charts, "{label}");
+}

@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 
 use plotters::prelude::*;
 
-use super::{Comparison, Row, seconds};
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::{Comparison, Row, seconds, story};
 use crate::profile::{Profile, Run};
 use crate::sim::{Action, RunResult, Verdict};
 
@@ -64,7 +66,10 @@ pub(super) fn time_label(profile: &Profile, x: f64) -> String {
             let t = (start + x.max(0.0) as u64) % 86_400;
             format!("{:02}:{:02}", t / 3600, t / 60 % 60)
         }
-        None => format!("{x}"),
+        None => {
+            let x = (x * 1000.0).round() / 1000.0;
+            format!("{x}")
+        }
     }
 }
 
@@ -97,7 +102,59 @@ fn policies(c: &Comparison) -> Vec<String> {
 
 type Metric = fn(&crate::sim::Interval) -> Option<f64>;
 
-/// A line chart over time: one line per balancer, drain windows shaded.
+/// The time axis' unit, s: hours for runs of four hours or more, minutes
+/// for ten minutes or more, else seconds, so that ticks fall on round
+/// clock times.
+fn unit(end: f64) -> f64 {
+    if end >= 4.0 * 3600.0 {
+        3600.0
+    } else if end >= 600.0 {
+        60.0
+    } else {
+        1.0
+    }
+}
+
+/// Axis text, readable at 100 % zoom once the chart is drawn full width.
+const AXIS_FONT: u32 = 14;
+
+/// The colour of balancer `name` in every chart: its place in the
+/// profile's comparison.
+fn colour_of(c: &Comparison, name: &str) -> RGBColor {
+    let mut names: Vec<&str> = Vec::new();
+    for (r, _) in &c.runs {
+        if !names.contains(&r.balancer.as_str()) {
+            names.push(&r.balancer);
+        }
+    }
+    let k = names.iter().position(|n| *n == name).unwrap_or(0);
+    PALETTE[k % PALETTE.len()]
+}
+
+/// The balancers' colours, as one legend above a section's charts.
+fn legend(c: &Comparison) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for (r, _) in &c.runs {
+        if !names.contains(&r.balancer.as_str()) {
+            names.push(&r.balancer);
+        }
+    }
+    let mut out = String::from("<p class=\"legend\">");
+    for n in names {
+        let RGBColor(r, g, b) = colour_of(c, n);
+        let _ = write!(
+            out,
+            "<span style=\"background:rgb({r},{g},{b})\"></span>{}",
+            escape(n)
+        );
+    }
+    out + "</p>"
+}
+
+/// A line chart over time: one line per balancer, the best and the worst
+/// of the policy drawn bold and the others faint, drain windows shaded,
+/// every timeline action marked and labelled, and `threshold` (a value
+/// and its label) drawn as a dashed line.
 fn time_chart(
     c: &Comparison,
     policy: &str,
@@ -105,9 +162,18 @@ fn time_chart(
     y_label: &str,
     metric: Metric,
     y_max: Option<f64>,
+    threshold: Option<(f64, &str)>,
 ) -> String {
     let runs = first_runs(c, policy);
-    let end = c.profile.duration.as_secs_f64();
+    let u = unit(c.profile.duration.as_secs_f64());
+    let end = c.profile.duration.as_secs_f64() / u;
+    // Best and worst of this policy, by the table's order.
+    let order: Vec<String> = c
+        .rows()
+        .into_iter()
+        .filter(|r| r.policy == policy)
+        .map(|r| r.balancer)
+        .collect();
     let lines: Vec<(String, Vec<(f64, f64)>)> = runs
         .iter()
         .map(|(run, res)| {
@@ -115,7 +181,7 @@ fn time_chart(
                 .recorder
                 .series()
                 .iter()
-                .filter_map(|i| metric(i).map(|y| (i.start.as_secs_f64(), y)))
+                .filter_map(|i| metric(i).map(|y| (i.start.as_secs_f64() / u, y)))
                 .collect();
             (run.balancer.clone(), pts)
         })
@@ -125,54 +191,102 @@ fn time_chart(
             .iter()
             .flat_map(|(_, p)| p.iter().map(|q| q.1))
             .fold(1.0, f64::max)
-            * 1.1
+            * 1.15
     });
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (760, 300)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (760, 320)).into_drawing_area();
         let _ = root.fill(&WHITE);
         let Ok(mut chart) = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 17))
+            .caption(title, ("sans-serif", 18))
             .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(52)
+            .x_label_area_size(44)
+            .y_label_area_size(58)
             .build_cartesian_2d(0f64..end, 0f64..top)
         else {
             return String::new();
         };
-        let x_label = |x: &f64| time_label(&c.profile, *x);
+        let x_label = |x: &f64| time_label(&c.profile, *x * u);
         let _ = chart
             .configure_mesh()
             .x_desc(time_axis(&c.profile))
             .x_label_formatter(&x_label)
+            .x_labels(10)
             .y_desc(y_label)
+            .label_style(("sans-serif", AXIS_FONT))
+            .axis_desc_style(("sans-serif", AXIS_FONT))
             .light_line_style(RGBColor(238, 238, 238))
             .draw();
-        let _ = chart.draw_series(
-            drain_windows(c)
-                .into_iter()
-                .map(|(a, b)| Rectangle::new([(a, 0.0), (b, top)], SHADE.mix(0.6).filled())),
-        );
-        for (k, (name, pts)) in lines.into_iter().enumerate() {
-            let colour = PALETTE[k % PALETTE.len()];
-            if let Ok(series) = chart.draw_series(LineSeries::new(pts, colour.stroke_width(2))) {
-                series.label(name).legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
-                });
-            }
+        let _ =
+            chart.draw_series(drain_windows(c).into_iter().map(|(a, b)| {
+                Rectangle::new([(a / u, 0.0), (b / u, top)], SHADE.mix(0.6).filled())
+            }));
+        if let Some((y, label)) = threshold {
+            let grey = RGBColor(90, 90, 90);
+            let _ = chart.draw_series(DashedLineSeries::new(
+                [(0.0, y), (end, y)],
+                6,
+                4,
+                grey.stroke_width(1),
+            ));
+            let _ = chart.draw_series(std::iter::once(Text::new(
+                label.to_owned(),
+                (end * 0.995, y),
+                ("sans-serif", 12)
+                    .into_font()
+                    .color(&grey)
+                    .pos(Pos::new(HPos::Right, VPos::Bottom)),
+            )));
         }
-        let _ = chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .draw();
+        // Faint lines first, so the best and the worst stay on top.
+        let bold = |name: &str| {
+            order.first().map(String::as_str) == Some(name)
+                || order.last().map(String::as_str) == Some(name)
+        };
+        let mut drawn: Vec<&(String, Vec<(f64, f64)>)> = lines.iter().collect();
+        drawn.sort_by_key(|(name, _)| bold(name));
+        for (name, pts) in drawn {
+            let colour = colour_of(c, name);
+            let style = if bold(name) {
+                colour.stroke_width(2)
+            } else {
+                colour.mix(0.35).stroke_width(1)
+            };
+            let _ = chart.draw_series(LineSeries::new(pts.iter().copied(), style));
+        }
+        let ink = RGBColor(40, 40, 40);
+        for (k, (at, label)) in story::marks(&c.profile.timeline).into_iter().enumerate() {
+            let at = at / u;
+            let _ = chart.draw_series(DashedLineSeries::new(
+                [(at, 0.0), (at, top)],
+                4,
+                3,
+                ink.stroke_width(1),
+            ));
+            // Labels alternate between two heights so neighbours do not
+            // overlap; they sit right of their line, or left near the end.
+            let y = top * if k % 2 == 0 { 0.97 } else { 0.89 };
+            let (h, dx) = if at > end * 0.7 {
+                (HPos::Right, -end * 0.004)
+            } else {
+                (HPos::Left, end * 0.004)
+            };
+            let _ = chart.draw_series(std::iter::once(Text::new(
+                label,
+                (at + dx, y),
+                ("sans-serif", 12)
+                    .into_font()
+                    .color(&ink)
+                    .pos(Pos::new(h, VPos::Top)),
+            )));
+        }
         let _ = root.present();
     }
     svg
 }
 
-/// p50 / p99 / p99.9 per combination on a log axis.
+/// p50 / p99 / p99.9 per combination on a log axis, one named line per
+/// combination in table order.
 fn latency_chart(c: &Comparison, rows: &[Row]) -> String {
     let find = |r: &Row| {
         c.runs
@@ -180,60 +294,66 @@ fn latency_chart(c: &Comparison, rows: &[Row]) -> String {
             .find(|(run, _)| run.balancer == r.balancer && run.policy == r.policy)
             .map(|(_, res)| &res.summary)
     };
-    let values: Vec<(f64, f64, f64)> = rows
+    let values: Vec<(String, f64, f64, f64)> = rows
         .iter()
-        .filter_map(find)
-        .map(|s| (s.p50.max(1e-4), s.p99.max(1e-4), s.p999.max(1e-4)))
+        .filter_map(|r| find(r).map(|s| (r, s)))
+        .map(|(r, s)| {
+            (
+                format!("{} + {}", r.balancer, r.policy),
+                s.p50.max(1e-4),
+                s.p99.max(1e-4),
+                s.p999.max(1e-4),
+            )
+        })
         .collect();
-    let hi = values.iter().map(|v| v.2).fold(1e-3, f64::max) * 2.0;
+    let hi = values.iter().map(|v| v.3).fold(1e-3, f64::max) * 2.0;
+    let lo = values.iter().map(|v| v.1).fold(hi, f64::min) / 2.0;
     let n = values.len().max(1);
+    let names: Vec<String> = values.iter().map(|v| v.0.clone()).collect();
+    let height = 90 + 24 * n as u32;
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (760, 320)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (760, height)).into_drawing_area();
         let _ = root.fill(&WHITE);
         let Ok(mut chart) = ChartBuilder::on(&root)
             .caption(
-                "Latency of successful requests (rows in table order)",
-                ("sans-serif", 17),
+                "Latency of successful requests: p50, p99, p99.9",
+                ("sans-serif", 18),
             )
             .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..n as f64, (1e-4f64..hi).log_scale())
+            .x_label_area_size(44)
+            .y_label_area_size(230)
+            .build_cartesian_2d((lo..hi).log_scale(), -0.5f64..n as f64 - 0.5)
         else {
             return String::new();
         };
         let _ = chart
             .configure_mesh()
-            .x_desc("table row")
-            .y_desc("seconds")
-            .x_labels(n.min(24))
-            .x_label_formatter(&|x| format!("{}", *x as usize + 1))
+            .x_desc("seconds (log scale)")
+            .y_labels(n)
+            .y_label_formatter(&|y| {
+                // Row k sits at n - 1 - k: the table's first row on top.
+                let k = n as f64 - 1.0 - *y;
+                if (k - k.round()).abs() < 0.01 && k >= -0.01 {
+                    names.get(k.round() as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .label_style(("sans-serif", AXIS_FONT))
+            .axis_desc_style(("sans-serif", AXIS_FONT))
             .light_line_style(RGBColor(238, 238, 238))
             .draw();
-        let marks = [("p50", 0usize), ("p99", 1), ("p99.9", 2)];
-        for (name, k) in marks {
-            let colour = PALETTE[k];
-            let pts: Vec<(f64, f64)> = values
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (i as f64 + 0.5, [v.0, v.1, v.2][k]))
-                .collect();
-            if let Ok(series) = chart.draw_series(
-                pts.into_iter()
-                    .map(move |p| Circle::new(p, 4, colour.filled())),
-            ) {
-                series
-                    .label(name)
-                    .legend(move |(x, y)| Circle::new((x + 8, y), 4, colour.filled()));
+        for (k, v) in values.iter().enumerate() {
+            let y = (n - 1 - k) as f64;
+            let _ = chart.draw_series(std::iter::once(PathElement::new(
+                vec![(v.1, y), (v.3, y)],
+                RGBColor(180, 180, 180).stroke_width(2),
+            )));
+            for (x, colour) in [(v.1, PALETTE[0]), (v.2, PALETTE[1]), (v.3, PALETTE[3])] {
+                let _ = chart.draw_series(std::iter::once(Circle::new((x, y), 5, colour.filled())));
             }
         }
-        let _ = chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .draw();
         let _ = root.present();
     }
     svg
@@ -243,8 +363,9 @@ fn latency_chart(c: &Comparison, rows: &[Row]) -> String {
 /// 0) or ejected by health checks.
 fn rotation_chart(profile: &Profile, run: &Run, res: &RunResult, title: &str) -> String {
     let sites: Vec<&str> = run.config.sites.iter().map(|s| s.name.as_str()).collect();
-    let step = res.recorder.interval().as_secs_f64();
-    let end = run.config.duration.as_secs_f64();
+    let u = unit(run.config.duration.as_secs_f64());
+    let step = res.recorder.interval().as_secs_f64() / u;
+    let end = run.config.duration.as_secs_f64() / u;
     let height = 70 + 28 * sites.len() as u32;
     let mut svg = String::new();
     {
@@ -253,9 +374,9 @@ fn rotation_chart(profile: &Profile, run: &Run, res: &RunResult, title: &str) ->
         let Ok(mut chart) = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 15))
             .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(52)
-            .build_cartesian_2d(0f64..end, 0f64..sites.len() as f64)
+            .x_label_area_size(50)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..end, -0.5f64..sites.len() as f64 - 0.5)
         else {
             return String::new();
         };
@@ -264,12 +385,19 @@ fn rotation_chart(profile: &Profile, run: &Run, res: &RunResult, title: &str) ->
             .disable_y_mesh()
             .y_labels(sites.len())
             .y_label_formatter(&|y| {
-                sites
-                    .get(*y as usize)
-                    .map_or(String::new(), |s| (*s).to_owned())
+                let k = y.round();
+                if (y - k).abs() < 0.01 && k >= 0.0 {
+                    sites
+                        .get(k as usize)
+                        .map_or(String::new(), |s| (*s).to_owned())
+                } else {
+                    String::new()
+                }
             })
             .x_desc(time_axis(profile))
-            .x_label_formatter(&|x| time_label(profile, *x))
+            .x_label_formatter(&|x| time_label(profile, *x * u))
+            .label_style(("sans-serif", AXIS_FONT))
+            .axis_desc_style(("sans-serif", AXIS_FONT))
             .draw();
         for (s, _) in sites.iter().enumerate() {
             let rects = res
@@ -286,7 +414,7 @@ fn rotation_chart(profile: &Profile, run: &Run, res: &RunResult, title: &str) ->
                     };
                     let x = i as f64 * step;
                     Rectangle::new(
-                        [(x, s as f64 + 0.15), (x + step, s as f64 + 0.85)],
+                        [(x, s as f64 - 0.35), (x + step, s as f64 + 0.35)],
                         colour.filled(),
                     )
                 })
@@ -334,9 +462,12 @@ th {{ background: #f0f2f5; font-weight: 600; }}
 .verdict {{ font-weight: 600; border-radius: 4px; padding: 2px 7px; }}
 .ok {{ background: #dff3e0; color: #1e6b24; }} .warn {{ background: #fff1cc; color: #7a5a00; }}
 .bad {{ background: #fde0dc; color: #a42b1e; }} .worse {{ background: #a42b1e; color: #fff; }}
-.charts {{ display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 12px; }}
+.charts {{ display: grid; grid-template-columns: 1fr; gap: 12px; }}
 .charts svg {{ width: 100%; height: auto; }}
-.legend span {{ display: inline-block; width: 14px; height: 10px; margin: 0 4px 0 14px; vertical-align: middle; }}
+.legend {{ font-size: 15px; }}
+.legend span {{ display: inline-block; width: 18px; height: 4px; margin: 0 6px 0 16px; vertical-align: middle; }}
+.conclusion {{ font-size: 17px; line-height: 1.5; }}
+.states span {{ width: 14px; height: 12px; border-radius: 6px; }}
 .note {{ color: #5b6474; font-size: 14px; }}
 </style></head><body>
 <header><h1>drainstorm — {name}</h1><p>{}</p>{}</header>
@@ -348,6 +479,14 @@ th {{ background: #f0f2f5; font-weight: 600; }}
             escape(&n)
         )),
     );
+    let said = story::conclusion(c);
+    if !said.is_empty() {
+        let _ = write!(
+            page,
+            "<section><h2>What happened</h2><p class=\"conclusion\">{}</p></section>",
+            escape(&said.join(" "))
+        );
+    }
     let _ = write!(
         page,
         "<section><h2>Comparison, best first</h2><table><thead><tr><th>#</th><th>balancer</th><th>policy</th><th>verdict</th><th>lost %</th><th>peak amp</th><th>mean amp</th><th>mean</th><th>p99</th><th>p99.9</th><th>collapsed</th><th>recovery</th></tr></thead><tbody>"
@@ -382,7 +521,15 @@ th {{ background: #f0f2f5; font-weight: 600; }}
         escape(&c.rule_line()),
     );
 
-    page += "<section><h2>Goodput ÷ offered over time</h2><p class=\"note\">Shaded: the drain window. One chart per retry policy, one line per balancer (first seed).</p><div class=\"charts\">";
+    let collapse = format!(
+        "collapse: {:.0} % of offered",
+        c.profile.recorder.collapse_ratio * 100.0
+    );
+    let _ = write!(
+        page,
+        "<section><h2>Goodput ÷ offered over time</h2><p class=\"note\">One chart per retry policy, one line per balancer (first seed): the best and the worst of each policy bold, the others faint. Shaded: a site out of rotation; dashed: each timeline action, and the collapse threshold.</p>{}<div class=\"charts\">",
+        legend(c)
+    );
     for p in policies(c) {
         page += &time_chart(
             c,
@@ -391,9 +538,14 @@ th {{ background: #f0f2f5; font-weight: 600; }}
             "goodput / offered",
             |i| (i.offered > 0).then(|| i.goodput_ratio().min(1.5)),
             Some(1.2),
+            Some((c.profile.recorder.collapse_ratio, &collapse)),
         );
     }
-    page += "</div></section>\n<section><h2>Amplification over time</h2><p class=\"note\">Attempts sent per request offered in each interval.</p><div class=\"charts\">";
+    let _ = write!(
+        page,
+        "</div></section>\n<section><h2>Amplification over time</h2><p class=\"note\">Attempts sent per request offered in each interval.</p>{}<div class=\"charts\">",
+        legend(c)
+    );
     for p in policies(c) {
         page += &time_chart(
             c,
@@ -402,11 +554,12 @@ th {{ background: #f0f2f5; font-weight: 600; }}
             "attempts / offered",
             |i| (i.offered > 0).then(|| i.attempts as f64 / i.offered as f64),
             None,
+            None,
         );
     }
-    page += "</div></section>\n<section><h2>Latency percentiles</h2>";
+    page += "</div></section>\n<section><h2>Latency percentiles</h2><p class=\"legend states\"><span style=\"background:#1f77b4\"></span>p50<span style=\"background:#ff7f0e\"></span>p99<span style=\"background:#d62728\"></span>p99.9</p>";
     page += &latency_chart(c, &rows);
-    page += "</section>\n<section><h2>Sites in rotation</h2><p class=\"legend\"><span style=\"background:#74c476\"></span>in rotation<span style=\"background:#bdbdbd\"></span>drained (weight 0)<span style=\"background:#d62728\"></span>ejected by health checks</p><div class=\"charts\">";
+    page += "</section>\n<section><h2>Sites in rotation</h2><p class=\"legend states\"><span style=\"background:#74c476\"></span>in rotation<span style=\"background:#bdbdbd\"></span>drained (weight 0)<span style=\"background:#d62728\"></span>ejected by health checks</p><div class=\"charts\">";
     let pick = |r: &Row| {
         c.runs
             .iter()

@@ -14,6 +14,7 @@ pub use self::html::html;
 
 mod csv_rows;
 pub mod schema;
+mod story;
 
 pub use self::csv_rows::{CsvRows, SERIES_HEADER, SITES_HEADER, TIMELINE_HEADER, exact_seconds};
 
@@ -305,22 +306,20 @@ impl Comparison {
         };
         out += &line(&header.map(String::from));
         out.push('\n');
-        let n = cells.len();
-        for (i, row) in cells.iter().enumerate() {
+        for (row, r) in cells.iter().zip(&rows) {
             let text = line(row);
-            let paint = match (colour && n > 1, i) {
-                (true, 0) => Some("32"),
-                (true, i) if i == n - 1 => Some("31"),
-                _ => None,
+            // The colour says what the verdict means, not the row's rank.
+            let paint = match r.verdict {
+                Verdict::Absorbed => "32",
+                Verdict::Degraded | Verdict::Inconclusive => "33",
+                Verdict::Collapsed => "31",
+                Verdict::Metastable => "1;31",
             };
-            match paint {
-                Some(code) => {
-                    let _ = writeln!(out, "\x1b[{code}m{text}\x1b[0m");
-                }
-                None => {
-                    out += &text;
-                    out.push('\n');
-                }
+            if colour {
+                let _ = writeln!(out, "\x1b[{paint}m{text}\x1b[0m");
+            } else {
+                out += &text;
+                out.push('\n');
             }
         }
         if let (Some(max), false) = (fit, hidden.is_empty()) {
