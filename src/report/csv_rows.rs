@@ -19,7 +19,7 @@ use crate::profile::Run;
 use crate::sim::{Interval, SiteInterval, TimedAction};
 
 /// The first line of `series.csv`.
-pub const SERIES_HEADER: &str = "balancer,policy,seed,time_s,offered,attempts,retries,successes,failures,refused,overflows,lb_rejects,queue_rejects,unroutable,timeouts,wasted,errors,goodput_ratio,amplification,mean_latency_s\n";
+pub const SERIES_HEADER: &str = "balancer,policy,seed,time_s,offered,attempts,retries,successes,failures,refused,overflows,lb_rejects,queue_rejects,unroutable,timeouts,wasted,errors,goodput_ratio,amplification,mean_latency_s,p50_s,p99_s\n";
 
 /// The first line of `sites.csv`.
 pub const SITES_HEADER: &str = "balancer,policy,seed,time_s,site,admitted,rejected,utilisation,mean_queue,mean_in_flight,weight,healthy,accept_rate\n";
@@ -71,6 +71,8 @@ struct SeriesRecord<'a> {
     goodput_ratio: f64,
     amplification: f64,
     mean_latency_s: f64,
+    p50_s: f64,
+    p99_s: f64,
 }
 
 #[derive(Serialize)]
@@ -136,6 +138,8 @@ impl<W: Write> CsvRows<W> {
             goodput_ratio: round(row.goodput_ratio(), 4),
             amplification: round(ratio(row.attempts, row.offered), 4),
             mean_latency_s: round(ratio(row.latency_sum_ns, row.successes) / 1e9, 6),
+            p50_s: row.p50_ns as f64 / 1e9,
+            p99_s: row.p99_ns as f64 / 1e9,
         })
     }
 

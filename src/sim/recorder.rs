@@ -50,6 +50,12 @@ pub struct Interval {
     pub errors: u64,
     /// Sum of latencies of the successes in this interval, ns.
     pub latency_sum_ns: u64,
+    /// Median latency of the successes in this interval, ns (0: none; a
+    /// row merged from several intervals keeps their largest).
+    pub p50_ns: u64,
+    /// 99th-percentile latency of the successes in this interval, ns (0:
+    /// none). A row merged from several intervals keeps their largest.
+    pub p99_ns: u64,
 }
 
 impl Interval {
@@ -139,6 +145,8 @@ pub struct Recorder {
     pub(crate) site_series: Vec<SiteInterval>,
     pub(crate) current: Interval,
     pub(crate) latency: Histogram<u64>,
+    /// The open interval's latencies, for its percentiles.
+    interval_latency: Histogram<u64>,
     /// Requests that ended after `k + 1` attempts, for `k` below
     /// [`FEW_ATTEMPTS`]: nearly all of them, counted here instead of in
     /// the histogram, whose record costs a bucket computation.
@@ -170,6 +178,8 @@ impl Recorder {
             site_series: Vec::new(),
             current: Interval::default(),
             latency: Histogram::new_with_bounds(1, MAX_LATENCY_NS, 3).expect("valid bounds"),
+            interval_latency: Histogram::new_with_bounds(1, MAX_LATENCY_NS, 2)
+                .expect("valid bounds"),
             few_attempts: [0; FEW_ATTEMPTS],
             attempts: Histogram::new_with_bounds(1, 1 << 20, 3).expect("valid bounds"),
             totals: Totals::default(),
@@ -181,8 +191,9 @@ impl Recorder {
     pub(crate) fn success(&mut self, latency: SimDuration, attempts: u32) {
         self.current.successes += 1;
         self.current.latency_sum_ns = self.current.latency_sum_ns.saturating_add(latency.0);
-        self.latency
-            .saturating_record(latency.0.clamp(1, MAX_LATENCY_NS));
+        let ns = latency.0.clamp(1, MAX_LATENCY_NS);
+        self.latency.saturating_record(ns);
+        self.interval_latency.saturating_record(ns);
         self.ended(attempts);
     }
 
@@ -229,6 +240,11 @@ impl Recorder {
         let next_start = end;
         let mut done = std::mem::take(&mut self.current);
         done.start = self.closed_until;
+        if !self.interval_latency.is_empty() {
+            done.p50_ns = self.interval_latency.value_at_quantile(0.5);
+            done.p99_ns = self.interval_latency.value_at_quantile(0.99);
+            self.interval_latency.reset();
+        }
         if let Some(sink) = sink {
             sink.row(&done, &sites);
         }
@@ -375,6 +391,8 @@ fn merge(a: &mut Interval, b: &Interval) {
     a.wasted += b.wasted;
     a.errors += b.errors;
     a.latency_sum_ns = a.latency_sum_ns.saturating_add(b.latency_sum_ns);
+    a.p50_ns = a.p50_ns.max(b.p50_ns);
+    a.p99_ns = a.p99_ns.max(b.p99_ns);
 }
 
 /// Merges site row `b` (covering `wb` intervals) into `a` (covering `wa`):
