@@ -121,26 +121,25 @@ const AXIS_FONT: u32 = 14;
 /// The colour of balancer `name` in every chart: its place in the
 /// profile's comparison.
 fn colour_of(c: &Comparison, name: &str) -> RGBColor {
+    let k = balancers(c).iter().position(|n| *n == name).unwrap_or(0);
+    PALETTE[k % PALETTE.len()]
+}
+
+/// The balancers compared, in the profile's order.
+fn balancers(c: &Comparison) -> Vec<&str> {
     let mut names: Vec<&str> = Vec::new();
     for (r, _) in &c.runs {
         if !names.contains(&r.balancer.as_str()) {
             names.push(&r.balancer);
         }
     }
-    let k = names.iter().position(|n| *n == name).unwrap_or(0);
-    PALETTE[k % PALETTE.len()]
+    names
 }
 
 /// The balancers' colours, as one legend above a section's charts.
 fn legend(c: &Comparison) -> String {
-    let mut names: Vec<&str> = Vec::new();
-    for (r, _) in &c.runs {
-        if !names.contains(&r.balancer.as_str()) {
-            names.push(&r.balancer);
-        }
-    }
     let mut out = String::from("<p class=\"legend\">");
-    for n in names {
+    for n in balancers(c) {
         let RGBColor(r, g, b) = colour_of(c, n);
         let _ = write!(
             out,

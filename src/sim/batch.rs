@@ -31,19 +31,7 @@ pub fn run_batch_with(
     configs: &[SimConfig],
     done: &(dyn Fn() + Sync),
 ) -> Vec<Result<RunResult, SimError>> {
-    configs
-        .par_iter()
-        .with_max_len(1)
-        .map(|c| {
-            let mut sim = Simulation::new(c.clone())?;
-            sim.run();
-            done();
-            Ok(RunResult {
-                summary: sim.summary(),
-                recorder: sim.into_recorder(),
-            })
-        })
-        .collect()
+    run_each(configs, &|_, _| Ok(()), done)
 }
 
 /// [`run_batch_with`] for long runs: run `i` streams its intervals to
@@ -56,13 +44,22 @@ pub fn run_batch_streaming(
     keep: usize,
     done: &(dyn Fn() + Sync),
 ) -> Vec<Result<RunResult, SimError>> {
+    run_each(configs, &|i, sim| sim.stream_rows(sink(i), keep), done)
+}
+
+/// Runs every configuration in parallel, after `prepare(i, sim)`.
+fn run_each(
+    configs: &[SimConfig],
+    prepare: &(dyn Fn(usize, &mut Simulation) -> Result<(), SimError> + Sync),
+    done: &(dyn Fn() + Sync),
+) -> Vec<Result<RunResult, SimError>> {
     configs
         .par_iter()
         .enumerate()
         .with_max_len(1)
         .map(|(i, c)| {
             let mut sim = Simulation::new(c.clone())?;
-            sim.stream_rows(sink(i), keep)?;
+            prepare(i, &mut sim)?;
             sim.run();
             done();
             Ok(RunResult {

@@ -559,24 +559,6 @@ fn default_recovered_amplification() -> f64 {
     1.1
 }
 
-/// A span in the largest unit that divides it exactly (`10s`, `2m`, `1h`,
-/// `250ms`): integer arithmetic, so no float noise.
-fn span(d: SimDuration) -> String {
-    const UNITS: [(u64, &str); 5] = [
-        (3_600_000_000_000, "h"),
-        (60_000_000_000, "m"),
-        (1_000_000_000, "s"),
-        (1_000_000, "ms"),
-        (1_000, "us"),
-    ];
-    UNITS
-        .iter()
-        .find(|(ns, _)| d.0 >= *ns && d.0.is_multiple_of(*ns))
-        .map_or(format!("{}ns", d.0), |(ns, unit)| {
-            format!("{}{unit}", d.0 / ns)
-        })
-}
-
 impl RecorderConfig {
     /// The window over which recovery is judged: `recovery_window`, or
     /// 10 s, or one interval if that is longer.
@@ -601,12 +583,12 @@ impl RecorderConfig {
              metastable: not recovered {} after the trigger's end; \
              collapsed: goodput < {}% of offered for ≥ {}; \
              degraded: more than {}% of requests lost",
-            span(self.window()),
+            self.window(),
             self.recovered_fraction * 100.0,
             self.recovered_amplification,
-            span(self.metastable_after),
+            self.metastable_after,
             self.collapse_ratio * 100.0,
-            span(self.collapse_min),
+            self.collapse_min,
             self.degraded_loss * 100.0,
         )
     }

@@ -376,7 +376,7 @@ impl Recorder {
 }
 
 /// Adds `b`'s counts to `a`, which keeps its start.
-fn merge(a: &mut Interval, b: &Interval) {
+pub(crate) fn merge(a: &mut Interval, b: &Interval) {
     a.offered += b.offered;
     a.attempts += b.attempts;
     a.retries += b.retries;

@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 
 use super::config::RecorderConfig;
-use super::recorder::Interval;
+use super::recorder::{Interval, merge};
 use super::verdict::{CollapsePeriod, Judgement, Recovery, Verdict};
 use crate::retry::SimTime;
 
@@ -36,7 +36,8 @@ pub(crate) struct Tally {
     k: usize,
     /// Rows counted (after the warm-up).
     pub(crate) rows: u64,
-    /// Every additive count, summed.
+    /// Every additive count, summed (the latency sum, which may overflow
+    /// a `u64` over a long run, is `latency_sum`).
     pub(crate) sums: Interval,
     pub(crate) latency_sum: u128,
     pub(crate) peak_amplification: f64,
@@ -82,20 +83,7 @@ impl Tally {
             return;
         }
         self.rows += 1;
-        let s = &mut self.sums;
-        s.offered += r.offered;
-        s.attempts += r.attempts;
-        s.retries += r.retries;
-        s.successes += r.successes;
-        s.failures += r.failures;
-        s.refused += r.refused;
-        s.overflows += r.overflows;
-        s.lb_rejects += r.lb_rejects;
-        s.queue_rejects += r.queue_rejects;
-        s.unroutable += r.unroutable;
-        s.timeouts += r.timeouts;
-        s.wasted += r.wasted;
-        s.errors += r.errors;
+        merge(&mut self.sums, r);
         self.latency_sum += u128::from(r.latency_sum_ns);
         if r.offered >= 10 {
             let amp = r.attempts as f64 / r.offered as f64;
