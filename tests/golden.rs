@@ -1,0 +1,100 @@
+//! The safety net under the engine: every bundled profile, cut short, run
+//! to `summary.json`, `series.csv` and `sites.csv`, and each output's
+//! SHA-256 held against `tests/golden/hashes.txt`.
+//!
+//! A commit that restructures or speeds up the engine must keep these
+//! hashes. A commit that changes the model on purpose updates them, and
+//! says why:
+//!
+//! ```text
+//! DRAINSTORM_BLESS=1 cargo test --test golden
+//! ```
+//!
+//! rewrites the file from the current build.
+
+use std::fmt::Write as _;
+
+use drainstorm::profile::{BUNDLED, Profile};
+use drainstorm::report::Comparison;
+use drainstorm::retry::SimDuration;
+use drainstorm::sim::run_batch;
+use sha2::{Digest, Sha256};
+
+const HASHES: &str = "tests/golden/hashes.txt";
+
+/// How long each bundled profile runs here: long enough to pass its
+/// drain (or flash crowd, or rebalance) and some of what follows, short
+/// enough for a debug build.
+fn cut(name: &str) -> SimDuration {
+    let s = SimDuration::from_secs;
+    match name {
+        // The drain is at 45 min; the storm follows within minutes.
+        "cheyenne-2026" | "ramped-drain" => s(75 * 60),
+        "smtp-451" => s(2 * 3600),
+        "mm1" => s(200),
+        "mmc" => s(400),
+        _ => s(240),
+    }
+}
+
+fn comparison(name: &str) -> Comparison {
+    let mut profile = Profile::bundled(name).unwrap().unwrap();
+    profile.duration = profile.duration.min(cut(name));
+    profile.compare.seeds = 1;
+    let runs = profile.runs();
+    let configs: Vec<_> = runs.iter().map(|r| r.config.clone()).collect();
+    let results = run_batch(&configs);
+    Comparison {
+        runs: runs
+            .into_iter()
+            .zip(results)
+            .map(|(r, res)| (r, res.expect("the bundled profile runs")))
+            .collect(),
+        profile,
+    }
+}
+
+fn sha256(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `profile file hash` lines for every bundled profile.
+fn current() -> String {
+    let mut out = String::new();
+    for (name, _) in BUNDLED {
+        let c = comparison(name);
+        for (file, text) in [
+            ("summary.json", c.json()),
+            ("series.csv", c.series_csv()),
+            ("sites.csv", c.sites_csv()),
+        ] {
+            writeln!(out, "{name} {file} {}", sha256(&text)).unwrap();
+        }
+    }
+    out
+}
+
+#[test]
+fn every_bundled_profile_gives_the_recorded_bytes() {
+    let now = current();
+    if std::env::var_os("DRAINSTORM_BLESS").is_some() {
+        std::fs::write(HASHES, &now).unwrap();
+        return;
+    }
+    let recorded = std::fs::read_to_string(HASHES).expect("tests/golden/hashes.txt");
+    let changed: Vec<String> = recorded
+        .lines()
+        .zip(now.lines())
+        .filter(|(a, b)| a != b)
+        .map(|(a, b)| format!("  was {a}\n  now {b}"))
+        .collect();
+    assert!(
+        changed.is_empty() && recorded.lines().count() == now.lines().count(),
+        "the outputs changed:\n{}\n(a change to the model? re-record with \
+         DRAINSTORM_BLESS=1 cargo test --test golden, and say why in the commit)",
+        changed.join("\n")
+    );
+}
