@@ -1,0 +1,263 @@
+//! Backends: slots, the FIFO queue, jobs in service, service-time draws,
+//! failures, and the release of a job's hold on its site and balancers.
+//!
+//! Owns [`BackendState`] and [`Job`] (one per attempt or probe placed at a
+//! backend, live until its service ends even if its client gave up).
+//! Handles `Complete`.
+
+use std::collections::VecDeque;
+
+use rand_distr::{Distribution, Exp1};
+
+use super::*;
+use crate::balancer::BackendId;
+use crate::retry::{Outcome, Pushback};
+use crate::sim::config::ServiceTime;
+use crate::sim::random::{SplitMix, draw, mix, unit_open};
+
+/// A job's flags: a health probe rather than an attempt.
+pub(super) const PROBE: u8 = 1;
+/// A job's flags: in service (else queued).
+pub(super) const IN_SERVICE: u8 = 2;
+/// A job's flags: cancelled (its client timed out and cancels).
+pub(super) const CANCELLED: u8 = 4;
+
+/// One cache line each, like [`Request`]: a job is read cold when its
+/// service starts or ends.
+#[repr(align(64))]
+pub(super) struct Job {
+    /// The request (or, for probes, the site).
+    pub(super) owner: u32,
+    /// The owner's token when sent (for probes, the probe sequence).
+    pub(super) token: u32,
+    pub(super) backend: u32,
+    pub(super) flags: u8,
+    pub(super) admitted: u64,
+    pub(super) started: u64,
+    pub(super) service: u64,
+}
+
+/// A backend: its slots, queue and service.
+pub(super) struct BackendState {
+    pub(super) site: u32,
+    pub(super) slots: u32,
+    pub(super) busy: u32,
+    pub(super) queue: VecDeque<u32>,
+    pub(super) queue_cap: u32,
+    /// Cancelled jobs still in `queue`.
+    pub(super) cancelled_in_queue: u32,
+    pub(super) service: ServiceTime,
+    pub(super) speed: f64,
+    pub(super) fail_probability: f64,
+    /// Weight in effect (ramping during slow start).
+    pub(super) weight: u32,
+    /// The weight configured or last set.
+    pub(super) target: u32,
+    /// Since when the backend is in slow start.
+    pub(super) slow_since: Option<u64>,
+    /// Its identity for the hashing balancers
+    /// ([`SiteConfig::backend_hash_keys`](crate::sim::SiteConfig::backend_hash_keys)).
+    pub(super) hash_key: u64,
+}
+
+impl Simulation {
+    /// Places a job at a site: picks a backend, then a slot or a queue
+    /// place. Returns the job and whether it went straight into service,
+    /// or `None` if the backend (or the balancer) refused.
+    /// The service demand is drawn from the picked backend's distribution
+    /// with the counter (`id`, `attempt`), so it does not depend on which
+    /// balancer sent it there.
+    pub(super) fn place(
+        &mut self,
+        s: u32,
+        key: u64,
+        (owner, token): (u32, u32),
+        (id, attempt): (u64, u64),
+    ) -> Option<(u32, bool)> {
+        let now = self.now;
+        let local = self.sites[s as usize].picker.pick(key)?;
+        let b = self.sites[s as usize].first_backend + local.0;
+        let service = self.service_draw(self.backends[b as usize].service, id, attempt);
+        let site = &mut self.sites[s as usize];
+        let backend = &mut self.backends[b as usize];
+        let cold = now < site.cold_until;
+        // Most backends run at speed 1 outside a cold start: skip the
+        // float round trip (which gives any `service` below 2^53 ns back
+        // exactly).
+        let service = if backend.speed == 1.0 && !cold {
+            service
+        } else {
+            (service as f64 / backend.speed * if cold { site.cold_factor } else { 1.0 }) as u64
+        };
+        let immediate = backend.busy < backend.slots;
+        if !immediate
+            && backend.queue.len() as u32 - backend.cancelled_in_queue >= backend.queue_cap
+        {
+            return None;
+        }
+        site.touch(now);
+        if site.tracks_load {
+            site.picker.start(local);
+        }
+        if self.router_tracks_load {
+            self.router_picker.start(BackendId(s));
+        }
+        let job = Job {
+            owner,
+            token,
+            backend: b,
+            flags: if immediate { IN_SERVICE } else { 0 },
+            admitted: now,
+            started: now,
+            service,
+        };
+        let j = match self.free_jobs.pop() {
+            Some(j) => {
+                self.jobs[j as usize] = job;
+                j
+            }
+            None => {
+                self.jobs.push(job);
+                self.jobs.len() as u32 - 1
+            }
+        };
+        if immediate {
+            backend.busy += 1;
+            site.busy += 1;
+            self.push(now + service, Ev::Complete(j));
+        } else {
+            backend.queue.push_back(j);
+            site.queued += 1;
+        }
+        Some((j, immediate))
+    }
+
+    pub(super) fn service_draw(&self, b_service: ServiceTime, id: u64, attempt: u64) -> u64 {
+        let bits = draw(self.seeds.service, id, attempt);
+        match b_service {
+            ServiceTime::Deterministic { value } => value.0,
+            ServiceTime::Exponential { mean } => {
+                // Ziggurat: one table step for 98.9 % of draws, no `ln`.
+                let e: f64 = Exp1.sample(&mut SplitMix(bits));
+                (e * mean.0 as f64) as u64
+            }
+            ServiceTime::LogNormal { mean, sigma } => {
+                let u1 = unit_open(bits);
+                let u2 = unit_open(mix(bits ^ 0x2545_f491_4f6c_dd1d));
+                let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                let mu = (mean.0 as f64).ln() - sigma * sigma / 2.0;
+                (mu + sigma * z).exp().min(1e18) as u64
+            }
+        }
+    }
+
+    /// Releases a job's hold on its site and balancer.
+    pub(super) fn release(&mut self, j: u32) {
+        let job = &self.jobs[j as usize];
+        let b = job.backend;
+        let s = self.backends[b as usize].site;
+        let site = &mut self.sites[s as usize];
+        site.touch(self.now);
+        site.in_flight -= 1;
+        if site.tracks_load {
+            site.picker.finish(BackendId(b - site.first_backend));
+        }
+        if self.router_tracks_load {
+            self.router_picker.finish(BackendId(s));
+        }
+    }
+
+    pub(super) fn cancel_job(&mut self, j: u32) {
+        let flags = self.jobs[j as usize].flags;
+        if flags & CANCELLED != 0 {
+            return;
+        }
+        self.release(j);
+        self.recorder.totals.cancelled += 1;
+        self.jobs[j as usize].flags |= CANCELLED;
+        let b = self.jobs[j as usize].backend;
+        let s = self.backends[b as usize].site as usize;
+        if flags & IN_SERVICE != 0 {
+            self.backends[b as usize].busy -= 1;
+            self.sites[s].busy -= 1;
+            self.start_next(b);
+        } else {
+            self.backends[b as usize].cancelled_in_queue += 1;
+            self.sites[s].queued -= 1;
+        }
+    }
+
+    /// Starts the next live job of backend `b`'s queue, if a slot is free.
+    pub(super) fn start_next(&mut self, b: u32) {
+        let now = self.now;
+        loop {
+            let backend = &mut self.backends[b as usize];
+            if backend.busy >= backend.slots {
+                return;
+            }
+            let Some(j) = backend.queue.pop_front() else {
+                return;
+            };
+            let job = &mut self.jobs[j as usize];
+            if job.flags & CANCELLED != 0 {
+                backend.cancelled_in_queue -= 1;
+                self.free_jobs.push(j);
+                continue;
+            }
+            job.flags |= IN_SERVICE;
+            job.started = now;
+            let service = job.service;
+            backend.busy += 1;
+            let site = &mut self.sites[backend.site as usize];
+            site.touch(now);
+            site.queued -= 1;
+            site.busy += 1;
+            self.push(now + service, Ev::Complete(j));
+        }
+    }
+
+    pub(super) fn on_complete(&mut self, j: u32) {
+        let job = &self.jobs[j as usize];
+        if job.flags & CANCELLED != 0 {
+            self.free_jobs.push(j);
+            return;
+        }
+        let (owner, token, b) = (job.owner, job.token, job.backend);
+        let totals = &mut self.recorder.totals;
+        totals.completions += 1;
+        totals.server_sojourn_ns += u128::from(self.now - job.admitted);
+        totals.server_wait_ns += u128::from(job.started - job.admitted);
+        let probe = job.flags & PROBE != 0;
+        self.release(j);
+        let s = self.backends[b as usize].site as usize;
+        self.backends[b as usize].busy -= 1;
+        self.sites[s].busy -= 1;
+        self.free_jobs.push(j);
+        let fail_p = self.backends[b as usize].fail_probability;
+        if probe {
+            if self.sites[owner as usize].probe_pending == Some(token) {
+                let ok = fail_p == 0.0
+                    || unit_open(draw(self.seeds.probe, u64::from(owner), u64::from(token)))
+                        > fail_p;
+                self.probe_result(owner, ok);
+            }
+        } else if self.live[owner as usize] == token | WAITING {
+            let req = &self.requests[owner as usize];
+            let failed = fail_p > 0.0
+                && unit_open(draw(
+                    self.seeds.failure,
+                    req.id,
+                    u64::from(req.state.attempts),
+                )) <= fail_p;
+            if failed {
+                self.recorder.current.errors += 1;
+                self.outcome(owner, Outcome::Failure(Pushback::None));
+            } else {
+                self.outcome(owner, Outcome::Success);
+            }
+        } else {
+            self.recorder.current.wasted += 1;
+        }
+        self.start_next(b);
+    }
+}

@@ -1,0 +1,282 @@
+//! Building a simulation: validation, the per-purpose random streams,
+//! sites and their balancers, the router, client groups, and the first
+//! events (arrivals, closed-loop clients, probes, scaling, the timeline).
+
+use std::collections::VecDeque;
+
+use super::*;
+use crate::balancer::Balancer;
+use crate::retry::{ClientLimits, Policy, RetryPolicy};
+use crate::sim::action::TimedAction;
+use crate::sim::arrivals::{ArrivalSource, KeySampler, RateCurve};
+use crate::sim::config::{RouterMode, SimConfig, Workload};
+use crate::sim::error::SimError;
+use crate::sim::random::{Stream, draw, mix, stream_seed, unit_open};
+
+/// Builds a [`Simulation`], optionally with your own balancers and retry
+/// policies in place of the configured ones.
+pub struct SimulationBuilder {
+    pub(super) config: SimConfig,
+    pub(super) balancers: Vec<(String, Box<dyn Balancer>)>,
+    pub(super) policies: Vec<(String, Box<dyn RetryPolicy>)>,
+}
+
+impl SimulationBuilder {
+    /// Uses `balancer` for site `site` instead of the configured kind. The
+    /// simulator replaces its backend set with the site's backends (ids
+    /// `0..n` in configuration order) before the run.
+    pub fn balancer(mut self, site: &str, balancer: Box<dyn Balancer>) -> Self {
+        self.balancers.push((site.to_owned(), balancer));
+        self
+    }
+
+    /// Uses `policy` for client group `group` instead of the configured
+    /// one.
+    pub fn policy(mut self, group: &str, policy: Box<dyn RetryPolicy>) -> Self {
+        self.policies.push((group.to_owned(), policy));
+        self
+    }
+
+    /// Validates the configuration and builds the simulation.
+    pub fn build(self) -> Result<Simulation, SimError> {
+        Simulation::build(self)
+    }
+}
+
+impl Simulation {
+    pub(super) fn build(b: SimulationBuilder) -> Result<Self, SimError> {
+        let SimulationBuilder {
+            config,
+            mut balancers,
+            mut policies,
+        } = b;
+        config.validate()?;
+        for (name, _) in &balancers {
+            if config.site_index(name).is_none() {
+                return Err(SimError::invalid("balancer override", name, "a site name"));
+            }
+        }
+        for (name, _) in &policies {
+            if config.group_index(name).is_none() {
+                return Err(SimError::invalid("policy override", name, "a group name"));
+            }
+        }
+        let seed = config.seed;
+        let seeds = Seeds {
+            service: stream_seed(seed, Stream::Service),
+            failure: stream_seed(seed, Stream::Failure),
+            backoff: stream_seed(seed, Stream::Backoff),
+            think: stream_seed(seed, Stream::Think),
+            keys: stream_seed(seed, Stream::Keys),
+            probe: stream_seed(seed, Stream::Probe),
+            router: stream_seed(seed, Stream::Router),
+        };
+        let balancer_seed = stream_seed(seed, Stream::Balancer);
+
+        let mut backends = Vec::new();
+        let mut sites = Vec::with_capacity(config.sites.len());
+        for (i, s) in config.sites.iter().enumerate() {
+            let first = backends.len() as u32;
+            let mut slots = 0u64;
+            let mut hash_keys = s.backend_hash_keys().into_iter();
+            for g in &s.backends {
+                for _ in 0..g.count {
+                    backends.push(BackendState {
+                        site: i as u32,
+                        slots: g.slots,
+                        busy: 0,
+                        queue: VecDeque::new(),
+                        queue_cap: g.queue,
+                        cancelled_in_queue: 0,
+                        service: g.service,
+                        speed: g.speed,
+                        fail_probability: g.fail_probability,
+                        weight: g.weight,
+                        target: g.weight,
+                        slow_since: None,
+                        hash_key: hash_keys.next().expect("one key per backend"),
+                    });
+                    slots += u64::from(g.slots);
+                }
+            }
+            let n = backends.len() as u32 - first;
+            let members = site_backends(&backends, first, n);
+            let wrap = |source| SimError::Balancer {
+                site: s.name.clone(),
+                source,
+            };
+            let (lb, tracks_load, hashes) =
+                match balancers.iter().position(|(name, _)| *name == s.name) {
+                    Some(k) => {
+                        let lb = balancers.swap_remove(k).1;
+                        lb.update(&members).map_err(wrap)?;
+                        (lb, true, true)
+                    }
+                    None => (
+                        s.balancer
+                            .build_with(&members, mix(balancer_seed ^ i as u64), &s.balancer_params)
+                            .map_err(wrap)?,
+                        s.balancer.tracks_load(),
+                        s.balancer.hashes_keys(),
+                    ),
+                };
+            let picker = lb.picker();
+            let weight = s.router_weight();
+            sites.push(Site {
+                name: s.name.clone(),
+                hash_key: crate::balancer::key_of(s.name.as_bytes()),
+                picker,
+                lb,
+                tracks_load,
+                hashes,
+                first_backend: first,
+                backends: n,
+                slots,
+                max_in_flight: s.max_in_flight.unwrap_or(u32::MAX),
+                tat: 0,
+                backlog: s.accept_backlog,
+                rate_cap: s.max_new_per_sec.unwrap_or(0.0),
+                rate_floor: s.max_new_per_sec.unwrap_or(0.0),
+                scaling: s.scaling.clone(),
+                demand: 0,
+                in_flight: 0,
+                busy: 0,
+                queued: 0,
+                last: 0,
+                area_in_flight: 0,
+                area_busy: 0,
+                area_queue: 0,
+                admitted: 0,
+                rejected: 0,
+                base_weight: weight,
+                weight,
+                published: weight,
+                healthy: true,
+                fails: 0,
+                oks: 0,
+                ramp: None,
+                ramp_token: 0,
+                slow_start_since: None,
+                cold_until: 0,
+                cold_factor: 1.0,
+                probe_seq: 0,
+                probe_pending: None,
+            });
+        }
+        let router_members = router_members(&sites);
+        let router = config
+            .router
+            .balancer
+            .build(&router_members, mix(balancer_seed ^ 0xdead_beef))
+            .map_err(|source| SimError::Balancer {
+                site: "router".into(),
+                source,
+            })?;
+        let router_picker = router.picker();
+        let mut site_draw = WeightedSites::default();
+        site_draw.set(sites.iter().map(|s| s.published));
+
+        let arrivals_seed = stream_seed(seed, Stream::Arrivals);
+        let mut groups = Vec::with_capacity(config.clients.len());
+        for (i, g) in config.clients.iter().enumerate() {
+            let policy = match policies.iter().position(|(name, _)| *name == g.name) {
+                Some(k) => GroupPolicy::Custom(policies.swap_remove(k).1),
+                None => GroupPolicy::Builtin(Box::new(
+                    Policy::new(g.retry.resolve().expect("validated")).expect("validated"),
+                )),
+            };
+            let keys = KeySampler::new(g.keys);
+            let (source, think) = match &g.workload {
+                Workload::Open { rate, curve } => (
+                    Some(ArrivalSource::new(
+                        arrivals_seed,
+                        i,
+                        RateCurve::new(*rate, curve),
+                    )),
+                    0,
+                ),
+                Workload::Closed { think, .. } => (None, think.0),
+            };
+            // Sticky closed-loop clients each keep their own answer.
+            let dns_entries = match (&g.workload, config.router.mode) {
+                (Workload::Closed { clients, .. }, RouterMode::Sticky) => *clients as usize,
+                _ => config.router.ttl_buckets as usize,
+            };
+            let limits = ClientLimits::new(g.retry.resolve().expect("validated").limits);
+            groups.push(Group {
+                policy,
+                limits,
+                source,
+                next_arrival: None,
+                timeouts: VecDeque::new(),
+                think,
+                keys,
+                next_seq: 0,
+                dns: vec![(NONE, 0); dns_entries],
+            });
+        }
+
+        let interval = config.recorder.interval.0;
+        let mut sim = Simulation {
+            now: 0,
+            end: config.duration.0,
+            seq: 0,
+            queue: EventQueue::new(),
+            recorder: Recorder::new(config.recorder.interval, sites.len()),
+            sink: None,
+            sites,
+            backends,
+            groups,
+            requests: Vec::new(),
+            live: Vec::new(),
+            free_requests: Vec::new(),
+            jobs: Vec::new(),
+            free_jobs: Vec::new(),
+            accepting: Vec::new(),
+            free_accepting: Vec::new(),
+            router,
+            router_picker,
+            router_tracks_load: config.router.mode == RouterMode::Balancer
+                && config.router.balancer.tracks_load(),
+            router_mode: config.router.mode,
+            site_draw,
+            keys_needed: false,
+            actions: Vec::new(),
+            seeds,
+            next_boundary: interval,
+            interval,
+            health: config.router.health_check.clone(),
+            dns_ttl: config.router.dns_ttl.0,
+            slow_start: config.router.slow_start.0,
+            panic_threshold: config.router.panic_threshold,
+            panicking: false,
+            cancel: config.cancel_on_timeout,
+            finished: false,
+            config,
+        };
+        sim.keys_needed = sim.wants_keys();
+        for g in 0..sim.groups.len() {
+            sim.schedule_next_arrival(g as u32);
+            if let Workload::Closed { clients, think } = sim.config.clients[g].workload {
+                for c in 0..clients {
+                    let u = unit_open(draw(sim.seeds.think, (g as u64) << 40 | u64::from(c), 0));
+                    let at = (-u.ln() * think.0 as f64) as u64;
+                    sim.push(at, Ev::Think(g as u32, c));
+                }
+            }
+        }
+        if let Some(h) = sim.health.clone() {
+            let n = sim.sites.len() as u64;
+            for s in 0..n {
+                sim.push(h.interval.0 * (s + 1) / n, Ev::Probe(s as u32));
+            }
+        }
+        if sim.sites.iter().any(|s| s.scaling.is_some()) {
+            sim.push(SCALE_TICK, Ev::Scale);
+        }
+        for TimedAction { at, action } in sim.config.timeline.clone() {
+            sim.push_action(at.0, action);
+        }
+        Ok(sim)
+    }
+}

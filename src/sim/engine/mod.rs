@@ -1,0 +1,527 @@
+//! The discrete-event engine: the event loop and the host's API.
+//!
+//! A [`Simulation`] owns every part of the model as flat arrays (sites,
+//! backends, client groups, requests, jobs) and one event queue. Each
+//! part's behaviour has one home:
+//!
+//! | file | owns | handles |
+//! |---|---|---|
+//! | `mod.rs` | the clock, the event queue and lanes, interval closing, the host's API | dispatch |
+//! | `clients.rs` | requests, client groups, tokens, retries | `Arrival`, `Think`, `Timeout`, `Retry` |
+//! | `routing.rs` | site choice, health checks, panic, site weights | `Probe`, `ProbeTimeout`, `Ramp`, `SlowStart` |
+//! | `site.rs` | a load balancer's admission, backlog, scaling, its balancer | `Accepted`, `Scale`, `BackendSlowStart` |
+//! | `backends.rs` | slots, queues, jobs, service times | `Complete` |
+//! | `timeline.rs` | what an action does | `Action` |
+//! | `build.rs` | construction from a [`SimConfig`] | |
+//!
+//! An attempt flows clients → routing → site → backends → clients: a
+//! request sends an attempt, the router picks a site, the site's load
+//! balancer admits it and picks a backend, the backend serves it, and its
+//! outcome goes back to the request's retry policy.
+
+mod backends;
+mod build;
+mod clients;
+mod routing;
+mod site;
+mod timeline;
+
+use super::queue::{EventQueue, order_key};
+use super::recorder::{Recorder, RowSink, SiteInterval};
+use super::router::WeightedSites;
+use super::summary::Summary;
+use crate::balancer::{Balancer, Picker};
+use crate::retry::SimTime;
+use crate::sim::action::Action;
+use crate::sim::config::{HealthCheckConfig, RouterMode, SimConfig};
+use crate::sim::error::SimError;
+
+use self::backends::*;
+pub use self::build::SimulationBuilder;
+use self::clients::*;
+use self::routing::*;
+pub use self::site::SiteView;
+use self::site::*;
+
+/// No request, job, client or site.
+const NONE: u32 = u32::MAX;
+
+/// What happens at an instant. Kept at 12 bytes so a queue entry is 32.
+#[derive(Clone, Copy, Debug)]
+enum Ev {
+    /// The next open-loop arrival of a group.
+    Arrival(u32),
+    /// A closed-loop client ends its think time.
+    Think(u32, u32),
+    /// A job's service ends.
+    Complete(u32),
+    /// An attempt's deadline: (request, attempt token).
+    Timeout(u32, u32),
+    /// A backoff ends: (request, token).
+    Retry(u32, u32),
+    /// The router probes a site.
+    Probe(u32),
+    /// A probe's deadline: (site, probe sequence).
+    ProbeTimeout(u32, u32),
+    /// A scheduled action (index into `actions`).
+    Action(u32),
+    /// A weight ramp's next step: (site, ramp token).
+    Ramp(u32, u32),
+    /// A slow-start step of a site.
+    SlowStart(u32),
+    /// A slow-start step of the backends of a site.
+    BackendSlowStart(u32),
+    /// A site's load balancer accepts an attempt from its backlog (index
+    /// into `accepting`).
+    Accepted(u32),
+    /// Load balancers that scale adjust their accept rate (every second).
+    Scale,
+}
+
+type Entry = super::queue::Entry<Ev>;
+
+/// The seed of each purpose's random stream.
+struct Seeds {
+    service: u64,
+    failure: u64,
+    backoff: u64,
+    think: u64,
+    keys: u64,
+    probe: u64,
+    router: u64,
+}
+
+/// A discrete-event simulation of clients, a router, sites and backends.
+///
+/// Time is simulated nanoseconds ([`SimTime`]). Events run in (time,
+/// insertion) order, so events at the same instant run first-in first-out
+/// and a run is a pure function of its configuration and seed. See the
+/// [module documentation](super) for the model.
+pub struct Simulation {
+    config: SimConfig,
+    now: u64,
+    end: u64,
+    seq: u64,
+    queue: EventQueue<Ev>,
+    sites: Vec<Site>,
+    backends: Vec<BackendState>,
+    groups: Vec<Group>,
+    requests: Vec<Request>,
+    /// Per request: its token, `| WAITING` while its client waits on the
+    /// current attempt.
+    live: Vec<u32>,
+    free_requests: Vec<u32>,
+    jobs: Vec<Job>,
+    free_jobs: Vec<u32>,
+    accepting: Vec<Accepting>,
+    free_accepting: Vec<u32>,
+    router: Box<dyn Balancer>,
+    router_picker: Box<dyn Picker>,
+    router_tracks_load: bool,
+    router_mode: RouterMode,
+    /// The sites' published router weights, for the DNS-like modes.
+    site_draw: WeightedSites,
+    /// Whether any balancer (or the router's DNS cache) reads request
+    /// keys; if none does, requests carry key 0 and no key is drawn.
+    keys_needed: bool,
+    recorder: Recorder,
+    /// Where a streaming run's rows go.
+    sink: Option<Box<dyn RowSink>>,
+    actions: Vec<Action>,
+    seeds: Seeds,
+    next_boundary: u64,
+    interval: u64,
+    health: Option<HealthCheckConfig>,
+    dns_ttl: u64,
+    slow_start: u64,
+    panic_threshold: f64,
+    panicking: bool,
+    cancel: bool,
+    finished: bool,
+}
+
+impl std::fmt::Debug for Simulation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulation")
+            .field("now", &self.now())
+            .field("end", &self.end)
+            .field("pending_events", &self.queue.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Simulation {
+    /// Validates `config` and builds the simulation with the configured
+    /// balancers and policies.
+    ///
+    /// ```
+    /// use drainstorm::sim::{SimConfig, Simulation};
+    ///
+    /// let config = SimConfig::example();
+    /// let mut sim = Simulation::new(config)?;
+    /// sim.run();
+    /// assert!(sim.summary().offered > 0);
+    /// # Ok::<(), drainstorm::sim::SimError>(())
+    /// ```
+    pub fn new(config: SimConfig) -> Result<Self, SimError> {
+        Self::builder(config).build()
+    }
+
+    /// A builder, to plug in your own balancers or retry policies.
+    pub fn builder(config: SimConfig) -> SimulationBuilder {
+        SimulationBuilder {
+            config,
+            balancers: Vec::new(),
+            policies: Vec::new(),
+        }
+    }
+
+    /// The current simulated time: that of the last event processed (or
+    /// the instant `run_until` stopped at).
+    pub fn now(&self) -> SimTime {
+        SimTime(self.now)
+    }
+
+    /// When [`run`](Self::run) stops: the configured duration.
+    pub fn end(&self) -> SimTime {
+        SimTime(self.end)
+    }
+
+    /// The configuration the simulation was built from.
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    /// Processes the next event if it lies at or before the end; returns
+    /// its time, or `None` when nothing is left to do before the end.
+    pub fn step(&mut self) -> Option<SimTime> {
+        let (time, ev) = self.next_event(self.end)?;
+        self.advance(time);
+        self.dispatch(ev);
+        Some(SimTime(time))
+    }
+
+    /// Processes every event at or before `t` (capped at the end), then
+    /// moves the clock to `t`.
+    pub fn run_until(&mut self, t: SimTime) {
+        let t = t.0.min(self.end);
+        while let Some((time, ev)) = self.next_event(t) {
+            self.advance(time);
+            self.dispatch(ev);
+        }
+        if t > self.now {
+            self.advance(t);
+        }
+    }
+
+    /// Runs to the configured end and closes the last interval.
+    pub fn run(&mut self) {
+        self.run_until(SimTime(self.end));
+        self.finish();
+    }
+
+    /// Closes the interval in progress at the current time (if it has any
+    /// length); [`run`](Self::run) does it at the end.
+    pub fn finish(&mut self) {
+        if self.finished {
+            return;
+        }
+        let partial = self.next_boundary - self.interval;
+        if self.now > partial {
+            self.close_interval(self.now);
+        }
+        self.finished = true;
+    }
+
+    /// Applies `action` now.
+    pub fn inject(&mut self, action: Action) -> Result<(), SimError> {
+        action.validate(&self.config)?;
+        self.apply(action);
+        Ok(())
+    }
+
+    /// Applies `action` at `at` (or now, if `at` has passed).
+    pub fn schedule(&mut self, at: SimTime, action: Action) -> Result<(), SimError> {
+        action.validate(&self.config)?;
+        self.push_action(at.0.max(self.now), action);
+        Ok(())
+    }
+
+    /// Streams the run's series: every interval goes to `sink` as it
+    /// closes, and the recorder keeps at most `keep` rows (merging
+    /// neighbours when full, see [`Recorder`]), so memory no longer grows
+    /// with the run's length. The verdict and totals are still computed
+    /// from every interval, with the rule and trigger's end configured
+    /// now. Call it before the run starts.
+    ///
+    /// ```
+    /// use drainstorm::sim::{Interval, RowSink, SimConfig, SiteInterval, Simulation};
+    ///
+    /// struct Count(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+    /// impl RowSink for Count {
+    ///     fn row(&mut self, _: &Interval, _: &[SiteInterval]) {
+    ///         self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ///     }
+    /// }
+    /// let rows = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    /// let mut sim = Simulation::new(SimConfig::example())?;
+    /// sim.stream_rows(Box::new(Count(rows.clone())), 16)?;
+    /// sim.run();
+    /// assert!(rows.load(std::sync::atomic::Ordering::Relaxed) > 16);
+    /// assert!(sim.recorder().series().len() <= 16);
+    /// # Ok::<(), drainstorm::sim::SimError>(())
+    /// ```
+    pub fn stream_rows(&mut self, sink: Box<dyn RowSink>, keep: usize) -> Result<(), SimError> {
+        if !self.recorder.series().is_empty() {
+            return Err(SimError::invalid(
+                "stream_rows",
+                "after the first interval",
+                "a call before the run starts",
+            ));
+        }
+        let tally = super::tally::Tally::new(
+            &self.config.recorder,
+            self.config.recorder.interval.0,
+            self.config.trigger_end(),
+        );
+        self.recorder.bound(keep, tally);
+        self.sink = Some(sink);
+        Ok(())
+    }
+
+    /// The recorder: series and histograms so far.
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+
+    /// The summary of the closed intervals.
+    pub fn summary(&self) -> Summary {
+        Summary::compute(
+            &self.recorder,
+            &self.config.recorder,
+            self.config.trigger_end(),
+        )
+    }
+
+    /// Ends the simulation and keeps only its recorder.
+    pub fn into_recorder(self) -> Recorder {
+        self.recorder
+    }
+
+    /// The state of every site.
+    pub fn sites(&self) -> Vec<SiteView> {
+        self.sites
+            .iter()
+            .map(|s| SiteView {
+                name: s.name.clone(),
+                balancer: s.lb.name(),
+                weight: s.weight,
+                effective_weight: s.published,
+                healthy: s.healthy,
+                in_flight: s.in_flight,
+                busy: s.busy,
+                queued: s.queued,
+            })
+            .collect()
+    }
+
+    /// Events waiting: in the queue, and in the arrival and timeout lanes
+    /// (stale timeouts included until they come up).
+    pub fn pending_events(&self) -> usize {
+        self.queue.len()
+            + self
+                .groups
+                .iter()
+                .map(|g| g.timeouts.len() + usize::from(g.next_arrival.is_some()))
+                .sum::<usize>()
+    }
+
+    /// Requests in progress (waiting on an attempt or in backoff).
+    pub fn requests_in_progress(&self) -> usize {
+        self.requests.len() - self.free_requests.len()
+    }
+
+    /// What client group `group` holds now, counted by scanning the
+    /// requests in progress (O(requests); for tests and hosts that inspect
+    /// a run, independent of the counters that enforce the group's
+    /// limits): requests in progress, and of them the retries outstanding
+    /// (in backoff, or waiting on an attempt after the first).
+    pub fn client_load(&self, group: usize) -> (usize, usize) {
+        let mut free = vec![false; self.requests.len()];
+        for &r in &self.free_requests {
+            free[r as usize] = true;
+        }
+        let mut requests = 0;
+        let mut retries = 0;
+        for (r, req) in self.requests.iter().enumerate() {
+            if free[r] || req.group as usize != group {
+                continue;
+            }
+            requests += 1;
+            let waiting = self.live[r] & WAITING != 0;
+            if !waiting || req.state.attempts >= 2 {
+                retries += 1;
+            }
+        }
+        (requests, retries)
+    }
+
+    #[inline]
+    fn push(&mut self, time: u64, ev: Ev) {
+        self.seq += 1;
+        self.queue.push(Entry {
+            time,
+            seq: self.seq,
+            ev,
+        });
+    }
+
+    /// Schedules an attempt deadline: in the group's lane when it keeps
+    /// the lane in time order (the common case: now + a fixed timeout),
+    /// else in the queue.
+    #[inline]
+    fn push_timeout(&mut self, g: u32, time: u64, r: u32, token: u32) {
+        self.seq += 1;
+        let lane = &mut self.groups[g as usize].timeouts;
+        if lane.back().is_none_or(|b| b.0 <= time) {
+            lane.push_back((time, self.seq, r, token));
+        } else {
+            self.queue.push(Entry {
+                time,
+                seq: self.seq,
+                ev: Ev::Timeout(r, token),
+            });
+        }
+    }
+
+    /// Removes and returns the earliest event at or before `limit`, over
+    /// the queue and every group's lanes, in (time, sequence) order. Stale
+    /// lane timeouts are dropped when they reach the front and would come
+    /// first.
+    #[inline]
+    fn next_event(&mut self, limit: u64) -> Option<(u64, Ev)> {
+        const HEAP: usize = usize::MAX;
+        // Nothing pending is the maximum key.
+        let mut best = self.queue.peek().map_or(u128::MAX, Entry::key);
+        let mut source = (HEAP, false);
+        for (g, group) in self.groups.iter_mut().enumerate() {
+            if let Some((t, seq)) = group.next_arrival
+                && order_key(t, seq) < best
+            {
+                best = order_key(t, seq);
+                source = (g, false);
+            }
+            // Only a front that would come first needs its request read:
+            // a stale one is dropped, a live one taken.
+            while let Some(&(t, seq, r, token)) = group.timeouts.front()
+                && order_key(t, seq) < best
+            {
+                if self.live[r as usize] == token | WAITING {
+                    best = order_key(t, seq);
+                    source = (g, true);
+                    break;
+                }
+                group.timeouts.pop_front();
+            }
+        }
+        let time = (best >> 64) as u64;
+        if best == u128::MAX || time > limit {
+            return None;
+        }
+        Some(match source {
+            (HEAP, _) => (time, self.queue.pop().expect("peeked").ev),
+            (g, false) => {
+                self.groups[g].next_arrival = None;
+                (time, Ev::Arrival(g as u32))
+            }
+            (g, true) => {
+                let (_, _, r, token) = self.groups[g].timeouts.pop_front().expect("peeked");
+                (time, Ev::Timeout(r, token))
+            }
+        })
+    }
+
+    fn push_action(&mut self, at: u64, action: Action) {
+        let idx = self.actions.len() as u32;
+        self.actions.push(action);
+        self.push(at, Ev::Action(idx));
+    }
+
+    #[inline]
+    fn advance(&mut self, t: u64) {
+        while t >= self.next_boundary {
+            let b = self.next_boundary;
+            self.close_interval(b);
+        }
+        self.now = t;
+    }
+
+    fn close_interval(&mut self, at: u64) {
+        let len = (at - (self.next_boundary - self.interval)) as f64;
+        let mut area = 0u128;
+        let rows: Vec<SiteInterval> = self
+            .sites
+            .iter_mut()
+            .map(|s| {
+                s.touch(at);
+                area += s.area_in_flight;
+                let row = SiteInterval {
+                    admitted: s.admitted,
+                    rejected: s.rejected,
+                    utilisation: s.area_busy as f64 / (s.slots as f64 * len),
+                    mean_queue: s.area_queue as f64 / len,
+                    mean_in_flight: s.area_in_flight as f64 / len,
+                    weight: s.published,
+                    healthy: s.healthy,
+                    accept_rate: s.rate_cap,
+                };
+                s.area_busy = 0;
+                s.area_queue = 0;
+                s.area_in_flight = 0;
+                s.admitted = 0;
+                s.rejected = 0;
+                row
+            })
+            .collect();
+        self.recorder.totals.in_system_area += area;
+        self.recorder
+            .close(SimTime(at), rows, self.sink.as_deref_mut());
+        self.next_boundary = at + self.interval;
+    }
+
+    fn dispatch(&mut self, ev: Ev) {
+        self.recorder.totals.events += 1;
+        match ev {
+            Ev::Arrival(g) => self.on_arrival(g),
+            Ev::Think(g, c) => self.start_request(g, c),
+            Ev::Complete(j) => self.on_complete(j),
+            Ev::Timeout(r, token) => self.on_timeout(r, token),
+            Ev::Retry(r, token) => self.on_retry(r, token),
+            Ev::Probe(s) => self.on_probe(s),
+            Ev::ProbeTimeout(s, seq) => {
+                if self.sites[s as usize].probe_pending == Some(seq) {
+                    self.probe_result(s, false);
+                }
+            }
+            Ev::Action(i) => {
+                let action = self.actions[i as usize].clone();
+                self.apply(action);
+            }
+            Ev::Ramp(s, token) => self.on_ramp(s, token),
+            Ev::SlowStart(s) => self.on_slow_start(s),
+            Ev::Scale => self.on_scale(),
+            Ev::Accepted(p) => self.on_accepted(p),
+            Ev::BackendSlowStart(s) => self.on_backend_slow_start(s),
+        }
+    }
+
+    /// The weights in effect of a site's backends, in configuration order
+    /// (lower than configured while a backend is in slow start).
+    pub fn backend_weights(&self, site: usize) -> Vec<u32> {
+        let s = &self.sites[site];
+        self.backends[s.first_backend as usize..(s.first_backend + s.backends) as usize]
+            .iter()
+            .map(|b| b.weight)
+            .collect()
+    }
+}

@@ -1,0 +1,247 @@
+//! The router: which site an attempt goes to (a balancer over the sites,
+//! or DNS-like answers cached per key bucket or client for a TTL), health
+//! checks with their fall and rise counts, the panic threshold, site slow
+//! start, and the site weights that drains and ramps move.
+//!
+//! Handles `Probe`, `ProbeTimeout`, `Ramp` and `SlowStart`. The router's
+//! balancer and its picker live in `Simulation`; what it publishes is each
+//! site's `published` weight.
+
+use super::*;
+use crate::balancer::Backend;
+use crate::sim::config::RouterMode;
+use crate::sim::random::{draw, mix};
+
+/// A site weight moving linearly from `from` to `to`.
+pub(super) struct Ramp {
+    pub(super) from: u32,
+    pub(super) to: u32,
+    pub(super) start: u64,
+    pub(super) end: u64,
+    pub(super) step: u64,
+}
+
+/// The router's members: every site at its published weight.
+pub(super) fn router_members(sites: &[Site]) -> Vec<Backend> {
+    sites
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Backend::new(i as u32, s.published).with_hash_key(s.hash_key))
+        .collect()
+}
+
+impl Simulation {
+    /// Picks a site for attempt `attempt` of request `id` (group `g`,
+    /// `key`, closed-loop `client` or [`NONE`]).
+    #[inline]
+    pub(super) fn route(
+        &mut self,
+        g: u32,
+        key: u64,
+        client: u32,
+        id: u64,
+        attempt: u32,
+    ) -> Option<u32> {
+        let fresh = |sim: &mut Self| match sim.router_mode {
+            RouterMode::Balancer => sim.router_picker.pick(key).map(|id| id.0),
+            RouterMode::WeightedRandom | RouterMode::Sticky => {
+                sim.site_draw
+                    .pick(draw(sim.seeds.router, id, u64::from(attempt)))
+            }
+        };
+        if self.dns_ttl == 0 {
+            return fresh(self);
+        }
+        let group = &mut self.groups[g as usize];
+        let entries = group.dns.len() as u64;
+        let b = if self.router_mode == RouterMode::Sticky && client != NONE {
+            client as usize
+        } else {
+            ((u128::from(key) * u128::from(entries)) >> 64) as usize
+        };
+        let (site, expires) = group.dns[b];
+        if site != NONE
+            && expires > self.now
+            && (self.router_mode != RouterMode::Sticky || self.site_draw.in_rotation(site))
+        {
+            return Some(site);
+        }
+        let site = fresh(self)?;
+        self.groups[g as usize].dns[b] = (site, self.now + self.dns_ttl);
+        Some(site)
+    }
+
+    pub(super) fn on_probe(&mut self, s: u32) {
+        let Some(h) = self.health.clone() else {
+            return;
+        };
+        self.push(self.now + h.interval.0, Ev::Probe(s));
+        if self.sites[s as usize].probe_pending.is_some() {
+            // The previous probe is still unanswered: it failed.
+            self.probe_result(s, false);
+        }
+        let site = &mut self.sites[s as usize];
+        site.probe_seq = site.probe_seq.wrapping_add(1);
+        let seq = site.probe_seq;
+        site.probe_pending = Some(seq);
+        self.recorder.totals.probes += 1;
+        let Some(delay) = self.admit_at_site(s, true) else {
+            return self.probe_result(s, false);
+        };
+        let key = mix(u64::from(s) << 32 | u64::from(seq));
+        let probe_id = u64::MAX - u64::from(s);
+        let deadline = self.now + h.timeout.0;
+        if delay > 0 {
+            self.push(deadline, Ev::ProbeTimeout(s, seq));
+            let p = self.hold_accepting(Accepting {
+                site: s,
+                owner: s,
+                token: seq,
+                probe: true,
+                key,
+                id: probe_id,
+                attempt: u64::from(seq),
+            });
+            self.push(self.now + delay, Ev::Accepted(p));
+            return;
+        }
+        let Some((j, immediate)) = self.place(s, key, (s, seq), (probe_id, u64::from(seq))) else {
+            self.unhold(s);
+            return self.probe_result(s, false);
+        };
+        self.jobs[j as usize].flags |= PROBE;
+        if !immediate || self.now + self.jobs[j as usize].service > deadline {
+            self.push(deadline, Ev::ProbeTimeout(s, seq));
+        }
+    }
+
+    pub(super) fn probe_result(&mut self, s: u32, ok: bool) {
+        let Some(h) = &self.health else {
+            return;
+        };
+        let (fall, rise) = (h.fall, h.rise);
+        let site = &mut self.sites[s as usize];
+        site.probe_pending = None;
+        if !ok {
+            self.recorder.totals.probe_failures += 1;
+        }
+        let changed = if ok {
+            site.oks += 1;
+            site.fails = 0;
+            !site.healthy && site.oks >= rise
+        } else {
+            site.fails += 1;
+            site.oks = 0;
+            site.healthy && site.fails >= fall
+        };
+        if changed {
+            site.healthy = ok;
+            self.refresh_router();
+        }
+    }
+
+    /// Recomputes the router weights (drains, health, panic, slow start)
+    /// and publishes them if they changed.
+    pub(super) fn refresh_router(&mut self) {
+        let weighted = self.sites.iter().filter(|s| s.weight > 0).count();
+        let healthy = self
+            .sites
+            .iter()
+            .filter(|s| s.weight > 0 && s.healthy)
+            .count();
+        self.panicking = self.panic_threshold > 0.0
+            && weighted > 0
+            && (healthy as f64) < self.panic_threshold * weighted as f64;
+        let now = self.now;
+        let mut changed = false;
+        for i in 0..self.sites.len() {
+            let site = &self.sites[i];
+            let mut w = if site.healthy || self.panicking {
+                site.weight
+            } else {
+                0
+            };
+            if w > 0
+                && site.published == 0
+                && self.slow_start > 0
+                && site.slow_start_since.is_none()
+            {
+                self.sites[i].slow_start_since = Some(now);
+                self.push(now + (self.slow_start / 10).max(1), Ev::SlowStart(i as u32));
+            }
+            let site = &mut self.sites[i];
+            if let Some(since) = site.slow_start_since {
+                let frac = (now - since) as f64 / self.slow_start as f64;
+                if frac >= 1.0 || w == 0 {
+                    site.slow_start_since = None;
+                } else {
+                    w = ((w as f64 * frac) as u32).max(1);
+                }
+            }
+            if w != site.published {
+                site.published = w;
+                changed = true;
+            }
+        }
+        if changed {
+            self.site_draw.set(self.sites.iter().map(|s| s.published));
+            self.router
+                .update(&router_members(&self.sites))
+                .expect("site ids are unique and fewer than the limit");
+        }
+    }
+
+    pub(super) fn on_slow_start(&mut self, s: u32) {
+        if self.sites[s as usize].slow_start_since.is_none() {
+            return;
+        }
+        self.refresh_router();
+        if self.sites[s as usize].slow_start_since.is_some() {
+            self.push(self.now + (self.slow_start / 10).max(1), Ev::SlowStart(s));
+        }
+    }
+
+    pub(super) fn set_weight(&mut self, s: u32, to: u32, ramp: u64) {
+        let now = self.now;
+        let site = &mut self.sites[s as usize];
+        site.ramp_token = site.ramp_token.wrapping_add(1);
+        if ramp == 0 || site.weight == to {
+            site.ramp = None;
+            site.weight = to;
+            self.refresh_router();
+            return;
+        }
+        let step = (ramp / 100).max(100_000_000).min(ramp);
+        site.ramp = Some(Ramp {
+            from: site.weight,
+            to,
+            start: now,
+            end: now + ramp,
+            step,
+        });
+        let token = site.ramp_token;
+        self.push(now + step, Ev::Ramp(s, token));
+    }
+
+    pub(super) fn on_ramp(&mut self, s: u32, token: u32) {
+        let now = self.now;
+        let site = &mut self.sites[s as usize];
+        if site.ramp_token != token {
+            return;
+        }
+        let Some(r) = &site.ramp else {
+            return;
+        };
+        let frac = ((now - r.start) as f64 / (r.end - r.start) as f64).min(1.0);
+        let w = r.from as f64 + (r.to as f64 - r.from as f64) * frac;
+        site.weight = w.round() as u32;
+        let next = (now + r.step).min(r.end);
+        if frac >= 1.0 {
+            site.weight = r.to;
+            site.ramp = None;
+        } else {
+            self.push(next, Ev::Ramp(s, token));
+        }
+        self.refresh_router();
+    }
+}

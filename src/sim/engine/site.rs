@@ -1,0 +1,322 @@
+//! A site's load balancer: admission (the in-flight cap, the accept rate
+//! with its burst and backlog), the accept backlog itself, accept-rate
+//! scaling, cold starts, and the balancer that picks a backend (its
+//! backends' weights and slow start, a balancer swapped mid-run).
+//!
+//! Owns [`Site`] (with the time-weighted areas the recorder's per-site
+//! rows come from) and [`Accepting`] (an attempt waiting in a backlog).
+//! Handles `Accepted`, `Scale` and `BackendSlowStart`.
+
+use super::*;
+use crate::balancer::{Backend, BackendId, Balancer, BalancerKind, KindParams, Picker};
+use crate::retry::{Outcome, Pushback};
+use crate::sim::config::RouterMode;
+use crate::sim::random::{Stream, mix, stream_seed};
+
+/// Burst a load balancer's accept rate tolerates: 100 ms of early
+/// arrivals.
+pub(super) const BURST_NS: u64 = 100_000_000;
+
+/// Period of load-balancer scaling decisions, ns.
+pub(super) const SCALE_TICK: u64 = 1_000_000_000;
+
+/// An attempt (or probe) waiting in a load balancer's accept backlog.
+pub(super) struct Accepting {
+    pub(super) site: u32,
+    pub(super) owner: u32,
+    pub(super) token: u32,
+    pub(super) probe: bool,
+    pub(super) key: u64,
+    pub(super) id: u64,
+    pub(super) attempt: u64,
+}
+
+/// A site: its load balancer's state and counters.
+pub(super) struct Site {
+    pub(super) name: String,
+    /// The site's identity for a hashing router balancer: its name, hashed.
+    pub(super) hash_key: u64,
+    pub(super) lb: Box<dyn Balancer>,
+    pub(super) picker: Box<dyn Picker>,
+    /// Whether `lb` reads in-flight counts (always, for a plugged-in one).
+    pub(super) tracks_load: bool,
+    /// Whether `lb` reads request keys (always, for a plugged-in one).
+    pub(super) hashes: bool,
+    pub(super) first_backend: u32,
+    pub(super) backends: u32,
+    pub(super) slots: u64,
+    pub(super) max_in_flight: u32,
+    /// Theoretical arrival time of the accept-rate limiter (GCRA), ns.
+    pub(super) tat: u64,
+    /// The current accept rate, new attempts per second; 0: unlimited.
+    pub(super) rate_cap: f64,
+    /// Attempts the accept backlog may hold beyond the rate.
+    pub(super) backlog: u32,
+    /// The lowest accept rate (`max_new_per_sec`).
+    pub(super) rate_floor: f64,
+    pub(super) scaling: Option<crate::sim::config::LbScaling>,
+    /// New attempts offered since the last scaling tick.
+    pub(super) demand: u64,
+    pub(super) in_flight: u32,
+    pub(super) busy: u32,
+    pub(super) queued: u32,
+    pub(super) last: u64,
+    pub(super) area_in_flight: u128,
+    pub(super) area_busy: u128,
+    pub(super) area_queue: u128,
+    pub(super) admitted: u64,
+    pub(super) rejected: u64,
+    /// The weight a restore returns to.
+    pub(super) base_weight: u32,
+    /// The router weight drains and ramps set.
+    pub(super) weight: u32,
+    /// The weight last published to the router.
+    pub(super) published: u32,
+    pub(super) healthy: bool,
+    pub(super) fails: u32,
+    pub(super) oks: u32,
+    pub(super) ramp: Option<Ramp>,
+    pub(super) ramp_token: u32,
+    pub(super) slow_start_since: Option<u64>,
+    pub(super) cold_until: u64,
+    pub(super) cold_factor: f64,
+    pub(super) probe_seq: u32,
+    pub(super) probe_pending: Option<u32>,
+}
+
+impl Site {
+    #[inline]
+    pub(super) fn touch(&mut self, now: u64) {
+        let dt = u128::from(now - self.last);
+        if dt != 0 {
+            self.area_in_flight += u128::from(self.in_flight) * dt;
+            self.area_busy += u128::from(self.busy) * dt;
+            self.area_queue += u128::from(self.queued) * dt;
+            self.last = now;
+        }
+    }
+}
+
+/// Everything about a site a host may want to look at.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SiteView {
+    /// The site's name.
+    pub name: String,
+    /// The name of the balancer its load balancer uses.
+    pub balancer: &'static str,
+    /// Router weight set by drains, ramps and weight changes.
+    pub weight: u32,
+    /// Router weight in effect (0 when ejected by health checks).
+    pub effective_weight: u32,
+    /// Whether health checks consider it healthy.
+    pub healthy: bool,
+    /// Attempts held by its load balancer.
+    pub in_flight: u32,
+    /// Busy slots.
+    pub busy: u32,
+    /// Queued attempts.
+    pub queued: u32,
+}
+
+/// The members of a site's balancer: its backends at their weights in
+/// effect, numbered `0..n`.
+pub(super) fn site_backends(backends: &[BackendState], first: u32, n: u32) -> Vec<Backend> {
+    (0..n)
+        .map(|i| {
+            let b = &backends[(first + i) as usize];
+            Backend::new(i, b.weight).with_hash_key(b.hash_key)
+        })
+        .collect()
+}
+
+impl Simulation {
+    /// Admission at a site's load balancer: the in-flight cap, then the
+    /// accept rate (GCRA with 100 ms of burst, and a backlog whose
+    /// attempts wait their turn). Returns the wait before the load
+    /// balancer accepts, or `None` if it rejects. An admitted attempt is
+    /// held (counted in flight) from now.
+    #[inline]
+    pub(super) fn admit_at_site(&mut self, s: u32, probe: bool) -> Option<u64> {
+        let now = self.now;
+        let site = &mut self.sites[s as usize];
+        site.demand += 1;
+        if site.in_flight >= site.max_in_flight {
+            return None;
+        }
+        let mut delay = 0;
+        if site.rate_cap > 0.0 {
+            let period = (1e9 / site.rate_cap) as u64;
+            let tat = site.tat.max(now);
+            delay = tat.saturating_sub(BURST_NS).saturating_sub(now);
+            if delay > u64::from(site.backlog).saturating_mul(period) {
+                return None;
+            }
+            site.tat = tat + period;
+        }
+        site.touch(now);
+        site.in_flight += 1;
+        site.admitted += u64::from(!probe);
+        Some(delay)
+    }
+
+    /// Lets go of an attempt the site held but could not place.
+    pub(super) fn unhold(&mut self, s: u32) {
+        let site = &mut self.sites[s as usize];
+        site.touch(self.now);
+        site.in_flight -= 1;
+    }
+
+    pub(super) fn hold_accepting(&mut self, a: Accepting) -> u32 {
+        match self.free_accepting.pop() {
+            Some(p) => {
+                self.accepting[p as usize] = a;
+                p
+            }
+            None => {
+                self.accepting.push(a);
+                self.accepting.len() as u32 - 1
+            }
+        }
+    }
+
+    /// A load balancer accepts an attempt from its backlog and forwards it
+    /// to a backend, whether or not its client still waits (it cannot
+    /// know) — unless timeouts cancel.
+    pub(super) fn on_accepted(&mut self, p: u32) {
+        self.free_accepting.push(p);
+        let a = &self.accepting[p as usize];
+        let (s, owner, token, probe, key, id, attempt) =
+            (a.site, a.owner, a.token, a.probe, a.key, a.id, a.attempt);
+        let waiting = if probe {
+            self.sites[owner as usize].probe_pending == Some(token)
+        } else {
+            // The id names the group even if the request has ended since.
+            self.groups[(id >> 40) as usize].limits.pend_done();
+            self.live[owner as usize] == token | WAITING
+        };
+        if self.cancel && !waiting {
+            self.unhold(s);
+            self.recorder.totals.cancelled += 1;
+            return;
+        }
+        let Some((j, _)) = self.place(s, key, (owner, token), (id, attempt)) else {
+            self.unhold(s);
+            self.recorder.current.queue_rejects += 1;
+            self.sites[s as usize].rejected += 1;
+            if waiting {
+                if probe {
+                    self.probe_result(owner, false);
+                } else {
+                    self.outcome(owner, Outcome::Failure(Pushback::None));
+                }
+            }
+            return;
+        };
+        if probe {
+            self.jobs[j as usize].flags |= PROBE;
+        } else if waiting {
+            self.requests[owner as usize].job = j;
+        }
+    }
+
+    pub(super) fn on_scale(&mut self) {
+        let now = self.now;
+        for site in &mut self.sites {
+            let Some(sc) = &site.scaling else {
+                continue;
+            };
+            let target = (site.demand as f64 * sc.headroom).clamp(site.rate_floor, sc.max_per_sec);
+            let step = site.rate_cap * sc.growth;
+            site.rate_cap = if target > site.rate_cap {
+                (site.rate_cap + step).min(target)
+            } else {
+                (site.rate_cap - step).max(target)
+            };
+            site.demand = 0;
+        }
+        self.push(now + SCALE_TICK, Ev::Scale);
+    }
+
+    /// Publishes a site's backend weights in effect to its balancer.
+    pub(super) fn publish_backends(&mut self, s: u32) {
+        let (first, n) = (
+            self.sites[s as usize].first_backend,
+            self.sites[s as usize].backends,
+        );
+        let members = site_backends(&self.backends, first, n);
+        self.sites[s as usize]
+            .lb
+            .update(&members)
+            .expect("same ids as at build");
+    }
+
+    pub(super) fn on_backend_slow_start(&mut self, s: u32) {
+        let now = self.now;
+        let (first, n) = (
+            self.sites[s as usize].first_backend,
+            self.sites[s as usize].backends,
+        );
+        let mut ramping = false;
+        for b in &mut self.backends[first as usize..(first + n) as usize] {
+            let Some(since) = b.slow_since else {
+                continue;
+            };
+            let frac = (now - since) as f64 / self.slow_start as f64;
+            if frac >= 1.0 {
+                b.weight = b.target;
+                b.slow_since = None;
+            } else {
+                b.weight = ((b.target as f64 * frac) as u32).max(1);
+                ramping = true;
+            }
+        }
+        self.publish_backends(s);
+        if ramping {
+            self.push(now + (self.slow_start / 10).max(1), Ev::BackendSlowStart(s));
+        }
+    }
+
+    pub(super) fn set_balancer(&mut self, s: u32, kind: BalancerKind, params: &KindParams) {
+        let site = &self.sites[s as usize];
+        let (first, n) = (site.first_backend, site.backends);
+        let members = site_backends(&self.backends, first, n);
+        let seed = mix(stream_seed(self.config.seed, Stream::Balancer) ^ u64::from(s) ^ 0x5e7);
+        let lb = kind
+            .build_with(&members, seed, params)
+            .expect("the same backends built a balancer before; parameters are validated");
+        let mut picker = lb.picker();
+        // Carry the in-flight counts over: every live job at a backend.
+        for i in 0..n {
+            let b = &self.backends[(first + i) as usize];
+            let live = b.busy + b.queue.len() as u32 - b.cancelled_in_queue;
+            for _ in 0..live {
+                picker.start(BackendId(i));
+            }
+        }
+        let site = &mut self.sites[s as usize];
+        site.lb = lb;
+        site.picker = picker;
+        site.tracks_load = kind.tracks_load();
+        site.hashes = kind.hashes_keys();
+        if !self.keys_needed && self.wants_keys() {
+            // Requests under way were given key 0: give them their keys.
+            self.keys_needed = true;
+            for r in 0..self.requests.len() {
+                self.requests[r].key = self.key_of(self.requests[r].id);
+            }
+            for p in 0..self.accepting.len() {
+                if !self.accepting[p].probe {
+                    self.accepting[p].key = self.key_of(self.accepting[p].id);
+                }
+            }
+        }
+    }
+
+    /// Whether any balancer or the router's DNS cache reads request keys.
+    pub(super) fn wants_keys(&self) -> bool {
+        self.dns_ttl > 0
+            || (self.router_mode == RouterMode::Balancer
+                && self.config.router.balancer.hashes_keys())
+            || self.sites.iter().any(|s| s.hashes)
+    }
+}

@@ -1,0 +1,114 @@
+//! The timeline: what each [`Action`] does to the model when it comes up
+//! (an `Action` event) or when a host injects it.
+
+use super::*;
+use crate::retry::Policy;
+use crate::sim::action::Action;
+use crate::sim::arrivals::RateCurve;
+
+impl Simulation {
+    pub(super) fn apply(&mut self, action: Action) {
+        let site_of = |sim: &Self, name: &str| {
+            sim.config.site_index(name).expect("actions are validated") as u32
+        };
+        match action {
+            Action::Drain { site, ramp } => {
+                let s = site_of(self, &site);
+                self.set_weight(s, 0, ramp.0);
+            }
+            Action::Restore {
+                site,
+                ramp,
+                cold_factor,
+                cold_for,
+            } => {
+                let s = site_of(self, &site);
+                let to = self.sites[s as usize].base_weight;
+                if cold_factor > 1.0 && cold_for.0 > 0 {
+                    self.sites[s as usize].cold_factor = cold_factor;
+                    self.sites[s as usize].cold_until = self.now + cold_for.0;
+                }
+                self.set_weight(s, to, ramp.0);
+            }
+            Action::SetSiteWeight { site, weight, ramp } => {
+                let s = site_of(self, &site);
+                self.sites[s as usize].base_weight = weight;
+                self.set_weight(s, weight, ramp.0);
+            }
+            Action::SetBackendWeights { site, weights } => {
+                let s = site_of(self, &site);
+                let first = self.sites[s as usize].first_backend;
+                let now = self.now;
+                let mut ramping = false;
+                for (i, &w) in weights.iter().enumerate() {
+                    let b = &mut self.backends[first as usize + i];
+                    b.target = w;
+                    if self.slow_start > 0 && b.weight == 0 && w > 0 {
+                        // A returning backend ramps up, as Envoy's
+                        // slow_start_window.
+                        b.slow_since = Some(now);
+                        b.weight = 1;
+                        ramping = true;
+                    } else if b.slow_since.is_none() || w == 0 {
+                        b.slow_since = None;
+                        b.weight = w;
+                    }
+                }
+                self.publish_backends(s);
+                if ramping {
+                    self.push(now + (self.slow_start / 10).max(1), Ev::BackendSlowStart(s));
+                }
+            }
+            Action::SetBalancer {
+                site,
+                balancer,
+                params,
+            } => {
+                let s = site_of(self, &site);
+                self.set_balancer(s, balancer, &params);
+            }
+            Action::SetBackendFailure {
+                site,
+                backends,
+                fail_probability,
+            } => {
+                let s = site_of(self, &site);
+                let (first, n) = (
+                    self.sites[s as usize].first_backend,
+                    self.sites[s as usize].backends,
+                );
+                let list = backends.unwrap_or_else(|| (0..n).collect());
+                for i in list {
+                    self.backends[(first + i) as usize].fail_probability = fail_probability;
+                }
+            }
+            Action::SetAcceptRate {
+                site,
+                max_new_per_sec,
+            } => {
+                let s = site_of(self, &site);
+                let site = &mut self.sites[s as usize];
+                site.rate_cap = max_new_per_sec;
+                site.rate_floor = max_new_per_sec;
+                if let Some(sc) = site.scaling.as_mut() {
+                    sc.max_per_sec = sc.max_per_sec.max(max_new_per_sec);
+                }
+            }
+            Action::SetLoad { group, rate, curve } => {
+                let g = self.config.group_index(&group).expect("validated") as u32;
+                let now = self.now;
+                let grp = &mut self.groups[g as usize];
+                if let Some(src) = grp.source.as_mut() {
+                    src.set_curve(now, RateCurve::new(rate, &curve));
+                    self.schedule_next_arrival(g);
+                }
+            }
+            Action::SetRetry { group, retry } => {
+                let g = self.config.group_index(&group).expect("validated");
+                let config = retry.resolve().expect("validated");
+                self.groups[g].policy =
+                    GroupPolicy::Builtin(Box::new(Policy::new(config).expect("validated")));
+            }
+        }
+    }
+}
