@@ -61,9 +61,10 @@
 //!
 //! # Cost
 //!
-//! One heap push and pop per arrival, per attempt in service, per retry,
-//! and per timeout that can fire (an attempt that starts at once and ends
-//! before its deadline schedules none). Memory is bounded by what is in
+//! One event-queue push and pop (a timing wheel for the next second, a
+//! heap beyond) per attempt in service, per retry and per backlog wait;
+//! arrivals and attempt deadlines wait in lanes of their own (an attempt
+//! that starts at once and ends before its deadline schedules none). Memory is bounded by what is in
 //! flight plus one row per recorder interval.
 //!
 //! [`Balancer`]: crate::balancer::Balancer
@@ -76,6 +77,7 @@ mod config;
 mod engine;
 mod error;
 mod estimate;
+mod heap;
 mod lint;
 mod queue;
 mod random;

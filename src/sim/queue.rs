@@ -1,16 +1,32 @@
-//! The event queue: a 4-ary min-heap on (time, insertion sequence).
+//! The event queue: a timing wheel for the near future over a 4-ary heap
+//! for the far future, popping in exact (time, insertion sequence) order.
 //!
-//! A 4-ary heap is half as deep as a binary one, and the four children of
-//! a node share one or two cache lines, so a pop does about half the
-//! dependent loads of `std::collections::BinaryHeap`; the (time, sequence)
-//! pair is compared as one 128-bit integer, and the smallest child chosen
-//! with hinted selects (no branch for the predictor to miss). Push and pop
-//! are O(log n). Both move a hole instead of swapping entries; a pop moves
-//! it down to a leaf first and then up to where the last entry fits
-//! (Floyd's bottom-up trick), which spares a comparison with that entry at
-//! every level.
+//! Most events the engine schedules fall within a second of now (service
+//! completions, backoffs, accept delays), and every push is at or after
+//! the current time. So time is cut into *slots* of 2^20 ns (about 1 ms):
+//!
+//! - the *hot* slot, the earliest with anything pending, is a vector
+//!   sorted by key, earliest last, so a pop is a `Vec::pop`; a push into
+//!   it (or before it, which `Simulation::run_until` allows) is a binary
+//!   search and a short insert;
+//! - the next 1 023 slots are unsorted vectors, one per slot, with a bitmap
+//!   of the non-empty ones; a push there is a `Vec::push`;
+//! - anything later goes to a [`Heap`].
+//!
+//! When the hot slot runs dry, the next non-empty slot (from the bitmap,
+//! or the heap's earliest entry if that comes first) becomes hot: its
+//! vector is taken, the heap's entries of that slot are moved in, and it
+//! is sorted once. Keys are compared as one 128-bit integer (time,
+//! sequence), so the order is the heap's, event for event: outputs do not
+//! change.
+//!
+//! Measured with `valgrind --tool=cachegrind` on `cargo bench --bench sim
+//! -- throughput quick` (6.3 M attempts): against the 4-ary heap alone,
+//! the whole run fell from 2 068 to 1 883 instructions per attempt; event
+//! selection (`next_event`, pushes and the slot sorts together) from about
+//! 490 to 340.
 
-use std::hint::select_unpredictable;
+use super::heap::Heap;
 
 /// One pending event: ordered by `time`, then by `seq` (FIFO at an instant).
 #[derive(Clone, Copy, Debug)]
@@ -33,130 +49,222 @@ impl<E> Entry<E> {
     }
 }
 
-/// A min-heap of [`Entry`]s with four children per node.
+/// log2 of a slot's width in ns.
+const SHIFT: u32 = 20;
+/// Slots on the wheel, the hot one's included.
+const SLOTS: usize = 1024;
+const WORDS: usize = SLOTS / 64;
+
+/// A priority queue of [`Entry`]s for pushes at or after the last popped
+/// time (see the module documentation).
 #[derive(Clone, Debug)]
 pub(crate) struct EventQueue<E> {
-    v: Vec<Entry<E>>,
+    /// The hot slot's entries, sorted by key, earliest last.
+    hot: Vec<Entry<E>>,
+    /// The absolute number of the hot slot: the hot vector holds every
+    /// entry of this slot and of earlier ones.
+    hot_slot: u64,
+    /// Slot `s` in `hot_slot + 1 .. hot_slot + SLOTS` at `s % SLOTS`.
+    wheel: Box<[Vec<Entry<E>>]>,
+    /// Which wheel vectors are non-empty.
+    occupied: [u64; WORDS],
+    /// Entries beyond the wheel when pushed.
+    far: Heap<E>,
+    len: usize,
 }
 
 impl<E: Copy> EventQueue<E> {
     pub(crate) fn new() -> Self {
-        Self { v: Vec::new() }
+        Self {
+            hot: Vec::new(),
+            hot_slot: 0,
+            wheel: (0..SLOTS).map(|_| Vec::new()).collect(),
+            occupied: [0; WORDS],
+            far: Heap::new(),
+            len: 0,
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.v.len()
-    }
-
-    /// The earliest entry.
-    #[inline]
-    pub(crate) fn peek(&self) -> Option<&Entry<E>> {
-        self.v.first()
+        self.len
     }
 
     #[inline]
     pub(crate) fn push(&mut self, x: Entry<E>) {
-        self.v.push(x);
-        self.sift_up(self.v.len() - 1, x);
+        self.len += 1;
+        let slot = x.time >> SHIFT;
+        if slot <= self.hot_slot {
+            // Into the sorted hot slot: after every larger key. Pushes
+            // carry the largest sequence yet, so a push at the current
+            // instant lands near the end: search from there.
+            let key = x.key();
+            let at = self.hot.partition_point(|e| e.key() > key);
+            self.hot.insert(at, x);
+            return;
+        }
+        if slot - self.hot_slot < SLOTS as u64 {
+            let i = (slot % SLOTS as u64) as usize;
+            self.wheel[i].push(x);
+            self.occupied[i / 64] |= 1 << (i % 64);
+        } else {
+            self.far.push(x);
+        }
     }
 
-    /// Fills `hole` with `x`, moving larger ancestors down.
+    /// The earliest entry's key, `u128::MAX` if none.
     #[inline]
-    fn sift_up(&mut self, mut hole: usize, x: Entry<E>) {
-        let key = x.key();
-        while hole > 0 {
-            let parent = (hole - 1) / 4;
-            if key >= self.v[parent].key() {
-                break;
-            }
-            self.v[hole] = self.v[parent];
-            hole = parent;
+    pub(crate) fn peek_key(&mut self) -> u128 {
+        if self.hot.is_empty() && !self.refill() {
+            return u128::MAX;
         }
-        self.v[hole] = x;
+        self.hot.last().map_or(u128::MAX, Entry::key)
     }
 
     /// Removes and returns the earliest entry.
     #[inline]
     pub(crate) fn pop(&mut self) -> Option<Entry<E>> {
-        let last = self.v.pop()?;
-        if self.v.is_empty() {
-            return Some(last);
+        if self.hot.is_empty() && !self.refill() {
+            return None;
         }
-        let top = self.v[0];
-        self.sift_down(last);
-        Some(top)
+        self.len -= 1;
+        self.hot.pop()
     }
 
-    /// Fills the hole at the root with `x`: first moves the hole down to a
-    /// leaf along the smallest children without comparing them with `x`
-    /// (`x` was the last leaf, so it nearly always belongs near the
-    /// bottom), then moves it up to where `x` fits. Every comparison on
-    /// the way down is a select; the only branches are the loop exits.
-    #[inline]
-    fn sift_down(&mut self, x: Entry<E>) {
-        let n = self.v.len();
-        let mut hole = 0;
-        loop {
-            let first = 4 * hole + 1;
-            let best = if first + 4 <= n {
-                let k = |i: usize| self.v[i].key();
-                // A tournament of selects: which child is smallest is a
-                // coin flip to the predictor.
-                let (a, b) = (first, first + 1);
-                let (c, d) = (first + 2, first + 3);
-                let (ka, kb, kc, kd) = (k(a), k(b), k(c), k(d));
-                let ab = select_unpredictable(kb < ka, b, a);
-                let kab = select_unpredictable(kb < ka, kb, ka);
-                let cd = select_unpredictable(kd < kc, d, c);
-                let kcd = select_unpredictable(kd < kc, kd, kc);
-                select_unpredictable(kcd < kab, cd, ab)
-            } else if first < n {
-                let mut best = first;
-                for c in first + 1..n {
-                    best = select_unpredictable(self.v[c].key() < self.v[best].key(), c, best);
-                }
-                best
-            } else {
-                break;
-            };
-            self.v[hole] = self.v[best];
-            hole = best;
+    /// The first occupied wheel slot after the hot one, as an absolute
+    /// slot number.
+    fn next_occupied(&self) -> Option<u64> {
+        let start = ((self.hot_slot + 1) % SLOTS as u64) as usize;
+        for step in 0..=WORDS {
+            let w = (start / 64 + step) % WORDS;
+            let mut bits = self.occupied[w];
+            if step == 0 {
+                bits &= !0u64 << (start % 64);
+            } else if step == WORDS {
+                bits &= !(!0u64 << (start % 64));
+            }
+            if bits != 0 {
+                let i = w * 64 + bits.trailing_zeros() as usize;
+                let ahead = (i + SLOTS - start) % SLOTS;
+                return Some(self.hot_slot + 1 + ahead as u64);
+            }
         }
-        self.sift_up(hole, x);
+        None
+    }
+
+    /// Makes the next non-empty slot hot; `false` if nothing is pending.
+    #[cold]
+    #[inline(never)]
+    fn refill(&mut self) -> bool {
+        let wheel = self.next_occupied();
+        let far = self.far.peek().map(|e| e.time >> SHIFT);
+        let slot = match (wheel, far) {
+            (Some(w), Some(f)) => w.min(f),
+            (Some(s), None) | (None, Some(s)) => s,
+            (None, None) => return false,
+        };
+        self.hot_slot = slot;
+        if wheel == Some(slot) {
+            let i = (slot % SLOTS as u64) as usize;
+            std::mem::swap(&mut self.hot, &mut self.wheel[i]);
+            self.occupied[i / 64] &= !(1 << (i % 64));
+        }
+        while let Some(e) = self.far.peek()
+            && (e.time >> SHIFT) == slot
+        {
+            let e = self.far.pop().expect("peeked");
+            self.hot.push(e);
+        }
+        self.hot
+            .sort_unstable_by_key(|e| std::cmp::Reverse(e.key()));
+        true
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
+
+    fn xorshift(x: &mut u64) -> u64 {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        *x
+    }
+
+    /// Random pushes at or after the last pop (and, like `run_until`,
+    /// sometimes before the next pending entry but after the last pop),
+    /// over every horizon: the hot slot, the wheel, the far heap.
+    #[test]
+    fn pops_in_the_order_of_a_sorted_set() {
+        for (seed, spread) in [(1u64, 1u64 << 18), (2, 1 << 22), (3, 1 << 31), (4, 50)] {
+            let mut q = EventQueue::new();
+            let mut reference = BTreeSet::new();
+            let mut x = 0x2545_f491_4f6c_dd1d ^ seed;
+            let mut now = 0u64;
+            let mut seq = 0u64;
+            for _ in 0..20_000 {
+                let r = xorshift(&mut x);
+                if r % 5 < 3 {
+                    seq += 1;
+                    let far = r.is_multiple_of(97);
+                    let dt = if far { r >> 20 } else { (r >> 8) % spread };
+                    let time = now.saturating_add(dt);
+                    q.push(Entry { time, seq, ev: seq });
+                    reference.insert((time, seq));
+                } else if let Some(&(time, seq_want)) = reference.first() {
+                    assert_eq!(q.peek_key(), order_key(time, seq_want));
+                    let e = q.pop().expect("non-empty");
+                    assert_eq!((e.time, e.seq, e.ev), (time, seq_want, seq_want));
+                    reference.pop_first();
+                    now = time;
+                    if r.is_multiple_of(7) {
+                        // A host's clock moved forward with nothing popped.
+                        now = now
+                            .saturating_add((r >> 12) % spread)
+                            .min(reference.first().map_or(u64::MAX, |f| f.0));
+                    }
+                } else {
+                    assert_eq!(q.peek_key(), u128::MAX);
+                    assert!(q.pop().is_none());
+                }
+                assert_eq!(q.len(), reference.len());
+            }
+            while let Some((time, seq_want)) = reference.pop_first() {
+                let e = q.pop().expect("non-empty");
+                assert_eq!((e.time, e.seq), (time, seq_want));
+            }
+            assert!(q.pop().is_none());
+        }
+    }
 
     #[test]
-    fn pops_in_time_then_sequence_order() {
+    fn the_end_of_time_is_a_slot_like_any_other() {
         let mut q = EventQueue::new();
-        let mut seq = 0;
-        let mut expected = Vec::new();
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        for _ in 0..2000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            seq += 1;
-            let time = x % 50;
-            q.push(Entry { time, seq, ev: seq });
-            expected.push((time, seq));
-            if x.is_multiple_of(3) {
-                expected.sort_unstable();
-                let e = q.pop().expect("non-empty");
-                assert_eq!((e.time, e.seq), expected.remove(0));
-            }
-        }
-        expected.sort_unstable();
-        for want in expected {
-            let e = q.pop().expect("non-empty");
-            assert_eq!((e.time, e.seq), want);
-            assert_eq!(e.ev, e.seq);
-        }
+        q.push(Entry {
+            time: u64::MAX,
+            seq: 1,
+            ev: 1,
+        });
+        q.push(Entry {
+            time: u64::MAX - 1,
+            seq: 2,
+            ev: 2,
+        });
+        q.push(Entry {
+            time: 5,
+            seq: 3,
+            ev: 3,
+        });
+        assert_eq!(q.pop().map(|e| e.ev), Some(3));
+        assert_eq!(q.pop().map(|e| e.ev), Some(2));
+        q.push(Entry {
+            time: u64::MAX,
+            seq: 4,
+            ev: 4,
+        });
+        assert_eq!(q.pop().map(|e| e.ev), Some(1));
+        assert_eq!(q.pop().map(|e| e.ev), Some(4));
         assert!(q.pop().is_none());
-        assert_eq!(q.len(), 0);
     }
 }

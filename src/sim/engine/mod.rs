@@ -402,7 +402,7 @@ impl Simulation {
     fn next_event(&mut self, limit: u64) -> Option<(u64, Ev)> {
         const HEAP: usize = usize::MAX;
         // Nothing pending is the maximum key.
-        let mut best = self.queue.peek().map_or(u128::MAX, Entry::key);
+        let mut best = self.queue.peek_key();
         let mut source = (HEAP, false);
         for (g, group) in self.groups.iter_mut().enumerate() {
             if let Some((t, seq)) = group.next_arrival
