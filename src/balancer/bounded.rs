@@ -1,7 +1,7 @@
 //! Consistent hashing with bounded loads.
 
 use super::hash::mix64;
-use super::members::Members;
+use super::members::{Counts, Members};
 use super::pool::sealed;
 use super::ring::{RingParams, RingTable};
 use super::{Backend, BackendId, BalancerError, Cursor, Pool};
@@ -124,18 +124,24 @@ impl sealed::Strategy for BoundedRing {
     }
 
     #[inline]
-    fn pick(&self, members: &Members, key: u64, _: &mut Cursor) -> Option<BackendId> {
+    fn pick<C: Counts>(
+        &self,
+        members: &Members,
+        counts: &C,
+        key: u64,
+        _: &mut Cursor,
+    ) -> Option<BackendId> {
         if self.ring.is_empty() {
             return None;
         }
         let first = self.ring.position(mix64(key));
-        let scale = self.factor * (members.total_in_flight() + 1) as f64 / self.active_weight;
+        let scale = self.factor * (counts.total(members) + 1) as f64 / self.active_weight;
         let len = self.ring.len();
         let mut p = first;
         for _ in 0..len {
             let owner = self.ring.owner(p);
             let cap = (scale * f64::from(members.weight(owner))).ceil();
-            if (members.counter(owner).load() + 1) as f64 <= cap {
+            if (counts.load(members, owner) + 1) as f64 <= cap {
                 return Some(members.id(owner));
             }
             p = if p + 1 == len { 0 } else { p + 1 };

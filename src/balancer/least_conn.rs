@@ -1,9 +1,8 @@
 //! Exact weighted least connections.
 
-use super::members::{Members, count_of};
+use super::members::{Counts, Members};
 use super::pool::sealed;
 use super::{Backend, BackendId, BalancerError, Cursor, Pool};
-use crate::sync::{AtomicU64, Ordering};
 
 /// The exact least-connections strategy.
 ///
@@ -133,7 +132,13 @@ impl sealed::Strategy for LeastConnScan {
     }
 
     #[inline]
-    fn pick(&self, members: &Members, _key: u64, cursor: &mut Cursor) -> Option<BackendId> {
+    fn pick<C: Counts>(
+        &self,
+        _: &Members,
+        counts: &C,
+        _key: u64,
+        cursor: &mut Cursor,
+    ) -> Option<BackendId> {
         if self.active == 0 {
             return None;
         }
@@ -144,8 +149,8 @@ impl sealed::Strategy for LeastConnScan {
         }
         cursor.index = start + 1;
         let best = match &self.scores {
-            Scores::Scaled(mult) => self.scan_scaled(members, mult, start),
-            Scores::Cross => self.scan_cross(members, start),
+            Scores::Scaled(mult) => self.scan_scaled(counts, mult, start),
+            Scores::Cross => self.scan_cross(counts, start),
         };
         Some(self.ids[best])
     }
@@ -156,7 +161,7 @@ impl LeastConnScan {
     /// `count · mult[slot]`, over each run of active slots' counters; stops
     /// early at a score of 0.
     #[inline]
-    fn scan_scaled(&self, members: &Members, mult: &[u64], start: usize) -> usize {
+    fn scan_scaled<C: Counts>(&self, counts: &C, mult: &[u64], start: usize) -> usize {
         let span = self.ids.len();
         let mut best = (start, u64::MAX);
         for (from, to) in [(start, span), (0, start)] {
@@ -165,9 +170,9 @@ impl LeastConnScan {
                 if lo >= hi {
                     continue;
                 }
-                for (first, words) in members.words(lo, hi) {
+                for (first, words) in counts.words(lo, hi) {
                     let m = &mult[first..first + words.len()];
-                    if let Some((k, score)) = scaled_minimum(words, m, best.1) {
+                    if let Some((k, score)) = scaled_minimum::<C>(words, m, best.1) {
                         best = (first + k, score);
                         if score == 0 {
                             return best.0;
@@ -202,8 +207,8 @@ fn run_minimum(scores: impl Iterator<Item = u64>, below: u64) -> Option<(usize, 
 /// well-predicted branch per four backends, taken only when one of them
 /// beats the best so far.
 #[inline(always)]
-fn scaled_minimum(words: &[AtomicU64], mult: &[u64], below: u64) -> Option<(usize, u64)> {
-    let score = |w: &AtomicU64, m: u64| u64::from(count_of(w.load(Ordering::Relaxed))) * m;
+fn scaled_minimum<C: Counts>(words: &[C::Word], mult: &[u64], below: u64) -> Option<(usize, u64)> {
+    let score = |w: &C::Word, m: u64| u64::from(C::count(w)) * m;
     let mut best = None;
     let mut below = below;
     let quads = words.len() / 4 * 4;
@@ -238,17 +243,17 @@ fn scaled_minimum(words: &[AtomicU64], mult: &[u64], below: u64) -> Option<(usiz
 impl LeastConnScan {
     /// The same scan by cross-multiplication, for weights whose lcm does not
     /// fit in 32 bits.
-    fn scan_cross(&self, members: &Members, start: usize) -> usize {
+    fn scan_cross<C: Counts>(&self, counts: &C, start: usize) -> usize {
         let span = self.ids.len();
         let mut best: Option<(usize, u128, u128)> = None;
-        let runs = members.words(start, span).chain(members.words(0, start));
+        let runs = counts.words(start, span).chain(counts.words(0, start));
         for (first, words) in runs {
             for (k, word) in words.iter().enumerate() {
                 let weight = u128::from(self.weights[first + k]);
                 if weight == 0 {
                     continue;
                 }
-                let load = u128::from(count_of(word.load(Ordering::Relaxed)));
+                let load = u128::from(C::count(word));
                 if best.is_none_or(|(_, bl, bw)| load * bw < bl * weight) {
                     best = Some((first + k, load, weight));
                     if load == 0 {

@@ -3,7 +3,7 @@
 use std::hint::select_unpredictable;
 
 use super::hash::{mix64, reduce};
-use super::members::Members;
+use super::members::{Counts, Members};
 use super::pool::sealed;
 use super::{Backend, BackendId, BalancerError, Cursor, Pool};
 
@@ -178,7 +178,7 @@ impl sealed::Strategy for MaglevTable {
     }
 
     #[inline]
-    fn pick(&self, _: &Members, key: u64, _: &mut Cursor) -> Option<BackendId> {
+    fn pick<C: Counts>(&self, _: &Members, _: &C, key: u64, _: &mut Cursor) -> Option<BackendId> {
         if self.table.is_empty() {
             return None;
         }

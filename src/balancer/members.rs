@@ -125,7 +125,7 @@ impl Counter<'_> {
 /// A counter that keeps its chunk alive: what an [`InFlight`](super::InFlight)
 /// guard holds.
 #[derive(Debug)]
-pub(crate) struct OwnedCounter {
+pub struct OwnedCounter {
     chunk: Arc<Chunk>,
     /// Below `CHUNK` (at most 256), so indexing needs no bounds check.
     offset: u8,
@@ -404,6 +404,149 @@ impl Members {
                 .map(|i| self.counter(i).load())
                 .sum(),
         }
+    }
+}
+
+/// Where a pick reads in-flight counts: the pool's shared atomic words
+/// ([`Members`] itself), or a [`LocalHandle`](super::LocalHandle)'s own plain
+/// ones ([`LocalCounts`]). Both are laid out by slot, so each strategy has one
+/// implementation, monomorphised for each storage: no dynamic dispatch and
+/// no atomic read-modify-write on the single-owner path.
+pub trait Counts {
+    /// A counter word as a scan reads it.
+    type Word;
+    /// The count in `word`.
+    fn count(word: &Self::Word) -> u32;
+    /// The words of slots `lo..hi`, as contiguous runs: (first slot, words).
+    fn words(&self, lo: usize, hi: usize) -> impl Iterator<Item = (usize, &[Self::Word])>;
+    /// The count of member `index` of `members`.
+    fn load(&self, members: &Members, index: usize) -> u64;
+    /// The count of a member whose counter a strategy keeps (`counter`), at
+    /// slot `slot`.
+    fn load_held(&self, counter: &OwnedCounter, slot: usize) -> u32;
+    /// The total in flight over the members of `members`.
+    fn total(&self, members: &Members) -> u64;
+}
+
+impl Counts for Members {
+    type Word = AtomicU64;
+
+    #[inline]
+    fn count(word: &AtomicU64) -> u32 {
+        count_of(word.load(Ordering::Relaxed))
+    }
+
+    #[inline]
+    fn words(&self, lo: usize, hi: usize) -> impl Iterator<Item = (usize, &[AtomicU64])> {
+        Members::words(self, lo, hi)
+    }
+
+    #[inline]
+    fn load(&self, _: &Members, index: usize) -> u64 {
+        self.counter(index).load()
+    }
+
+    #[inline]
+    fn load_held(&self, counter: &OwnedCounter, _: usize) -> u32 {
+        // The raw count, without the generation check: a snapshot's
+        // members own their slots (a stale snapshot may read a slot's next
+        // owner, which only makes its pick less informed, as any racing
+        // read does).
+        count_of(counter.word().load(Ordering::Relaxed))
+    }
+
+    #[inline]
+    fn total(&self, _: &Members) -> u64 {
+        self.total_in_flight()
+    }
+}
+
+/// A single owner's in-flight counts: plain integers by slot, and their
+/// total over current members.
+#[derive(Clone, Debug, Default)]
+pub struct LocalCounts {
+    words: Vec<u32>,
+    /// The generation of the slot each count belongs to.
+    generations: Vec<u32>,
+    total: u64,
+}
+
+impl LocalCounts {
+    /// Lays the counts out for `members`: a member whose slot and
+    /// generation are unchanged keeps its count (ids keep their slots
+    /// across updates); a new member starts at 0; a member gone leaves the
+    /// total, as a retired shared slot does.
+    pub(crate) fn lay_out(&mut self, members: &Members) {
+        let span = members.slot_span();
+        let mut words = vec![0; span];
+        let mut generations = vec![u32::MAX; span];
+        let mut total = 0;
+        for slot in members.slots.iter() {
+            let i = slot.index as usize;
+            if self.generations.get(i) == Some(&slot.generation) {
+                words[i] = self.words[i];
+                total += u64::from(words[i]);
+            }
+            generations[i] = slot.generation;
+        }
+        *self = Self {
+            words,
+            generations,
+            total,
+        };
+    }
+
+    /// Counts a request started on member `index`; `false` at 2^32 − 1.
+    #[inline]
+    pub(crate) fn start(&mut self, members: &Members, index: usize) -> bool {
+        let w = &mut self.words[members.slot_index(index)];
+        if *w == u32::MAX {
+            return false;
+        }
+        *w += 1;
+        self.total += 1;
+        true
+    }
+
+    /// Counts a request finished on member `index`; `false` at 0.
+    #[inline]
+    pub(crate) fn finish(&mut self, members: &Members, index: usize) -> bool {
+        let w = &mut self.words[members.slot_index(index)];
+        if *w == 0 {
+            return false;
+        }
+        *w -= 1;
+        self.total -= 1;
+        true
+    }
+}
+
+impl Counts for LocalCounts {
+    type Word = u32;
+
+    #[inline]
+    fn count(word: &u32) -> u32 {
+        *word
+    }
+
+    #[inline]
+    fn words(&self, lo: usize, hi: usize) -> impl Iterator<Item = (usize, &[u32])> {
+        std::iter::once((lo, &self.words[lo..hi]))
+    }
+
+    #[inline]
+    fn load(&self, members: &Members, index: usize) -> u64 {
+        u64::from(self.words[members.slot_index(index)])
+    }
+
+    #[inline]
+    fn load_held(&self, _: &OwnedCounter, slot: usize) -> u32 {
+        self.words[slot]
+    }
+
+    #[inline]
+    fn total(&self, _: &Members) -> u64 {
+        self.total
     }
 }
 

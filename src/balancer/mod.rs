@@ -40,6 +40,7 @@ mod error;
 mod hash;
 mod kind;
 mod least_conn;
+mod local;
 mod maglev;
 mod members;
 mod p2c;
@@ -52,6 +53,7 @@ pub use self::error::BalancerError;
 pub use self::hash::{key_of, mix64};
 pub use self::kind::{BalancerKind, KindParams, UnknownBalancer};
 pub use self::least_conn::{LeastConn, LeastConnScan};
+pub use self::local::LocalHandle;
 pub use self::maglev::{Maglev, MaglevParams, MaglevTable};
 pub use self::p2c::{PowerOfTwo, TwoChoices};
 pub use self::pool::{Cursor, Handle, Pool, Snapshot, Strategy};
@@ -145,6 +147,16 @@ pub trait Balancer: Send + Sync {
 
     /// A per-thread picker that caches the current snapshot (see [`Handle`]).
     fn picker(&self) -> Box<dyn Picker>;
+
+    /// A picker that keeps its own in-flight counts (see [`LocalHandle`]),
+    /// for a single owner that reports every start and finish through it:
+    /// the same picks as [`picker`](Self::picker)'s for the same starts
+    /// and finishes, without an atomic read-modify-write on each, but
+    /// invisible to the balancer and to other pickers. Defaults to
+    /// [`picker`](Self::picker), so a balancer without one stays correct.
+    fn local_picker(&self) -> Box<dyn Picker> {
+        self.picker()
+    }
 
     /// Records that a request started on `id`. Returns `false` if `id` is not
     /// a member.

@@ -1,10 +1,9 @@
 //! Power of two choices.
 
 use super::hash::next_random;
-use super::members::{Members, OwnedCounter, count_of};
+use super::members::{Counts, Members, OwnedCounter};
 use super::pool::sealed;
 use super::{Backend, BackendId, BalancerError, Cursor, Pool};
-use crate::sync::Ordering;
 
 /// The power-of-two-choices strategy.
 ///
@@ -28,6 +27,8 @@ pub struct TwoChoices {
 #[derive(Debug)]
 struct Candidate {
     counter: OwnedCounter,
+    /// The counter's slot, for a single owner's counts.
+    slot: u32,
     weight: u32,
     id: BackendId,
 }
@@ -56,6 +57,7 @@ impl sealed::Strategy for TwoChoices {
             .iter()
             .map(|&i| Candidate {
                 counter: members.owned_counter(i as usize),
+                slot: members.slot_index(i as usize) as u32,
                 weight: members.weight(i as usize),
                 id: members.id(i as usize),
             })
@@ -64,7 +66,13 @@ impl sealed::Strategy for TwoChoices {
     }
 
     #[inline]
-    fn pick(&self, _: &Members, _key: u64, cursor: &mut Cursor) -> Option<BackendId> {
+    fn pick<C: Counts>(
+        &self,
+        _: &Members,
+        counts: &C,
+        _key: u64,
+        cursor: &mut Cursor,
+    ) -> Option<BackendId> {
         let n = self.candidates.len();
         match n {
             0 => return None,
@@ -79,12 +87,9 @@ impl sealed::Strategy for TwoChoices {
         // without branches, they cost no mispredictions.
         let b = b + usize::from(b >= a);
         let (ca, cb) = (&self.candidates[a], &self.candidates[b]);
-        // The raw counts, without the generation check: a snapshot's
-        // candidates own their slots (a stale snapshot may read a slot's
-        // next owner, which only makes its pick less informed, as any
-        // racing read does). Counts fit 32 bits, so both products fit 64.
-        let load_a = u64::from(count_of(ca.counter.word().load(Ordering::Relaxed)));
-        let load_b = u64::from(count_of(cb.counter.word().load(Ordering::Relaxed)));
+        // Counts fit 32 bits, so both products fit 64.
+        let load_a = u64::from(counts.load_held(&ca.counter, ca.slot as usize));
+        let load_b = u64::from(counts.load_held(&cb.counter, cb.slot as usize));
         let better_b = load_b * u64::from(ca.weight) < load_a * u64::from(cb.weight);
         // A hinted select: LLVM compiles a plain one into a branch here
         // when the pick is inlined into a loop, which measured 15 ns per

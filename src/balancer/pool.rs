@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use crossbeam_utils::CachePadded;
 
-use super::members::{Members, Slab, Total, total_counter};
+use super::members::{Counts, Members, Slab, Total, total_counter};
 use super::{Backend, BackendId, Balancer, BalancerError, InFlight, Picker};
 use crate::sync::{AtomicU64, Ordering, SnapshotCell, UpdateLock, fence};
 
 pub(crate) mod sealed {
-    use super::{BackendId, BalancerError, Cursor, Members};
+    use super::{BackendId, BalancerError, Counts, Cursor, Members};
 
     /// What a balancing strategy provides to a [`Pool`](super::Pool).
     pub trait Strategy: Sized + Send + Sync + 'static {
@@ -38,7 +38,13 @@ pub(crate) mod sealed {
             Self::build(members, params)
         }
         /// Returns the backend to use, or `None` if no member is active.
-        fn pick(&self, members: &Members, key: u64, cursor: &mut Cursor) -> Option<BackendId>;
+        fn pick<C: Counts>(
+            &self,
+            members: &Members,
+            counts: &C,
+            key: u64,
+            cursor: &mut Cursor,
+        ) -> Option<BackendId>;
     }
 }
 
@@ -60,8 +66,8 @@ pub struct Cursor {
 
 /// One published state of a pool.
 pub struct Snapshot<S> {
-    members: Members,
-    strategy: S,
+    pub(super) members: Members,
+    pub(super) strategy: S,
     /// The cursor of [`Pool::pick`] callers, restarted with each snapshot.
     ticket: CachePadded<AtomicU64>,
 }
@@ -205,7 +211,8 @@ impl<S: Strategy> Pool<S> {
                 index: ticket as usize,
                 rng: self.shared.seed ^ super::hash::mix64(ticket),
             };
-            snap.strategy.pick(&snap.members, key, &mut cursor)
+            snap.strategy
+                .pick(&snap.members, &snap.members, key, &mut cursor)
         })
     }
 
@@ -263,6 +270,10 @@ impl<S: Strategy> Balancer for Pool<S> {
         Box::new(self.handle())
     }
 
+    fn local_picker(&self) -> Box<dyn Picker> {
+        Box::new(self.local_handle())
+    }
+
     fn start(&self, id: BackendId) -> bool {
         self.with_member(id, |m, i| m.counter(i).start(m.total()))
             .unwrap_or(false)
@@ -303,9 +314,9 @@ impl<S: Strategy> Balancer for Pool<S> {
 /// picks of the ideal per-backend count.
 pub struct Handle<S: Strategy> {
     shared: Arc<Shared<S>>,
-    snapshot: Arc<Snapshot<S>>,
-    generation: u64,
-    cursor: Cursor,
+    pub(super) snapshot: Arc<Snapshot<S>>,
+    pub(super) generation: u64,
+    pub(super) cursor: Cursor,
 }
 
 impl<S: Strategy> fmt::Debug for Handle<S> {
@@ -319,7 +330,7 @@ impl<S: Strategy> fmt::Debug for Handle<S> {
 
 impl<S: Strategy> Handle<S> {
     #[inline]
-    fn current(&mut self) -> &Snapshot<S> {
+    pub(super) fn current(&mut self) -> &Snapshot<S> {
         // Relaxed on the fast path; the Acquire fence in `reload` orders the
         // snapshot load after it (see the module docs).
         let generation = self.shared.generation.load(Ordering::Relaxed);
@@ -346,7 +357,8 @@ impl<S: Strategy> Handle<S> {
     pub fn pick(&mut self, key: u64) -> Option<BackendId> {
         self.current();
         let snap = &*self.snapshot;
-        snap.strategy.pick(&snap.members, key, &mut self.cursor)
+        snap.strategy
+            .pick(&snap.members, &snap.members, key, &mut self.cursor)
     }
 
     /// Records a request started on `id`; `false` if `id` is not a member.

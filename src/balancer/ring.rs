@@ -1,7 +1,7 @@
 //! Consistent hashing on a ring with virtual nodes.
 
 use super::hash::mix64;
-use super::members::Members;
+use super::members::{Counts, Members};
 use super::pool::sealed;
 use super::{Backend, BackendId, BalancerError, Cursor, Pool};
 
@@ -444,7 +444,13 @@ impl sealed::Strategy for RingTable {
     }
 
     #[inline]
-    fn pick(&self, members: &Members, key: u64, _: &mut Cursor) -> Option<BackendId> {
+    fn pick<C: Counts>(
+        &self,
+        members: &Members,
+        _: &C,
+        key: u64,
+        _: &mut Cursor,
+    ) -> Option<BackendId> {
         if self.points.is_empty() {
             return None;
         }

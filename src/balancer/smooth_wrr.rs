@@ -3,7 +3,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use super::members::Members;
+use super::members::{Counts, Members};
 use super::pool::sealed;
 use super::{Backend, BackendId, BalancerError, Cursor, Pool};
 
@@ -107,7 +107,13 @@ impl sealed::Strategy for WrrTable {
     }
 
     #[inline]
-    fn pick(&self, _: &Members, _key: u64, cursor: &mut Cursor) -> Option<BackendId> {
+    fn pick<C: Counts>(
+        &self,
+        _: &Members,
+        _: &C,
+        _key: u64,
+        cursor: &mut Cursor,
+    ) -> Option<BackendId> {
         let len = self.table.len();
         if len == 0 {
             return None;

@@ -105,22 +105,31 @@ impl Simulation {
                 site: s.name.clone(),
                 source,
             };
-            let (lb, tracks_load, hashes) =
+            // A plugged-in balancer keeps its counts where its host can see
+            // them; the engine's own pickers keep theirs as plain integers
+            // (the event loop is their only owner).
+            let (lb, picker, tracks_load, hashes) =
                 match balancers.iter().position(|(name, _)| *name == s.name) {
                     Some(k) => {
                         let lb = balancers.swap_remove(k).1;
                         lb.update(&members).map_err(wrap)?;
-                        (lb, true, true)
+                        let picker = lb.picker();
+                        (lb, picker, true, true)
                     }
-                    None => (
-                        s.balancer
+                    None => {
+                        let lb = s
+                            .balancer
                             .build_with(&members, mix(balancer_seed ^ i as u64), &s.balancer_params)
-                            .map_err(wrap)?,
-                        s.balancer.tracks_load(),
-                        s.balancer.hashes_keys(),
-                    ),
+                            .map_err(wrap)?;
+                        let picker = lb.local_picker();
+                        (
+                            lb,
+                            picker,
+                            s.balancer.tracks_load(),
+                            s.balancer.hashes_keys(),
+                        )
+                    }
                 };
-            let picker = lb.picker();
             let weight = s.router_weight();
             sites.push(Site {
                 name: s.name.clone(),
@@ -172,7 +181,7 @@ impl Simulation {
                 site: "router".into(),
                 source,
             })?;
-        let router_picker = router.picker();
+        let router_picker = router.local_picker();
         let mut site_draw = WeightedSites::default();
         site_draw.set(sites.iter().map(|s| s.published));
 

@@ -284,7 +284,7 @@ impl Simulation {
         let lb = kind
             .build_with(&members, seed, params)
             .expect("the same backends built a balancer before; parameters are validated");
-        let mut picker = lb.picker();
+        let mut picker = lb.local_picker();
         // Carry the in-flight counts over: every live job at a backend.
         for i in 0..n {
             let b = &self.backends[(first + i) as usize];
