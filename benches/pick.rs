@@ -2,9 +2,18 @@
 //! one balancer (with a share-nothing control), and rebuild times.
 //!
 //! `cargo bench --bench pick`; figures are in BENCHMARKS.md. Groups are
-//! `pick/N`, `shared-path/64`, `threads/N` and `rebuild/1024`: each holds
-//! every balancer at one backend count, so criterion's report
-//! (`target/criterion/report/index.html`) draws them side by side.
+//! `pick/N`, `shared-path/64`, `shared-threads/64`, `guard/64`, `threads/N`
+//! and `rebuild/1024`: each holds every balancer at one backend count, so
+//! criterion's report (`target/criterion/report/index.html`) draws them
+//! side by side.
+//!
+//! - `shared-threads/64`: `Balancer::pick` (no handle) on one thread
+//!   (`KIND/1`), on two threads sharing one balancer (`KIND/2-shared`), and
+//!   on two threads with a balancer each (`KIND/2-control`, share-nothing:
+//!   what the machine gives two threads). Times are per pick on one thread
+//!   and per pair of concurrent picks on two.
+//! - `guard/64`: a request's bookkeeping, `begin` and the guard's drop
+//!   against a handle's `start` and `finish`.
 
 use std::hint::black_box;
 use std::sync::{Arc, Barrier};
@@ -111,6 +120,106 @@ fn single_thread(c: &mut Criterion) {
     group.finish();
 }
 
+/// Runs `iters` shared-path picks (`Balancer::pick`, no handle) on each of
+/// two threads; returns the wall time.
+fn two_threads_shared(lbs: [Arc<dyn Balancer>; 2], keys: &Arc<Vec<u64>>, iters: u64) -> Duration {
+    let barrier = Arc::new(Barrier::new(3));
+    let workers: Vec<_> = lbs
+        .into_iter()
+        .map(|lb| {
+            let (barrier, keys) = (Arc::clone(&barrier), Arc::clone(keys));
+            thread::spawn(move || {
+                // One pick first, so that the thread's view exists before
+                // the clock starts, as a handle does in `two_threads`.
+                black_box(lb.pick(0));
+                barrier.wait();
+                for i in 0..iters as usize {
+                    black_box(lb.pick(keys[i & (KEYS - 1)]));
+                }
+            })
+        })
+        .collect();
+    barrier.wait();
+    let start = Instant::now();
+    for w in workers {
+        w.join().unwrap();
+    }
+    start.elapsed()
+}
+
+fn shared_scaling(c: &mut Criterion) {
+    let keys = Arc::new(keys());
+    let n = 64;
+    let mut group = c.benchmark_group("shared-threads/64");
+    for kind in BalancerKind::ALL {
+        let lb = loaded(kind, n);
+        group.bench_with_input(
+            BenchmarkId::from_parameter(format!("{}/1", kind.name())),
+            &n,
+            |b, _| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    for i in 0..iters as usize {
+                        black_box(lb.pick(keys[i & (KEYS - 1)]));
+                    }
+                    start.elapsed()
+                })
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::from_parameter(format!("{}/2-shared", kind.name())),
+            &n,
+            |b, _| {
+                b.iter_custom(|iters| two_threads_shared([lb.clone(), lb.clone()], &keys, iters))
+            },
+        );
+        let other = loaded(kind, n);
+        group.bench_with_input(
+            BenchmarkId::from_parameter(format!("{}/2-control", kind.name())),
+            &n,
+            |b, _| {
+                b.iter_custom(|iters| two_threads_shared([lb.clone(), other.clone()], &keys, iters))
+            },
+        );
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("guard/64");
+    for kind in [BalancerKind::LeastConn, BalancerKind::BoundedLoad] {
+        let lb = loaded(kind, n);
+        group.bench_with_input(
+            BenchmarkId::from_parameter(format!("{}/begin+drop", kind.name())),
+            &n,
+            |b, _| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    for i in 0..iters {
+                        drop(black_box(lb.begin(BackendId((i % 64) as u32))));
+                    }
+                    start.elapsed()
+                })
+            },
+        );
+        let mut h = lb.picker();
+        group.bench_with_input(
+            BenchmarkId::from_parameter(format!("{}/start+finish", kind.name())),
+            &n,
+            |b, _| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    for i in 0..iters {
+                        let id = BackendId((i % 64) as u32);
+                        black_box(h.start(id));
+                        black_box(h.finish(id));
+                    }
+                    start.elapsed()
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
 /// Runs `iters` picks on each of two threads; returns the wall time, so the
 /// reported time is per pair of concurrent picks.
 fn two_threads(lbs: [Arc<dyn Balancer>; 2], keys: &Arc<Vec<u64>>, iters: u64) -> Duration {
@@ -195,5 +304,5 @@ fn config() -> Criterion {
         .sample_size(20)
 }
 
-criterion_group! { name = benches; config = config(); targets = single_thread, thread_scaling, rebuild }
+criterion_group! { name = benches; config = config(); targets = single_thread, shared_scaling, thread_scaling, rebuild }
 criterion_main!(benches);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 
-use drainstorm::balancer::{Backend, BackendId, Balancer, BalancerKind};
+use drainstorm::balancer::{Backend, BackendId, Balancer, BalancerKind, SmoothWrr};
 
 const ROUNDS: u64 = if cfg!(debug_assertions) { 500 } else { 5_000 };
 
@@ -144,5 +144,44 @@ fn removal_races_keep_the_total_exact() {
         .unwrap();
     for k in 0..1000 {
         assert_eq!(lb.pick(k), fresh.pick(k));
+    }
+}
+
+#[test]
+fn shared_path_picks_rotate_per_thread() {
+    // Each thread calling `Balancer::pick` has its own view and cursor: its
+    // own picks follow the smooth weighted cycle, whatever the other
+    // threads do meanwhile.
+    let weights = [5u32, 1, 1, 3];
+    let lb = Arc::new(
+        SmoothWrr::new(
+            &weights
+                .iter()
+                .enumerate()
+                .map(|(i, &w)| Backend::new(i as u32, w))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap(),
+    );
+    let cycle: u32 = weights.iter().sum();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let lb = Arc::clone(&lb);
+            thread::spawn(move || {
+                (0..cycle * 200)
+                    .map(|_| lb.pick(0).unwrap().0)
+                    .collect::<Vec<u32>>()
+            })
+        })
+        .collect();
+    for t in threads {
+        let picks = t.join().unwrap();
+        for chunk in picks.chunks(cycle as usize) {
+            let mut count = [0u32; 4];
+            for &p in chunk {
+                count[p as usize] += 1;
+            }
+            assert_eq!(count, weights, "every cycle of one thread's picks");
+        }
     }
 }

@@ -139,10 +139,12 @@ pub trait Balancer: Send + Sync {
     /// The strategy's name (`"smooth-wrr"`, `"maglev"`, …).
     fn name(&self) -> &'static str;
 
-    /// Picks a backend for `key` through the shared state. Strategies that
-    /// do not hash ignore the key. `None` only when every backend is
-    /// drained. For the fastest path make one [`picker`](Self::picker) per
-    /// thread instead.
+    /// Picks a backend for `key`. Strategies that do not hash ignore the
+    /// key. `None` only when every backend is drained. The built-in
+    /// balancers keep a view per calling thread (see [`Pool`]), so picks
+    /// from many threads share no written state and rotate per thread; a
+    /// [`picker`](Self::picker) held by the thread saves the thread-local
+    /// lookup.
     fn pick(&self, key: u64) -> Option<BackendId>;
 
     /// A per-thread picker that caches the current snapshot (see [`Handle`]).

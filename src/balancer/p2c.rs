@@ -15,8 +15,8 @@ use super::{Backend, BackendId, BalancerError, Cursor, Pool};
 /// and Finagle's least-request balancers. O(1) per pick.
 ///
 /// Randomness is a SplitMix64 stream per [`Handle`](super::Handle), seeded
-/// from the pool's seed and the handle's number; shared-path picks derive
-/// theirs from the pool seed and the snapshot's ticket.
+/// from the pool's seed and the handle's number; shared-path picks use the
+/// stream of the calling thread's view, numbered as a handle.
 #[derive(Debug)]
 pub struct TwoChoices {
     /// The active members, packed so that a candidate costs one read here

@@ -1,5 +1,7 @@
 //! Snapshot publication shared by every balancer: [`Pool`] and [`Handle`].
 
+#[cfg(not(loom))]
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
 
@@ -68,8 +70,20 @@ pub struct Cursor {
 pub struct Snapshot<S> {
     pub(super) members: Members,
     pub(super) strategy: S,
-    /// The cursor of [`Pool::pick`] callers, restarted with each snapshot.
+    /// Under loom, the cursor of [`Pool::pick`] callers, restarted with
+    /// each snapshot (loom runs its threads on one OS thread, so the
+    /// per-thread views of normal builds would be one view).
+    #[cfg(loom)]
     ticket: CachePadded<AtomicU64>,
+}
+
+/// A thread's view of a pool for the shared path ([`Pool::pick`] and the
+/// [`Balancer`] methods): what a [`Handle`] keeps, without a reference to
+/// the pool, which owns the views.
+struct View<S> {
+    snapshot: Arc<Snapshot<S>>,
+    generation: u64,
+    cursor: Cursor,
 }
 
 struct Shared<S: Strategy> {
@@ -81,6 +95,76 @@ struct Shared<S: Strategy> {
     total: Total,
     seed: u64,
     handles_made: AtomicU64,
+    /// Each calling thread's view, made at its first call.
+    #[cfg(not(loom))]
+    /// (Padded: `ThreadLocal` stores neighbouring threads' entries side
+    /// by side, and a pick writes its cursor.)
+    views: thread_local::ThreadLocal<CachePadded<RefCell<View<S>>>>,
+}
+
+impl<S: Strategy> Shared<S> {
+    /// A new view, numbered as the next handle.
+    fn view(&self) -> View<S> {
+        let k = self.handles_made.fetch_add(1, Ordering::Relaxed);
+        let generation = self.generation.load(Ordering::Acquire);
+        View {
+            snapshot: self.cell.load_full(),
+            generation,
+            cursor: Cursor {
+                index: 0,
+                rng: super::hash::mix64(self.seed ^ super::hash::mix64(k + 1)),
+            },
+        }
+    }
+
+    /// Calls `f` with the current snapshot and this thread's cursor: the
+    /// thread's view, brought up to date as a [`Handle`] is (a `Relaxed`
+    /// load of the generation; on a change, an `Acquire` fence and a
+    /// reload), so a call writes nothing another thread reads.
+    #[cfg(not(loom))]
+    #[inline]
+    fn with_view<R>(&self, f: impl FnOnce(&Snapshot<S>, &mut Cursor) -> R) -> R {
+        let cell = self
+            .views
+            .get_or(|| CachePadded::new(RefCell::new(self.view())));
+        let mut view = cell.borrow_mut();
+        let generation = self.generation.load(Ordering::Relaxed);
+        if generation != view.generation {
+            view.snapshot = Handle::reload(self);
+            view.generation = generation;
+            view.cursor.index = 0;
+        }
+        let View {
+            snapshot, cursor, ..
+        } = &mut *view;
+        f(snapshot, cursor)
+    }
+
+    /// Calls `f` with the current snapshot (through this thread's view).
+    #[inline]
+    fn with_snapshot<R>(&self, f: impl FnOnce(&Snapshot<S>) -> R) -> R {
+        #[cfg(not(loom))]
+        {
+            self.with_view(|snap, _| f(snap))
+        }
+        #[cfg(loom)]
+        {
+            self.cell.with(f)
+        }
+    }
+
+    /// Under loom: the current snapshot, and a cursor from its ticket.
+    #[cfg(loom)]
+    fn with_view<R>(&self, f: impl FnOnce(&Snapshot<S>, &mut Cursor) -> R) -> R {
+        self.cell.with(|snap| {
+            let ticket = snap.ticket.fetch_add(1, Ordering::Relaxed);
+            let mut cursor = Cursor {
+                index: ticket as usize,
+                rng: self.seed ^ super::hash::mix64(ticket),
+            };
+            f(snap, &mut cursor)
+        })
+    }
 }
 
 /// A lock-free balancer: a strategy `S` over a backend set that can be
@@ -92,9 +176,16 @@ struct Shared<S: Strategy> {
 /// strategy's precomputed table) through an [`arc_swap::ArcSwap`] and bumps a
 /// *generation* counter after each publication. Two ways to pick:
 ///
-/// - [`Pool::pick`] (the [`Balancer`] trait) loads the current snapshot on
-///   every call: about 15–20 ns on this project's reference machine, plus a
-///   shared atomic cursor for the strategies that rotate.
+/// - [`Pool::pick`] (the [`Balancer`] trait) goes through the calling
+///   thread's *view* of the pool: a cached snapshot, its generation and a
+///   cursor, kept per pool in thread-local storage (the `thread_local`
+///   crate) and brought up to date exactly as a handle is. A pick writes
+///   nothing another thread reads, so the shared path scales with threads
+///   as handles do (`cargo bench --bench pick -- shared-threads`,
+///   BENCHMARKS.md); it costs a handle's pick plus the thread-local lookup.
+///   Rotation (smooth round-robin, least-connections ties, p2c's random
+///   stream) is per thread. A view keeps the snapshot it last saw until
+///   its thread calls again, and the views go with the pool.
 /// - A [`Handle`], one per thread, caches the snapshot and its generation and
 ///   keeps its cursor locally; a pick costs one `Acquire` load of the
 ///   generation plus the strategy's own work (the handle reloads only when
@@ -164,6 +255,7 @@ impl<S: Strategy> Pool<S> {
         let snapshot = Snapshot {
             strategy: S::build(&members, &params),
             members,
+            #[cfg(loom)]
             ticket: CachePadded::new(AtomicU64::new(0)),
         };
         Ok(Self {
@@ -175,6 +267,8 @@ impl<S: Strategy> Pool<S> {
                 total,
                 seed,
                 handles_made: AtomicU64::new(0),
+                #[cfg(not(loom))]
+                views: thread_local::ThreadLocal::new(),
             }),
         })
     }
@@ -189,30 +283,26 @@ impl<S: Strategy> Pool<S> {
     /// `(seed, k)`, so a program that makes its handles in a fixed order is
     /// reproducible.
     pub fn handle(&self) -> Handle<S> {
-        let k = self.shared.handles_made.fetch_add(1, Ordering::Relaxed);
-        let generation = self.shared.generation.load(Ordering::Acquire);
+        let View {
+            snapshot,
+            generation,
+            cursor,
+        } = self.shared.view();
         Handle {
-            snapshot: self.shared.cell.load_full(),
+            snapshot,
             shared: Arc::clone(&self.shared),
             generation,
-            cursor: Cursor {
-                index: 0,
-                rng: super::hash::mix64(self.shared.seed ^ super::hash::mix64(k + 1)),
-            },
+            cursor,
         }
     }
 
-    /// Picks through the shared snapshot and ticket (see [`Balancer::pick`]).
+    /// Picks through this thread's view of the pool (see
+    /// [`Balancer::pick`]).
     #[inline]
     pub fn pick(&self, key: u64) -> Option<BackendId> {
-        self.shared.cell.with(|snap| {
-            let ticket = snap.ticket.fetch_add(1, Ordering::Relaxed);
-            let mut cursor = Cursor {
-                index: ticket as usize,
-                rng: self.shared.seed ^ super::hash::mix64(ticket),
-            };
+        self.shared.with_view(|snap, cursor| {
             snap.strategy
-                .pick(&snap.members, &snap.members, key, &mut cursor)
+                .pick(&snap.members, &snap.members, key, cursor)
         })
     }
 
@@ -224,6 +314,7 @@ impl<S: Strategy> Pool<S> {
         let snapshot = Snapshot {
             strategy: S::rebuild(&members, &self.shared.params, &old.members, &old.strategy),
             members,
+            #[cfg(loom)]
             ticket: CachePadded::new(AtomicU64::new(0)),
         };
         let new = Arc::new(snapshot);
@@ -237,7 +328,7 @@ impl<S: Strategy> Pool<S> {
 
     /// Calls `f` with the current members and the index of `id` among them.
     fn with_member<R>(&self, id: BackendId, f: impl FnOnce(&Members, usize) -> R) -> Option<R> {
-        self.shared.cell.with(|snap| {
+        self.shared.with_snapshot(|snap| {
             let members = &snap.members;
             members.index_of(id).map(|i| f(members, i))
         })
