@@ -1,8 +1,8 @@
 //! The public balancer API: construction errors, updates, in-flight counts.
 
 use drainstorm::balancer::{
-    Backend, BackendId, Balancer, BalancerError, BalancerKind, BoundedLoad, BoundedParams, Maglev,
-    MaglevParams, Ring, RingParams, SmoothWrr,
+    Backend, BackendId, Balancer, BalancerError, BalancerKind, BoundedLoad, BoundedParams,
+    LeastConn, Maglev, MaglevParams, Ring, RingParams, SmoothWrr,
 };
 
 fn all_kinds(backends: &[Backend]) -> Vec<Result<Box<dyn Balancer>, BalancerError>> {
@@ -216,5 +216,24 @@ fn a_reused_counter_slot_is_not_touched_by_its_old_owner() {
         assert_eq!(lb.in_flight(BackendId(5)), Some(1), "{}", lb.name());
         assert!(lb.finish(BackendId(5)));
         assert_eq!(lb.in_flight(BackendId(5)), Some(0));
+    }
+}
+
+#[test]
+fn a_guard_outliving_its_pool_touches_no_later_pool() {
+    // Counters outlive pools (a dropped pool's chunks are reused by later
+    // ones, every slot retired): the old guard's drop must change nothing.
+    let old = LeastConn::new(&[Backend::new(0, 1)]).unwrap();
+    let guard = old.begin(BackendId(0)).unwrap();
+    drop(old);
+    let pools: Vec<_> = (0..8)
+        .map(|_| LeastConn::new(&[Backend::new(0, 1)]).unwrap())
+        .collect();
+    for p in &pools {
+        assert!(p.start(BackendId(0)));
+    }
+    drop(guard);
+    for p in &pools {
+        assert_eq!(p.in_flight(BackendId(0)), Some(1));
     }
 }

@@ -21,9 +21,24 @@
 //! holding an older snapshot or an [`InFlight`](super::InFlight) guard can
 //! never touch the new owner's count. A stale caller could only be fooled
 //! if the same slot were reused 2^32 times while it slept.
+//!
+//! # Chunks outlive pools
+//!
+//! Chunks are `'static`: a guard holds a plain reference to its word, so
+//! `begin` and the guard's drop cost a counter update each and no
+//! reference-count traffic on a line every thread shares (an `Arc<Chunk>`
+//! per guard cost `begin` + drop 1.8× a handle's start + finish). When a
+//! pool is dropped, its slab retires every slot it handed out (so a guard
+//! that outlives the pool changes nothing) and gives its chunks to a
+//! process-wide free list that later pools take from first. Memory is so
+//! bounded by the most counters live at once in the process, 2 KiB per
+//! 256, never returned to the allocator. The free list is a mutex taken
+//! only when a pool grows its slab or is dropped, never on a pick path.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+#[cfg(not(loom))]
+use std::sync::Mutex;
 
 use crossbeam_utils::CachePadded;
 
@@ -40,18 +55,32 @@ const COUNT_BITS: u32 = 32;
 const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
 const GENERATION_MASK: u32 = ((1u64 << (64 - COUNT_BITS)) - 1) as u32;
 
-/// One chunk of the slab (the words inline, one pointer away from an
-/// `Arc<Chunk>`).
+/// One chunk of the slab.
 #[derive(Debug)]
 pub struct Chunk {
     words: [AtomicU64; CHUNK],
 }
 
+/// Chunks given back by dropped pools, every slot retired.
+#[cfg(not(loom))]
+static FREE_CHUNKS: Mutex<Vec<&'static Chunk>> = Mutex::new(Vec::new());
+
 impl Chunk {
-    fn new() -> Self {
-        Self {
-            words: std::array::from_fn(|_| AtomicU64::new(0)),
+    /// A chunk from the free list, or a new one (leaked: chunks are never
+    /// freed, see the module documentation). Under loom, always a new one:
+    /// loom's atomics belong to one execution of a model.
+    fn take() -> &'static Chunk {
+        #[cfg(not(loom))]
+        if let Some(chunk) = FREE_CHUNKS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop()
+        {
+            return chunk;
         }
+        Box::leak(Box::new(Self {
+            words: std::array::from_fn(|_| AtomicU64::new(0)),
+        }))
     }
 }
 
@@ -122,22 +151,19 @@ impl Counter<'_> {
     }
 }
 
-/// A counter that keeps its chunk alive: what an [`InFlight`](super::InFlight)
-/// guard holds.
-#[derive(Debug)]
+/// A counter that outlives any snapshot and pool (chunks are `'static`):
+/// what an [`InFlight`](super::InFlight) guard holds.
+#[derive(Clone, Copy, Debug)]
 pub struct OwnedCounter {
-    chunk: Arc<Chunk>,
-    /// Below `CHUNK` (at most 256), so indexing needs no bounds check.
-    offset: u8,
+    word: &'static AtomicU64,
     generation: u32,
 }
 
-const _: () = assert!(CHUNK <= 256);
-
 impl OwnedCounter {
-    pub(crate) fn get(&self) -> Counter<'_> {
+    #[inline]
+    pub(crate) fn get(&self) -> Counter<'static> {
         Counter {
-            word: self.word(),
+            word: self.word,
             generation: self.generation,
         }
     }
@@ -146,14 +172,14 @@ impl OwnedCounter {
     /// now (see [`count_of`]).
     #[inline]
     pub(crate) fn word(&self) -> &AtomicU64 {
-        &self.chunk.words[usize::from(self.offset)]
+        self.word
     }
 }
 
 /// Allocation state of a pool's slab; lives under the update lock.
 #[derive(Debug, Default)]
 pub(crate) struct Slab {
-    chunks: Vec<Arc<Chunk>>,
+    chunks: Vec<&'static Chunk>,
     /// Retired slots, reusable with their current generation.
     free: Vec<u32>,
     /// Slots handed out so far (`free` included).
@@ -171,7 +197,7 @@ impl Slab {
             Some(index) => index,
             None => {
                 if self.high as usize == self.chunks.len() * CHUNK {
-                    self.chunks.push(Arc::new(Chunk::new()));
+                    self.chunks.push(Chunk::take());
                 }
                 self.high += 1;
                 self.high - 1
@@ -203,12 +229,32 @@ impl Slab {
     }
 }
 
+impl Drop for Slab {
+    /// Retires every slot handed out, so that a guard outliving the pool
+    /// changes nothing, and gives the chunks to the free list.
+    fn drop(&mut self) {
+        for index in 0..self.high {
+            let _ = self
+                .word(index)
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                    let generation = (v >> COUNT_BITS) as u32;
+                    Some(u64::from(generation.wrapping_add(1) & GENERATION_MASK) << COUNT_BITS)
+                });
+        }
+        #[cfg(not(loom))]
+        FREE_CHUNKS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .append(&mut self.chunks);
+    }
+}
+
 /// The validated member list of one snapshot.
 #[derive(Debug)]
 pub struct Members {
     backends: Box<[Backend]>,
     slots: Box<[SlotId]>,
-    chunks: Box<[Arc<Chunk>]>,
+    chunks: Box<[&'static Chunk]>,
     by_id: HashMap<BackendId, u32>,
     active: Box<[u32]>,
     total: Total,
@@ -363,9 +409,9 @@ impl Members {
     /// A counter that outlives this snapshot, for a guard.
     pub(crate) fn owned_counter(&self, index: usize) -> OwnedCounter {
         let SlotId { index, generation } = self.slots[index];
+        let chunk: &'static Chunk = self.chunks[index as usize / CHUNK];
         OwnedCounter {
-            chunk: Arc::clone(&self.chunks[index as usize / CHUNK]),
-            offset: (index as usize % CHUNK) as u8,
+            word: &chunk.words[index as usize % CHUNK],
             generation,
         }
     }
