@@ -189,7 +189,7 @@ fn wrr_matches_nginx_example() {
 
 #[test]
 fn wrr_pfair_builder_for_large_cycles_keeps_the_bound() {
-    // W·n above 2^24 selects the Pfair builder: 64 backends with W ≈ 400k.
+    // W·n above 2^18 selects the Pfair builder: 64 backends with W ≈ 400k.
     let weights: Vec<u32> = (0..64).map(|i| 5000 + 97 * i + (i % 3)).collect();
     let lb = SmoothWrr::new(&backends(&weights)).unwrap();
     let mut h = lb.handle();

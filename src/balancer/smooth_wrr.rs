@@ -11,7 +11,7 @@ use super::{Backend, BackendId, BalancerError, Cursor, Pool};
 pub const MAX_TABLE: u64 = 1 << 20;
 
 /// Above this `W·n`, the table is built by Pfair EDF instead of nginx's O(W·n) rule.
-const NGINX_BUILD_BUDGET: u64 = 1 << 24;
+const NGINX_BUILD_BUDGET: u64 = 1 << 18;
 
 /// The smooth weighted round-robin strategy.
 ///
@@ -35,10 +35,11 @@ const NGINX_BUILD_BUDGET: u64 = 1 << 24;
 /// at most 2^20 (`MAX_TABLE`) entries:
 ///
 /// - If the reduced sum `W` fits, the table is exact. It is built by nginx's
-///   rule while `W·n ≤ 2^24` (a build bound of about 10 ms) — unless that
+///   rule while `W·n ≤ 2^18` (a build bound of about 0.2 ms, so that an
+///   update at 1 024 backends costs less than the ring's) — unless that
 ///   schedule leaves some backend a full pick behind at some prefix, which
 ///   nginx's rule does for a few weight sets (e.g. 34, 9, 34, 19, 1, 39);
-///   the build checks and uses Pfair then. Beyond `2^24`, and in that case, by
+///   the build checks and uses Pfair then. Beyond `2^18`, and in that case, by
 ///   an earliest-deadline-first *Pfair* schedule (Baruah, Cohen, Plaxton,
 ///   Varvel, "Proportionate progress", 1996): the *k*-th pick of backend *i*
 ///   becomes eligible at step *(k−1)·W/wᵢ* and is due at *k·W/wᵢ*; EDF meets
