@@ -89,3 +89,51 @@ fn a_local_picker_follows_updates_and_keeps_counts_of_members_that_stay() {
     assert!(p.finish(BackendId(1)));
     assert!(!p.finish(BackendId(2)));
 }
+
+/// Equal weights (some drained): the case where the single owner's counts
+/// index the active backends by load, and least-connections picks in O(1)
+/// instead of scanning.
+fn equal_weights() -> impl Strategy<Value = Vec<u32>> {
+    (1u32..4, prop::collection::vec(any::<bool>(), 1..70))
+        .prop_map(|(w, on)| on.into_iter().map(|b| if b { w } else { 0 }).collect())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn the_least_connections_index_picks_as_the_scan(
+        weights in equal_weights(),
+        ops in prop::collection::vec(
+            prop_oneof![
+                4 => any::<u64>().prop_map(Op::Pick),
+                4 => (0u32..70).prop_map(Op::Start),
+                3 => (0u32..70).prop_map(Op::Finish),
+                1 => equal_weights().prop_map(Op::Update),
+            ],
+            1..600,
+        ),
+    ) {
+        let kind = BalancerKind::LeastConn;
+        let params = KindParams::default();
+        let shared = kind.build_with(&backends(&weights), 1, &params).unwrap();
+        let local = kind.build_with(&backends(&weights), 1, &params).unwrap();
+        let mut a = shared.picker();
+        let mut b = local.local_picker();
+        for (step, op) in ops.into_iter().enumerate() {
+            match op {
+                Op::Pick(key) => prop_assert_eq!(a.pick(key), b.pick(key), "step {}", step),
+                Op::Start(id) => {
+                    prop_assert_eq!(a.start(BackendId(id)), b.start(BackendId(id)), "step {}", step)
+                }
+                Op::Finish(id) => {
+                    prop_assert_eq!(a.finish(BackendId(id)), b.finish(BackendId(id)), "step {}", step)
+                }
+                Op::Update(w) => {
+                    let list = backends(&w);
+                    prop_assert_eq!(shared.update(&list).is_ok(), local.update(&list).is_ok());
+                }
+            }
+        }
+    }
+}

@@ -148,6 +148,9 @@ impl sealed::Strategy for LeastConnScan {
             start = if start == span { 0 } else { start % span };
         }
         cursor.index = start + 1;
+        if let Some(slot) = counts.least_from(start) {
+            return Some(self.ids[slot]);
+        }
         let best = match &self.scores {
             Scores::Scaled(mult) => self.scan_scaled(counts, mult, start),
             Scores::Cross => self.scan_cross(counts, start),

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::members::LocalCounts;
+use super::local_counts::LocalCounts;
 use super::{BackendId, Handle, Picker, Pool, Strategy};
 
 /// A [`Handle`] whose in-flight counts are its own: plain integers instead

@@ -87,8 +87,8 @@ impl Chunk {
 /// Where a member's counter lives, and the generation it expects there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct SlotId {
-    index: u32,
-    generation: u32,
+    pub(crate) index: u32,
+    pub(crate) generation: u32,
 }
 
 /// A counter word together with the generation its owner expects.
@@ -354,6 +354,11 @@ impl Members {
         self.backends[index].weight
     }
 
+    /// Every member's slot and generation, in member order.
+    pub(crate) fn slots(&self) -> &[SlotId] {
+        &self.slots
+    }
+
     /// The slot number of member `index` (dense from 0).
     #[inline]
     pub(crate) fn slot_index(&self, index: usize) -> usize {
@@ -472,6 +477,15 @@ pub trait Counts {
     fn load_held(&self, counter: &OwnedCounter, slot: usize) -> u32;
     /// The total in flight over the members of `members`.
     fn total(&self, members: &Members) -> u64;
+    /// If the storage indexes its active slots by count (active weights
+    /// equal): the first active slot at or after `start` (wrapping) with
+    /// the least in flight, which is what a least-connections scan from
+    /// `start` returns.
+    #[inline]
+    fn least_from(&self, start: usize) -> Option<usize> {
+        let _ = start;
+        None
+    }
 }
 
 impl Counts for Members {
@@ -504,95 +518,6 @@ impl Counts for Members {
     #[inline]
     fn total(&self, _: &Members) -> u64 {
         self.total_in_flight()
-    }
-}
-
-/// A single owner's in-flight counts: plain integers by slot, and their
-/// total over current members.
-#[derive(Clone, Debug, Default)]
-pub struct LocalCounts {
-    words: Vec<u32>,
-    /// The generation of the slot each count belongs to.
-    generations: Vec<u32>,
-    total: u64,
-}
-
-impl LocalCounts {
-    /// Lays the counts out for `members`: a member whose slot and
-    /// generation are unchanged keeps its count (ids keep their slots
-    /// across updates); a new member starts at 0; a member gone leaves the
-    /// total, as a retired shared slot does.
-    pub(crate) fn lay_out(&mut self, members: &Members) {
-        let span = members.slot_span();
-        let mut words = vec![0; span];
-        let mut generations = vec![u32::MAX; span];
-        let mut total = 0;
-        for slot in members.slots.iter() {
-            let i = slot.index as usize;
-            if self.generations.get(i) == Some(&slot.generation) {
-                words[i] = self.words[i];
-                total += u64::from(words[i]);
-            }
-            generations[i] = slot.generation;
-        }
-        *self = Self {
-            words,
-            generations,
-            total,
-        };
-    }
-
-    /// Counts a request started on member `index`; `false` at 2^32 − 1.
-    #[inline]
-    pub(crate) fn start(&mut self, members: &Members, index: usize) -> bool {
-        let w = &mut self.words[members.slot_index(index)];
-        if *w == u32::MAX {
-            return false;
-        }
-        *w += 1;
-        self.total += 1;
-        true
-    }
-
-    /// Counts a request finished on member `index`; `false` at 0.
-    #[inline]
-    pub(crate) fn finish(&mut self, members: &Members, index: usize) -> bool {
-        let w = &mut self.words[members.slot_index(index)];
-        if *w == 0 {
-            return false;
-        }
-        *w -= 1;
-        self.total -= 1;
-        true
-    }
-}
-
-impl Counts for LocalCounts {
-    type Word = u32;
-
-    #[inline]
-    fn count(word: &u32) -> u32 {
-        *word
-    }
-
-    #[inline]
-    fn words(&self, lo: usize, hi: usize) -> impl Iterator<Item = (usize, &[u32])> {
-        std::iter::once((lo, &self.words[lo..hi]))
-    }
-
-    #[inline]
-    fn load(&self, members: &Members, index: usize) -> u64 {
-        u64::from(self.words[members.slot_index(index)])
-    }
-
-    #[inline]
-    fn load_held(&self, _: &OwnedCounter, slot: usize) -> u32 {
-        self.words[slot]
-    }
-
-    #[inline]
-    fn total(&self, _: &Members) -> u64 {
-        self.total
     }
 }
 

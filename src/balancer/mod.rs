@@ -41,6 +41,7 @@ mod hash;
 mod kind;
 mod least_conn;
 mod local;
+mod local_counts;
 mod maglev;
 mod members;
 mod p2c;
