@@ -5,6 +5,9 @@
 
 use super::members::{Counts, Members, OwnedCounter};
 
+/// The fewest active backends for which the index is kept.
+const MIN_INDEXED: usize = 8;
+
 /// Counts at or above this many in flight on one backend turn the index
 /// off (it would hold a set per count): the scan takes over.
 const MAX_LEVELS: usize = 1 << 16;
@@ -21,16 +24,16 @@ pub struct LocalCounts {
     levels: Option<Levels>,
 }
 
-/// The active slots grouped by count: `sets[c]` is a bitset of the slots
-/// whose count is `c`, `sizes[c]` its population, `min` the lowest
-/// non-empty count. A start or finish moves one slot to the next or
+/// The active slots grouped by count: the bitset of count `c` is
+/// `bits[c * width..][..width]`, `sizes[c]` its population, `min` the
+/// lowest non-empty count. A start or finish moves one slot to the next or
 /// previous set; `min` follows, since counts move by one (a start that
 /// empties the lowest set put its slot in the next one).
 #[derive(Clone, Debug, Default)]
 struct Levels {
     /// Per slot: an active member's (tracked in the sets).
     tracked: Vec<bool>,
-    sets: Vec<Vec<u64>>,
+    bits: Vec<u64>,
     sizes: Vec<u32>,
     min: usize,
     /// Words per bitset.
@@ -41,7 +44,7 @@ impl Levels {
     fn new(span: usize, tracked: Vec<bool>, words: &[u32]) -> Option<Self> {
         let mut levels = Self {
             tracked,
-            sets: Vec::new(),
+            bits: Vec::new(),
             sizes: Vec::new(),
             min: usize::MAX,
             width: span.div_ceil(64),
@@ -61,22 +64,19 @@ impl Levels {
 
     #[inline]
     fn insert(&mut self, slot: usize, c: usize) {
-        if c >= self.sets.len() {
-            self.sets.resize_with(c + 1, Vec::new);
-            self.sizes.resize(c + 1, 0);
+        if c >= self.sizes.len() {
+            self.grow(c);
         }
-        let set = &mut self.sets[c];
-        if set.is_empty() {
-            set.resize(self.width, 0);
-        }
-        set[slot / 64] |= 1 << (slot % 64);
+        self.bits[c * self.width + slot / 64] |= 1 << (slot % 64);
         self.sizes[c] += 1;
     }
 
-    #[inline]
-    fn remove(&mut self, slot: usize, c: usize) {
-        self.sets[c][slot / 64] &= !(1 << (slot % 64));
-        self.sizes[c] -= 1;
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, c: usize) {
+        let levels = (c + 1).max(2 * self.sizes.len());
+        self.sizes.resize(levels, 0);
+        self.bits.resize(levels * self.width, 0);
     }
 
     /// Moves `slot` from count `from` to `from + 1` (`up`) or `from - 1`.
@@ -90,7 +90,8 @@ impl Levels {
         if to >= MAX_LEVELS {
             return false;
         }
-        self.remove(slot, from);
+        self.bits[from * self.width + slot / 64] &= !(1 << (slot % 64));
+        self.sizes[from] -= 1;
         self.insert(slot, to);
         if up {
             if from == self.min && self.sizes[from] == 0 {
@@ -106,7 +107,7 @@ impl Levels {
     /// loaded.
     #[inline]
     fn least_from(&self, start: usize) -> usize {
-        let set = &self.sets[self.min];
+        let set = &self.bits[self.min * self.width..][..self.width];
         let (w, b) = (start / 64, start % 64);
         let first = set[w] & (!0u64 << b);
         if first != 0 {
@@ -145,11 +146,15 @@ impl LocalCounts {
             generations[i] = slot.generation;
         }
         let active = members.active();
-        let equal = active.first().is_some_and(|&f| {
-            active
-                .iter()
-                .all(|&i| members.weight(i as usize) == members.weight(f as usize))
-        });
+        // Below `MIN_INDEXED` active backends a scan costs less than
+        // keeping the index (cachegrind on the sim bench: its 4-site router
+        // paid more to keep the index than its picks saved).
+        let equal = active.len() >= MIN_INDEXED
+            && active.first().is_some_and(|&f| {
+                active
+                    .iter()
+                    .all(|&i| members.weight(i as usize) == members.weight(f as usize))
+            });
         let levels = equal.then(|| {
             let mut tracked = vec![false; span];
             for &i in active {
