@@ -70,6 +70,9 @@ pub(crate) struct EventQueue<E> {
     occupied: [u64; WORDS],
     /// Entries beyond the wheel when pushed.
     far: Heap<E>,
+    /// Emptied vectors, with their capacity, for slots about to fill: only
+    /// the slots with something pending hold memory.
+    spare: Vec<Vec<Entry<E>>>,
     len: usize,
 }
 
@@ -81,6 +84,7 @@ impl<E: Copy> EventQueue<E> {
             wheel: (0..SLOTS).map(|_| Vec::new()).collect(),
             occupied: [0; WORDS],
             far: Heap::new(),
+            spare: Vec::new(),
             len: 0,
         }
     }
@@ -104,7 +108,13 @@ impl<E: Copy> EventQueue<E> {
         }
         if slot - self.hot_slot < SLOTS as u64 {
             let i = (slot % SLOTS as u64) as usize;
-            self.wheel[i].push(x);
+            let slot = &mut self.wheel[i];
+            if slot.capacity() == 0
+                && let Some(v) = self.spare.pop()
+            {
+                *slot = v;
+            }
+            slot.push(x);
             self.occupied[i / 64] |= 1 << (i % 64);
         } else {
             self.far.push(x);
@@ -165,7 +175,9 @@ impl<E: Copy> EventQueue<E> {
         self.hot_slot = slot;
         if wheel == Some(slot) {
             let i = (slot % SLOTS as u64) as usize;
-            std::mem::swap(&mut self.hot, &mut self.wheel[i]);
+            let filled = std::mem::take(&mut self.wheel[i]);
+            let emptied = std::mem::replace(&mut self.hot, filled);
+            self.spare.push(emptied);
             self.occupied[i / 64] &= !(1 << (i % 64));
         }
         while let Some(e) = self.far.peek()
