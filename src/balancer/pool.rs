@@ -60,7 +60,8 @@ impl<S: sealed::Strategy> Strategy for S {}
 #[derive(Clone, Debug)]
 pub struct Cursor {
     /// Strategy-defined position (a table index, a scan offset). May be out
-    /// of range when it comes from the shared ticket; strategies reduce it.
+    /// of range when it comes from the shared ticket under loom; strategies
+    /// reduce it.
     pub(crate) index: usize,
     /// SplitMix64 state for randomised strategies.
     pub(crate) rng: u64,
