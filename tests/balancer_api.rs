@@ -237,3 +237,24 @@ fn a_guard_outliving_its_pool_touches_no_later_pool() {
         assert_eq!(p.in_flight(BackendId(0)), Some(1));
     }
 }
+
+#[test]
+fn a_bounded_load_guard_outliving_its_pool_leaves_later_totals_alone() {
+    // The balancer-wide total outlives its pool too (its word is reused by
+    // later pools, its generation bumped): the old guard's finish must
+    // not lower a later pool's total.
+    let old = BoundedLoad::new(&[Backend::new(0, 1), Backend::new(1, 1)]).unwrap();
+    let guard = old.begin(BackendId(0)).unwrap();
+    drop(old);
+    let pools: Vec<_> = (0..8)
+        .map(|_| BoundedLoad::new(&[Backend::new(0, 1), Backend::new(1, 1)]).unwrap())
+        .collect();
+    for p in &pools {
+        assert!(p.start(BackendId(0)));
+    }
+    drop(guard);
+    for p in &pools {
+        assert_eq!(p.total_in_flight(), 1);
+        assert_eq!(p.in_flight(BackendId(0)), Some(1));
+    }
+}

@@ -36,12 +36,10 @@
 //! only when a pool grows its slab or is dropped, never on a pick path.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 #[cfg(not(loom))]
 use std::sync::Mutex;
 
-use crossbeam_utils::CachePadded;
-
+use super::total::TotalRef;
 use super::{Backend, BackendId, BalancerError, MAX_BACKENDS};
 use crate::sync::{AtomicU64, Ordering};
 
@@ -118,7 +116,7 @@ impl Counter<'_> {
     /// Returns `false` (and changes nothing) if the slot has changed hands
     /// or the count is saturated at 2^32 − 1.
     #[inline]
-    pub(crate) fn start(self, total: Option<&AtomicU64>) -> bool {
+    pub(crate) fn start(self, total: Total) -> bool {
         let generation = self.generation;
         let ok = self
             .word
@@ -128,7 +126,7 @@ impl Counter<'_> {
             })
             .is_ok();
         if ok && let Some(total) = total {
-            total.fetch_add(1, Ordering::Relaxed);
+            total.add(1);
         }
         ok
     }
@@ -136,7 +134,7 @@ impl Counter<'_> {
     /// Returns `false` (and changes nothing) if the count is already zero
     /// or the slot has changed hands.
     #[inline]
-    pub(crate) fn finish(self, total: Option<&AtomicU64>) -> bool {
+    pub(crate) fn finish(self, total: Total) -> bool {
         let generation = self.generation;
         let ok = self
             .word
@@ -145,7 +143,7 @@ impl Counter<'_> {
             })
             .is_ok();
         if ok && let Some(total) = total {
-            total.fetch_sub(1, Ordering::Relaxed);
+            total.sub(1);
         }
         ok
     }
@@ -217,11 +215,11 @@ impl Slab {
     /// the sum of live members' counts once all operations have completed,
     /// although it may read a little off (even "negative", which readers
     /// clamp to 0) while they race.
-    pub(crate) fn retire(&mut self, slot: SlotId, total: Option<&AtomicU64>) {
+    pub(crate) fn retire(&mut self, slot: SlotId, total: Total) {
         let next = u64::from(slot.generation.wrapping_add(1) & GENERATION_MASK) << COUNT_BITS;
         let before = self.word(slot.index).swap(next, Ordering::Relaxed);
         if let Some(total) = total {
-            total.fetch_sub(before & COUNT_MASK, Ordering::Relaxed);
+            total.sub((before & COUNT_MASK) as u32);
         }
         self.free.push(slot.index);
         // Lowest index first, so slots stay dense for the scan.
@@ -263,13 +261,7 @@ pub struct Members {
 /// The balancer-wide in-flight total, kept only by strategies that read it
 /// (bounded load): for the others it would cost every start and finish a
 /// second atomic read-modify-write on a line all threads share.
-pub(crate) type Total = Option<Arc<CachePadded<AtomicU64>>>;
-
-/// The counter behind a [`Total`], if it is kept.
-#[inline]
-pub(crate) fn total_counter(total: &Total) -> Option<&AtomicU64> {
-    total.as_deref().map(|t| &**t)
-}
+pub(crate) type Total = Option<TotalRef>;
 
 impl Members {
     /// Validates `backends`, keeps the slots of `previous` for every id that
@@ -313,7 +305,7 @@ impl Members {
             chunks: slab.chunks.as_slice().into(),
             by_id,
             active,
-            total: total.clone(),
+            total: *total,
         })
     }
 
@@ -436,13 +428,8 @@ impl Members {
     /// The balancer-wide in-flight total shared by all snapshots, if the
     /// strategy keeps one.
     #[inline]
-    pub(crate) fn total(&self) -> Option<&AtomicU64> {
-        total_counter(&self.total)
-    }
-
-    /// The shared total itself, for a guard to hold.
-    pub(crate) fn shared_total(&self) -> &Total {
-        &self.total
+    pub(crate) fn total(&self) -> Total {
+        self.total
     }
 
     /// The total in flight over all members: the kept total (clamped at
@@ -450,7 +437,7 @@ impl Members {
     #[inline]
     pub(crate) fn total_in_flight(&self) -> u64 {
         match self.total() {
-            Some(total) => (total.load(Ordering::Relaxed) as i64).max(0) as u64,
+            Some(total) => total.load(),
             None => (0..self.backends.len())
                 .map(|i| self.counter(i).load())
                 .sum(),
@@ -545,23 +532,23 @@ mod tests {
     #[test]
     fn a_saturated_count_refuses_starts_and_keeps_its_generation() {
         let word = AtomicU64::new((7 << COUNT_BITS) | COUNT_MASK);
-        let total = AtomicU64::new(0);
+        let total = Some(TotalRef::detached());
         let counter = Counter {
             word: &word,
             generation: 7,
         };
-        assert!(!counter.start(Some(&total)));
+        assert!(!counter.start(total));
         assert_eq!(word.load(Ordering::Relaxed), (7 << COUNT_BITS) | COUNT_MASK);
         assert_eq!(counter.load(), COUNT_MASK);
-        assert!(counter.finish(Some(&total)));
+        assert!(counter.finish(total));
         assert_eq!(count_of(word.load(Ordering::Relaxed)), u32::MAX - 1);
         // Another generation's caller touches nothing.
         let stale = Counter {
             word: &word,
             generation: 6,
         };
-        assert!(!stale.start(Some(&total)));
-        assert!(!stale.finish(Some(&total)));
+        assert!(!stale.start(total));
+        assert!(!stale.finish(total));
         assert_eq!(stale.load(), 0);
     }
 

@@ -48,6 +48,7 @@ mod p2c;
 mod pool;
 mod ring;
 mod smooth_wrr;
+mod total;
 
 pub use self::bounded::{BoundedLoad, BoundedParams, BoundedRing};
 pub use self::error::BalancerError;
@@ -218,7 +219,7 @@ pub struct InFlight {
 
 impl InFlight {
     fn new(counter: OwnedCounter, total: members::Total) -> Self {
-        counter.get().start(members::total_counter(&total));
+        counter.get().start(total);
         Self { counter, total }
     }
 }
@@ -231,8 +232,6 @@ impl std::fmt::Debug for InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.counter
-            .get()
-            .finish(members::total_counter(&self.total));
+        self.counter.get().finish(self.total);
     }
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use crossbeam_utils::CachePadded;
 
-use super::members::{Counts, Members, Slab, Total, total_counter};
+use super::members::{Counts, Members, Slab, Total};
+use super::total::TotalRef;
 use super::{Backend, BackendId, Balancer, BalancerError, InFlight, Picker};
 use crate::sync::{AtomicU64, Ordering, SnapshotCell, UpdateLock, fence};
 
@@ -168,6 +169,15 @@ impl<S: Strategy> Shared<S> {
     }
 }
 
+impl<S: Strategy> Drop for Shared<S> {
+    /// Gives the total back (the slab gives back its chunks).
+    fn drop(&mut self) {
+        if let Some(total) = self.total {
+            total.release();
+        }
+    }
+}
+
 /// A lock-free balancer: a strategy `S` over a backend set that can be
 /// replaced at any time; [`Handle`] is the fast per-thread path.
 ///
@@ -250,7 +260,7 @@ impl<S: Strategy> Pool<S> {
         seed: u64,
     ) -> Result<Self, BalancerError> {
         S::validate(&params)?;
-        let total = S::KEEPS_TOTAL.then(|| Arc::new(CachePadded::new(AtomicU64::new(0))));
+        let total = S::KEEPS_TOTAL.then(TotalRef::take);
         let mut slab = Slab::default();
         let members = Members::build(backends, None, &mut slab, &total)?;
         let snapshot = Snapshot {
@@ -322,7 +332,7 @@ impl<S: Strategy> Pool<S> {
         self.shared.cell.store(Arc::clone(&new));
         self.shared.generation.fetch_add(1, Ordering::Release);
         for slot in old.members.removed_in(&new.members) {
-            slab.retire(slot, total_counter(&self.shared.total));
+            slab.retire(slot, self.shared.total);
         }
         Ok(())
     }
@@ -377,9 +387,7 @@ impl<S: Strategy> Balancer for Pool<S> {
     }
 
     fn begin(&self, id: BackendId) -> Option<InFlight> {
-        self.with_member(id, |m, i| {
-            InFlight::new(m.owned_counter(i), m.shared_total().clone())
-        })
+        self.with_member(id, |m, i| InFlight::new(m.owned_counter(i), m.total()))
     }
 
     fn in_flight(&self, id: BackendId) -> Option<u64> {
