@@ -120,67 +120,12 @@ fn single_thread(c: &mut Criterion) {
     group.finish();
 }
 
-/// Runs `iters` shared-path picks (`Balancer::pick`, no handle) on each of
-/// two threads; returns the wall time.
-fn two_threads_shared(lbs: [Arc<dyn Balancer>; 2], keys: &Arc<Vec<u64>>, iters: u64) -> Duration {
-    let barrier = Arc::new(Barrier::new(3));
-    let workers: Vec<_> = lbs
-        .into_iter()
-        .map(|lb| {
-            let (barrier, keys) = (Arc::clone(&barrier), Arc::clone(keys));
-            thread::spawn(move || {
-                // One pick first, so that the thread's view exists before
-                // the clock starts, as a handle does in `two_threads`.
-                black_box(lb.pick(0));
-                barrier.wait();
-                for i in 0..iters as usize {
-                    black_box(lb.pick(keys[i & (KEYS - 1)]));
-                }
-            })
-        })
-        .collect();
-    barrier.wait();
-    let start = Instant::now();
-    for w in workers {
-        w.join().unwrap();
-    }
-    start.elapsed()
-}
-
 fn shared_scaling(c: &mut Criterion) {
     let keys = Arc::new(keys());
     let n = 64;
     let mut group = c.benchmark_group("shared-threads/64");
     for kind in BalancerKind::ALL {
-        let lb = loaded(kind, n);
-        group.bench_with_input(
-            BenchmarkId::from_parameter(format!("{}/1", kind.name())),
-            &n,
-            |b, _| {
-                b.iter_custom(|iters| {
-                    let start = Instant::now();
-                    for i in 0..iters as usize {
-                        black_box(lb.pick(keys[i & (KEYS - 1)]));
-                    }
-                    start.elapsed()
-                })
-            },
-        );
-        group.bench_with_input(
-            BenchmarkId::from_parameter(format!("{}/2-shared", kind.name())),
-            &n,
-            |b, _| {
-                b.iter_custom(|iters| two_threads_shared([lb.clone(), lb.clone()], &keys, iters))
-            },
-        );
-        let other = loaded(kind, n);
-        group.bench_with_input(
-            BenchmarkId::from_parameter(format!("{}/2-control", kind.name())),
-            &n,
-            |b, _| {
-                b.iter_custom(|iters| two_threads_shared([lb.clone(), other.clone()], &keys, iters))
-            },
-        );
+        scaling(&mut group, kind, n, &keys, false);
     }
     group.finish();
 
@@ -220,18 +165,36 @@ fn shared_scaling(c: &mut Criterion) {
     group.finish();
 }
 
-/// Runs `iters` picks on each of two threads; returns the wall time, so the
-/// reported time is per pair of concurrent picks.
-fn two_threads(lbs: [Arc<dyn Balancer>; 2], keys: &Arc<Vec<u64>>, iters: u64) -> Duration {
+/// Runs `iters` picks on each of two threads, through a handle each
+/// (`handles`) or the shared path (`Balancer::pick`); returns the wall
+/// time, so the reported time is per pair of concurrent picks.
+fn two_threads(
+    lbs: [Arc<dyn Balancer>; 2],
+    keys: &Arc<Vec<u64>>,
+    iters: u64,
+    handles: bool,
+) -> Duration {
     let barrier = Arc::new(Barrier::new(3));
     let workers: Vec<_> = lbs
         .into_iter()
         .map(|lb| {
             let (barrier, keys) = (Arc::clone(&barrier), Arc::clone(keys));
             thread::spawn(move || {
-                let mut picker = lb.picker();
+                // A shared-path thread picks once first, so that its view
+                // exists before the clock starts, as a handle does.
+                let mut picker = handles.then(|| lb.picker());
+                if !handles {
+                    black_box(lb.pick(0));
+                }
                 barrier.wait();
-                run_picks(picker.as_mut(), &keys, iters);
+                match picker.as_mut() {
+                    Some(p) => run_picks(p.as_mut(), &keys, iters),
+                    None => {
+                        for i in 0..iters as usize {
+                            black_box(lb.pick(keys[i & (KEYS - 1)]));
+                        }
+                    }
+                }
             })
         })
         .collect();
@@ -248,35 +211,53 @@ fn thread_scaling(c: &mut Criterion) {
     for n in SIZES {
         let mut group = c.benchmark_group(format!("threads/{n}"));
         for kind in BalancerKind::ALL {
-            let lb = loaded(kind, n);
-            group.bench_with_input(
-                BenchmarkId::from_parameter(format!("{}/1", kind.name())),
-                &n,
-                |b, _| {
-                    b.iter_custom(|iters| {
-                        let mut picker = lb.picker();
-                        let start = Instant::now();
-                        run_picks(picker.as_mut(), &keys, iters);
-                        start.elapsed()
-                    })
-                },
-            );
-            group.bench_with_input(
-                BenchmarkId::from_parameter(format!("{}/2-shared", kind.name())),
-                &n,
-                |b, _| b.iter_custom(|iters| two_threads([lb.clone(), lb.clone()], &keys, iters)),
-            );
-            let other = loaded(kind, n);
-            group.bench_with_input(
-                BenchmarkId::from_parameter(format!("{}/2-control", kind.name())),
-                &n,
-                |b, _| {
-                    b.iter_custom(|iters| two_threads([lb.clone(), other.clone()], &keys, iters))
-                },
-            );
+            scaling(&mut group, kind, n, &keys, true);
         }
         group.finish();
     }
+}
+
+/// `KIND/1`, `KIND/2-shared` and `KIND/2-control` for one balancer of `n`
+/// backends, through handles or the shared path.
+fn scaling(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    kind: BalancerKind,
+    n: usize,
+    keys: &Arc<Vec<u64>>,
+    handles: bool,
+) {
+    let lb = loaded(kind, n);
+    group.bench_with_input(
+        BenchmarkId::from_parameter(format!("{}/1", kind.name())),
+        &n,
+        |b, _| {
+            b.iter_custom(|iters| {
+                let mut picker = lb.picker();
+                let start = Instant::now();
+                if handles {
+                    run_picks(picker.as_mut(), keys, iters);
+                } else {
+                    for i in 0..iters as usize {
+                        black_box(lb.pick(keys[i & (KEYS - 1)]));
+                    }
+                }
+                start.elapsed()
+            })
+        },
+    );
+    group.bench_with_input(
+        BenchmarkId::from_parameter(format!("{}/2-shared", kind.name())),
+        &n,
+        |b, _| b.iter_custom(|iters| two_threads([lb.clone(), lb.clone()], keys, iters, handles)),
+    );
+    let other = loaded(kind, n);
+    group.bench_with_input(
+        BenchmarkId::from_parameter(format!("{}/2-control", kind.name())),
+        &n,
+        |b, _| {
+            b.iter_custom(|iters| two_threads([lb.clone(), other.clone()], keys, iters, handles))
+        },
+    );
 }
 
 fn rebuild(c: &mut Criterion) {

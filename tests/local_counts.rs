@@ -3,7 +3,7 @@
 //! over plain counts must make the same picks as a handle over atomic
 //! counts that nobody else touches, through starts, finishes and updates.
 
-use drainstorm::balancer::{Backend, BackendId, BalancerKind, KindParams};
+use drainstorm::balancer::{Backend, BackendId, Balancer, BalancerKind, KindParams};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -32,6 +32,49 @@ fn backends(weights: &[u32]) -> Vec<Backend> {
         .collect()
 }
 
+/// Builds two balancers of `kind` over `weights`, applies `ops` to a
+/// shared picker of one and a local picker of the other, and fails at the
+/// first step where they answer differently. Returns the local one's
+/// balancer.
+fn replay(
+    kind: BalancerKind,
+    weights: &[u32],
+    ops: Vec<Op>,
+    seed: u64,
+) -> Result<Box<dyn Balancer>, TestCaseError> {
+    let params = KindParams::default();
+    let shared = kind.build_with(&backends(weights), seed, &params).unwrap();
+    let local = kind.build_with(&backends(weights), seed, &params).unwrap();
+    let mut a = shared.picker();
+    let mut b = local.local_picker();
+    for (step, op) in ops.into_iter().enumerate() {
+        match op {
+            Op::Pick(key) => prop_assert_eq!(a.pick(key), b.pick(key), "step {}", step),
+            Op::Start(id) => {
+                prop_assert_eq!(
+                    a.start(BackendId(id)),
+                    b.start(BackendId(id)),
+                    "step {}",
+                    step
+                )
+            }
+            Op::Finish(id) => {
+                prop_assert_eq!(
+                    a.finish(BackendId(id)),
+                    b.finish(BackendId(id)),
+                    "step {}",
+                    step
+                )
+            }
+            Op::Update(w) => {
+                let list = backends(&w);
+                prop_assert_eq!(shared.update(&list).is_ok(), local.update(&list).is_ok());
+            }
+        }
+    }
+    Ok(local)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
@@ -42,26 +85,7 @@ proptest! {
         ops in prop::collection::vec(op(), 1..300),
         seed in any::<u64>(),
     ) {
-        let params = KindParams::default();
-        let shared = kind.build_with(&backends(&weights), seed, &params).unwrap();
-        let local = kind.build_with(&backends(&weights), seed, &params).unwrap();
-        let mut a = shared.picker();
-        let mut b = local.local_picker();
-        for (step, op) in ops.into_iter().enumerate() {
-            match op {
-                Op::Pick(key) => prop_assert_eq!(a.pick(key), b.pick(key), "step {}", step),
-                Op::Start(id) => {
-                    prop_assert_eq!(a.start(BackendId(id)), b.start(BackendId(id)), "step {}", step)
-                }
-                Op::Finish(id) => {
-                    prop_assert_eq!(a.finish(BackendId(id)), b.finish(BackendId(id)), "step {}", step)
-                }
-                Op::Update(w) => {
-                    let list = backends(&w);
-                    prop_assert_eq!(shared.update(&list).is_ok(), local.update(&list).is_ok());
-                }
-            }
-        }
+        let local = replay(kind, &weights, ops, seed)?;
         // The shared counts are the pool's; the local ones are not.
         for id in 0..12 {
             prop_assert_eq!(local.in_flight(BackendId(id)).unwrap_or(0), 0);
@@ -114,26 +138,6 @@ proptest! {
             1..600,
         ),
     ) {
-        let kind = BalancerKind::LeastConn;
-        let params = KindParams::default();
-        let shared = kind.build_with(&backends(&weights), 1, &params).unwrap();
-        let local = kind.build_with(&backends(&weights), 1, &params).unwrap();
-        let mut a = shared.picker();
-        let mut b = local.local_picker();
-        for (step, op) in ops.into_iter().enumerate() {
-            match op {
-                Op::Pick(key) => prop_assert_eq!(a.pick(key), b.pick(key), "step {}", step),
-                Op::Start(id) => {
-                    prop_assert_eq!(a.start(BackendId(id)), b.start(BackendId(id)), "step {}", step)
-                }
-                Op::Finish(id) => {
-                    prop_assert_eq!(a.finish(BackendId(id)), b.finish(BackendId(id)), "step {}", step)
-                }
-                Op::Update(w) => {
-                    let list = backends(&w);
-                    prop_assert_eq!(shared.update(&list).is_ok(), local.update(&list).is_ok());
-                }
-            }
-        }
+        replay(BalancerKind::LeastConn, &weights, ops, 1)?;
     }
 }
