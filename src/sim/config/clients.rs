@@ -1,0 +1,125 @@
+//! Client groups: their workload (open or closed loop, load curve), keys
+//! and retry policy.
+
+use serde::{Deserialize, Serialize};
+
+use crate::retry::{Policy, PolicyConfig, SimDuration, SimTime};
+
+/// A population of clients sharing a workload, a key distribution and a
+/// retry policy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientGroup {
+    /// Unique name.
+    pub name: String,
+    /// How requests arrive.
+    pub workload: Workload,
+    /// Request keys (what hashing balancers route by).
+    #[serde(default)]
+    pub keys: KeyDist,
+    /// The group's retry policy.
+    pub retry: RetrySpec,
+}
+
+/// A retry policy: a preset by name, or explicit parameters.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum RetrySpec {
+    /// One of [`Policy::PRESETS`].
+    Preset(String),
+    /// Explicit parameters.
+    Config(Box<PolicyConfig>),
+}
+
+impl<'de> Deserialize<'de> for RetrySpec {
+    /// A string is a policy's name; a table, its parameters (whose errors
+    /// name the parameter, as an untagged enum's would not).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Spec;
+        impl<'de> serde::de::Visitor<'de> for Spec {
+            type Value = RetrySpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a policy's name (a preset or a [policies] table) or a policy table")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RetrySpec, E> {
+                Ok(RetrySpec::Preset(v.to_owned()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RetrySpec, A::Error> {
+                PolicyConfig::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(|c| RetrySpec::Config(Box::new(c)))
+            }
+        }
+        d.deserialize_any(Spec)
+    }
+}
+
+impl RetrySpec {
+    /// The resolved parameters, or `None` for an unknown preset.
+    pub fn resolve(&self) -> Option<PolicyConfig> {
+        match self {
+            Self::Preset(name) => Policy::preset_named(name).map(|p| p.config().clone()),
+            Self::Config(c) => Some((**c).clone()),
+        }
+    }
+}
+
+/// How a group's requests arrive.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Workload {
+    /// Poisson arrivals at `rate` per second, times the load curve: open
+    /// loop, so arrivals do not slow down when the service does.
+    Open {
+        /// Requests per second at factor 1.
+        rate: f64,
+        /// Piecewise-linear factor over time; empty: constant 1.
+        #[serde(default)]
+        curve: Vec<CurvePoint>,
+    },
+    /// `clients` clients, each waiting an exponential think time between
+    /// the end of one request and the start of the next: closed loop.
+    Closed {
+        /// Number of clients.
+        clients: u32,
+        /// Mean think time.
+        think: SimDuration,
+    },
+}
+
+/// A point of a load curve: the rate factor at a time. Between points the
+/// factor is linear; before the first and after the last it is constant.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CurvePoint {
+    /// When.
+    pub at: SimTime,
+    /// Rate factor (≥ 0).
+    pub factor: f64,
+}
+
+/// The distribution of request keys.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "dist", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum KeyDist {
+    /// Uniform over `count` keys.
+    Uniform {
+        /// Number of distinct keys (≥ 1).
+        count: u64,
+    },
+    /// Zipf over `count` keys with this exponent: a few hot keys.
+    Zipf {
+        /// Number of distinct keys (≥ 1).
+        count: u64,
+        /// Exponent s (> 0; 1 is classic Zipf).
+        exponent: f64,
+    },
+}
+
+impl Default for KeyDist {
+    fn default() -> Self {
+        Self::Uniform { count: 1 << 32 }
+    }
+}

@@ -1,0 +1,139 @@
+//! The simulator's configuration: plain data, serde-readable, validated by
+//! [`SimConfig::validate`] (which [`Simulation::new`](super::Simulation::new)
+//! calls).
+//!
+//! One file per part of the model, as in the engine: `router.rs` (how a
+//! request picks a site, health checks), `site.rs` (a load balancer and
+//! its backends), `clients.rs` (workloads, keys, retry policies),
+//! `recorder.rs` (series and the verdict rule); `validate.rs` checks them
+//! all.
+
+use serde::{Deserialize, Serialize};
+
+use super::action::TimedAction;
+use crate::balancer::{BalancerKind, KindParams};
+use crate::retry::{SimDuration, SimTime};
+
+mod clients;
+mod recorder;
+mod router;
+mod site;
+mod validate;
+
+pub use self::clients::{ClientGroup, CurvePoint, KeyDist, RetrySpec, Workload};
+pub use self::recorder::RecorderConfig;
+pub use self::router::{HealthCheckConfig, RouterConfig, RouterMode};
+pub use self::site::{BackendGroup, LbScaling, ServiceTime, SiteConfig};
+pub(crate) use self::validate::{check_params, validate_curve};
+
+/// Largest number of sites.
+pub const MAX_SITES: usize = 1024;
+/// Largest number of backends over all sites.
+pub const MAX_BACKENDS_TOTAL: u64 = 1 << 20;
+/// Largest number of slots plus queue places over all backends: the bound
+/// on attempts held by servers, hence on the simulator's memory.
+pub const MAX_SERVER_PLACES: u64 = 1 << 26;
+/// Largest open-loop rate a group may reach, in requests per simulated
+/// second.
+pub const MAX_RATE: f64 = 1e8;
+/// Largest number of closed-loop clients in a group.
+pub const MAX_CLIENTS: u32 = 1 << 24;
+/// Largest number of recorder intervals in one run.
+pub const MAX_INTERVALS: u64 = 1 << 22;
+
+/// Everything a [`Simulation`](super::Simulation) is built from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimConfig {
+    /// Seed of every random stream of the run.
+    #[serde(default)]
+    pub seed: u64,
+    /// Simulated time [`Simulation::run`](super::Simulation::run) stops at.
+    pub duration: SimDuration,
+    /// The sites (datacenters) and what runs in them.
+    pub sites: Vec<SiteConfig>,
+    /// Who sends requests.
+    pub clients: Vec<ClientGroup>,
+    /// How requests choose a site.
+    #[serde(default)]
+    pub router: RouterConfig,
+    /// Whether a client's timeout cancels its attempt at the server (drops
+    /// it from the queue, or aborts it in service). Off by default: real
+    /// servers keep working on abandoned requests, which is what lets a
+    /// storm outlive its trigger.
+    #[serde(default)]
+    pub cancel_on_timeout: bool,
+    /// Recorder and verdict settings.
+    #[serde(default)]
+    pub recorder: RecorderConfig,
+    /// Scheduled changes (drains, restores, weight changes…), in time order.
+    #[serde(default)]
+    pub timeline: Vec<TimedAction>,
+}
+
+impl SimConfig {
+    /// A small scenario for examples and tests: two sites of four
+    /// single-slot backends (exponential service, mean 10 ms) under 500
+    /// requests per second with the `envoy` retry preset, for 30 simulated
+    /// seconds.
+    pub fn example() -> SimConfig {
+        let site = |name: &str| SiteConfig {
+            name: name.into(),
+            weight: None,
+            balancer: BalancerKind::LeastConn,
+            balancer_params: KindParams::default(),
+            max_in_flight: Some(64),
+            max_new_per_sec: None,
+            accept_backlog: 0,
+            scaling: None,
+            backends: vec![BackendGroup {
+                name: None,
+                count: 4,
+                slots: 1,
+                queue: 16,
+                service: ServiceTime::Exponential {
+                    mean: SimDuration::from_millis(10),
+                },
+                speed: 1.0,
+                weight: 1,
+                fail_probability: 0.0,
+            }],
+        };
+        SimConfig {
+            seed: 1,
+            duration: SimDuration::from_secs(30),
+            sites: vec![site("east"), site("west")],
+            clients: vec![ClientGroup {
+                name: "web".into(),
+                workload: Workload::Open {
+                    rate: 500.0,
+                    curve: Vec::new(),
+                },
+                keys: KeyDist::default(),
+                retry: RetrySpec::Preset("envoy".into()),
+            }],
+            router: RouterConfig::default(),
+            cancel_on_timeout: false,
+            recorder: RecorderConfig::default(),
+            timeline: Vec::new(),
+        }
+    }
+
+    /// The index of the site with this name.
+    pub fn site_index(&self, name: &str) -> Option<usize> {
+        self.sites.iter().position(|s| s.name == name)
+    }
+
+    /// The index of the client group with this name.
+    pub fn group_index(&self, name: &str) -> Option<usize> {
+        self.clients.iter().position(|g| g.name == name)
+    }
+
+    /// When the trigger ends for the verdict: `recorder.trigger_end`, else
+    /// the time of the last timeline action, else `None`.
+    pub fn trigger_end(&self) -> Option<SimTime> {
+        self.recorder
+            .trigger_end
+            .or_else(|| self.timeline.last().map(|t| t.at))
+    }
+}

@@ -1,0 +1,121 @@
+//! The router's settings: how a request picks a site, health checks.
+
+use serde::{Deserialize, Serialize};
+
+use crate::balancer::BalancerKind;
+use crate::retry::SimDuration;
+
+/// The global routing layer (DNS / location service): how a request picks
+/// a site.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterConfig {
+    /// How the router answers: a balancer over the sites, or DNS-like
+    /// weighted random answers (see [`RouterMode`]).
+    #[serde(default)]
+    pub mode: RouterMode,
+    /// The balancer over sites in mode `balancer`; weights are the sites'
+    /// `weight`.
+    #[serde(default = "default_router_balancer")]
+    pub balancer: BalancerKind,
+    /// How long a client keeps a site answer: per key bucket in mode
+    /// `balancer` (zero: every attempt asks the router), per client or key
+    /// bucket in mode `sticky` (above zero), not allowed in mode
+    /// `weighted-random`.
+    #[serde(default)]
+    pub dns_ttl: SimDuration,
+    /// Key buckets per open-loop client group that cache an answer
+    /// independently (a resolver's population each).
+    #[serde(default = "default_ttl_buckets")]
+    pub ttl_buckets: u32,
+    /// Active health checks of the sites; `None`: sites are never ejected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheckConfig>,
+    /// Envoy's panic threshold: when fewer than this fraction of the sites
+    /// with weight are healthy, route to all of them as if healthy. `0`
+    /// disables it.
+    #[serde(default)]
+    pub panic_threshold: f64,
+    /// A site whose router weight rises from 0 (restore, health checks
+    /// returning it) or a backend whose weight rises from 0
+    /// (`set-backend-weights`) ramps its weight up linearly over this
+    /// window, in ten steps, as Envoy's `slow_start_window`. Zero: at once.
+    #[serde(default)]
+    pub slow_start: SimDuration,
+}
+
+/// How the global router answers (see the [`router`](crate::sim::router)
+/// module for the model).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RouterMode {
+    /// The router's `balancer` picks a site for each attempt (or for each
+    /// key bucket once per `dns_ttl`): the smooth answers of a global load
+    /// balancer.
+    #[default]
+    Balancer,
+    /// A fresh weighted random draw for every attempt: DNS answers that
+    /// resolvers and clients pick from at random, with no caching.
+    WeightedRandom,
+    /// Each closed-loop client, or each key bucket of an open-loop group,
+    /// keeps its weighted random draw for `dns_ttl`, then draws again: DNS
+    /// with a TTL.
+    Sticky,
+}
+
+impl RouterMode {
+    /// The mode's name, as written in a profile.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Balancer => "balancer",
+            Self::WeightedRandom => "weighted-random",
+            Self::Sticky => "sticky",
+        }
+    }
+}
+
+pub(super) fn default_router_balancer() -> BalancerKind {
+    BalancerKind::SmoothWrr
+}
+
+pub(super) fn default_ttl_buckets() -> u32 {
+    64
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        Self {
+            balancer: default_router_balancer(),
+            mode: RouterMode::Balancer,
+            dns_ttl: SimDuration::ZERO,
+            ttl_buckets: default_ttl_buckets(),
+            health_check: None,
+            panic_threshold: 0.0,
+            slow_start: SimDuration::ZERO,
+        }
+    }
+}
+
+/// Active health checking of sites by the router.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheckConfig {
+    /// Time between probes of one site.
+    pub interval: SimDuration,
+    /// A probe not answered within this fails.
+    pub timeout: SimDuration,
+    /// Consecutive failures that eject a site from rotation.
+    #[serde(default = "default_fall")]
+    pub fall: u32,
+    /// Consecutive successes that return it.
+    #[serde(default = "default_rise")]
+    pub rise: u32,
+}
+
+pub(super) fn default_fall() -> u32 {
+    3
+}
+
+pub(super) fn default_rise() -> u32 {
+    2
+}

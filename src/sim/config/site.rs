@@ -1,0 +1,208 @@
+//! A site's settings: its load balancer (balancer, admission, accept rate
+//! and scaling) and its backend groups with their service times.
+
+use serde::{Deserialize, Serialize};
+
+use crate::balancer::{BalancerKind, KindParams};
+use crate::retry::SimDuration;
+
+/// One site: its load balancer and its backends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    /// Unique name, used by timeline actions and reports.
+    pub name: String,
+    /// Weight in the router (its share of traffic); 0 starts drained.
+    /// Default: the site's total backend slots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
+    /// The balancer the site's load balancer picks backends with.
+    #[serde(default = "default_site_balancer")]
+    pub balancer: BalancerKind,
+    /// Parameters of the balancer (ring points, Maglev table size,
+    /// bounded-load ε); unset fields keep their defaults.
+    #[serde(default)]
+    pub balancer_params: KindParams,
+    /// Most attempts the load balancer holds at once (proxied and not yet
+    /// answered); over it, it rejects at once. `None`: unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_in_flight: Option<u32>,
+    /// Most new attempts the load balancer accepts per second (with
+    /// 100 ms of burst). `None`: unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_new_per_sec: Option<f64>,
+    /// Attempts that may wait in the load balancer's accept backlog when
+    /// they come faster than `max_new_per_sec`; beyond it they are
+    /// rejected. Waiting counts against the client's timeout, and an
+    /// accepted attempt is forwarded even if its client has given up:
+    /// a load balancer that accepts "not in a timely manner".
+    #[serde(default)]
+    pub accept_backlog: u32,
+    /// Whether the accept rate (`max_new_per_sec`) follows demand, as a
+    /// cloud load balancer scales its capacity: with lag. `None`: fixed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scaling: Option<LbScaling>,
+    /// Groups of identical backends.
+    pub backends: Vec<BackendGroup>,
+}
+
+pub(super) fn default_site_balancer() -> BalancerKind {
+    BalancerKind::LeastConn
+}
+
+impl SiteConfig {
+    /// The router weight: `weight`, or the site's total slots.
+    pub fn router_weight(&self) -> u32 {
+        self.weight.unwrap_or_else(|| {
+            let slots: u64 = self
+                .backends
+                .iter()
+                .map(|b| u64::from(b.count) * u64::from(b.slots))
+                .sum();
+            slots.clamp(1, u64::from(u32::MAX)) as u32
+        })
+    }
+
+    /// Backends in the site.
+    pub fn backend_count(&self) -> u64 {
+        self.backends.iter().map(|b| u64::from(b.count)).sum()
+    }
+
+    /// The hash key of each backend, in the site's order: what the
+    /// hashing balancers (ring, Maglev, bounded load) place it by.
+    ///
+    /// A backend's identity is `site/position` (its position in the site,
+    /// from 0) or, in a named group, `name-j` (its index in the group),
+    /// hashed with [`key_of`](crate::balancer::key_of). Identities differ
+    /// between sites, so two sites with the same number of backends get
+    /// independent layouts: a hot key's retry sent to another site lands
+    /// on a backend chosen afresh, as with real proxies that hash their
+    /// backends' addresses.
+    ///
+    /// ```
+    /// use drainstorm::sim::SimConfig;
+    ///
+    /// let config = SimConfig::example();
+    /// let (east, west) = (&config.sites[0], &config.sites[1]);
+    /// assert_ne!(east.backend_hash_keys()[0], west.backend_hash_keys()[0]);
+    /// ```
+    pub fn backend_hash_keys(&self) -> Vec<u64> {
+        let mut keys = Vec::new();
+        for g in &self.backends {
+            for j in 0..g.count {
+                let identity = match &g.name {
+                    Some(name) => format!("{name}-{j}"),
+                    None => format!("{}/{}", self.name, keys.len()),
+                };
+                keys.push(crate::balancer::key_of(identity.as_bytes()));
+            }
+        }
+        keys
+    }
+}
+
+/// How a site load balancer's accept rate follows demand.
+///
+/// Once per second the load balancer sets a target of `headroom` × the new
+/// attempts it was offered in the last second (admitted or not), clamped
+/// to [`max_new_per_sec`](SiteConfig::max_new_per_sec), `max_per_sec`],
+/// and moves its accept rate toward the target by at most `growth` × the
+/// current rate. A sudden shift of traffic therefore meets a load balancer
+/// sized for the old traffic for a while: the reason a drain is ramped.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LbScaling {
+    /// Largest accept rate, new attempts per second.
+    pub max_per_sec: f64,
+    /// Capacity kept above the observed demand (≥ 1).
+    #[serde(default = "default_headroom")]
+    pub headroom: f64,
+    /// Largest change per second, as a fraction of the current rate
+    /// (0, 10].
+    #[serde(default = "default_growth")]
+    pub growth: f64,
+}
+
+pub(super) fn default_headroom() -> f64 {
+    1.5
+}
+
+pub(super) fn default_growth() -> f64 {
+    0.05
+}
+
+/// `count` identical backends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendGroup {
+    /// The group's name, from which its backends' identities are derived
+    /// (backend *j* of the group is `name-j`; see
+    /// [`SiteConfig::backend_hash_keys`]). `None`: the site's name and the
+    /// backend's position in the site. Give two sites' groups the same
+    /// name to model one backend pool behind both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// How many (≥ 1).
+    #[serde(default = "one")]
+    pub count: u32,
+    /// Requests each serves at once (≥ 1).
+    #[serde(default = "one")]
+    pub slots: u32,
+    /// Requests each queues beyond its slots (FIFO); over it, it rejects.
+    #[serde(default)]
+    pub queue: u32,
+    /// Service time of one request at speed 1.
+    pub service: ServiceTime,
+    /// Service rate multiplier (> 0): service time is divided by it.
+    #[serde(default = "unit")]
+    pub speed: f64,
+    /// Weight in the site's balancer (0: drained).
+    #[serde(default = "one")]
+    pub weight: u32,
+    /// Probability that a served request fails (answers an error after its
+    /// service time), in [0, 1].
+    #[serde(default)]
+    pub fail_probability: f64,
+}
+
+pub(super) fn one() -> u32 {
+    1
+}
+
+pub(super) fn unit() -> f64 {
+    1.0
+}
+
+/// A service-time distribution.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "dist", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ServiceTime {
+    /// Exponential with this mean (memoryless: an M/M/c server).
+    Exponential {
+        /// Mean.
+        mean: SimDuration,
+    },
+    /// Always this long (an M/D/c server).
+    Deterministic {
+        /// The service time.
+        value: SimDuration,
+    },
+    /// Log-normal with this mean and shape σ (the standard deviation of the
+    /// logarithm): the long tail of real services.
+    LogNormal {
+        /// Mean.
+        mean: SimDuration,
+        /// σ of ln(service time), in [0, 4].
+        sigma: f64,
+    },
+}
+
+impl ServiceTime {
+    /// The mean service time.
+    pub fn mean(&self) -> SimDuration {
+        match *self {
+            Self::Exponential { mean } | Self::LogNormal { mean, .. } => mean,
+            Self::Deterministic { value } => value,
+        }
+    }
+}
