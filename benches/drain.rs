@@ -7,23 +7,14 @@ use std::time::Instant;
 
 use drainstorm::profile::{DEFAULT, Profile};
 use drainstorm::report::Comparison;
-use drainstorm::sim::run_batch;
 
 fn main() {
     let profile = Profile::bundled(DEFAULT)
         .expect("bundled")
         .expect("the bundled profile is valid");
-    let runs = profile.runs();
-    let configs: Vec<_> = runs.iter().map(|r| r.config.clone()).collect();
     let start = Instant::now();
-    let results = run_batch(&configs);
+    let comparison = Comparison::run(profile).expect("runs of a valid profile succeed");
     let wall = start.elapsed();
-    let runs = runs
-        .into_iter()
-        .zip(results)
-        .map(|(run, res)| (run, res.expect("runs of a valid profile succeed")))
-        .collect();
-    let comparison = Comparison { profile, runs };
     println!(
         "drain/{}: {} runs in {:.1} s on {} threads\n",
         comparison.profile.name,

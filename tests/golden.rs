@@ -17,7 +17,6 @@ use std::fmt::Write as _;
 use drainstorm::profile::{BUNDLED, Profile};
 use drainstorm::report::Comparison;
 use drainstorm::retry::SimDuration;
-use drainstorm::sim::run_batch;
 use sha2::{Digest, Sha256};
 
 const HASHES: &str = "tests/golden/hashes.txt";
@@ -41,17 +40,7 @@ fn comparison(name: &str) -> Comparison {
     let mut profile = Profile::bundled(name).unwrap().unwrap();
     profile.duration = profile.duration.min(cut(name));
     profile.compare.seeds = 1;
-    let runs = profile.runs();
-    let configs: Vec<_> = runs.iter().map(|r| r.config.clone()).collect();
-    let results = run_batch(&configs);
-    Comparison {
-        runs: runs
-            .into_iter()
-            .zip(results)
-            .map(|(r, res)| (r, res.expect("the bundled profile runs")))
-            .collect(),
-        profile,
-    }
+    Comparison::run(profile).expect("the bundled profile runs")
 }
 
 fn sha256(text: &str) -> String {

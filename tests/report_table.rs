@@ -3,23 +3,12 @@
 use drainstorm::profile::Profile;
 use drainstorm::report::Comparison;
 use drainstorm::retry::SimDuration;
-use drainstorm::sim::run_batch;
 
 fn comparison() -> Comparison {
     let mut profile = Profile::bundled("flash-crowd").unwrap().unwrap();
     profile.duration = SimDuration::from_secs(20);
     profile.compare.balancers.truncate(2);
-    let runs = profile.runs();
-    let configs: Vec<_> = runs.iter().map(|r| r.config.clone()).collect();
-    let results = run_batch(&configs);
-    Comparison {
-        runs: runs
-            .into_iter()
-            .zip(results)
-            .map(|(r, res)| (r, res.unwrap()))
-            .collect(),
-        profile,
-    }
+    Comparison::run(profile).unwrap()
 }
 
 #[test]

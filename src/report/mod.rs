@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::profile::{Profile, Run};
-use crate::sim::{Recovery, RunResult, SiteInterval, Summary, Verdict};
+use crate::sim::{Recovery, RunResult, SimError, SiteInterval, Summary, Verdict, run_batch};
 
 pub use self::html::html;
 
@@ -66,6 +66,21 @@ fn mean(xs: impl Iterator<Item = f64>) -> f64 {
 }
 
 impl Comparison {
+    /// Runs every run of `profile` in memory (in parallel, see
+    /// [`run_batch`]) and keeps the results, in the profile's order; the
+    /// first run that fails is the error. The command line streams its
+    /// rows to disk instead; this is for tests, benchmarks and hosts.
+    pub fn run(profile: Profile) -> Result<Self, SimError> {
+        let runs = profile.runs();
+        let configs: Vec<_> = runs.iter().map(|r| r.config.clone()).collect();
+        let runs = runs
+            .into_iter()
+            .zip(run_batch(&configs))
+            .map(|(run, result)| result.map(|r| (run, r)))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { profile, runs })
+    }
+
     /// The rows, best first: by verdict, then goodput lost, then p99.
     pub fn rows(&self) -> Vec<Row> {
         let mut keys: Vec<(String, String)> = Vec::new();
