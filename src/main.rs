@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use clap::{CommandFactory, Parser};
-use drainstorm::profile::{BUNDLED, DEFAULT, Profile, ProfileError};
+use drainstorm::profile::{BUNDLED, DEFAULT, Override, Profile, ProfileError};
 use drainstorm::report::Comparison;
 use drainstorm::sim::{WorkEstimate, run_batch_streaming};
 
@@ -74,8 +74,9 @@ macro_rules! outln {
 
 /// Loads a profile and reports its warnings on standard error; with
 /// `strict`, a warning is an error.
-fn load_checked(spec: &str, strict: bool) -> Result<Profile, Failure> {
+fn load_checked(spec: &str, strict: bool, sets: &[String]) -> Result<Profile, Failure> {
     let (profile, text, file) = load_text(spec)?;
+    let profile = overridden(profile, sets)?;
     let warnings = profile.warnings(&text, &file);
     for w in &warnings {
         eprintln!("warning: {w}");
@@ -90,8 +91,17 @@ fn load_checked(spec: &str, strict: bool) -> Result<Profile, Failure> {
     Ok(profile)
 }
 
-fn load(spec: &str) -> Result<Profile, Failure> {
-    load_text(spec).map(|(p, _, _)| p)
+fn load(spec: &str, sets: &[String]) -> Result<Profile, Failure> {
+    overridden(load_text(spec)?.0, sets)
+}
+
+/// Applies `--set KEY=VALUE` overrides, in order.
+fn overridden(profile: Profile, sets: &[String]) -> Result<Profile, Failure> {
+    let overrides = sets
+        .iter()
+        .map(|s| s.parse::<Override>())
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(profile.with_overrides(&overrides)?)
 }
 
 /// The profile, the text it was parsed from, and the name errors give it.
@@ -188,7 +198,7 @@ fn check_work(name: &str, estimate: &WorkEstimate, yes: bool) -> Result<(), Fail
 
 fn run(args: RunArgs) -> Result<(), Failure> {
     let spec = args.profile.clone().unwrap_or_else(|| DEFAULT.to_owned());
-    let mut profile = load_checked(&spec, args.strict)?;
+    let mut profile = load_checked(&spec, args.strict, &args.sets)?;
     if let Some(seed) = args.seed {
         profile.seed = seed;
     }
@@ -415,10 +425,11 @@ fn try_main() -> Result<(), Failure> {
             profiles,
             yes,
             strict,
+            sets,
         } => {
             let mut errors = Vec::new();
             for spec in &profiles {
-                match load_checked(spec, strict).and_then(|p| {
+                match load_checked(spec, strict, &sets).and_then(|p| {
                     let estimate = p.estimate();
                     check_work(spec, &estimate, yes).map(|()| estimate)
                 }) {
@@ -462,8 +473,8 @@ fn try_main() -> Result<(), Failure> {
             out!("{}", String::from_utf8_lossy(&buffer))?;
             Ok(())
         }
-        Command::Show { profile } => {
-            out!("{}", load(&profile)?.to_toml())?;
+        Command::Show { profile, sets } => {
+            out!("{}", load(&profile, &sets)?.to_toml())?;
             Ok(())
         }
     }

@@ -33,6 +33,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 mod locate;
+mod overrides;
+
+pub use self::overrides::Override;
 
 use self::locate::{line_col, locate, place, written_path};
 

@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 use drainstorm::sim::Verdict;
 
+/// What `--set` does, as `--help` says it.
+pub const SET_HELP: &str = "Override a profile key: a dotted path with list indices and a value, parsed and checked like the file (`sites[1].backends[0].count=12`, `clients[0].workload.rate=1200`, `router.dns_ttl=30s`); repeatable, applied in order";
+
 /// How a profile is named on the command line.
 pub const PROFILE_HELP: &str = "A profile: a path (anything with a `/` or ending in `.toml`) or the name of a bundled profile (`drainstorm profiles` lists them)";
 
@@ -45,6 +48,8 @@ pub enum Command {
         /// site never drained, no site in rotation) as errors.
         #[arg(long)]
         strict: bool,
+        #[arg(long = "set", value_name = "KEY=VALUE", help = SET_HELP)]
+        sets: Vec<String>,
     },
     /// List the bundled profiles.
     Profiles,
@@ -52,6 +57,8 @@ pub enum Command {
     Show {
         #[arg(help = PROFILE_HELP)]
         profile: String,
+        #[arg(long = "set", value_name = "KEY=VALUE", help = SET_HELP)]
+        sets: Vec<String>,
     },
     /// Print a shell completion script (`drainstorm completions bash >
     /// /etc/bash_completion.d/drainstorm`).
@@ -68,6 +75,8 @@ pub enum Command {
 pub struct RunArgs {
     #[arg(help = PROFILE_HELP)]
     pub profile: Option<String>,
+    #[arg(long = "set", value_name = "KEY=VALUE", help = SET_HELP)]
+    pub sets: Vec<String>,
     /// Seed of the first run (overrides the profile's).
     #[arg(long)]
     pub seed: Option<u64>,
