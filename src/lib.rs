@@ -106,6 +106,7 @@
 #![warn(missing_docs)]
 
 pub mod balancer;
+pub mod plan;
 pub mod profile;
 #[cfg(feature = "cli")]
 pub mod report;

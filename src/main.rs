@@ -72,6 +72,9 @@ macro_rules! outln {
     }};
 }
 
+#[path = "cli/sweep.rs"]
+mod sweep;
+
 /// Loads a profile and reports its warnings on standard error; with
 /// `strict`, a warning is an error.
 fn load_checked(spec: &str, strict: bool, sets: &[String]) -> Result<Profile, Failure> {
@@ -421,6 +424,8 @@ fn try_main() -> Result<(), Failure> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
         Command::Run(args) => run(args),
+        Command::Sweep(args) => sweep::sweep(args),
+        Command::Merge(args) => sweep::merge_parts(args),
         Command::Validate {
             profiles,
             yes,

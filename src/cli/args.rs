@@ -36,6 +36,15 @@ pub enum Command {
     /// Run a profile's comparison (default: the bundled cheyenne-2026).
     #[command(after_help = EXIT_CODES)]
     Run(RunArgs),
+    /// Run a profile over a grid of values of one or more keys (every
+    /// balancer × policy × seed at each point) and draw the verdicts:
+    /// sweep.csv, map.html (the metastability map) and a table.
+    #[command(after_help = EXIT_CODES)]
+    Sweep(SweepArgs),
+    /// Merge the partial results of a sweep run in shards (`sweep --shard
+    /// K/N`) into the files the whole sweep writes, byte for byte.
+    #[command(after_help = EXIT_CODES)]
+    Merge(MergeArgs),
     /// Check profiles: the first error of each, located, and their warnings.
     #[command(after_help = EXIT_CODES)]
     Validate {
@@ -154,4 +163,59 @@ impl FailOn {
         };
         rank(verdict) >= floor
     }
+}
+
+/// `drainstorm sweep`'s options.
+#[derive(clap::Args)]
+pub struct SweepArgs {
+    #[arg(help = PROFILE_HELP)]
+    pub profile: String,
+    /// A key and its values: `KEY=LO..HI:STEPS` (evenly spaced, both ends
+    /// included; numbers or durations such as `10s..60s:6`) or
+    /// `KEY=a,b,c`. Repeat it for a grid (the metastability map draws two).
+    #[arg(long, required = true, value_name = "KEY=VALUES")]
+    pub vary: Vec<String>,
+    /// Seeds per point and combination, the same at every point (default:
+    /// the profile's `compare.seeds`).
+    #[arg(short = 'n', long)]
+    pub seeds: Option<u32>,
+    #[arg(long = "set", value_name = "KEY=VALUE", help = SET_HELP)]
+    pub sets: Vec<String>,
+    /// Sweep only some combinations, `balancer=NAME` or `policy=NAME`.
+    #[arg(long)]
+    pub only: Vec<String>,
+    /// Output folder (default: drainstorm-out/<profile name>-sweep/).
+    #[arg(short, long)]
+    pub out: Option<PathBuf>,
+    /// Run only the K-th of N deterministic slices of the runs (every N-th
+    /// run from run K − 1) and write part-K-of-N.jsonl; `drainstorm merge`
+    /// joins the parts. For a Slurm job array or a Kubernetes Indexed Job.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Continue an interrupted sweep: run only what its journal lacks.
+    #[arg(long)]
+    pub resume: bool,
+    /// Worker threads: a number, or 0 or `auto` for one per core.
+    #[arg(short = 'j', long, value_parser = threads)]
+    pub threads: Option<usize>,
+    /// Run more than 10^6 runs.
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Treat the profile's warnings as errors.
+    #[arg(long)]
+    pub strict: bool,
+    /// No progress bar and no timing.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `drainstorm merge`'s options.
+#[derive(clap::Args)]
+pub struct MergeArgs {
+    /// The partial results, one per shard (`part-K-of-N.jsonl`).
+    #[arg(required = true)]
+    pub parts: Vec<PathBuf>,
+    /// Output folder (default: the first part's folder).
+    #[arg(short, long)]
+    pub out: Option<PathBuf>,
 }

@@ -15,6 +15,10 @@ pub use self::html::html;
 mod csv_rows;
 pub mod schema;
 mod story;
+pub mod sweep;
+mod sweep_map;
+
+pub use self::sweep_map::sweep_map;
 
 pub use self::csv_rows::{CsvRows, SERIES_HEADER, SITES_HEADER, TIMELINE_HEADER, exact_seconds};
 

@@ -52,7 +52,9 @@ use super::tally::Tally;
 use crate::retry::SimTime;
 
 /// How a run absorbed its trigger (see the [module documentation](self)).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     /// No collapse, and at most `degraded_loss` of the offered requests
@@ -92,7 +94,7 @@ impl std::fmt::Display for Verdict {
 }
 
 /// When a run recovered, by the rule of the [module documentation](self).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, serde::Deserialize)]
 #[serde(tag = "state", rename_all = "kebab-case")]
 pub enum Recovery {
     /// The run has no trigger end to recover from.
