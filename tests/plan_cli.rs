@@ -387,3 +387,88 @@ fn ctrl_c_keeps_the_finished_runs_and_resume_finishes_the_same_sweep() {
     assert!(whole.status.success(), "{}", text(&whole.stderr));
     assert_eq!(read(&dir, "cut/sweep.csv"), read(&dir, "whole/sweep.csv"));
 }
+
+#[test]
+fn the_slurm_example_runs_as_a_job_array_and_merges() {
+    let dir = scratch("slurm");
+    std::fs::write(dir.join("tiny.toml"), TINY).unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy");
+    let script = |name: &str, env: &[(&str, String)]| {
+        let out = std::process::Command::new("bash")
+            .arg(root.join("slurm").join(name))
+            .current_dir(&dir)
+            .env("DRAINSTORM", env!("CARGO_BIN_EXE_drainstorm"))
+            .env("PROFILE", "tiny.toml")
+            .env("VARY_1", "clients[0].workload.rate=200..600:3")
+            .env("VARY_2", "timeline[0].ramp=0s..4s:2")
+            .env("SEEDS", "1")
+            .env("OUT", dir.join("array"))
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+    };
+    // What sbatch --array=1-3 would start, one task after another.
+    for k in 1..=3 {
+        script(
+            "sweep.sbatch",
+            &[
+                ("SLURM_ARRAY_TASK_ID", k.to_string()),
+                ("SLURM_ARRAY_TASK_COUNT", "3".into()),
+            ],
+        );
+    }
+    script("merge.sbatch", &[("N", "3".into())]);
+    let whole = drainstorm(
+        &[
+            "sweep",
+            "tiny.toml",
+            "--vary",
+            "clients[0].workload.rate=200..600:3",
+            "--vary",
+            "timeline[0].ramp=0s..4s:2",
+            "-n",
+            "1",
+            "-o",
+            "whole",
+            "-q",
+        ],
+        &dir,
+    );
+    assert!(whole.status.success(), "{}", text(&whole.stderr));
+    for file in ["sweep.csv", "map.html"] {
+        assert_eq!(
+            read(&dir, &format!("whole/{file}")),
+            read(&dir, &format!("array/{file}")),
+            "{file}"
+        );
+    }
+    // The Kubernetes example runs the same sweep as the Slurm one.
+    let slurm = std::fs::read_to_string(root.join("slurm/sweep.sbatch")).unwrap();
+    let k8s = std::fs::read_to_string(root.join("kubernetes/sweep-job.yaml")).unwrap();
+    for vary in [
+        "clients[0].workload.rate=70..110:5",
+        "timeline[0].ramp=0s..60m:5",
+    ] {
+        assert!(slurm.contains(vary) && k8s.contains(vary), "{vary}");
+    }
+    // And that sweep is valid on the bundled profile.
+    let out = drainstorm(
+        &[
+            "sweep",
+            "cheyenne-2026",
+            "--vary",
+            "clients[0].workload.rate=70..110:5",
+            "--vary",
+            "timeline[0].ramp=0s..60m:5",
+            "--shard",
+            "9/8",
+        ],
+        &dir,
+    );
+    assert!(
+        text(&out.stderr).contains("--shard 9/8: allowed K from 1 to N"),
+        "{}",
+        text(&out.stderr)
+    );
+}
