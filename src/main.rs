@@ -72,6 +72,8 @@ macro_rules! outln {
     }};
 }
 
+#[path = "cli/plan.rs"]
+mod plan;
 #[path = "cli/sweep.rs"]
 mod sweep;
 
@@ -426,6 +428,7 @@ fn try_main() -> Result<(), Failure> {
         Command::Run(args) => run(args),
         Command::Sweep(args) => sweep::sweep(args),
         Command::Merge(args) => sweep::merge_parts(args),
+        Command::Plan(args::PlanCommand::Headroom(args)) => plan::headroom(args),
         Command::Validate {
             profiles,
             yes,

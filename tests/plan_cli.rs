@@ -472,3 +472,53 @@ fn the_slurm_example_runs_as_a_job_array_and_merges() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn plan_headroom_answers_per_combination_and_refuses_bad_questions() {
+    let dir = scratch("headroom");
+    std::fs::write(dir.join("tiny.toml"), TINY).unwrap();
+    let out = drainstorm(
+        &["plan", "headroom", "tiny.toml", "-n", "2", "-o", "h", "-q"],
+        &dir,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(table.contains("the capacity factor of west"), "{table}");
+    assert!(table.contains("2/2 [0.34, 1.00]"), "{table}");
+    let csv = text(&read(&dir, "h/headroom.csv"));
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 1 + 4, "{csv}");
+    assert!(rows[1..].iter().all(|r| r.contains(",found,")), "{csv}");
+    let json: serde_json::Value = serde_json::from_slice(&read(&dir, "h/headroom.json")).unwrap();
+    assert_eq!(json["answers"].as_array().unwrap().len(), 4);
+    for (args, says) in [
+        (&["--target", "0"][..], "--target 0: allowed (0, 1]"),
+        (&["--target", "1.5"][..], "--target 1.5: allowed (0, 1]"),
+        (&["--seeds", "0"][..], "--seeds 0: allowed 1 to 1000"),
+        (
+            &["--tolerance", "0"][..],
+            "--tolerance 0: allowed [0.001, 0.5]",
+        ),
+        (
+            &["--min-factor", "2", "--max-factor", "1"][..],
+            "--max-factor 1: allowed (2, 100]",
+        ),
+        (
+            &[
+                "--set",
+                "timeline[1]={ at = \"20s\", action = \"drain\", site = \"west\" }",
+            ][..],
+            "every site is drained",
+        ),
+        (&["--set", "sites[0].cuont=1"][..], "unknown field `cuont`"),
+    ] {
+        let out = drainstorm(
+            &[&["plan", "headroom", "tiny.toml", "-o", "bad"][..], args].concat(),
+            &dir,
+        );
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    assert!(!dir.join("bad").exists());
+}

@@ -45,6 +45,9 @@ pub enum Command {
     /// K/N`) into the files the whole sweep writes, byte for byte.
     #[command(after_help = EXIT_CODES)]
     Merge(MergeArgs),
+    /// Turn a drain into a decision: how much capacity it needs.
+    #[command(subcommand)]
+    Plan(PlanCommand),
     /// Check profiles: the first error of each, located, and their warnings.
     #[command(after_help = EXIT_CODES)]
     Validate {
@@ -218,4 +221,82 @@ pub struct MergeArgs {
     /// Output folder (default: the first part's folder).
     #[arg(short, long)]
     pub out: Option<PathBuf>,
+}
+
+/// `drainstorm plan`'s questions.
+#[derive(Subcommand)]
+pub enum PlanCommand {
+    /// The smallest capacity factor of the sites that stay in rotation at
+    /// which the drain is absorbed with the target probability, for every
+    /// balancer × policy: searched by bisection with common random
+    /// numbers, started from capacity arithmetic, each point decided on as
+    /// few seeds as it takes.
+    ///
+    /// The factor multiplies, for every site no `drain` action names, each
+    /// backend group's count (rounded up to whole backends) and the load
+    /// balancer's `max_new_per_sec`, `scaling.max_per_sec`,
+    /// `max_in_flight` and `set-accept-rate` actions (see --scale). Nothing
+    /// else changes; 1 is the profile as written.
+    #[command(after_help = EXIT_CODES)]
+    Headroom(HeadroomArgs),
+}
+
+/// What a capacity factor scales.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ScaleArg {
+    /// Backends and load-balancer accept rates together.
+    Both,
+    /// Backend counts only.
+    Backends,
+    /// Load-balancer accept rates and in-flight limits only.
+    Lb,
+}
+
+/// `drainstorm plan headroom`'s options.
+#[derive(clap::Args)]
+pub struct HeadroomArgs {
+    #[arg(help = PROFILE_HELP)]
+    pub profile: Option<String>,
+    /// The share of seeds that must be absorbed, in (0, 1].
+    #[arg(long, default_value_t = 0.95)]
+    pub target: f64,
+    /// Seeds at the answer (the same seeds at every factor).
+    #[arg(short = 'n', long, default_value_t = 8)]
+    pub seeds: u32,
+    /// What the factor scales.
+    #[arg(long, value_enum, default_value_t = ScaleArg::Both)]
+    pub scale: ScaleArg,
+    /// Stop when the unsafe and the safe factor are within this fraction.
+    #[arg(long, default_value_t = 0.02)]
+    pub tolerance: f64,
+    /// The smallest factor searched.
+    #[arg(long, default_value_t = 0.1)]
+    pub min_factor: f64,
+    /// The largest factor searched.
+    #[arg(long, default_value_t = 8.0)]
+    pub max_factor: f64,
+    /// Run every run that does not collapse to its end, instead of
+    /// stopping once it has recovered after the last timeline action.
+    #[arg(long)]
+    pub full_runs: bool,
+    #[arg(long = "set", value_name = "KEY=VALUE", help = SET_HELP)]
+    pub sets: Vec<String>,
+    /// Plan only some combinations, `balancer=NAME` or `policy=NAME`.
+    #[arg(long)]
+    pub only: Vec<String>,
+    /// Worker threads: a number, or 0 or `auto` for one per core.
+    #[arg(short = 'j', long, value_parser = threads)]
+    pub threads: Option<usize>,
+    /// Output folder (default: drainstorm-out/<profile name>-headroom/).
+    #[arg(short, long)]
+    pub out: Option<PathBuf>,
+    /// Print the plan as JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Treat the profile's warnings as errors.
+    #[arg(long)]
+    pub strict: bool,
+    /// No progress bar and no timing.
+    #[arg(short, long)]
+    pub quiet: bool,
 }

@@ -11,11 +11,22 @@
 //! - [`Sweep`]: a grid of axes × the profile's balancers × policies × the
 //!   same seeds at every point (common random numbers), run in parallel
 //!   with rayon, shardable into deterministic slices ([`Sweep::shard`]).
+//! - [`scale_capacity`]: the capacity factor of the sites that stay in
+//!   rotation, and [`Arithmetic`], what capacity arithmetic says of it.
+//! - [`search`]: the smallest factor at which enough seeds are absorbed
+//!   (bracketing, bisection with common random numbers, a sequential test),
+//!   and [`HeadroomPlan`], that search for every balancer × policy.
 
 mod axis;
+mod capacity;
 mod cells;
+mod headroom;
+mod search;
 mod sweep;
 
 pub use self::axis::{Axis, MAX_STEPS};
+pub use self::capacity::{Arithmetic, Binding, Scale, scale_capacity, staying_sites};
 pub use self::cells::{Cell, cells};
+pub use self::headroom::{Headroom, HeadroomPlan, HeadroomSettings, Judging, Progress, judge};
+pub use self::search::{Outcome, Probe, Search, SearchSettings, Trial, search, wilson};
 pub use self::sweep::{CONFIRM_RUNS_ABOVE, Point, Sweep, SweepRow, run_summary};

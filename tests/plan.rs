@@ -1,0 +1,132 @@
+//! The planning library on a small real profile: the headroom search's
+//! claims hold when checked run by run, and its answers do not depend on
+//! the number of threads.
+
+use drainstorm::plan::{
+    HeadroomPlan, HeadroomSettings, Judging, Outcome, Scale, SearchSettings, judge, scale_capacity,
+};
+use drainstorm::profile::Profile;
+
+/// Two sites; one is drained for good at 10 s while the load is at its
+/// peak, so the other must carry all of it.
+const PROFILE: &str = r#"
+name = "small-drain"
+seed = 11
+duration = "40s"
+
+[compare]
+balancers = ["least-conn", "maglev"]
+policies = ["hasty"]
+
+[policies.hasty]
+max_attempts = 3
+attempt_timeout = "100ms"
+backoff = { kind = "immediate" }
+
+[recorder]
+interval = "1s"
+collapse_min = "2s"
+recovery_window = "3s"
+metastable_after = "15s"
+
+[[sites]]
+name = "east"
+max_new_per_sec = 300
+accept_backlog = 50
+backends = [{ count = 3, slots = 1, queue = 20, service = { dist = "exponential", mean = "10ms" } }]
+
+[[sites]]
+name = "west"
+max_new_per_sec = 300
+accept_backlog = 50
+backends = [{ count = 3, slots = 1, queue = 20, service = { dist = "exponential", mean = "10ms" } }]
+
+[[clients]]
+name = "web"
+retry = "hasty"
+workload = { kind = "open", rate = 380 }
+
+[[timeline]]
+at = "10s"
+action = "drain"
+site = "east"
+"#;
+
+fn settings(judging: Judging) -> HeadroomSettings {
+    HeadroomSettings {
+        scale: Scale::Both,
+        search: SearchSettings {
+            seeds: 4,
+            tolerance: 0.05,
+            ..SearchSettings::default()
+        },
+        judging,
+    }
+}
+
+#[test]
+fn every_answer_holds_when_its_runs_are_checked_one_by_one() {
+    let profile = Profile::from_toml(PROFILE, "small.toml").unwrap();
+    let s = settings(Judging::FullRuns);
+    let plan = HeadroomPlan::run(&profile, &s, &|_| {}).unwrap();
+    assert_eq!(plan.answers.len(), 2);
+    let runs = {
+        let mut p = profile.clone();
+        p.compare.seeds = 1;
+        p.runs()
+    };
+    for (a, run) in plan.answers.iter().zip(&runs) {
+        let Outcome::Found {
+            factor,
+            unsafe_below,
+            absorbed,
+            seeds,
+            wilson,
+        } = a.search.outcome
+        else {
+            panic!("{} + {}: {:?}", a.balancer, a.policy, a.search.outcome);
+        };
+        assert!(unsafe_below < factor && factor - unsafe_below <= 0.05 * factor + 1e-9);
+        assert_eq!((absorbed, seeds), (4, 4));
+        assert!(wilson.0 > 0.4 && wilson.1 == 1.0, "{wilson:?}");
+        // Judged again from scratch: every seed is absorbed at the factor,
+        // and some seed is not at the factor found unsafe.
+        let verdicts = |f: f64| -> Vec<bool> {
+            (0..4)
+                .map(|k| {
+                    let mut c = scale_capacity(&run.config, f, Scale::Both);
+                    c.seed = profile.seed + k;
+                    judge(c, Judging::FullRuns).unwrap().absorbed
+                })
+                .collect()
+        };
+        assert!(
+            verdicts(factor).iter().all(|&a| a),
+            "{}: {factor}",
+            a.balancer
+        );
+        assert!(
+            verdicts(unsafe_below).iter().any(|&a| !a),
+            "{}: {unsafe_below}",
+            a.balancer
+        );
+        // The answer needs more capacity than the profile has: the drain
+        // overloads the one site left (380/s offered, 300/s accepted).
+        assert!(factor > 1.0, "{}: {factor}", a.balancer);
+        assert!(a.search.runs >= 4, "{}", a.search.runs);
+    }
+}
+
+#[test]
+fn a_plan_is_the_same_on_one_thread_and_on_two() {
+    let profile = Profile::from_toml(PROFILE, "small.toml").unwrap();
+    let s = settings(Judging::UntilRecovered);
+    let plan = |threads| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| HeadroomPlan::run(&profile, &s, &|_| {}).unwrap())
+    };
+    assert_eq!(plan(1), plan(2));
+}
