@@ -43,13 +43,14 @@ impl Scale {
     }
 }
 
-/// The sites that stay in rotation: those no `drain` action names.
+/// The sites that stay in rotation: those no `drain` or `paced-drain`
+/// action names.
 pub fn staying_sites(config: &SimConfig) -> Vec<usize> {
     let drained: Vec<&str> = config
         .timeline
         .iter()
         .filter_map(|t| match &t.action {
-            Action::Drain { site, .. } => Some(site.as_str()),
+            Action::Drain { site, .. } | Action::PacedDrain { site, .. } => Some(site.as_str()),
             _ => None,
         })
         .collect();

@@ -37,7 +37,7 @@ fn drain_windows(c: &Comparison) -> Vec<(f64, f64)> {
     let end = c.profile.duration.as_secs_f64();
     let mut out = Vec::new();
     for (i, t) in c.profile.timeline.iter().enumerate() {
-        if let Action::Drain { site, .. } = &t.action {
+        if let Action::Drain { site, .. } | Action::PacedDrain { site, .. } = &t.action {
             let until = c.profile.timeline[i + 1..]
                 .iter()
                 .find(|u| matches!(&u.action, Action::Restore { site: s, .. } if s == site))

@@ -119,6 +119,7 @@ fn verb(a: &Action) -> (String, String) {
             format!("drained over {}", spoken(ramp.as_secs_f64())),
         ),
         Action::Drain { site, .. } => (site.clone(), "drained".into()),
+        Action::PacedDrain { site, .. } => (site.clone(), "paced drain".into()),
         Action::Restore { site, .. } => (site.clone(), "restored".into()),
         Action::SetSiteWeight { site, weight, .. } => (site.clone(), format!("weight {weight}")),
         Action::SetBackendWeights { site, .. } => (site.clone(), "backend weights".into()),

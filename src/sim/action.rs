@@ -35,6 +35,46 @@ pub enum Action {
         #[serde(default)]
         ramp: SimDuration,
     },
+    /// Drain a site step by step while the other sites stay healthy, as
+    /// Facebook's Maelstrom paces drains by health feedback: every
+    /// `every`, if the sites still in rotation are within every limit set
+    /// over the last `window` — their busiest site's backend utilisation,
+    /// their load balancers' rejection rate, the clients' attempt timeout
+    /// rate — the site's router weight goes down by `step` of its weight;
+    /// otherwise it holds (or, with `back_off`, goes back up a step). It
+    /// ends when the weight reaches 0; a `drain`, `restore` or
+    /// `set-site-weight` of the site stops it. Signals are read from whole
+    /// recorder intervals.
+    ///
+    /// In a profile: `{ at = "45m", action = "paced-drain", site = "cys",
+    /// step = 0.1, every = "1m", max_utilisation = 0.85 }`.
+    PacedDrain {
+        /// The site.
+        site: String,
+        /// The share of the site's weight removed per step, in (0, 1].
+        #[serde(default = "tenth")]
+        step: f64,
+        /// Time between steps.
+        #[serde(default = "minute")]
+        every: SimDuration,
+        /// The span the health signals are read over; zero: `every`.
+        #[serde(default)]
+        window: SimDuration,
+        /// Most backend utilisation of any site still in rotation, in
+        /// (0, 1].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_utilisation: Option<f64>,
+        /// Most share of attempts the sites still in rotation reject (load
+        /// balancer and backend queue), in [0, 1].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_reject_rate: Option<f64>,
+        /// Most share of attempts that time out, in [0, 1].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_timeout_rate: Option<f64>,
+        /// Over a limit, give back a step of weight instead of holding.
+        #[serde(default)]
+        back_off: bool,
+    },
     /// Put a site back at its configured weight, at once or over `ramp`
     /// (the router's slow start applies when `ramp` is zero).
     Restore {
@@ -127,11 +167,20 @@ fn unit() -> f64 {
     1.0
 }
 
+fn tenth() -> f64 {
+    0.1
+}
+
+fn minute() -> SimDuration {
+    SimDuration::from_secs(60)
+}
+
 impl Action {
     /// The site the action names, if any.
     pub fn site(&self) -> Option<&str> {
         match self {
             Self::Drain { site, .. }
+            | Self::PacedDrain { site, .. }
             | Self::Restore { site, .. }
             | Self::SetSiteWeight { site, .. }
             | Self::SetBackendWeights { site, .. }
@@ -193,6 +242,46 @@ impl Action {
                         max_new_per_sec,
                         "in [0.001, 1e8]",
                     ));
+                }
+                Self::PacedDrain {
+                    step,
+                    every,
+                    max_utilisation,
+                    max_reject_rate,
+                    max_timeout_rate,
+                    ..
+                } => {
+                    if !(step.is_finite() && *step > 0.0 && *step <= 1.0) {
+                        return Err(SimError::invalid("step", step, "in (0, 1]"));
+                    }
+                    if every.0 == 0 {
+                        return Err(SimError::invalid("every", every, "a positive duration"));
+                    }
+                    if let Some(u) = max_utilisation
+                        && !(u.is_finite() && *u > 0.0 && *u <= 1.0)
+                    {
+                        return Err(SimError::invalid("max_utilisation", u, "in (0, 1]"));
+                    }
+                    for (name, r) in [
+                        ("max_reject_rate", max_reject_rate),
+                        ("max_timeout_rate", max_timeout_rate),
+                    ] {
+                        if let Some(r) = r
+                            && !(r.is_finite() && (0.0..=1.0).contains(r))
+                        {
+                            return Err(SimError::invalid(name, r, "in [0, 1]"));
+                        }
+                    }
+                    if max_utilisation.is_none()
+                        && max_reject_rate.is_none()
+                        && max_timeout_rate.is_none()
+                    {
+                        return Err(SimError::invalid(
+                            "action",
+                            "`paced-drain` without a limit",
+                            "at least one of max_utilisation, max_reject_rate, max_timeout_rate (without a limit, write a `drain` with a `ramp`)",
+                        ));
+                    }
                 }
                 Self::Restore { cold_factor, .. }
                     if !(cold_factor.is_finite() && (1.0..=1000.0).contains(cold_factor)) =>

@@ -51,7 +51,7 @@ impl SimConfig {
             }
             let site = t.action.site().and_then(|n| self.site_index(n));
             match (&t.action, site) {
-                (Action::Drain { .. }, Some(s)) => {
+                (Action::Drain { .. } | Action::PacedDrain { .. }, Some(s)) => {
                     weights[s] = 0;
                     drained[s] = true;
                 }

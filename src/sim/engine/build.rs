@@ -251,6 +251,7 @@ impl Simulation {
             site_draw,
             keys_needed: false,
             actions: Vec::new(),
+            paced: None,
             seeds,
             next_boundary: interval,
             interval,

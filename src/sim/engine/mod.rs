@@ -12,6 +12,7 @@
 //! | `site.rs` | a load balancer's admission, backlog, scaling, its balancer | `Accepted`, `Scale`, `BackendSlowStart` |
 //! | `backends.rs` | slots, queues, jobs, service times | `Complete` |
 //! | `timeline.rs` | what an action does | `Action` |
+//! | `paced.rs` | the paced drain's controller | `Paced` |
 //! | `build.rs` | construction from a [`SimConfig`] | |
 //!
 //! An attempt flows clients → routing → site → backends → clients: a
@@ -22,6 +23,7 @@
 mod backends;
 mod build;
 mod clients;
+mod paced;
 mod routing;
 mod site;
 mod timeline;
@@ -74,6 +76,8 @@ enum Ev {
     /// A site's load balancer accepts an attempt from its backlog (index
     /// into `accepting`).
     Accepted(u32),
+    /// A paced drain's next step (its token).
+    Paced(u32),
     /// Load balancers that scale adjust their accept rate (every second).
     Scale,
 }
@@ -128,6 +132,8 @@ pub struct Simulation {
     /// Where a streaming run's rows go.
     sink: Option<Box<dyn RowSink>>,
     actions: Vec<Action>,
+    /// The running paced drain, if any.
+    paced: Option<Box<paced::Paced>>,
     seeds: Seeds,
     next_boundary: u64,
     interval: u64,
@@ -484,6 +490,11 @@ impl Simulation {
             })
             .collect();
         self.recorder.totals.in_system_area += area;
+        if self.paced.is_some() {
+            let current = self.recorder.current();
+            let (attempts, timeouts) = (current.attempts, current.timeouts);
+            self.observe_paced(&rows, attempts, timeouts);
+        }
         self.recorder
             .close(SimTime(at), rows, self.sink.as_deref_mut());
         self.next_boundary = at + self.interval;
@@ -512,6 +523,7 @@ impl Simulation {
             Ev::Scale => self.on_scale(),
             Ev::Accepted(p) => self.on_accepted(p),
             Ev::BackendSlowStart(s) => self.on_backend_slow_start(s),
+            Ev::Paced(token) => self.on_paced(token),
         }
     }
 

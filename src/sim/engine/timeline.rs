@@ -14,7 +14,30 @@ impl Simulation {
         match action {
             Action::Drain { site, ramp } => {
                 let s = site_of(self, &site);
+                self.stop_paced(s);
                 self.set_weight(s, 0, ramp.0);
+            }
+            Action::PacedDrain {
+                site,
+                step,
+                every,
+                window,
+                max_utilisation,
+                max_reject_rate,
+                max_timeout_rate,
+                back_off,
+            } => {
+                let s = site_of(self, &site);
+                self.start_paced(
+                    s,
+                    step,
+                    every.0,
+                    window.0,
+                    max_utilisation,
+                    max_reject_rate,
+                    max_timeout_rate,
+                    back_off,
+                );
             }
             Action::Restore {
                 site,
@@ -23,6 +46,7 @@ impl Simulation {
                 cold_for,
             } => {
                 let s = site_of(self, &site);
+                self.stop_paced(s);
                 let to = self.sites[s as usize].base_weight;
                 if cold_factor > 1.0 && cold_for.0 > 0 {
                     self.sites[s as usize].cold_factor = cold_factor;
@@ -32,6 +56,7 @@ impl Simulation {
             }
             Action::SetSiteWeight { site, weight, ramp } => {
                 let s = site_of(self, &site);
+                self.stop_paced(s);
                 self.sites[s as usize].base_weight = weight;
                 self.set_weight(s, weight, ramp.0);
             }
