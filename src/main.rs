@@ -429,6 +429,7 @@ fn try_main() -> Result<(), Failure> {
         Command::Sweep(args) => sweep::sweep(args),
         Command::Merge(args) => sweep::merge_parts(args),
         Command::Plan(args::PlanCommand::Headroom(args)) => plan::headroom(args),
+        Command::Plan(args::PlanCommand::Drain(args)) => plan::drain(args),
         Command::Validate {
             profiles,
             yes,

@@ -239,6 +239,12 @@ pub enum PlanCommand {
     /// else changes; 1 is the profile as written.
     #[command(after_help = EXIT_CODES)]
     Headroom(HeadroomArgs),
+    /// The shortest linear ramp for the timeline's drains at which the
+    /// drain is absorbed with the target probability, for every balancer ×
+    /// policy: the same search as `headroom`, over the `ramp` of every
+    /// `drain` action (minutes; 0 is abrupt).
+    #[command(after_help = EXIT_CODES)]
+    Drain(DrainArgs),
 }
 
 /// What a capacity factor scales.
@@ -252,29 +258,21 @@ pub enum ScaleArg {
     Lb,
 }
 
-/// `drainstorm plan headroom`'s options.
+/// The options `plan headroom` and `plan drain` share.
 #[derive(clap::Args)]
-pub struct HeadroomArgs {
+pub struct PlanArgs {
     #[arg(help = PROFILE_HELP)]
     pub profile: Option<String>,
     /// The share of seeds that must be absorbed, in (0, 1].
     #[arg(long, default_value_t = 0.95)]
     pub target: f64,
-    /// Seeds at the answer (the same seeds at every factor).
+    /// Seeds at the answer (the same seeds at every value searched).
     #[arg(short = 'n', long, default_value_t = 8)]
     pub seeds: u32,
-    /// What the factor scales.
-    #[arg(long, value_enum, default_value_t = ScaleArg::Both)]
-    pub scale: ScaleArg,
-    /// Stop when the unsafe and the safe factor are within this fraction.
-    #[arg(long, default_value_t = 0.02)]
-    pub tolerance: f64,
-    /// The smallest factor searched.
-    #[arg(long, default_value_t = 0.1)]
-    pub min_factor: f64,
-    /// The largest factor searched.
-    #[arg(long, default_value_t = 8.0)]
-    pub max_factor: f64,
+    /// Stop when the unsafe and the safe value are within this fraction
+    /// of the safe one (default: 0.02 for headroom, 0.05 for drain).
+    #[arg(long)]
+    pub tolerance: Option<f64>,
     /// Run every run that does not collapse to its end, instead of
     /// stopping once it has recovered after the last timeline action.
     #[arg(long)]
@@ -287,7 +285,8 @@ pub struct HeadroomArgs {
     /// Worker threads: a number, or 0 or `auto` for one per core.
     #[arg(short = 'j', long, value_parser = threads)]
     pub threads: Option<usize>,
-    /// Output folder (default: drainstorm-out/<profile name>-headroom/).
+    /// Output folder (default: drainstorm-out/<profile name>-headroom/ or
+    /// -drain/).
     #[arg(short, long)]
     pub out: Option<PathBuf>,
     /// Print the plan as JSON instead of the table.
@@ -299,4 +298,38 @@ pub struct HeadroomArgs {
     /// No progress bar and no timing.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// `drainstorm plan headroom`'s options.
+#[derive(clap::Args)]
+pub struct HeadroomArgs {
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// What the factor scales.
+    #[arg(long, value_enum, default_value_t = ScaleArg::Both)]
+    pub scale: ScaleArg,
+    /// The smallest factor searched.
+    #[arg(long, default_value_t = 0.1)]
+    pub min_factor: f64,
+    /// The largest factor searched.
+    #[arg(long, default_value_t = 8.0)]
+    pub max_factor: f64,
+}
+
+/// `drainstorm plan drain`'s options.
+#[derive(clap::Args)]
+pub struct DrainArgs {
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// The shortest ramp searched.
+    #[arg(long, default_value = "15s", value_parser = duration)]
+    pub min_ramp: drainstorm::retry::SimDuration,
+    /// The longest ramp searched.
+    #[arg(long, default_value = "4h", value_parser = duration)]
+    pub max_ramp: drainstorm::retry::SimDuration,
+}
+
+/// A duration flag, as a profile writes durations.
+fn duration(text: &str) -> Result<drainstorm::retry::SimDuration, String> {
+    drainstorm::retry::parse_duration(text)
 }

@@ -1,18 +1,18 @@
-//! `drainstorm plan headroom`: the capacity a drain needs, per balancer ×
-//! policy, as a table, `headroom.csv` and `headroom.json`.
+//! `drainstorm plan headroom` and `plan drain`: the capacity and the drain
+//! ramp a drain needs, per balancer × policy, as a table, a CSV and JSON.
 
 use std::fmt::Write as _;
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use drainstorm::plan::{
-    HeadroomPlan, HeadroomSettings, Judging, Outcome, Progress, Scale, SearchSettings,
-    staying_sites,
+    DrainPlan, DrainSettings, HeadroomPlan, HeadroomSettings, Judging, Outcome, Progress, Scale,
+    SearchSettings, staying_sites,
 };
 use drainstorm::profile::{DEFAULT, Profile};
 
-use super::args::{HeadroomArgs, ScaleArg};
+use super::args::{DrainArgs, HeadroomArgs, PlanArgs, ScaleArg};
 use super::{Failure, load_checked, restrict};
 
 fn check(name: &str, value: f64, lo: f64, hi: f64, open_lo: bool) -> Result<f64, Failure> {
@@ -27,7 +27,19 @@ fn check(name: &str, value: f64, lo: f64, hi: f64, open_lo: bool) -> Result<f64,
     }
 }
 
-pub fn headroom(args: HeadroomArgs) -> Result<(), Failure> {
+/// What both plans need before searching: the profile, the search
+/// settings (the range still to set), the output folder and the pool.
+struct Setup {
+    spec: String,
+    profile: Profile,
+    search: SearchSettings,
+    judging: Judging,
+    out: PathBuf,
+    threads: usize,
+    pool: rayon::ThreadPool,
+}
+
+fn setup(args: &PlanArgs, what: &str, tolerance: f64) -> Result<Setup, Failure> {
     let spec = args.profile.clone().unwrap_or_else(|| DEFAULT.to_owned());
     let mut profile = load_checked(&spec, args.strict, &args.sets)?;
     if !args.only.is_empty() {
@@ -40,39 +52,13 @@ pub fn headroom(args: HeadroomArgs) -> Result<(), Failure> {
             args.seeds
         )));
     }
-    let tolerance = check("--tolerance", args.tolerance, 0.001, 0.5, false)?;
-    let min_factor = check("--min-factor", args.min_factor, 0.0, 100.0, true)?;
-    let max_factor = check("--max-factor", args.max_factor, min_factor, 100.0, true)?;
-    let settings = HeadroomSettings {
-        scale: match args.scale {
-            ScaleArg::Both => Scale::Both,
-            ScaleArg::Backends => Scale::Backends,
-            ScaleArg::Lb => Scale::LoadBalancers,
-        },
-        search: SearchSettings {
-            target,
-            seeds: args.seeds,
-            probe_seeds: 2,
-            tolerance,
-            min_factor,
-            max_factor,
-        },
-        judging: if args.full_runs {
-            Judging::FullRuns
-        } else {
-            Judging::UntilRecovered
-        },
-    };
-    let config = profile.sim_config();
-    let staying: Vec<&str> = staying_sites(&config)
-        .into_iter()
-        .map(|i| config.sites[i].name.as_str())
-        .collect();
-    if staying.is_empty() {
-        return Err(Failure::Input(format!(
-            "{spec}: every site is drained: no site stays in rotation to add capacity to"
-        )));
-    }
+    let tolerance = check(
+        "--tolerance",
+        args.tolerance.unwrap_or(tolerance),
+        0.001,
+        0.5,
+        false,
+    )?;
     let threads = match args.threads {
         Some(0) | None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         Some(n) => n,
@@ -81,6 +67,42 @@ pub fn headroom(args: HeadroomArgs) -> Result<(), Failure> {
         .num_threads(threads)
         .build()
         .map_err(|e| Failure::Run(format!("cannot start {threads} threads: {e}")))?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("drainstorm-out").join(format!("{}-{what}", profile.name)));
+    Ok(Setup {
+        spec,
+        search: SearchSettings {
+            target,
+            seeds: args.seeds,
+            tolerance,
+            ..SearchSettings::default()
+        },
+        judging: if args.full_runs {
+            Judging::FullRuns
+        } else {
+            Judging::UntilRecovered
+        },
+        profile,
+        out,
+        threads,
+        pool,
+    })
+}
+
+/// Runs `plan` with a progress bar (combinations done, runs so far) and a
+/// Ctrl-C that says nothing was written.
+fn with_progress<T>(
+    args: &PlanArgs,
+    profile: &Profile,
+    what: &str,
+    pool: &rayon::ThreadPool,
+    plan: impl FnOnce(&(dyn Fn(Progress) + Sync)) -> T + Send,
+) -> T
+where
+    T: Send,
+{
     let combos = profile.compare.balancers.len().max(1) * profile.compare.policies.len().max(1);
     let bar = if !args.quiet && std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(combos as u64);
@@ -94,54 +116,224 @@ pub fn headroom(args: HeadroomArgs) -> Result<(), Failure> {
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let runs = AtomicU32::new(0);
-    let started = std::time::Instant::now();
     let _ = ctrlc::set_handler(|| {
         eprintln!(
-            "\ninterrupted: a plan keeps nothing until it has every answer; nothing was written"
+            "\ninterrupted: a plan writes nothing until it has every answer; nothing was written"
         );
         std::process::exit(130);
     });
-    let plan = pool
-        .install(|| {
-            HeadroomPlan::run(&profile, &settings, &|p| match p {
-                Progress::Run { .. } => {
-                    let n = runs.fetch_add(1, Ordering::Relaxed) + 1;
-                    bar.set_message(format!("{} headroom, {n} runs", profile.name));
-                }
-                Progress::Finished { .. } => bar.inc(1),
-            })
+    let runs = AtomicU32::new(0);
+    let name = format!("{} {what}", profile.name);
+    let result = pool.install(|| {
+        plan(&|p| match p {
+            Progress::Run { .. } => {
+                let n = runs.fetch_add(1, Ordering::Relaxed) + 1;
+                bar.set_message(format!("{name}, {n} runs"));
+            }
+            Progress::Finished { .. } => bar.inc(1),
         })
-        .map_err(|e| Failure::Run(format!("a run failed: {e}")))?;
+    });
     bar.finish_and_clear();
+    result
+}
+
+pub fn headroom(args: HeadroomArgs) -> Result<(), Failure> {
+    let mut s = setup(&args.plan, "headroom", 0.02)?;
+    s.search.min_factor = check("--min-factor", args.min_factor, 0.0, 100.0, true)?;
+    s.search.max_factor = check(
+        "--max-factor",
+        args.max_factor,
+        s.search.min_factor,
+        100.0,
+        true,
+    )?;
+    let settings = HeadroomSettings {
+        scale: match args.scale {
+            ScaleArg::Both => Scale::Both,
+            ScaleArg::Backends => Scale::Backends,
+            ScaleArg::Lb => Scale::LoadBalancers,
+        },
+        search: s.search,
+        judging: s.judging,
+    };
+    let config = s.profile.sim_config();
+    let staying: Vec<&str> = staying_sites(&config)
+        .into_iter()
+        .map(|i| config.sites[i].name.as_str())
+        .collect();
+    if staying.is_empty() {
+        return Err(Failure::Input(format!(
+            "{}: every site is drained: no site stays in rotation to add capacity to",
+            s.spec
+        )));
+    }
+    let started = std::time::Instant::now();
+    let plan = with_progress(&args.plan, &s.profile, "headroom", &s.pool, |p| {
+        HeadroomPlan::run(&s.profile, &settings, p)
+    })
+    .map_err(|e| Failure::Run(format!("a run failed: {e}")))?;
     let wall = started.elapsed().as_secs_f64();
+    let rows: Vec<Row<'_>> = plan
+        .answers
+        .iter()
+        .map(|a| Row {
+            balancer: &a.balancer,
+            policy: &a.policy,
+            outcome: &a.search.outcome,
+            extra: match a.binding {
+                Some((b, ub, ul)) => vec![format!("{b}"), ub.to_string(), ul.to_string()],
+                None => vec![String::new(); 3],
+            },
+            shown: a.binding.map_or(String::new(), |(b, ub, ul)| {
+                format!(
+                    "{b} ({:.0}% vs {:.0}%)",
+                    100.0 * ub.max(ul),
+                    100.0 * ub.min(ul)
+                )
+            }),
+            runs: a.search.runs,
+            simulated_s: a.search.simulated_s,
+        })
+        .collect();
+    let scale = scale_words(settings.scale);
+    let ar = &plan.arithmetic;
+    let mut notes = vec![
+        format!(
+            "The factor multiplies the staying sites' {scale} (backend counts rounded up to whole backends; see `drainstorm plan headroom --help`); 1 is the profile as written. \"unsafe at\": the largest factor found failing. The interval is Wilson's, over the seeds at the answer."
+        ),
+        format!(
+            "Capacity arithmetic at factor 1: peak load {:.0}/s; the staying sites serve {:.0}/s (backends) and accept {:.0}/s (load balancers, at the drain): break-even at {:.2}. \"binds\": the limit the peak load uses most at the answer (its utilisation vs the other's).",
+            ar.peak_load,
+            ar.backend_capacity,
+            ar.accept_capacity,
+            ar.break_even()
+        ),
+    ];
+    judging_note(&mut notes, s.judging);
+    let title = format!(
+        "drainstorm plan headroom — {}: the capacity factor of {} ({scale}) at which P(absorbed) ≥ {} over {} seeds",
+        s.profile.name,
+        staying.join(", "),
+        s.search.target,
+        s.search.seeds
+    );
     let json = serde_json::to_string_pretty(&plan).map_err(|e| Failure::Run(e.to_string()))?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("drainstorm-out").join(format!("{}-headroom", profile.name)));
+    let table = table(
+        &title,
+        ("factor", "binds at the peak"),
+        &rows,
+        &|f| format!("{f:.2}"),
+        &notes,
+    );
+    let csv = outcome_csv(
+        "factor",
+        &["binding", "backend_utilisation", "accept_utilisation"],
+        &rows,
+    );
+    let summary = (plan.runs(), plan.simulated_s(), wall);
+    finish(&args.plan, &s, "headroom", json, csv, table, summary)
+}
+
+pub fn drain(args: DrainArgs) -> Result<(), Failure> {
+    let mut s = setup(&args.plan, "drain", 0.05)?;
+    let minutes = |d: drainstorm::retry::SimDuration| d.as_secs_f64() / 60.0;
+    s.search.min_factor = minutes(args.min_ramp);
+    s.search.max_factor = minutes(args.max_ramp);
+    if s.search.min_factor <= 0.0 || s.search.max_factor <= s.search.min_factor {
+        return Err(Failure::Input(format!(
+            "--min-ramp {} --max-ramp {}: allowed 0 < min < max",
+            args.min_ramp, args.max_ramp
+        )));
+    }
+    let settings = DrainSettings {
+        search: s.search,
+        judging: s.judging,
+    };
+    let started = std::time::Instant::now();
+    let plan = with_progress(&args.plan, &s.profile, "drain", &s.pool, |p| {
+        DrainPlan::run(&s.profile, &settings, p)
+    })
+    .map_err(|e| match e {
+        drainstorm::sim::SimError::Invalid { .. } => Failure::Input(format!("{}: {e}", s.spec)),
+        e => Failure::Run(format!("a run failed: {e}")),
+    })?;
+    let wall = started.elapsed().as_secs_f64();
+    let rows: Vec<Row<'_>> = plan
+        .answers
+        .iter()
+        .map(|a| Row {
+            balancer: &a.balancer,
+            policy: &a.policy,
+            outcome: &a.search.outcome,
+            extra: Vec::new(),
+            shown: String::new(),
+            runs: a.search.runs,
+            simulated_s: a.search.simulated_s,
+        })
+        .collect();
+    let mut notes = vec![
+        "The ramp: every `drain` of the timeline lowers its site's router weight linearly to zero over it. \"unsafe at\": the longest ramp found failing. The interval is Wilson's, over the seeds at the answer.".to_owned(),
+    ];
+    judging_note(&mut notes, s.judging);
+    let title = format!(
+        "drainstorm plan drain — {}: the shortest linear drain of {} at which P(absorbed) ≥ {} over {} seeds",
+        s.profile.name,
+        plan.drained.join(", "),
+        s.search.target,
+        s.search.seeds
+    );
+    let json = serde_json::to_string_pretty(&plan).map_err(|e| Failure::Run(e.to_string()))?;
+    let table = table(
+        &title,
+        ("ramp", ""),
+        &rows,
+        &|m| format!("{m:.1} min"),
+        &notes,
+    );
+    let csv = outcome_csv("ramp_min", &[], &rows);
+    let summary = (plan.runs(), plan.simulated_s(), wall);
+    finish(&args.plan, &s, "drain", json, csv, table, summary)
+}
+
+fn judging_note(notes: &mut Vec<String>, judging: Judging) {
+    if judging == Judging::UntilRecovered {
+        notes.push(
+            "Runs stop once collapsed, metastable or recovered after the last action (--full-runs: to their end).".into(),
+        );
+    }
+}
+
+/// Writes `<what>.json` and `<what>.csv`, prints the table (or the JSON)
+/// and the cost.
+fn finish(
+    args: &PlanArgs,
+    s: &Setup,
+    what: &str,
+    json: String,
+    csv: String,
+    table: String,
+    (runs, simulated_s, wall): (u32, f64, f64),
+) -> Result<(), Failure> {
     write_files(
-        &out,
+        &s.out,
         &[
-            ("headroom.json", format!("{json}\n")),
-            ("headroom.csv", csv(&plan)),
+            (&format!("{what}.json"), format!("{json}\n")),
+            (&format!("{what}.csv"), csv),
         ],
     )?;
     if args.json {
         outln!("{json}")?;
         return Ok(());
     }
-    out!("{}", table(&plan, &profile, &staying))?;
+    out!("{table}")?;
     if !args.quiet {
-        let equivalents = plan.simulated_s() / profile.duration.as_secs_f64();
         outln!(
-            "\n{} runs, {:.1} run-equivalents (simulated time ÷ the profile's {}), in {:.1} s on {threads} thread{}; wrote {}",
-            plan.runs(),
-            equivalents,
-            profile.duration,
-            wall,
-            if threads == 1 { "" } else { "s" },
-            out.join("headroom.csv").display()
+            "\n{runs} runs, {:.1} run-equivalents (simulated time ÷ the profile's {}), in {wall:.1} s on {} thread{}; wrote {}",
+            simulated_s / s.profile.duration.as_secs_f64(),
+            s.profile.duration,
+            s.threads,
+            if s.threads == 1 { "" } else { "s" },
+            s.out.join(format!("{what}.csv")).display()
         )?;
     }
     Ok(())
@@ -169,123 +361,112 @@ fn scale_words(scale: Scale) -> &'static str {
     }
 }
 
-/// The answer table, with what it means under it.
-fn table(plan: &HeadroomPlan, profile: &Profile, staying: &[&str]) -> String {
-    let s = &plan.settings;
-    let mut t = String::new();
-    let _ = writeln!(
-        t,
-        "drainstorm plan headroom — {}: the capacity factor of {} ({}) at which P(absorbed) ≥ {} over {} seeds\n",
-        profile.name,
-        staying.join(", "),
-        scale_words(s.scale),
-        s.search.target,
-        s.search.seeds
-    );
-    let _ = writeln!(
-        t,
-        "{:<13} {:<16} {:>7} {:>10}  {:<22} {:<42} {:>5}",
-        "balancer",
-        "policy",
-        "factor",
-        "unsafe at",
-        "P(absorbed), 95% CI",
-        "binds at the peak",
-        "runs"
-    );
-    for a in &plan.answers {
-        let (factor, below, p) = match &a.search.outcome {
-            Outcome::Found {
-                factor,
-                unsafe_below,
-                absorbed,
-                seeds,
-                wilson,
-            } => (
-                format!("{factor:.2}"),
-                format!("{unsafe_below:.2}"),
-                format!("{absorbed}/{seeds} [{:.2}, {:.2}]", wilson.0, wilson.1),
-            ),
-            Outcome::AboveRange { max_factor } => (
-                format!(">{max_factor}"),
-                format!("{max_factor}"),
-                "never absorbed".into(),
-            ),
-            Outcome::BelowRange { min_factor } => (
-                format!("≤{min_factor}"),
-                "—".into(),
-                "absorbed at the minimum".into(),
-            ),
-            Outcome::NotMonotone {
-                seed,
-                absorbed_at,
-                failed_at,
-            } => (
-                "—".into(),
-                "—".into(),
-                format!(
-                    "not monotone: seed {seed} absorbed at {absorbed_at:.2}, not at {failed_at:.2}"
-                ),
-            ),
-        };
-        let binds = a.binding.map_or(String::new(), |(b, ub, ul)| {
+/// One combination's line of a plan.
+struct Row<'a> {
+    balancer: &'a str,
+    policy: &'a str,
+    outcome: &'a Outcome,
+    /// Extra CSV columns.
+    extra: Vec<String>,
+    /// The extra table column.
+    shown: String,
+    runs: u32,
+    simulated_s: f64,
+}
+
+/// An outcome as table cells: (answer, unsafe at, P(absorbed)), values
+/// written by `fmt`.
+fn cells(outcome: &Outcome, fmt: &dyn Fn(f64) -> String) -> (String, String, String) {
+    match outcome {
+        Outcome::Found {
+            factor,
+            unsafe_below,
+            absorbed,
+            seeds,
+            wilson,
+        } => (
+            fmt(*factor),
+            fmt(*unsafe_below),
+            format!("{absorbed}/{seeds} [{:.2}, {:.2}]", wilson.0, wilson.1),
+        ),
+        Outcome::AboveRange { max_factor } => (
+            format!(">{}", fmt(*max_factor)),
+            fmt(*max_factor),
+            "never absorbed".into(),
+        ),
+        Outcome::BelowRange { min_factor } => (
+            format!("≤{}", fmt(*min_factor)),
+            "—".into(),
+            "absorbed at the minimum".into(),
+        ),
+        Outcome::NotMonotone {
+            seed,
+            absorbed_at,
+            failed_at,
+        } => (
+            "—".into(),
+            "—".into(),
             format!(
-                "{b} ({:.0}% vs {:.0}%)",
-                100.0 * ub.max(ul),
-                100.0 * ub.min(ul)
-            )
-        });
+                "not monotone: seed {seed} absorbed at {}, not at {}",
+                fmt(*absorbed_at),
+                fmt(*failed_at)
+            ),
+        ),
+    }
+}
+
+/// The answer table, with what it means under it.
+fn table(
+    title: &str,
+    (answer, extra): (&str, &str),
+    rows: &[Row<'_>],
+    fmt: &dyn Fn(f64) -> String,
+    notes: &[String],
+) -> String {
+    let mut t = String::new();
+    let _ = writeln!(t, "{title}\n");
+    let _ = writeln!(
+        t,
+        "{:<13} {:<16} {answer:>9} {:>10}  {:<22} {extra:<42} {:>5}",
+        "balancer", "policy", "unsafe at", "P(absorbed), 95% CI", "runs"
+    );
+    for r in rows {
+        let (value, below, p) = cells(r.outcome, fmt);
         let _ = writeln!(
             t,
-            "{:<13} {:<16} {factor:>7} {below:>10}  {p:<22} {binds:<42} {:>5}",
-            a.balancer, a.policy, a.search.runs
+            "{:<13} {:<16} {value:>9} {below:>10}  {p:<22} {:<42} {:>5}",
+            r.balancer, r.policy, r.shown, r.runs
         );
     }
-    let ar = &plan.arithmetic;
-    let _ = writeln!(
-        t,
-        "\nThe factor multiplies the staying sites' {} (backend counts rounded up to whole backends; see `drainstorm plan headroom --help`); 1 is the profile as written. \"unsafe at\": the largest factor found failing. The interval is Wilson's, over the seeds at the answer.",
-        scale_words(s.scale)
-    );
-    let _ = writeln!(
-        t,
-        "Capacity arithmetic at factor 1: peak load {:.0}/s; the staying sites serve {:.0}/s (backends) and accept {:.0}/s (load balancers, at the drain): break-even at {:.2}. \"binds\": the limit the peak load uses most at the answer (its utilisation vs the other's).",
-        ar.peak_load,
-        ar.backend_capacity,
-        ar.accept_capacity,
-        ar.break_even()
-    );
-    if s.judging == Judging::UntilRecovered {
-        let _ = writeln!(
-            t,
-            "Runs stop once collapsed, metastable or recovered after the last action (--full-runs: to their end)."
-        );
+    let _ = writeln!(t);
+    for n in notes {
+        let _ = writeln!(t, "{n}");
     }
     t
 }
 
-/// `headroom.csv`: one row per combination.
-fn csv(plan: &HeadroomPlan) -> String {
+/// One row per combination: the outcome's columns (`answer` names the
+/// found value's), then `extra`, then runs and simulated seconds.
+fn outcome_csv(answer: &str, extra: &[&str], rows: &[Row<'_>]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record([
+    let mut head = vec![
         "balancer",
         "policy",
         "outcome",
-        "factor",
+        answer,
         "unsafe_below",
         "absorbed",
         "seeds",
         "wilson_low",
         "wilson_high",
-        "binding",
-        "backend_utilisation",
-        "accept_utilisation",
-        "runs",
-        "simulated_s",
-    ]);
-    for a in &plan.answers {
-        let mut r: Vec<String> = vec![a.balancer.clone(), a.policy.clone()];
-        match &a.search.outcome {
+    ];
+    head.extend_from_slice(extra);
+    head.extend(["runs", "simulated_s"]);
+    let _ = w.write_record(&head);
+    for row in rows {
+        let mut r: Vec<String> = vec![row.balancer.to_owned(), row.policy.to_owned()];
+        let blank = |n| std::iter::repeat_n(String::new(), n);
+        match row.outcome {
             Outcome::Found {
                 factor,
                 unsafe_below,
@@ -303,22 +484,19 @@ fn csv(plan: &HeadroomPlan) -> String {
             ]),
             Outcome::AboveRange { max_factor } => {
                 r.extend(["above-range".into(), String::new(), max_factor.to_string()]);
-                r.extend(std::iter::repeat_n(String::new(), 4));
+                r.extend(blank(4));
             }
             Outcome::BelowRange { min_factor } => {
                 r.extend(["below-range".into(), min_factor.to_string()]);
-                r.extend(std::iter::repeat_n(String::new(), 5));
+                r.extend(blank(5));
             }
             Outcome::NotMonotone { .. } => {
                 r.push("not-monotone".into());
-                r.extend(std::iter::repeat_n(String::new(), 6));
+                r.extend(blank(6));
             }
         }
-        match a.binding {
-            Some((b, ub, ul)) => r.extend([format!("{b}"), ub.to_string(), ul.to_string()]),
-            None => r.extend(std::iter::repeat_n(String::new(), 3)),
-        }
-        r.extend([a.search.runs.to_string(), a.search.simulated_s.to_string()]);
+        r.extend(row.extra.iter().cloned());
+        r.extend([row.runs.to_string(), row.simulated_s.to_string()]);
         let _ = w.write_record(&r);
     }
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()

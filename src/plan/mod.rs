@@ -16,17 +16,23 @@
 //! - [`search`]: the smallest factor at which enough seeds are absorbed
 //!   (bracketing, bisection with common random numbers, a sequential test),
 //!   and [`HeadroomPlan`], that search for every balancer × policy.
+//! - [`DrainPlan`]: the same search over the drains' ramp: the shortest
+//!   linear drain each combination absorbs.
 
 mod axis;
 mod capacity;
 mod cells;
+mod drain;
 mod headroom;
+mod judge;
 mod search;
 mod sweep;
 
 pub use self::axis::{Axis, MAX_STEPS};
 pub use self::capacity::{Arithmetic, Binding, Scale, scale_capacity, staying_sites};
 pub use self::cells::{Cell, cells};
-pub use self::headroom::{Headroom, HeadroomPlan, HeadroomSettings, Judging, Progress, judge};
+pub use self::drain::{DrainAnswer, DrainPlan, DrainSettings, with_drain_ramp};
+pub use self::headroom::{Headroom, HeadroomPlan, HeadroomSettings};
+pub use self::judge::{Judging, Progress, judge};
 pub use self::search::{Outcome, Probe, Search, SearchSettings, Trial, search, wilson};
 pub use self::sweep::{CONFIRM_RUNS_ABOVE, Point, Sweep, SweepRow, run_summary};
