@@ -130,10 +130,33 @@ impl SimConfig {
     }
 
     /// When the trigger ends for the verdict: `recorder.trigger_end`, else
-    /// the time of the last timeline action, else `None`.
+    /// when the last timeline action is done (a weight ramp ends at its
+    /// time plus its ramp), else `None`.
+    ///
+    /// ```
+    /// use drainstorm::retry::{SimDuration, SimTime};
+    /// use drainstorm::sim::{Action, SimConfig, TimedAction};
+    ///
+    /// let mut c = SimConfig::example();
+    /// let site = c.sites[0].name.clone();
+    /// c.timeline = vec![TimedAction {
+    ///     at: SimTime(10_000_000_000),
+    ///     action: Action::Drain { site, ramp: SimDuration::from_secs(30) },
+    /// }];
+    /// assert_eq!(c.trigger_end(), Some(SimTime(40_000_000_000)));
+    /// ```
     pub fn trigger_end(&self) -> Option<SimTime> {
-        self.recorder
-            .trigger_end
-            .or_else(|| self.timeline.last().map(|t| t.at))
+        use super::action::Action;
+        self.recorder.trigger_end.or_else(|| {
+            self.timeline
+                .iter()
+                .map(|t| match &t.action {
+                    Action::Drain { ramp, .. }
+                    | Action::Restore { ramp, .. }
+                    | Action::SetSiteWeight { ramp, .. } => SimTime(t.at.0.saturating_add(ramp.0)),
+                    _ => t.at,
+                })
+                .max()
+        })
     }
 }

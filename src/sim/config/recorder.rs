@@ -19,7 +19,8 @@ pub struct RecorderConfig {
     #[serde(default = "default_collapse_min")]
     pub collapse_min: SimDuration,
     /// The end of the trigger (e.g. when the drained site is restored);
-    /// `None`: the last timeline action, if any.
+    /// `None`: when the last timeline action is done (its time plus its
+    /// ramp), if there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger_end: Option<SimTime>,
     /// A run not yet *recovered* this long after the trigger ended is
