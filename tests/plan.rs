@@ -130,3 +130,88 @@ fn a_plan_is_the_same_on_one_thread_and_on_two() {
     };
     assert_eq!(plan(1), plan(2));
 }
+
+#[test]
+fn every_claim_of_plan_drain_holds_when_checked_run_by_run() {
+    // West can carry east's traffic once its accept rate has grown: how
+    // fast east may go is the question. The answer is not monotone in the
+    // ramp for every balancer here, which the plan must say, not hide.
+    let mut text = PROFILE
+        .replace("rate = 380", "rate = 200")
+        .replace("duration = \"40s\"", "duration = \"90s\"")
+        .replace(
+            "name = \"west\"\nmax_new_per_sec = 300",
+            "name = \"west\"\nmax_new_per_sec = 150\nscaling = { max_per_sec = 400, headroom = 1.2, growth = 0.05 }",
+        );
+    let west = text.find("name = \"west\"").unwrap();
+    text = format!(
+        "{}{}",
+        &text[..west],
+        text[west..].replacen("count = 3", "count = 5", 1)
+    );
+    let profile = Profile::from_toml(&text, "ramp.toml").unwrap();
+    let settings = drainstorm::plan::DrainSettings {
+        search: SearchSettings {
+            seeds: 3,
+            tolerance: 0.1,
+            min_factor: 0.05,
+            max_factor: 1.0,
+            ..SearchSettings::default()
+        },
+        judging: Judging::FullRuns,
+    };
+    let plan = drainstorm::plan::DrainPlan::run(&profile, &settings, &|_| {}).unwrap();
+    assert_eq!(plan.drained, ["east"]);
+    let runs = {
+        let mut p = profile.clone();
+        p.compare.seeds = 1;
+        p.runs()
+    };
+    for (a, run) in plan.answers.iter().zip(&runs) {
+        let absorbed = |minutes: f64, seed: u64| -> bool {
+            let mut c = drainstorm::plan::with_drain_ramp(&run.config, minutes);
+            c.seed = seed;
+            judge(c, Judging::FullRuns).unwrap().absorbed
+        };
+        let seeds = || (0..3).map(|k| profile.seed + k);
+        match a.search.outcome {
+            Outcome::Found {
+                factor,
+                unsafe_below,
+                ..
+            } => {
+                assert!(
+                    seeds().all(|s| absorbed(factor, s)),
+                    "{}: {factor} min",
+                    a.balancer
+                );
+                assert!(
+                    seeds().any(|s| !absorbed(unsafe_below, s)),
+                    "{}",
+                    a.balancer
+                );
+            }
+            Outcome::BelowRange { min_factor } => {
+                assert!(seeds().all(|s| absorbed(min_factor, s)), "{}", a.balancer)
+            }
+            Outcome::AboveRange { max_factor } => {
+                assert!(seeds().any(|s| !absorbed(max_factor, s)), "{}", a.balancer)
+            }
+            Outcome::NotMonotone {
+                seed,
+                absorbed_at,
+                failed_at,
+            } => {
+                assert!(absorbed_at < failed_at);
+                assert!(
+                    absorbed(absorbed_at, seed) && !absorbed(failed_at, seed),
+                    "{}",
+                    a.balancer
+                );
+            }
+        }
+    }
+    // An abrupt drain is not absorbed: there is something to plan.
+    let abrupt = drainstorm::plan::with_drain_ramp(&runs[0].config, 0.0);
+    assert!(!judge(abrupt, Judging::FullRuns).unwrap().absorbed);
+}

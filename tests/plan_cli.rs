@@ -522,3 +522,63 @@ fn plan_headroom_answers_per_combination_and_refuses_bad_questions() {
     }
     assert!(!dir.join("bad").exists());
 }
+
+#[test]
+fn plan_drain_answers_per_combination_and_refuses_a_profile_without_a_drain() {
+    let dir = scratch("plan-drain");
+    std::fs::write(dir.join("tiny.toml"), TINY).unwrap();
+    let out = drainstorm(
+        &[
+            "plan",
+            "drain",
+            "tiny.toml",
+            "-n",
+            "2",
+            "--min-ramp",
+            "1s",
+            "--max-ramp",
+            "9s",
+            "-o",
+            "d",
+            "-q",
+        ],
+        &dir,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(
+        table.contains("the shortest linear drain of east"),
+        "{table}"
+    );
+    let csv = text(&read(&dir, "d/drain.csv"));
+    assert!(
+        csv.starts_with("balancer,policy,outcome,ramp_min,unsafe_below,"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 1 + 4, "{csv}");
+    for (args, says) in [
+        (&["--set", "timeline=[]"][..], "no `drain` action"),
+        (
+            &["--min-ramp", "10m", "--max-ramp", "5m"][..],
+            "allowed 0 < min < max",
+        ),
+        (&["--max-ramp", "soon"][..], "soon"),
+    ] {
+        let out = drainstorm(
+            &[&["plan", "drain", "tiny.toml", "-o", "bad"][..], args].concat(),
+            &dir,
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains(says),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    assert!(!dir.join("bad").exists());
+}

@@ -374,6 +374,9 @@ struct Row<'a> {
     simulated_s: f64,
 }
 
+/// A row's cells: (answer, unsafe at, P(absorbed), the row).
+type Cells<'a> = (String, String, String, &'a Row<'a>);
+
 /// An outcome as table cells: (answer, unsafe at, P(absorbed)), values
 /// written by `fmt`.
 fn cells(outcome: &Outcome, fmt: &dyn Fn(f64) -> String) -> (String, String, String) {
@@ -425,17 +428,57 @@ fn table(
 ) -> String {
     let mut t = String::new();
     let _ = writeln!(t, "{title}\n");
+    let rows: Vec<Cells<'_>> = rows
+        .iter()
+        .map(|r| {
+            let (value, below, p) = cells(r.outcome, fmt);
+            (value, below, p, r)
+        })
+        .collect();
+    let width = |f: &dyn Fn(&Cells<'_>) -> usize, head: &str| {
+        rows.iter()
+            .map(f)
+            .chain([head.chars().count()])
+            .max()
+            .unwrap_or(0)
+    };
+    let wa = width(&|r| r.0.chars().count(), answer);
+    let wb = width(&|r| r.1.chars().count(), "unsafe at");
+    let wp = width(&|r| r.2.chars().count(), "P(absorbed), 95% CI");
+    let we = width(&|r| r.3.shown.chars().count(), extra);
+    let line = |b: &str, p: &str, a: &str, u: &str, ci: &str, e: &str, runs: &str| {
+        let mut l = format!("{b:<13} {p:<16} {a:>wa$} {u:>wb$}  {ci:<wp$}");
+        if we > 0 {
+            l.push_str(&format!("  {e:<we$}"));
+        }
+        format!("{l}  {runs:>5}")
+    };
     let _ = writeln!(
         t,
-        "{:<13} {:<16} {answer:>9} {:>10}  {:<22} {extra:<42} {:>5}",
-        "balancer", "policy", "unsafe at", "P(absorbed), 95% CI", "runs"
+        "{}",
+        line(
+            "balancer",
+            "policy",
+            answer,
+            "unsafe at",
+            "P(absorbed), 95% CI",
+            extra,
+            "runs"
+        )
     );
-    for r in rows {
-        let (value, below, p) = cells(r.outcome, fmt);
+    for (value, below, p, r) in &rows {
         let _ = writeln!(
             t,
-            "{:<13} {:<16} {value:>9} {below:>10}  {p:<22} {:<42} {:>5}",
-            r.balancer, r.policy, r.shown, r.runs
+            "{}",
+            line(
+                r.balancer,
+                r.policy,
+                value,
+                below,
+                p,
+                &r.shown,
+                &r.runs.to_string()
+            )
         );
     }
     let _ = writeln!(t);
