@@ -189,6 +189,48 @@ fn restrict(profile: &mut Profile, only: &str) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The worker pool `-j` asks for: `None` or 0, one thread per core.
+fn pool(threads: Option<usize>) -> Result<(usize, rayon::ThreadPool), Failure> {
+    let threads = match threads {
+        Some(0) | None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        Some(n) => n,
+    };
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map(|pool| (threads, pool))
+        .map_err(|e| Failure::Run(format!("cannot start {threads} threads: {e}")))
+}
+
+/// A progress bar on standard error with `template`, or a hidden one when
+/// `quiet` or standard error is not a terminal.
+fn progress_bar(len: u64, template: &str, quiet: bool) -> indicatif::ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// Writes each file beside its place and renames it into place, so a
+/// reader sees the old file or the new one, never half of one.
+fn write_files(out: &Path, files: &[(&str, String)]) -> Result<(), Failure> {
+    std::fs::create_dir_all(out)
+        .map_err(|e| Failure::Run(format!("{}: cannot create: {e}", out.display())))?;
+    for (name, text) in files {
+        let path = out.join(name);
+        let tmp = out.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| Failure::Run(format!("{}: {e}", path.display())))?;
+    }
+    Ok(())
+}
+
 /// Refuses work above the limit unless the user said `--yes`.
 fn check_work(name: &str, estimate: &WorkEstimate, yes: bool) -> Result<(), Failure> {
     if estimate.needs_confirmation() && !yes {
@@ -216,14 +258,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     if !args.only.is_empty() {
         restrict(&mut profile, &args.only.join(","))?;
     }
-    let threads = match args.threads {
-        Some(0) | None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        Some(n) => n,
-    };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| Failure::Run(format!("cannot start {threads} threads: {e}")))?;
+    let (threads, pool) = pool(args.threads)?;
     let estimate = profile.estimate();
     check_work(&spec, &estimate, args.yes)?;
     if !args.quiet {
@@ -231,23 +266,15 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     }
     let runs = profile.runs();
     let configs: Vec<_> = runs.iter().map(|r| r.config.clone()).collect();
-    let show_progress = !args.quiet && std::io::stderr().is_terminal();
     // The bar advances by simulated time, so one long run shows progress
     // and an ETA too.
     let simulated: u64 = configs.iter().map(|c| c.duration.0 / 1_000_000_000).sum();
-    let bar = if show_progress {
-        let bar = indicatif::ProgressBar::new(simulated.max(1));
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{msg} [{bar:20.cyan/blue}] {percent:>3}% of {len} sim. s, ETA {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar.set_message(profile.name.clone());
-        bar
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let bar = progress_bar(
+        simulated.max(1),
+        "{msg} [{bar:20.cyan/blue}] {percent:>3}% of {len} sim. s, ETA {eta}",
+        args.quiet,
+    );
+    bar.set_message(profile.name.clone());
     let out = args
         .out
         .clone()

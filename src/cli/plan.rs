@@ -2,7 +2,6 @@
 //! ramp a drain needs, per balancer × policy, as a table, a CSV and JSON.
 
 use std::fmt::Write as _;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -13,7 +12,7 @@ use drainstorm::plan::{
 use drainstorm::profile::{DEFAULT, Profile};
 
 use super::args::{DrainArgs, HeadroomArgs, PlanArgs, ScaleArg};
-use super::{Failure, load_checked, restrict};
+use super::{Failure, load_checked, pool, progress_bar, restrict, write_files};
 
 fn check(name: &str, value: f64, lo: f64, hi: f64, open_lo: bool) -> Result<f64, Failure> {
     let ok = value.is_finite() && (if open_lo { value > lo } else { value >= lo }) && value <= hi;
@@ -59,14 +58,7 @@ fn setup(args: &PlanArgs, what: &str, tolerance: f64) -> Result<Setup, Failure> 
         0.5,
         false,
     )?;
-    let threads = match args.threads {
-        Some(0) | None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        Some(n) => n,
-    };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| Failure::Run(format!("cannot start {threads} threads: {e}")))?;
+    let (threads, pool) = pool(args.threads)?;
     let out = args
         .out
         .clone()
@@ -104,18 +96,11 @@ where
     T: Send,
 {
     let combos = profile.compare.balancers.len().max(1) * profile.compare.policies.len().max(1);
-    let bar = if !args.quiet && std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new(combos as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{msg} [{bar:20.cyan/blue}] {pos}/{len} combinations, ETA {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let bar = progress_bar(
+        combos as u64,
+        "{msg} [{bar:20.cyan/blue}] {pos}/{len} combinations, ETA {eta}",
+        args.quiet,
+    );
     let _ = ctrlc::set_handler(|| {
         eprintln!(
             "\ninterrupted: a plan writes nothing until it has every answer; nothing was written"
@@ -339,20 +324,6 @@ fn finish(
     Ok(())
 }
 
-/// Each file written beside and renamed into place.
-fn write_files(out: &Path, files: &[(&str, String)]) -> Result<(), Failure> {
-    std::fs::create_dir_all(out)
-        .map_err(|e| Failure::Run(format!("{}: cannot create: {e}", out.display())))?;
-    for (name, text) in files {
-        let path = out.join(name);
-        let tmp = out.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, text)
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|e| Failure::Run(format!("{}: {e}", path.display())))?;
-    }
-    Ok(())
-}
-
 fn scale_words(scale: Scale) -> &'static str {
     match scale {
         Scale::Both => "backends and load-balancer accept rates",
@@ -395,26 +366,14 @@ fn cells(outcome: &Outcome, fmt: &dyn Fn(f64) -> String) -> (String, String, Str
         Outcome::AboveRange { max_factor } => (
             format!(">{}", fmt(*max_factor)),
             fmt(*max_factor),
-            "never absorbed".into(),
+            "not absorbed at the maximum".into(),
         ),
         Outcome::BelowRange { min_factor } => (
             format!("≤{}", fmt(*min_factor)),
             "—".into(),
             "absorbed at the minimum".into(),
         ),
-        Outcome::NotMonotone {
-            seed,
-            absorbed_at,
-            failed_at,
-        } => (
-            "—".into(),
-            "—".into(),
-            format!(
-                "not monotone: seed {seed} absorbed at {}, not at {}",
-                fmt(*absorbed_at),
-                fmt(*failed_at)
-            ),
-        ),
+        Outcome::NotMonotone { .. } => ("—".into(), "—".into(), "not monotone (below)".into()),
     }
 }
 
@@ -482,6 +441,23 @@ fn table(
         );
     }
     let _ = writeln!(t);
+    for (_, _, _, r) in &rows {
+        if let Outcome::NotMonotone {
+            seed,
+            absorbed_at,
+            failed_at,
+        } = r.outcome
+        {
+            let _ = writeln!(
+                t,
+                "{} + {}: not monotone, no answer: seed {seed} is absorbed at {} but not at {}.",
+                r.balancer,
+                r.policy,
+                fmt(*absorbed_at),
+                fmt(*failed_at)
+            );
+        }
+    }
     for n in notes {
         let _ = writeln!(t, "{n}");
     }

@@ -2,7 +2,7 @@
 //! journal each finished run, and write `sweep.csv`, `map.html` and the
 //! table — whole, or shard by shard for a batch scheduler and merged.
 
-use std::io::{IsTerminal, Seek, Write};
+use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -12,7 +12,7 @@ use drainstorm::report::sweep::{Journal, JournalHeader, merge, sweep_csv, sweep_
 use drainstorm::report::sweep_map;
 
 use super::args::{MergeArgs, SweepArgs};
-use super::{Failure, load_checked, restrict};
+use super::{Failure, load_checked, pool, progress_bar, restrict, write_files};
 
 /// `--shard K/N`.
 fn shard(text: &str, runs: usize) -> Result<(usize, usize), Failure> {
@@ -134,27 +134,13 @@ pub fn sweep(args: SweepArgs) -> Result<(), Failure> {
             }
         );
     }
-    let threads = match args.threads {
-        Some(0) | None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        Some(n) => n,
-    };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| Failure::Run(format!("cannot start {threads} threads: {e}")))?;
-    let bar = if !args.quiet && std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new(todo.len() as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{msg} [{bar:20.cyan/blue}] {pos}/{len} runs, ETA {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar.set_message(format!("{} sweep", profile.name));
-        bar
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let (threads, pool) = pool(args.threads)?;
+    let bar = progress_bar(
+        todo.len() as u64,
+        "{msg} [{bar:20.cyan/blue}] {pos}/{len} runs, ETA {eta}",
+        args.quiet,
+    );
+    bar.set_message(format!("{} sweep", profile.name));
     {
         let (total, shown) = (todo.len(), shown.clone());
         let _ = ctrlc::set_handler(move || {
@@ -238,16 +224,13 @@ fn write_results(
     rows: &[drainstorm::plan::SweepRow],
 ) -> Result<(), Failure> {
     WRITING.store(true, Ordering::SeqCst);
-    for (name, text) in [
-        ("sweep.csv", sweep_csv(header, rows)),
-        ("map.html", sweep_map(header, rows)),
-    ] {
-        let path = out.join(name);
-        let tmp = out.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, text)
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|e| Failure::Run(format!("{}: {e}", path.display())))?;
-    }
+    write_files(
+        out,
+        &[
+            ("sweep.csv", sweep_csv(header, rows)),
+            ("map.html", sweep_map(header, rows)),
+        ],
+    )?;
     WRITING.store(false, Ordering::SeqCst);
     outln!(
         "drainstorm sweep — {}: {}\n",

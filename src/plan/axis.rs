@@ -155,7 +155,10 @@ fn range(lo: &str, hi: &str, steps: usize) -> Result<Vec<String>, String> {
                 .map(|i| {
                     let gaps = steps.saturating_sub(1).max(1) as u128;
                     let ns = u128::from(a.0) + u128::from(b.0 - a.0) * i as u128 / gaps;
-                    SimDuration(ns as u64).to_string()
+                    match ns {
+                        0 => "0s".to_owned(),
+                        ns => SimDuration(ns as u64).to_string(),
+                    }
                 })
                 .collect())
         }
@@ -177,7 +180,7 @@ mod tests {
         let a: Axis = "x=7..7:1".parse().unwrap();
         assert_eq!(a.values, ["7"]);
         let a: Axis = "timeline[0].ramp=0s..10m:3".parse().unwrap();
-        assert_eq!(a.values, ["0ns", "5m", "10m"]);
+        assert_eq!(a.values, ["0s", "5m", "10m"]);
         let a: Axis = "x=a, b ,c".parse().unwrap();
         assert_eq!(a.values, ["a", "b", "c"]);
     }

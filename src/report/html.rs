@@ -11,7 +11,8 @@ use super::{Comparison, Row, seconds, story};
 use crate::profile::{Profile, Run};
 use crate::sim::{Action, RunResult, Verdict};
 
-const PALETTE: [RGBColor; 8] = [
+/// The charts' colours, one per balancer (shared with the sweep map).
+pub(super) const PALETTE: [RGBColor; 8] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -24,7 +25,8 @@ const PALETTE: [RGBColor; 8] = [
 
 const SHADE: RGBColor = RGBColor(255, 224, 178);
 
-fn escape(s: &str) -> String {
+/// Text made safe for HTML.
+pub(super) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

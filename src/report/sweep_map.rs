@@ -9,21 +9,11 @@ use std::fmt::Write as _;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::html::{PALETTE, escape};
 use super::sweep::JournalHeader;
 use crate::plan::{Cell, SweepRow, cells};
 use crate::retry::parse_duration;
 use crate::sim::Verdict;
-
-const PALETTE: [RGBColor; 8] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(23, 190, 207),
-];
 
 /// The verdicts drawn, in stacking order, with their colours.
 const VERDICTS: [(Verdict, RGBColor); 5] = [
@@ -38,12 +28,6 @@ const FONT: u32 = 13;
 
 /// One line of a chart: (balancer, policy, points).
 type Line = (String, String, Vec<(f64, f64)>);
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
 
 /// The values as numbers (plain, or durations in seconds), if all are.
 fn numeric(values: &[String]) -> Option<Vec<f64>> {
