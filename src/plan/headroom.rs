@@ -5,7 +5,7 @@
 //! Each combination is one [`search`](super::search), started from capacity arithmetic
 //! ([`Arithmetic::break_even`]) and run on the profile's seeds with common
 //! random numbers; combinations are searched in parallel with rayon.
-//! Runs stop as soon as their answer is decided (see [`judge`](super::judge)).
+//! Runs stop as soon as their answer is decided (see [`Judging`]).
 
 use serde::Serialize;
 

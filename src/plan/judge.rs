@@ -1,18 +1,6 @@
 //! Judging runs for a search, and searching every combination of a
-//! profile in parallel: what `plan headroom` and `plan drain` share.
-//!
-//! # Stopping a run early
-//!
-//! A run stops as soon as its answer to "absorbed?" can no longer change:
-//! when a collapse period has begun (collapsed or worse, for good), or when
-//! it is judged metastable. By default ([`Judging::UntilRecovered`]) a run
-//! also stops once it has recovered — the recovery rule held over one
-//! window ending after both the trigger's end and the last timeline action
-//! — and is then judged on what it lost up to that moment: the drain is
-//! over, and the losses of a shorter span are the larger share, so a run
-//! absorbed this way loses no more than its threshold unless the load that
-//! follows brings new trouble of its own. [`Judging::FullRuns`] runs every
-//! run that is not collapsed to its end instead.
+//! profile in parallel: what `plan headroom` and `plan drain` share. How
+//! far a run goes is [`Judging`]'s to say.
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -25,6 +13,17 @@ use crate::sim::{
 };
 
 /// How far each run is simulated.
+///
+/// A run stops as soon as its answer to "absorbed?" can no longer change:
+/// when a collapse period has begun (collapsed or worse, for good), or when
+/// it is judged metastable. By default ([`Judging::UntilRecovered`]) a run
+/// also stops once it has recovered — the recovery rule held over one
+/// window ending after both the trigger's end and the last timeline action
+/// — and is then judged on what it lost up to that moment: the drain is
+/// over, and the losses of a shorter span are the larger share, so a run
+/// absorbed this way loses no more than its threshold unless the load that
+/// follows brings new trouble of its own. [`Judging::FullRuns`] runs every
+/// run that is not collapsed to its end instead.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Judging {
@@ -35,7 +34,7 @@ pub enum Judging {
 }
 
 /// Runs `config` and says whether it absorbed its trigger, stopping as
-/// soon as that is decided (see the [module documentation](self)).
+/// soon as that is decided (see [`Judging`]).
 pub fn judge(config: SimConfig, judging: Judging) -> Result<Trial, SimError> {
     struct Discard;
     impl RowSink for Discard {
