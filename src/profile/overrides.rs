@@ -253,6 +253,26 @@ impl Profile {
             .map_err(|e| self.blame(overrides, e))
     }
 
+    /// This profile written as TOML and read back, validated as a file
+    /// would be: for a profile changed in code (its comparison, its seed),
+    /// the check a file gets.
+    ///
+    /// ```
+    /// use drainstorm::profile::Profile;
+    ///
+    /// let mut p = Profile::bundled("mm1").unwrap()?;
+    /// p.compare.seeds = 0;
+    /// assert!(p.checked().unwrap_err().to_string().contains("allowed 1 to 1000"));
+    /// # Ok::<(), drainstorm::profile::ProfileError>(())
+    /// ```
+    pub fn checked(&self) -> Result<Profile, ProfileError> {
+        self.overridden(&[]).map_err(|mut e| {
+            e.file = self.name.clone();
+            e.position = None;
+            e
+        })
+    }
+
     /// The overridden profile; a validation error is not yet blamed.
     fn overridden(&self, overrides: &[Override]) -> Result<Profile, ProfileError> {
         let cannot = |e: &dyn fmt::Display| ProfileError {

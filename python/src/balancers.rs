@@ -1,0 +1,147 @@
+//! The balancers: build, pick, count requests in flight, update.
+
+use pyo3::prelude::*;
+
+use drainstorm::balancer::{Backend, BackendId, BalancerKind, KindParams};
+
+use crate::DrainstormError;
+
+/// A balancer over backends `0..len(weights)` (backend `i` has weight
+/// `weights[i]`; 0 drains it). Lock-free: safe to share between threads.
+#[pyclass(module = "drainstorm._drainstorm", subclass)]
+pub struct Balancer {
+    inner: Box<dyn drainstorm::balancer::Balancer>,
+    kind: BalancerKind,
+}
+
+fn backends(weights: &[u32]) -> Vec<Backend> {
+    weights
+        .iter()
+        .enumerate()
+        .map(|(i, &w)| Backend::new(i as u32, w))
+        .collect()
+}
+
+#[pymethods]
+impl Balancer {
+    /// `kind` is a balancer's name (`smooth-wrr`, `least-conn`, `p2c`,
+    /// `ring`, `maglev`, `bounded-load`); `seed` feeds the kinds that
+    /// randomise; the parameters are those of a profile's
+    /// `balancer_params`.
+    #[new]
+    #[pyo3(signature = (kind, weights, *, seed=0, points_per_weight=None, table_size=None, epsilon=None))]
+    fn new(
+        kind: &str,
+        weights: Vec<u32>,
+        seed: u64,
+        points_per_weight: Option<u32>,
+        table_size: Option<u32>,
+        epsilon: Option<f64>,
+    ) -> PyResult<Self> {
+        let kind: BalancerKind = kind
+            .parse()
+            .map_err(|e| DrainstormError::new_err(format!("{e}")))?;
+        let params = KindParams {
+            points_per_weight,
+            table_size,
+            epsilon,
+        };
+        let inner = kind
+            .build_with(&backends(&weights), seed, &params)
+            .map_err(|e| DrainstormError::new_err(e.to_string()))?;
+        Ok(Self { inner, kind })
+    }
+
+    /// The balancer's name.
+    #[getter]
+    fn name(&self) -> &'static str {
+        self.kind.name()
+    }
+
+    /// The backend for a request with `key` (hashing kinds route by it),
+    /// or `None` when every backend is drained.
+    #[pyo3(signature = (key=0))]
+    fn pick(&self, key: u64) -> Option<u32> {
+        self.inner.pick(key).map(|b| b.0)
+    }
+
+    /// One pick per key: a list of backends (`-1` for none).
+    fn pick_many(&self, py: Python<'_>, keys: Vec<u64>) -> Vec<i64> {
+        py.detach(|| {
+            keys.iter()
+                .map(|&k| self.inner.pick(k).map_or(-1, |b| i64::from(b.0)))
+                .collect()
+        })
+    }
+
+    /// Counts a request in flight on `backend`; `False` if it is unknown.
+    fn start(&self, backend: u32) -> bool {
+        self.inner.start(BackendId(backend))
+    }
+
+    /// Counts a request on `backend` finished.
+    fn finish(&self, backend: u32) -> bool {
+        self.inner.finish(BackendId(backend))
+    }
+
+    /// Counts a request in flight on `backend` until the returned guard is
+    /// finished (`guard.finish()`, or leaving its `with` block).
+    fn begin(&self, backend: u32) -> PyResult<InFlight> {
+        match self.inner.begin(BackendId(backend)) {
+            Some(g) => Ok(InFlight { guard: Some(g) }),
+            None => Err(DrainstormError::new_err(format!(
+                "begin({backend}): no such backend"
+            ))),
+        }
+    }
+
+    /// Requests in flight on `backend`, as counted.
+    fn in_flight(&self, backend: u32) -> Option<u64> {
+        self.inner.in_flight(BackendId(backend))
+    }
+
+    /// Replaces the backends' weights (the same backends `0..n`, or more,
+    /// or fewer); picks in progress see the old set or the new one.
+    fn update(&self, weights: Vec<u32>) -> PyResult<()> {
+        self.inner
+            .update(&backends(&weights))
+            .map_err(|e| DrainstormError::new_err(e.to_string()))
+    }
+
+    /// The backends' weights, by id.
+    fn weights(&self) -> Vec<u32> {
+        self.inner.backends().iter().map(|b| b.weight).collect()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<{} over {} backends>",
+            self.kind.name(),
+            self.inner.backends().len()
+        )
+    }
+}
+
+/// A request counted in flight until finished.
+#[pyclass(module = "drainstorm._drainstorm")]
+pub struct InFlight {
+    guard: Option<drainstorm::balancer::InFlight>,
+}
+
+#[pymethods]
+impl InFlight {
+    /// Finishes the request (again: nothing).
+    fn finish(&mut self) {
+        self.guard = None;
+    }
+
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&mut self, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        self.guard = None;
+        false
+    }
+}

@@ -1,0 +1,136 @@
+"""The balancers and retry policies, used directly."""
+
+import threading
+
+import pytest
+
+import drainstorm
+from drainstorm import BoundedLoad, LeastConn, Maglev, Policy, PowerOfTwo, Ring, SmoothWrr
+
+
+@pytest.mark.parametrize("cls", [SmoothWrr, LeastConn, PowerOfTwo, Ring, Maglev, BoundedLoad])
+def test_every_kind_picks_only_live_backends(cls):
+    lb = cls([1, 1, 1, 0])
+    picks = {lb.pick(k) for k in range(2000)}
+    assert picks <= {0, 1, 2} and len(picks) >= 2
+    lb.update([0, 0, 1, 0])
+    assert {lb.pick(k) for k in range(200)} == {2}
+    lb.update([0, 0, 0, 0])
+    assert lb.pick(7) is None
+    assert lb.pick_many([1, 2, 3]) == [-1, -1, -1]
+
+
+def test_smooth_wrr_follows_the_weights_exactly():
+    lb = SmoothWrr([5, 1, 1])
+    picks = [lb.pick() for _ in range(7)]
+    assert picks.count(0) == 5 and picks.count(1) == 1 and picks.count(2) == 1
+
+
+def test_least_conn_sees_what_is_in_flight():
+    lb = LeastConn([1, 1])
+    first = lb.pick()
+    with lb.begin(first):
+        assert lb.in_flight(first) == 1
+        assert lb.pick() != first
+    assert lb.in_flight(first) == 0
+    guard = lb.begin(1)
+    guard.finish()
+    guard.finish()  # a second finish does nothing
+    assert lb.in_flight(1) == 0
+    assert lb.start(0) and lb.finish(0)
+    with pytest.raises(drainstorm.DrainstormError):
+        lb.begin(9)
+
+
+def test_consistent_hashing_keeps_keys_where_they_were():
+    a = Maglev(list([1] * 10), seed=1)
+    before = a.pick_many(list(range(5000)))
+    a.update([1] * 9 + [0])
+    after = a.pick_many(list(range(5000)))
+    moved = sum(1 for x, y in zip(before, after) if x != y and x != 9)
+    assert moved < 5000 * 0.05, moved
+    assert all(y != 9 for y in after)
+
+
+def test_balancers_are_safe_across_threads():
+    lb = PowerOfTwo([1] * 8, seed=3)
+
+    def work():
+        for k in range(2000):
+            b = lb.pick(k)
+            with lb.begin(b):
+                pass
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(lb.in_flight(b) == 0 for b in range(8))
+
+
+def test_bad_balancer_input_raises():
+    with pytest.raises(drainstorm.DrainstormError):
+        drainstorm.Balancer("round-robin-ish", [1])
+    with pytest.raises(drainstorm.DrainstormError):
+        LeastConn([])
+    with pytest.raises(drainstorm.DrainstormError):
+        Maglev([1, 1], table_size=4)
+    with pytest.raises(TypeError):
+        LeastConn("11")
+    with pytest.raises(OverflowError):
+        LeastConn([-1])
+
+
+def test_a_preset_policy_retries_then_gives_up():
+    p = Policy("naive", seed=1)
+    assert p.admit(0.0) is None
+    r = p.begin(0.0)
+    decisions = [p.on_outcome(0.1 * i, r, "timeout") for i in range(1, 10)]
+    kinds = [d[0] for d in decisions]
+    assert "retry" in kinds and kinds[-1] == "give-up"
+    assert decisions[kinds.index("give-up")][1] == "attempts"
+    r2 = p.begin(5.0)
+    assert p.on_outcome(5.1, r2, "success") == ("done", None)
+
+
+def test_a_configured_policy_backs_off_with_jitter_within_its_cap():
+    p = Policy(max_attempts=5, attempt_timeout="1s",
+               backoff={"kind": "exponential", "base": "100ms", "multiplier": 2.0, "cap": "1s", "jitter": "full"},
+               seed=7)
+    r = p.begin(0.0)
+    delays = []
+    now = 0.0
+    for _ in range(4):
+        kind, delay = p.on_outcome(now, r, "failure")
+        assert kind == "retry"
+        assert 0.0 <= delay <= 1.0
+        delays.append(delay)
+        now += delay
+    assert p.on_outcome(now, r, "failure") == ("give-up", "attempts")
+    # Deterministic: the same seed gives the same delays.
+    q = Policy(max_attempts=5, attempt_timeout="1s",
+               backoff={"kind": "exponential", "base": "100ms", "multiplier": 2.0, "cap": "1s", "jitter": "full"},
+               seed=7)
+    r = q.begin(0.0)
+    now = 0.0
+    again = []
+    for _ in range(4):
+        _, d = q.on_outcome(now, r, "failure")
+        again.append(d)
+        now += d
+    assert again == delays
+
+
+def test_bad_policy_input_raises():
+    with pytest.raises(drainstorm.DrainstormError, match="no preset"):
+        Policy("sometimes")
+    with pytest.raises(drainstorm.DrainstormError, match="max_attempts"):
+        Policy(max_attempts=0, attempt_timeout="1s", backoff={"kind": "immediate"})
+    with pytest.raises(drainstorm.DrainstormError, match="unknown field"):
+        Policy(max_attempts=3, attempt_timout="1s", backoff={"kind": "immediate"})
+    p = Policy("grpc")
+    with pytest.raises(drainstorm.DrainstormError, match="allowed success, failure, timeout"):
+        p.on_outcome(0.0, p.begin(0.0), "maybe")
+    with pytest.raises(TypeError):
+        Policy()

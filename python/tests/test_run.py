@@ -1,0 +1,140 @@
+"""drainstorm.run, show and the Simulation step API against the real
+simulator."""
+
+import threading
+
+import pandas as pd
+import pytest
+
+import drainstorm
+
+TINY = """
+name = "tiny"
+seed = 3
+duration = "20s"
+
+[compare]
+balancers = ["least-conn", "maglev"]
+policies = ["hasty"]
+
+[policies.hasty]
+max_attempts = 3
+attempt_timeout = "100ms"
+backoff = { kind = "immediate" }
+
+[[sites]]
+name = "east"
+backends = [{ count = 4, slots = 1, queue = 20, service = { dist = "exponential", mean = "10ms" } }]
+
+[[sites]]
+name = "west"
+backends = [{ count = 4, slots = 1, queue = 20, service = { dist = "exponential", mean = "10ms" } }]
+
+[[clients]]
+name = "web"
+retry = "hasty"
+workload = { kind = "open", rate = 200 }
+
+[[timeline]]
+at = "10s"
+action = "drain"
+site = "east"
+"""
+
+
+def test_run_returns_the_summary_and_the_series_as_the_cli_writes_them():
+    r = drainstorm.run(TINY)
+    assert r.summary["profile"]["name"] == "tiny"
+    assert [x["balancer"] for x in r.summary["runs"]] == ["least-conn", "maglev"]
+    s = r.summary["runs"][0]["summary"]
+    assert s["verdict"] in {"absorbed", "degraded", "collapsed", "metastable"}
+    assert 150 < s["offered_per_s"] < 250
+    assert isinstance(r.series, pd.DataFrame)
+    assert {"balancer", "policy", "seed", "time_s", "offered", "attempts"} <= set(r.series.columns)
+    assert len(r.series) == 2 * 20  # two runs, 1-second intervals
+    assert set(r.sites.site) == {"east", "west"}
+    assert list(r.timeline.action) == ["drain"]
+
+
+def test_a_run_is_reproducible_for_any_number_of_threads():
+    one = drainstorm.run(TINY, threads=1)
+    two = drainstorm.run(TINY, threads=2)
+    assert one.summary == two.summary
+    pd.testing.assert_frame_equal(one.series, two.series)
+    other = drainstorm.run(TINY, seed=99)
+    assert other.summary != one.summary
+
+
+def test_overrides_and_the_comparison_can_be_changed():
+    r = drainstorm.run(TINY, set=["clients[0].workload.rate=50"], balancers=["p2c"], policies=["envoy"], seeds=2)
+    assert [(x["balancer"], x["policy"]) for x in r.summary["runs"]] == [("p2c", "envoy")] * 2
+    assert 30 < r.summary["runs"][0]["summary"]["offered_per_s"] < 70
+
+
+def test_bundled_profiles_by_name_and_show():
+    assert "cheyenne-2026" in drainstorm.bundled()
+    text = drainstorm.show("mm1", set=["sites[0].backends[0].count=3"])
+    assert "count = 3" in text
+
+
+def test_bad_input_raises_with_the_located_message():
+    with pytest.raises(drainstorm.DrainstormError) as e:
+        drainstorm.run(TINY.replace("rate = 200", "rate = -5"))
+    assert "<string>:" in str(e.value) and "rate" in str(e.value)
+    assert e.value.line is not None and e.value.column is not None
+    assert e.value.key == "clients[0].workload.rate"
+    with pytest.raises(drainstorm.DrainstormError, match="unknown field `cuont`"):
+        drainstorm.run(TINY, set=["sites[0].backends[0].cuont=3"])
+    with pytest.raises(drainstorm.DrainstormError, match="no bundled profile"):
+        drainstorm.run("no-such-profile")
+    with pytest.raises(drainstorm.DrainstormError, match="unknown balancer|not a balancer|balancers"):
+        drainstorm.run(TINY, balancers=["round-robin-ish"])
+    with pytest.raises(drainstorm.DrainstormError, match="no policy named"):
+        drainstorm.run(TINY, policies=["nope"])
+    with pytest.raises(TypeError):
+        drainstorm.run(42)
+    with pytest.raises(TypeError):
+        drainstorm.run(TINY, set="duration=5s")
+    with pytest.raises(TypeError):
+        drainstorm.run(TINY, seed="three")
+
+
+def test_runs_release_the_gil():
+    # Two runs in two Python threads finish; a ticking thread keeps
+    # running meanwhile (it could not if the GIL were held).
+    ticks = []
+    stop = threading.Event()
+
+    def tick():
+        while not stop.is_set():
+            ticks.append(1)
+            stop.wait(0.001)
+
+    t = threading.Thread(target=tick)
+    t.start()
+    before = len(ticks)
+    drainstorm.run(TINY.replace('duration = "20s"', 'duration = "60s"'), threads=1)
+    during = len(ticks) - before
+    stop.set()
+    t.join()
+    assert during > 5
+
+
+def test_simulation_steps_with_its_host():
+    sim = drainstorm.Simulation(TINY)
+    assert sim.now == 0.0 and sim.end == 20.0
+    sim.run_until(5)
+    assert sim.now == 5.0
+    early = sim.series()
+    assert len(early) == 5
+    sim.inject({"action": "drain", "site": "east"})
+    sim.inject('{ action = "restore", site = "east" }')
+    sim.run_until(100)
+    assert sim.now == 20.0
+    assert len(sim.series()) == 20
+    s = sim.summary()
+    assert s["offered"] > 0
+    with pytest.raises(drainstorm.DrainstormError, match="inject"):
+        sim.inject({"action": "drain", "site": "nowhere"})
+    with pytest.raises(drainstorm.DrainstormError):
+        sim.run_until(-1)
