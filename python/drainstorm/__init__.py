@@ -38,8 +38,11 @@ __all__ = [
     "Simulation",
     "SmoothWrr",
     "bundled",
+    "SweepResult",
+    "plan",
     "run",
     "show",
+    "sweep",
 ]
 
 
@@ -216,3 +219,109 @@ class Policy:
         ``("give-up", reason)`` after an attempt's outcome (``"success"``,
         ``"failure"``, ``"timeout"``)."""
         return self._p.on_outcome(float(now), request, outcome)
+
+
+@dataclass
+class SweepResult:
+    """A finished sweep: ``runs`` is ``sweep.csv`` as a DataFrame (one row
+    per run, the varied keys first); ``csv``, ``map_html`` and ``table``
+    are the command line's files and table, byte for byte."""
+
+    runs: Any
+    csv: str
+    map_html: str
+    table: str
+
+
+def _sweep_shard(profile, vary, seeds, set, balancers, policies, k, n, threads):
+    """One shard of a sweep, as a journal: what an executor runs."""
+    return _drainstorm.sweep_shard(
+        profile, vary, seeds=seeds, set=set, balancers=balancers, policies=policies,
+        shard=(k, n), threads=threads,
+    )
+
+
+def sweep(
+    profile: str,
+    *,
+    vary: Iterable[str],
+    seeds: Optional[int] = None,
+    set: Optional[Iterable[str]] = None,
+    balancers: Optional[Iterable[str]] = None,
+    policies: Optional[Iterable[str]] = None,
+    executor: Any = None,
+    shards: Optional[int] = None,
+    threads: Optional[int] = None,
+) -> SweepResult:
+    """Run a sweep, as ``drainstorm sweep`` does: every point of the
+    ``vary`` grid (``"KEY=LO..HI:STEPS"`` or ``"KEY=a,b,c"``) × balancer ×
+    policy × the same ``seeds`` at every point.
+
+    With ``executor`` (any ``concurrent.futures.Executor``, e.g. the one of
+    a ``dask.distributed.Client``), the sweep is cut into ``shards``
+    (default: 4 per worker the executor reports, else 8) that run there;
+    the merged result is byte for byte the local one.
+    """
+    args = (
+        profile,
+        _strings("vary", vary),
+        seeds,
+        _strings("set", set),
+        _strings("balancers", balancers),
+        _strings("policies", policies),
+    )
+    if executor is None:
+        parts = [_sweep_shard(*args, 1, 1, threads)]
+    else:
+        n = shards or 8
+        if n < 1:
+            raise ValueError("shards must be at least 1")
+        futures = [executor.submit(_sweep_shard, *args, k, n, threads) for k in range(1, n + 1)]
+        parts = [f.result() for f in futures]
+    csv, html, table = _drainstorm.sweep_merge(parts)
+    return SweepResult(_frame(csv), csv, html, table)
+
+
+def _plan_one(profile, question, set, balancer, policy, kwargs):
+    return json.loads(
+        _drainstorm.plan_json(profile, question, set=set, balancers=[balancer] if balancer != "configured" else None,
+                              policies=[policy] if policy != "configured" else None, **kwargs)
+    )
+
+
+def plan(
+    profile: str,
+    question: str = "headroom",
+    *,
+    set: Optional[Iterable[str]] = None,
+    balancers: Optional[Iterable[str]] = None,
+    policies: Optional[Iterable[str]] = None,
+    target: float = 0.95,
+    seeds: int = 8,
+    tolerance: Optional[float] = None,
+    scale: str = "both",
+    min_value: Optional[float] = None,
+    max_value: Optional[float] = None,
+    full_runs: bool = False,
+    executor: Any = None,
+    threads: Optional[int] = None,
+) -> Dict[str, Any]:
+    """``drainstorm plan headroom`` or ``plan drain`` as a dict (the JSON
+    the command line writes). ``min_value``/``max_value`` bound the factor
+    (headroom) or the ramp in minutes (drain). With ``executor``, each
+    balancer × policy is searched there; the answers are the same.
+    """
+    set_ = _strings("set", set)
+    kwargs = dict(target=target, seeds=seeds, tolerance=tolerance, scale=scale,
+                  min_value=min_value, max_value=max_value, full_runs=full_runs, threads=threads)
+    if executor is None:
+        return json.loads(_drainstorm.plan_json(
+            profile, question, set=set_, balancers=_strings("balancers", balancers),
+            policies=_strings("policies", policies), **kwargs))
+    combos = _drainstorm.combinations(
+        profile, set=set_, balancers=_strings("balancers", balancers), policies=_strings("policies", policies))
+    futures = [executor.submit(_plan_one, profile, question, set_, b, p, kwargs) for b, p in combos]
+    parts = [f.result() for f in futures]
+    merged = dict(parts[0])
+    merged["answers"] = [a for part in parts for a in part["answers"]]
+    return merged

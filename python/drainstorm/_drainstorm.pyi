@@ -72,3 +72,39 @@ class Policy:
     def begin(self, now: float) -> Request: ...
     def attempt_deadline(self, now: float, request: Request) -> Optional[float]: ...
     def on_outcome(self, now: float, request: Request, outcome: str) -> Tuple[str, Any]: ...
+
+def sweep_shard(
+    profile: str,
+    vary: List[str],
+    *,
+    seeds: Optional[int] = ...,
+    set: Optional[List[str]] = ...,
+    balancers: Optional[List[str]] = ...,
+    policies: Optional[List[str]] = ...,
+    shard: Tuple[int, int] = ...,
+    threads: Optional[int] = ...,
+) -> str: ...
+def sweep_merge(parts: List[str]) -> Tuple[str, str, str]: ...
+def combinations(
+    profile: str,
+    *,
+    set: Optional[List[str]] = ...,
+    balancers: Optional[List[str]] = ...,
+    policies: Optional[List[str]] = ...,
+) -> List[Tuple[str, str]]: ...
+def plan_json(
+    profile: str,
+    question: str,
+    *,
+    set: Optional[List[str]] = ...,
+    balancers: Optional[List[str]] = ...,
+    policies: Optional[List[str]] = ...,
+    target: float = ...,
+    seeds: int = ...,
+    tolerance: Optional[float] = ...,
+    scale: str = ...,
+    min_value: Optional[float] = ...,
+    max_value: Optional[float] = ...,
+    full_runs: bool = ...,
+    threads: Optional[int] = ...,
+) -> str: ...

@@ -1,6 +1,7 @@
 """drainstorm.run, show and the Simulation step API against the real
 simulator."""
 
+import pathlib
 import threading
 
 import pandas as pd
@@ -8,38 +9,7 @@ import pytest
 
 import drainstorm
 
-TINY = """
-name = "tiny"
-seed = 3
-duration = "20s"
-
-[compare]
-balancers = ["least-conn", "maglev"]
-policies = ["hasty"]
-
-[policies.hasty]
-max_attempts = 3
-attempt_timeout = "100ms"
-backoff = { kind = "immediate" }
-
-[[sites]]
-name = "east"
-backends = [{ count = 4, slots = 1, queue = 20, service = { dist = "exponential", mean = "10ms" } }]
-
-[[sites]]
-name = "west"
-backends = [{ count = 4, slots = 1, queue = 20, service = { dist = "exponential", mean = "10ms" } }]
-
-[[clients]]
-name = "web"
-retry = "hasty"
-workload = { kind = "open", rate = 200 }
-
-[[timeline]]
-at = "10s"
-action = "drain"
-site = "east"
-"""
+TINY = (pathlib.Path(__file__).parent / "tiny.toml").read_text()
 
 
 def test_run_returns_the_summary_and_the_series_as_the_cli_writes_them():

@@ -125,8 +125,13 @@ impl Journal {
 
     /// Reads a journal; errors name the file and line.
     pub fn read(path: &Path) -> Result<Journal, String> {
-        let name = path.display();
+        let name = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|e| format!("{name}: cannot read: {e}"))?;
+        Journal::parse(&bytes, &name)
+    }
+
+    /// Reads a journal from its bytes; `name` names it in errors.
+    pub fn parse(bytes: &[u8], name: &str) -> Result<Journal, String> {
         let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         let text = std::str::from_utf8(&bytes[..complete])
             .map_err(|e| format!("{name}: not UTF-8 text ({e}): not a drainstorm sweep journal"))?;

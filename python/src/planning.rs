@@ -1,0 +1,245 @@
+//! Sweeps and plans from Python: one shard of a sweep as a journal (so a
+//! `concurrent.futures` executor can run shards anywhere), the merge of
+//! journals into the files the command line writes, and plans as JSON.
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+
+use drainstorm::plan::{
+    Axis, DrainPlan, DrainSettings, HeadroomPlan, HeadroomSettings, Judging, Scale, Sweep,
+};
+use drainstorm::profile::Profile;
+use drainstorm::report::sweep::{Journal, JournalHeader, merge, sweep_csv, sweep_table};
+
+use crate::{DrainstormError, load, profile_error};
+
+/// The profile with a comparison narrowed to `balancers` and `policies`
+/// (if given), checked.
+fn narrowed(
+    profile: &str,
+    set: &[String],
+    balancers: Option<Vec<String>>,
+    policies: Option<Vec<String>>,
+) -> PyResult<Profile> {
+    let mut p = load(profile, set)?;
+    if let Some(b) = balancers {
+        p.compare.balancers = b
+            .iter()
+            .map(|name| {
+                name.parse()
+                    .map_err(|e| DrainstormError::new_err(format!("balancers: {e}")))
+            })
+            .collect::<PyResult<_>>()?;
+    }
+    if let Some(pol) = policies {
+        p.compare.policies = pol;
+    }
+    p.checked().map_err(profile_error)
+}
+
+fn pool(threads: Option<usize>) -> PyResult<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(0))
+        .build()
+        .map_err(|e| PyRuntimeError::new_err(format!("cannot start threads: {e}")))
+}
+
+/// Runs shard `k` of `n` of a sweep and returns its journal (JSON lines:
+/// the header, then one row per run, in job order).
+#[pyfunction]
+#[pyo3(signature = (profile, vary, *, seeds=None, set=None, balancers=None, policies=None, shard=(1, 1), threads=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn sweep_shard(
+    py: Python<'_>,
+    profile: &str,
+    vary: Vec<String>,
+    seeds: Option<u32>,
+    set: Option<Vec<String>>,
+    balancers: Option<Vec<String>>,
+    policies: Option<Vec<String>>,
+    shard: (usize, usize),
+    threads: Option<usize>,
+) -> PyResult<String> {
+    let p = narrowed(profile, &set.unwrap_or_default(), balancers, policies)?;
+    if vary.is_empty() {
+        return Err(DrainstormError::new_err(
+            "vary: at least one KEY=LO..HI:STEPS or KEY=a,b,c",
+        ));
+    }
+    let axes = vary
+        .iter()
+        .map(|v| v.parse::<Axis>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(profile_error)?;
+    let seeds = seeds.unwrap_or(p.compare.seeds);
+    let planned = Sweep::planned_runs(&p, &axes, seeds);
+    if planned > drainstorm::plan::CONFIRM_RUNS_ABOVE {
+        return Err(DrainstormError::new_err(format!(
+            "{planned} runs planned, above {}: narrow the sweep",
+            drainstorm::plan::CONFIRM_RUNS_ABOVE
+        )));
+    }
+    let sweep = Sweep::new(&p, axes, seeds).map_err(profile_error)?;
+    let (k, n) = shard;
+    if n == 0 || k == 0 || k > n {
+        return Err(DrainstormError::new_err(format!(
+            "shard ({k}, {n}): allowed K from 1 to N"
+        )));
+    }
+    let header = JournalHeader::of(&sweep, k, n);
+    let jobs: Vec<usize> = header.jobs().collect();
+    let pool = pool(threads)?;
+    let rows = py
+        .detach(|| pool.install(|| sweep.run_jobs(&jobs, &|_| {})))
+        .map_err(|e| PyRuntimeError::new_err(format!("a run failed: {e}")))?;
+    let mut text = Journal::header_line(&header);
+    for r in &rows {
+        text.push_str(&Journal::row_line(r));
+    }
+    Ok(text)
+}
+
+/// Merges the journals of every shard: (`sweep.csv`, `map.html`, the
+/// table), byte for byte what one sweep run whole writes.
+#[pyfunction]
+pub fn sweep_merge(parts: Vec<String>) -> PyResult<(String, String, String)> {
+    let journals = parts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            Journal::parse(text.as_bytes(), &format!("part {}", i + 1))
+                .map(|j| (format!("part {}", i + 1), j))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(DrainstormError::new_err)?;
+    let (header, rows) = merge(&journals).map_err(DrainstormError::new_err)?;
+    Ok((
+        sweep_csv(&header, &rows),
+        drainstorm::report::sweep_map(&header, &rows),
+        sweep_table(&header, &rows),
+    ))
+}
+
+/// Every (balancer, policy) of a profile's comparison, in its order.
+#[pyfunction]
+#[pyo3(signature = (profile, *, set=None, balancers=None, policies=None))]
+pub fn combinations(
+    profile: &str,
+    set: Option<Vec<String>>,
+    balancers: Option<Vec<String>>,
+    policies: Option<Vec<String>>,
+) -> PyResult<Vec<(String, String)>> {
+    let mut p = narrowed(profile, &set.unwrap_or_default(), balancers, policies)?;
+    p.compare.seeds = 1;
+    Ok(p.runs()
+        .into_iter()
+        .map(|r| (r.balancer, r.policy))
+        .collect())
+}
+
+/// A plan (`question`: `headroom` or `drain`) as JSON, as `drainstorm
+/// plan QUESTION --json` prints it.
+#[pyfunction]
+#[pyo3(signature = (profile, question, *, set=None, balancers=None, policies=None, target=0.95, seeds=8, tolerance=None, scale="both", min_value=None, max_value=None, full_runs=false, threads=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn plan_json(
+    py: Python<'_>,
+    profile: &str,
+    question: &str,
+    set: Option<Vec<String>>,
+    balancers: Option<Vec<String>>,
+    policies: Option<Vec<String>>,
+    target: f64,
+    seeds: u32,
+    tolerance: Option<f64>,
+    scale: &str,
+    min_value: Option<f64>,
+    max_value: Option<f64>,
+    full_runs: bool,
+    threads: Option<usize>,
+) -> PyResult<String> {
+    let p = narrowed(profile, &set.unwrap_or_default(), balancers, policies)?;
+    if !(target > 0.0 && target <= 1.0) {
+        return Err(DrainstormError::new_err(format!(
+            "target={target}: allowed (0, 1]"
+        )));
+    }
+    if seeds == 0 || seeds > 1000 {
+        return Err(DrainstormError::new_err(format!(
+            "seeds={seeds}: allowed 1 to 1000"
+        )));
+    }
+    let judging = if full_runs {
+        Judging::FullRuns
+    } else {
+        Judging::UntilRecovered
+    };
+    let pool = pool(threads)?;
+    let failed = |e: drainstorm::sim::SimError| DrainstormError::new_err(e.to_string());
+    let json = match question {
+        "headroom" => {
+            let mut s = HeadroomSettings {
+                judging,
+                ..HeadroomSettings::default()
+            };
+            s.scale = match scale {
+                "both" => Scale::Both,
+                "backends" => Scale::Backends,
+                "lb" => Scale::LoadBalancers,
+                other => {
+                    return Err(DrainstormError::new_err(format!(
+                        "scale=`{other}`: allowed both, backends, lb"
+                    )));
+                }
+            };
+            s.search.target = target;
+            s.search.seeds = seeds;
+            s.search.tolerance = tolerance.unwrap_or(s.search.tolerance);
+            s.search.min_factor = min_value.unwrap_or(s.search.min_factor);
+            s.search.max_factor = max_value.unwrap_or(s.search.max_factor);
+            check_range(&s.search)?;
+            let plan = py
+                .detach(|| pool.install(|| HeadroomPlan::run(&p, &s, &|_| {})))
+                .map_err(failed)?;
+            serde_json::to_string(&plan)
+        }
+        "drain" => {
+            let mut s = DrainSettings {
+                judging,
+                ..DrainSettings::default()
+            };
+            s.search.target = target;
+            s.search.seeds = seeds;
+            s.search.tolerance = tolerance.unwrap_or(s.search.tolerance);
+            s.search.min_factor = min_value.unwrap_or(s.search.min_factor);
+            s.search.max_factor = max_value.unwrap_or(s.search.max_factor);
+            check_range(&s.search)?;
+            let plan = py
+                .detach(|| pool.install(|| DrainPlan::run(&p, &s, &|_| {})))
+                .map_err(failed)?;
+            serde_json::to_string(&plan)
+        }
+        other => {
+            return Err(DrainstormError::new_err(format!(
+                "question `{other}`: allowed headroom, drain"
+            )));
+        }
+    };
+    json.map_err(|e| PyRuntimeError::new_err(e.to_string()))
+}
+
+fn check_range(s: &drainstorm::plan::SearchSettings) -> PyResult<()> {
+    if !(s.tolerance >= 0.001 && s.tolerance <= 0.5) {
+        return Err(DrainstormError::new_err(format!(
+            "tolerance={}: allowed [0.001, 0.5]",
+            s.tolerance
+        )));
+    }
+    if !(s.min_factor > 0.0 && s.max_factor > s.min_factor && s.max_factor.is_finite()) {
+        return Err(DrainstormError::new_err(format!(
+            "min_value={}, max_value={}: allowed 0 < min < max",
+            s.min_factor, s.max_factor
+        )));
+    }
+    Ok(())
+}

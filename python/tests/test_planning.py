@@ -1,0 +1,70 @@
+"""Sweeps and plans from Python, locally and on executors: a process
+pool and a real dask.distributed LocalCluster with 2 worker processes."""
+
+import concurrent.futures
+import pathlib
+
+import pytest
+
+import drainstorm
+
+TINY = (pathlib.Path(__file__).parent / "tiny.toml").read_text()
+VARY = ["clients[0].workload.rate=100..300:3"]
+
+
+def test_a_local_sweep_matches_the_command_lines_files():
+    r = drainstorm.sweep(TINY, vary=VARY, seeds=2)
+    assert len(r.runs) == 3 * 2 * 2
+    assert list(r.runs.columns[:3]) == ["clients[0].workload.rate", "balancer", "policy"]
+    assert r.map_html.startswith("<!DOCTYPE html>")
+    assert "every seed absorbed at" in r.table
+    assert set(r.runs.verdict) <= {"absorbed", "degraded", "collapsed", "metastable", "inconclusive"}
+
+
+def test_a_sweep_on_a_process_pool_is_the_local_one_byte_for_byte():
+    local = drainstorm.sweep(TINY, vary=VARY, seeds=2)
+    with concurrent.futures.ProcessPoolExecutor(max_workers=2) as ex:
+        remote = drainstorm.sweep(TINY, vary=VARY, seeds=2, executor=ex, shards=3)
+    assert remote.csv == local.csv
+    assert remote.map_html == local.map_html
+
+
+def test_a_sweep_on_a_dask_cluster_is_the_local_one_byte_for_byte():
+    distributed = pytest.importorskip("distributed")
+    local = drainstorm.sweep(TINY, vary=VARY, seeds=2)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            remote = drainstorm.sweep(TINY, vary=VARY, seeds=2, executor=client.get_executor(), shards=4)
+    assert remote.csv == local.csv
+    assert remote.map_html == local.map_html
+
+
+def test_plans_locally_and_on_an_executor_agree():
+    local = drainstorm.plan(TINY, "headroom", seeds=2, tolerance=0.05)
+    assert [a["balancer"] for a in local["answers"]] == ["least-conn", "maglev"]
+    for a in local["answers"]:
+        assert a["search"]["outcome"]["outcome"] == "found"
+        assert a["search"]["outcome"]["factor"] > a["search"]["outcome"]["unsafe_below"]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
+        remote = drainstorm.plan(TINY, "headroom", seeds=2, tolerance=0.05, executor=ex)
+    assert remote == local
+    drain = drainstorm.plan(TINY, "drain", seeds=2, min_value=0.02, max_value=0.15, balancers=["least-conn"])
+    assert drain["drained"] == ["east"]
+
+
+def test_bad_sweeps_and_plans_raise():
+    with pytest.raises(drainstorm.DrainstormError, match="empty range"):
+        drainstorm.sweep(TINY, vary=["clients[0].workload.rate=300..100:3"])
+    with pytest.raises(drainstorm.DrainstormError, match="unknown field `rat`"):
+        drainstorm.sweep(TINY, vary=["clients[0].workload.rat=1..2:2"])
+    with pytest.raises(drainstorm.DrainstormError, match="at least one"):
+        drainstorm.sweep(TINY, vary=[])
+    with pytest.raises(TypeError):
+        drainstorm.sweep(TINY, vary="clients[0].workload.rate=1..2:2")
+    with pytest.raises(drainstorm.DrainstormError, match="question"):
+        drainstorm.plan(TINY, "capacity")
+    with pytest.raises(drainstorm.DrainstormError, match="target"):
+        drainstorm.plan(TINY, target=0)
+    with pytest.raises(drainstorm.DrainstormError, match="scale"):
+        drainstorm.plan(TINY, scale="everything")
