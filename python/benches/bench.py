@@ -50,7 +50,15 @@ def pick_figures():
     per_call = min(timeit.repeat(lambda: [lb.pick(k) for k in keys], number=1, repeat=5)) / n
     many_keys = list(range(1_000_000))
     per_key = min(timeit.repeat(lambda: lb.pick_many(many_keys), number=1, repeat=5)) / len(many_keys)
-    line = f"Maglev, 64 backends: pick {per_call * 1e9:.0f} ns per call, pick_many {per_key * 1e9:.1f} ns per key"
+    line = f"Maglev, 64 backends: pick {per_call * 1e9:.0f} ns per call, pick_many {per_key * 1e9:.1f} ns per key (list)"
+    try:
+        import numpy as np
+
+        arr = np.arange(1_000_000, dtype=np.uint64)
+        per_np = min(timeit.repeat(lambda: lb.pick_many(arr), number=1, repeat=5)) / len(arr)
+        line += f", {per_np * 1e9:.1f} ns per key (NumPy array)"
+    except ImportError:
+        pass
     try:
         from uhashring import HashRing
 

@@ -167,6 +167,16 @@ def _kind(name: str, doc: str):
         def __new__(cls, weights, *, seed: int = 0, **params):
             return super().__new__(cls, name, list(weights), seed=seed, **params)
 
+        def pick_many(self, keys):
+            """One pick per key; a NumPy array of keys gives a NumPy array of
+            backends (int64, -1 for none) without a Python object per key."""
+            if type(keys).__module__ == "numpy" and hasattr(keys, "astype"):
+                import numpy as np
+
+                packed = np.ascontiguousarray(keys, dtype="<u8").tobytes()
+                return np.frombuffer(self.pick_many_packed(packed), dtype="<i8")
+            return Balancer.pick_many(self, list(keys))
+
     return _Kind
 
 

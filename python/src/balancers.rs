@@ -74,6 +74,34 @@ impl Balancer {
         })
     }
 
+    /// `pick_many` over keys packed as little-endian `u64`s (a NumPy
+    /// array's bytes), answering little-endian `i64`s: no Python object
+    /// per key.
+    fn pick_many_packed<'py>(
+        &self,
+        py: Python<'py>,
+        keys: &[u8],
+    ) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+        if !keys.len().is_multiple_of(8) {
+            return Err(DrainstormError::new_err(format!(
+                "pick_many_packed: {} bytes is not a whole number of 8-byte keys",
+                keys.len()
+            )));
+        }
+        let out: Vec<u8> = py.detach(|| {
+            keys.chunks_exact(8)
+                .flat_map(|c| {
+                    let k = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+                    self.inner
+                        .pick(k)
+                        .map_or(-1, |b| i64::from(b.0))
+                        .to_le_bytes()
+                })
+                .collect()
+        });
+        Ok(pyo3::types::PyBytes::new(py, &out))
+    }
+
     /// Counts a request in flight on `backend`; `False` if it is unknown.
     fn start(&self, backend: u32) -> bool {
         self.inner.start(BackendId(backend))

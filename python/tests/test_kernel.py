@@ -134,3 +134,17 @@ def test_bad_policy_input_raises():
         p.on_outcome(0.0, p.begin(0.0), "maybe")
     with pytest.raises(TypeError):
         Policy()
+
+
+def test_pick_many_takes_numpy_arrays_and_agrees_with_pick():
+    np = pytest.importorskip("numpy")
+    lb = Maglev([1] * 16, seed=5)
+    keys = np.arange(10_000, dtype=np.uint64) * 7919
+    got = lb.pick_many(keys)
+    assert got.dtype == np.int64 and len(got) == len(keys)
+    assert list(got[:50]) == [lb.pick(int(k)) for k in keys[:50]]
+    assert list(got) == lb.pick_many([int(k) for k in keys])
+    lb.update([0] * 16)
+    assert (lb.pick_many(np.arange(3)) == -1).all()
+    with pytest.raises(drainstorm.DrainstormError):
+        lb.pick_many_packed(b"123")
