@@ -174,21 +174,13 @@ pub fn sweep(args: SweepArgs) -> Result<(), Failure> {
     });
     bar.finish_and_clear();
     let wall = started.elapsed();
-    result.map_err(|e| Failure::Run(format!("a run failed: {e}")))?;
+    let done_now = result.map_err(|e| Failure::Run(format!("a run failed: {e}")))?;
     if let Some(e) = journal.lock().ok().and_then(|mut j| j.1.take()) {
         return Err(Failure::Run(e));
     }
     let _ = file.flush();
     let _ = file.sync_all();
-    let attempts: u64 = Journal::read(&journal_path)
-        .map(|j| {
-            j.rows
-                .iter()
-                .filter(|r| todo.contains(&r.job))
-                .map(|r| r.attempts)
-                .sum()
-        })
-        .unwrap_or(0);
+    let attempts: u64 = done_now.iter().map(|r| r.attempts).sum();
     let speed = format!(
         "{} runs in {:.1} s on {threads} thread{} ({:.2} M attempts/s)",
         todo.len(),
