@@ -289,9 +289,8 @@ impl Profile {
         Profile::from_toml(&text, "")
     }
 
-    /// The override an error of the overridden profile belongs to: the one
-    /// whose key is, contains or lies within the error's key; else the
-    /// first after which the profile no longer validates.
+    /// The error of an overridden profile, said of the override it belongs
+    /// to.
     fn blame(&self, overrides: &[Override], e: ProfileError) -> ProfileError {
         let key = e.key.clone().unwrap_or_default();
         let related = |o: &Override| {
@@ -303,14 +302,20 @@ impl Profile {
         if !e.file.is_empty() {
             return e; // already about an override (a path that does not exist)
         }
-        let culprit = overrides.iter().rev().find(|o| related(o)).or_else(|| {
-            // The first override after which the profile no longer
-            // validates (the last, if only all of them together fail).
-            (1..overrides.len())
-                .find(|&n| self.overridden(&overrides[..n]).is_err())
-                .or(Some(overrides.len()))
-                .map(|n| &overrides[n - 1])
-        });
+        // The override at fault: the last whose key is, contains or lies
+        // within the error's key; else the first after which the profile
+        // no longer validates (the last, if only all of them together
+        // fail).
+        let culprit = overrides
+            .iter()
+            .rev()
+            .find(|o| related(o))
+            .unwrap_or_else(|| {
+                let n = (1..overrides.len())
+                    .find(|&n| self.overridden(&overrides[..n]).is_err())
+                    .unwrap_or(overrides.len());
+                &overrides[n - 1]
+            });
         let message = match e.message.strip_suffix(")") {
             // "(`key` is not in the file: its default applies)" is about
             // the generated text, not the user's file.
@@ -319,26 +324,11 @@ impl Profile {
                 .map_or(e.message.clone(), |(m, _)| m.to_owned()),
             _ => e.message,
         };
-        match culprit {
-            Some(o) => ProfileError {
-                file: o.to_string(),
-                position: None,
-                key: e.key,
-                message,
-            },
-            None => ProfileError {
-                file: format!(
-                    "with {}",
-                    overrides
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                position: None,
-                key: e.key,
-                message,
-            },
+        ProfileError {
+            file: culprit.to_string(),
+            position: None,
+            key: e.key,
+            message,
         }
     }
 }
