@@ -22,6 +22,8 @@ def test_every_kind_picks_only_live_backends(cls):
 
 def test_smooth_wrr_follows_the_weights_exactly():
     lb = SmoothWrr([5, 1, 1])
+    assert lb.name == "smooth-wrr" and lb.weights() == [5, 1, 1]
+    assert isinstance(lb, drainstorm.Balancer) and type(lb).__name__ == "SmoothWrr"
     picks = [lb.pick() for _ in range(7)]
     assert picks.count(0) == 5 and picks.count(1) == 1 and picks.count(2) == 1
 
@@ -86,6 +88,7 @@ def test_a_preset_policy_retries_then_gives_up():
     p = Policy("naive", seed=1)
     assert p.admit(0.0) is None
     r = p.begin(0.0)
+    assert r.attempts == 1
     decisions = [p.on_outcome(0.1 * i, r, "timeout") for i in range(1, 10)]
     kinds = [d[0] for d in decisions]
     assert "retry" in kinds and kinds[-1] == "give-up"

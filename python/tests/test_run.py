@@ -104,6 +104,12 @@ def test_simulation_steps_with_its_host():
     assert len(sim.series()) == 20
     s = sim.summary()
     assert s["offered"] > 0
+    sites = sim.sites()
+    assert set(sites.site) == {"east", "west"} and len(sites) == 2 * 20
+    # Drained and restored at 5 s by the host, then drained at 10 s by the
+    # profile's timeline.
+    east = sites[sites.site == "east"].set_index("time_s").weight
+    assert east.loc[7] > 0 and east.iloc[-1] == 0
     with pytest.raises(drainstorm.DrainstormError, match="inject"):
         sim.inject({"action": "drain", "site": "nowhere"})
     with pytest.raises(drainstorm.DrainstormError):
