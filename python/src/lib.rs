@@ -85,36 +85,16 @@ fn run(
     seeds: Option<u32>,
     threads: Option<usize>,
 ) -> PyResult<(String, String, String, String)> {
-    let mut p = load(profile, &set.unwrap_or_default())?;
+    let mut p = planning::narrowed(profile, &set.unwrap_or_default(), balancers, policies)?;
     if let Some(s) = seed {
         p.seed = s;
     }
     if let Some(n) = seeds {
-        if n == 0 || n > 1000 {
-            return Err(DrainstormError::new_err(format!(
-                "seeds={n}: allowed 1 to 1000"
-            )));
-        }
         p.compare.seeds = n;
-    }
-    if let Some(b) = balancers {
-        p.compare.balancers = b
-            .iter()
-            .map(|name| {
-                name.parse()
-                    .map_err(|e| DrainstormError::new_err(format!("balancers: {e}")))
-            })
-            .collect::<PyResult<_>>()?;
-    }
-    if let Some(pol) = policies {
-        p.compare.policies = pol;
     }
     // The changed comparison is checked as a file would be.
     let p = p.checked().map_err(profile_error)?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.unwrap_or(0))
-        .build()
-        .map_err(|e| PyRuntimeError::new_err(format!("cannot start threads: {e}")))?;
+    let pool = planning::pool(threads)?;
     let comparison = py
         .detach(|| pool.install(|| drainstorm::report::Comparison::run(p)))
         .map_err(|e| PyRuntimeError::new_err(format!("a run failed: {e}")))?;

@@ -13,9 +13,10 @@ use drainstorm::report::sweep::{Journal, JournalHeader, merge, sweep_csv, sweep_
 
 use crate::{DrainstormError, load, profile_error};
 
-/// The profile with a comparison narrowed to `balancers` and `policies`
-/// (if given), checked.
-fn narrowed(
+/// The profile with its comparison narrowed to `balancers` and `policies`
+/// (if given); the caller checks it ([`Profile::checked`]) once it has
+/// made its own changes.
+pub(crate) fn narrowed(
     profile: &str,
     set: &[String],
     balancers: Option<Vec<String>>,
@@ -34,10 +35,11 @@ fn narrowed(
     if let Some(pol) = policies {
         p.compare.policies = pol;
     }
-    p.checked().map_err(profile_error)
+    Ok(p)
 }
 
-fn pool(threads: Option<usize>) -> PyResult<rayon::ThreadPool> {
+/// A worker pool of `threads` threads (`None` or 0: one per core).
+pub(crate) fn pool(threads: Option<usize>) -> PyResult<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads.unwrap_or(0))
         .build()
@@ -60,7 +62,9 @@ pub fn sweep_shard(
     shard: (usize, usize),
     threads: Option<usize>,
 ) -> PyResult<String> {
-    let p = narrowed(profile, &set.unwrap_or_default(), balancers, policies)?;
+    let p = narrowed(profile, &set.unwrap_or_default(), balancers, policies)?
+        .checked()
+        .map_err(profile_error)?;
     if vary.is_empty() {
         return Err(DrainstormError::new_err(
             "vary: at least one KEY=LO..HI:STEPS or KEY=a,b,c",
@@ -129,7 +133,9 @@ pub fn combinations(
     balancers: Option<Vec<String>>,
     policies: Option<Vec<String>>,
 ) -> PyResult<Vec<(String, String)>> {
-    let mut p = narrowed(profile, &set.unwrap_or_default(), balancers, policies)?;
+    let mut p = narrowed(profile, &set.unwrap_or_default(), balancers, policies)?
+        .checked()
+        .map_err(profile_error)?;
     p.compare.seeds = 1;
     Ok(p.runs()
         .into_iter()
@@ -158,7 +164,9 @@ pub fn plan_json(
     full_runs: bool,
     threads: Option<usize>,
 ) -> PyResult<String> {
-    let p = narrowed(profile, &set.unwrap_or_default(), balancers, policies)?;
+    let p = narrowed(profile, &set.unwrap_or_default(), balancers, policies)?
+        .checked()
+        .map_err(profile_error)?;
     if !(target > 0.0 && target <= 1.0) {
         return Err(DrainstormError::new_err(format!(
             "target={target}: allowed (0, 1]"
@@ -192,12 +200,7 @@ pub fn plan_json(
                     )));
                 }
             };
-            s.search.target = target;
-            s.search.seeds = seeds;
-            s.search.tolerance = tolerance.unwrap_or(s.search.tolerance);
-            s.search.min_factor = min_value.unwrap_or(s.search.min_factor);
-            s.search.max_factor = max_value.unwrap_or(s.search.max_factor);
-            check_range(&s.search)?;
+            s.search = asked(s.search, target, seeds, tolerance, min_value, max_value)?;
             let plan = py
                 .detach(|| pool.install(|| HeadroomPlan::run(&p, &s, &|_| {})))
                 .map_err(failed)?;
@@ -208,12 +211,7 @@ pub fn plan_json(
                 judging,
                 ..DrainSettings::default()
             };
-            s.search.target = target;
-            s.search.seeds = seeds;
-            s.search.tolerance = tolerance.unwrap_or(s.search.tolerance);
-            s.search.min_factor = min_value.unwrap_or(s.search.min_factor);
-            s.search.max_factor = max_value.unwrap_or(s.search.max_factor);
-            check_range(&s.search)?;
+            s.search = asked(s.search, target, seeds, tolerance, min_value, max_value)?;
             let plan = py
                 .detach(|| pool.install(|| DrainPlan::run(&p, &s, &|_| {})))
                 .map_err(failed)?;
@@ -226,6 +224,25 @@ pub fn plan_json(
         }
     };
     json.map_err(|e| PyRuntimeError::new_err(e.to_string()))
+}
+
+/// `search` with what the caller asked for (`None`: the question's
+/// default), checked.
+fn asked(
+    mut search: drainstorm::plan::SearchSettings,
+    target: f64,
+    seeds: u32,
+    tolerance: Option<f64>,
+    min_value: Option<f64>,
+    max_value: Option<f64>,
+) -> PyResult<drainstorm::plan::SearchSettings> {
+    search.target = target;
+    search.seeds = seeds;
+    search.tolerance = tolerance.unwrap_or(search.tolerance);
+    search.min_factor = min_value.unwrap_or(search.min_factor);
+    search.max_factor = max_value.unwrap_or(search.max_factor);
+    check_range(&search)?;
+    Ok(search)
 }
 
 fn check_range(s: &drainstorm::plan::SearchSettings) -> PyResult<()> {
