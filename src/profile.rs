@@ -61,11 +61,6 @@ pub struct Profile {
     /// One line: what the profile models.
     #[serde(default)]
     pub description: String,
-    /// Seed of the first run.
-    #[serde(default)]
-    pub seed: u64,
-    /// Simulated duration of each run.
-    pub duration: SimDuration,
     /// The UTC time of day at simulated time 0, `"HH:MM"`: reports show
     /// clock time on their time axes. `None`: seconds from the start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -83,6 +78,11 @@ pub struct Profile {
     /// `compare.policies` (presets are usable by name too).
     #[serde(default)]
     pub policies: BTreeMap<String, PolicyConfig>,
+    /// Seed of the first run.
+    #[serde(default)]
+    pub seed: u64,
+    /// Simulated duration of each run.
+    pub duration: SimDuration,
     /// The global router.
     #[serde(default)]
     pub router: RouterConfig,

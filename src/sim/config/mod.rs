@@ -50,10 +50,6 @@ pub struct SimConfig {
     pub seed: u64,
     /// Simulated time [`Simulation::run`](super::Simulation::run) stops at.
     pub duration: SimDuration,
-    /// The sites (datacenters) and what runs in them.
-    pub sites: Vec<SiteConfig>,
-    /// Who sends requests.
-    pub clients: Vec<ClientGroup>,
     /// How requests choose a site.
     #[serde(default)]
     pub router: RouterConfig,
@@ -66,6 +62,10 @@ pub struct SimConfig {
     /// Recorder and verdict settings.
     #[serde(default)]
     pub recorder: RecorderConfig,
+    /// The sites (datacenters) and what runs in them.
+    pub sites: Vec<SiteConfig>,
+    /// Who sends requests.
+    pub clients: Vec<ClientGroup>,
     /// Scheduled changes (drains, restores, weight changes…), in time order.
     #[serde(default)]
     pub timeline: Vec<TimedAction>,
