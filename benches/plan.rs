@@ -43,7 +43,7 @@ fn main() {
             c.runs.len(),
             p / one,
             plan.runs(),
-            plan.simulated_s() / profile.duration.as_secs_f64()
+            plan.simulated_s() / profile.scenario.duration.as_secs_f64()
         );
         run_s.push(one);
         plan_s.push(p);
@@ -74,7 +74,7 @@ fn main() {
         "plan headroom --full-runs: {:.1} s, {} runs, {:.1} run-equivalents",
         t.elapsed().as_secs_f64(),
         plan.runs(),
-        plan.simulated_s() / profile.duration.as_secs_f64()
+        plan.simulated_s() / profile.scenario.duration.as_secs_f64()
     );
 
     let mut one = profile.clone();

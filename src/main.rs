@@ -247,7 +247,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     let spec = args.profile.clone().unwrap_or_else(|| DEFAULT.to_owned());
     let mut profile = load_checked(&spec, args.strict, &args.sets)?;
     if let Some(seed) = args.seed {
-        profile.seed = seed;
+        profile.scenario.seed = seed;
     }
     if let Some(n) = args.seeds {
         if n == 0 || n > 1000 {

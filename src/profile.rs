@@ -34,17 +34,15 @@ use serde::{Deserialize, Serialize};
 
 mod locate;
 mod overrides;
+mod split;
 
 pub use self::overrides::Override;
 
 use self::locate::{line_col, locate, place, written_path};
 
 use crate::balancer::BalancerKind;
-use crate::retry::{Policy, PolicyConfig, SimDuration};
-use crate::sim::{
-    ClientGroup, RecorderConfig, RetrySpec, RouterConfig, SimConfig, SimError, SiteConfig,
-    TimedAction,
-};
+use crate::retry::{Policy, PolicyConfig};
+use crate::sim::{RetrySpec, SimConfig, SimError};
 
 /// Largest number of runs one profile may ask for.
 pub const MAX_RUNS: usize = 4096;
@@ -53,8 +51,11 @@ pub const MAX_RUNS: usize = 4096;
 pub const MAX_ROWS: u64 = 50_000_000;
 
 /// A scenario and the comparison to run on it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+///
+/// Read from one TOML table: the profile's own keys and its scenario's
+/// side by side (see `split.rs` for how the two are told apart without
+/// losing an error's position).
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Profile {
     /// Short name (used for the output directory).
     pub name: String,
@@ -78,27 +79,14 @@ pub struct Profile {
     /// `compare.policies` (presets are usable by name too).
     #[serde(default)]
     pub policies: BTreeMap<String, PolicyConfig>,
-    /// Seed of the first run.
-    #[serde(default)]
-    pub seed: u64,
-    /// Simulated duration of each run.
-    pub duration: SimDuration,
-    /// The global router.
-    #[serde(default)]
-    pub router: RouterConfig,
-    /// Whether client timeouts cancel server work.
-    #[serde(default)]
-    pub cancel_on_timeout: bool,
-    /// Recorder and verdict settings.
-    #[serde(default)]
-    pub recorder: RecorderConfig,
-    /// The sites.
-    pub sites: Vec<SiteConfig>,
-    /// The client groups.
-    pub clients: Vec<ClientGroup>,
-    /// Scheduled actions, in time order.
-    #[serde(default)]
-    pub timeline: Vec<TimedAction>,
+    /// The scenario: every [`SimConfig`] key (`seed`, `duration`,
+    /// `router`, `cancel_on_timeout`, `recorder`, `sites`, `clients`,
+    /// `timeline`), written at the top level of the file beside the
+    /// profile's own keys. Its `seed` is the first run's. Client groups
+    /// may name a policy of [`policies`](Self::policies) as their retry;
+    /// [`sim_config`](Self::sim_config) resolves those names.
+    #[serde(flatten)]
+    pub scenario: SimConfig,
 }
 
 /// What a profile compares: every balancer against every policy, for each
@@ -296,26 +284,16 @@ impl Profile {
                 *spec = RetrySpec::Config(Box::new(c.clone()));
             }
         };
-        let mut clients = self.clients.clone();
-        for g in &mut clients {
+        let mut config = self.scenario.clone();
+        for g in &mut config.clients {
             resolve(&mut g.retry);
         }
-        let mut timeline = self.timeline.clone();
-        for t in &mut timeline {
+        for t in &mut config.timeline {
             if let crate::sim::Action::SetRetry { retry, .. } = &mut t.action {
                 resolve(retry);
             }
         }
-        SimConfig {
-            seed: self.seed,
-            duration: self.duration,
-            sites: self.sites.clone(),
-            clients,
-            router: self.router.clone(),
-            cancel_on_timeout: self.cancel_on_timeout,
-            recorder: self.recorder.clone(),
-            timeline,
-        }
+        config
     }
 
     /// Every run of the comparison, in report order: balancers, then
@@ -337,7 +315,7 @@ impl Profile {
             for p in &policies {
                 for k in 0..u64::from(self.compare.seeds.max(1)) {
                     let mut config = base.clone();
-                    config.seed = self.seed.wrapping_add(k);
+                    config.seed = self.scenario.seed.wrapping_add(k);
                     if let Some(kind) = b {
                         for s in &mut config.sites {
                             s.balancer = *kind;
@@ -412,7 +390,7 @@ impl Profile {
                 )
             })?;
         }
-        for (i, g) in self.clients.iter().enumerate() {
+        for (i, g) in self.scenario.clients.iter().enumerate() {
             if let RetrySpec::Preset(name) = &g.retry
                 && self.resolve_policy(name).is_none()
             {
@@ -457,16 +435,16 @@ impl Profile {
             } => (path, format!("{value} is not allowed: allowed {allowed}")),
             other => (String::new(), other.to_string()),
         })?;
-        let rows = (self.duration.0 / self.recorder.interval.0.max(1) + 1)
-            * (self.sites.len() as u64 + 1)
+        let rows = (self.scenario.duration.0 / self.scenario.recorder.interval.0.max(1) + 1)
+            * (self.scenario.sites.len() as u64 + 1)
             * runs as u64;
         if rows > MAX_ROWS {
             return Err((
                 "recorder.interval".into(),
                 format!(
                     "{runs} runs × {} intervals × {} sites would not fit in memory (at most {MAX_ROWS} rows): lengthen the interval or shorten the run",
-                    self.duration.0 / self.recorder.interval.0.max(1),
-                    self.sites.len()
+                    self.scenario.duration.0 / self.scenario.recorder.interval.0.max(1),
+                    self.scenario.sites.len()
                 ),
             ));
         }

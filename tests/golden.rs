@@ -38,7 +38,7 @@ fn cut(name: &str) -> SimDuration {
 
 fn comparison(name: &str) -> Comparison {
     let mut profile = Profile::bundled(name).unwrap().unwrap();
-    profile.duration = profile.duration.min(cut(name));
+    profile.scenario.duration = profile.scenario.duration.min(cut(name));
     profile.compare.seeds = 1;
     Comparison::run(profile).expect("the bundled profile runs")
 }

@@ -81,6 +81,6 @@ fn the_incident_profiles_run_in_real_time() {
         let p = bundled(name);
         assert_eq!(p.time_scale, None, "{name} compresses time");
         assert_eq!(p.clock_start_seconds(), Some(17 * 3600));
-        assert!(p.duration.as_secs_f64() >= 12.0 * 3600.0);
+        assert!(p.scenario.duration.as_secs_f64() >= 12.0 * 3600.0);
     }
 }

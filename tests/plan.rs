@@ -95,7 +95,7 @@ fn every_answer_holds_when_its_runs_are_checked_one_by_one() {
             (0..4)
                 .map(|k| {
                     let mut c = scale_capacity(&run.config, f, Scale::Both);
-                    c.seed = profile.seed + k;
+                    c.seed = profile.scenario.seed + k;
                     judge(c, Judging::FullRuns).unwrap().absorbed
                 })
                 .collect()
@@ -173,7 +173,7 @@ fn every_claim_of_plan_drain_holds_when_checked_run_by_run() {
             c.seed = seed;
             judge(c, Judging::FullRuns).unwrap().absorbed
         };
-        let seeds = || (0..3).map(|k| profile.seed + k);
+        let seeds = || (0..3).map(|k| profile.scenario.seed + k);
         match a.search.outcome {
             Outcome::Found {
                 factor,

@@ -6,7 +6,7 @@ use drainstorm::retry::SimDuration;
 
 fn comparison() -> Comparison {
     let mut profile = Profile::bundled("flash-crowd").unwrap().unwrap();
-    profile.duration = SimDuration::from_secs(20);
+    profile.scenario.duration = SimDuration::from_secs(20);
     profile.compare.balancers.truncate(2);
     Comparison::run(profile).unwrap()
 }
@@ -70,8 +70,8 @@ fn the_report_opens_with_its_conclusion_and_names_what_it_draws() {
 #[test]
 fn every_timeline_action_is_labelled_on_the_charts() {
     let mut c = comparison();
-    let site = c.profile.sites[0].name.clone();
-    c.profile.timeline = vec![drainstorm::sim::TimedAction {
+    let site = c.profile.scenario.sites[0].name.clone();
+    c.profile.scenario.timeline = vec![drainstorm::sim::TimedAction {
         at: drainstorm::retry::SimTime(5_000_000_000),
         action: drainstorm::sim::Action::SetAcceptRate {
             site: site.clone(),

@@ -87,7 +87,7 @@ fn run(
 ) -> PyResult<(String, String, String, String)> {
     let mut p = planning::narrowed(profile, &set.unwrap_or_default(), balancers, policies)?;
     if let Some(s) = seed {
-        p.seed = s;
+        p.scenario.seed = s;
     }
     if let Some(n) = seeds {
         p.compare.seeds = n;

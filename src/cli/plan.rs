@@ -314,8 +314,8 @@ fn finish(
     if !args.quiet {
         outln!(
             "\n{runs} runs, {:.1} run-equivalents (simulated time ÷ the profile's {}), in {wall:.1} s on {} thread{}; wrote {}",
-            simulated_s / s.profile.duration.as_secs_f64(),
-            s.profile.duration,
+            simulated_s / s.profile.scenario.duration.as_secs_f64(),
+            s.profile.scenario.duration,
             s.threads,
             if s.threads == 1 { "" } else { "s" },
             s.out.join(format!("{what}.csv")).display()

@@ -134,7 +134,7 @@ pub(super) fn search_each(
                     }
                 })
             };
-            let s = search(&judge_one, profile.seed, guess, settings);
+            let s = search(&judge_one, profile.scenario.seed, guess, settings);
             progress(Progress::Finished { combination: i });
             (run, s)
         })

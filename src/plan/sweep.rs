@@ -32,7 +32,7 @@ pub struct Point {
 /// use drainstorm::profile::Profile;
 ///
 /// let mut base = Profile::bundled("mm1").unwrap()?;
-/// base.duration = drainstorm::retry::SimDuration::from_secs(20);
+/// base.scenario.duration = drainstorm::retry::SimDuration::from_secs(20);
 /// let axis: Axis = "clients[0].workload.rate=40..80:2".parse()?;
 /// let sweep = Sweep::new(&base, vec![axis], 2)?;
 /// assert_eq!(sweep.runs(), 2 * 2);

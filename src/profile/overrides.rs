@@ -22,7 +22,7 @@ use super::{Profile, ProfileError};
 /// let base = Profile::bundled("mm1").unwrap()?;
 /// let more: Override = "sites[0].backends[0].count=3".parse()?;
 /// let profile = base.with_overrides(&[more])?;
-/// assert_eq!(profile.sites[0].backends[0].count, 3);
+/// assert_eq!(profile.scenario.sites[0].backends[0].count, 3);
 ///
 /// let typo: Override = "sites[0].backends[0].cuont=3".parse()?;
 /// let err = base.with_overrides(&[typo]).unwrap_err();
@@ -352,7 +352,7 @@ mod tests {
         // must change nothing but the override.
         for (name, _) in BUNDLED {
             let p = Profile::bundled(name).unwrap().unwrap();
-            let same = set(&p, &format!("seed={}", p.seed)).unwrap();
+            let same = set(&p, &format!("seed={}", p.scenario.seed)).unwrap();
             assert_eq!(same, p, "{name}");
         }
     }
@@ -361,16 +361,25 @@ mod tests {
     fn values_of_every_shape_reach_their_key() {
         let c = Profile::bundled("cheyenne-2026").unwrap().unwrap();
         let p = set(&c, "sites[1].backends[0].count=12").unwrap();
-        assert_eq!(p.sites[1].backends[0].count, 12);
-        assert_eq!(p.sites[0].backends[0].count, c.sites[0].backends[0].count);
+        assert_eq!(p.scenario.sites[1].backends[0].count, 12);
+        assert_eq!(
+            p.scenario.sites[0].backends[0].count,
+            c.scenario.sites[0].backends[0].count
+        );
         let p = set(&c, "router.dns_ttl=45s").unwrap();
-        assert_eq!(p.router.dns_ttl, crate::retry::SimDuration::from_secs(45));
+        assert_eq!(
+            p.scenario.router.dns_ttl,
+            crate::retry::SimDuration::from_secs(45)
+        );
         let p = set(&c, "clients[0].workload.rate=120").unwrap();
-        assert_ne!(p.clients[0].workload, c.clients[0].workload);
+        assert_ne!(
+            p.scenario.clients[0].workload,
+            c.scenario.clients[0].workload
+        );
         let p = set(&c, "compare.balancers=[\"maglev\"]").unwrap();
         assert_eq!(p.compare.balancers.len(), 1);
         let p = set(&c, "sites[0].balancer=maglev").unwrap();
-        assert_eq!(p.sites[0].balancer.name(), "maglev");
+        assert_eq!(p.scenario.sites[0].balancer.name(), "maglev");
         // A key the file leaves to its default is added.
         let p = set(&mm1(), "time_scale=60").unwrap();
         assert_eq!(p.time_scale, Some(60.0));

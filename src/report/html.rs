@@ -36,11 +36,11 @@ pub(super) fn escape(s: &str) -> String {
 /// The windows to shade: from each drain to the matching restore (or the
 /// end of the run).
 fn drain_windows(c: &Comparison) -> Vec<(f64, f64)> {
-    let end = c.profile.duration.as_secs_f64();
+    let end = c.profile.scenario.duration.as_secs_f64();
     let mut out = Vec::new();
-    for (i, t) in c.profile.timeline.iter().enumerate() {
+    for (i, t) in c.profile.scenario.timeline.iter().enumerate() {
         if let Action::Drain { site, .. } | Action::PacedDrain { site, .. } = &t.action {
-            let until = c.profile.timeline[i + 1..]
+            let until = c.profile.scenario.timeline[i + 1..]
                 .iter()
                 .find(|u| matches!(&u.action, Action::Restore { site: s, .. } if s == site))
                 .map_or(end, |u| u.at.as_secs_f64());
@@ -166,8 +166,8 @@ fn time_chart(
     threshold: Option<(f64, &str)>,
 ) -> String {
     let runs = first_runs(c, policy);
-    let u = unit(c.profile.duration.as_secs_f64());
-    let end = c.profile.duration.as_secs_f64() / u;
+    let u = unit(c.profile.scenario.duration.as_secs_f64());
+    let end = c.profile.scenario.duration.as_secs_f64() / u;
     // Best and worst of this policy, by the table's order.
     let order: Vec<String> = c
         .rows()
@@ -256,7 +256,10 @@ fn time_chart(
             let _ = chart.draw_series(LineSeries::new(pts.iter().copied(), style));
         }
         let ink = RGBColor(40, 40, 40);
-        for (k, (at, label)) in story::marks(&c.profile.timeline).into_iter().enumerate() {
+        for (k, (at, label)) in story::marks(&c.profile.scenario.timeline)
+            .into_iter()
+            .enumerate()
+        {
             let at = at / u;
             let _ = chart.draw_series(DashedLineSeries::new(
                 [(at, 0.0), (at, top)],
@@ -524,7 +527,7 @@ th {{ background: #f0f2f5; font-weight: 600; }}
 
     let collapse = format!(
         "collapse: {:.0} % of offered",
-        c.profile.recorder.collapse_ratio * 100.0
+        c.profile.scenario.recorder.collapse_ratio * 100.0
     );
     let _ = write!(
         page,
@@ -539,7 +542,7 @@ th {{ background: #f0f2f5; font-weight: 600; }}
             "goodput / offered",
             |i| (i.offered > 0).then(|| i.goodput_ratio().min(1.5)),
             Some(1.2),
-            Some((c.profile.recorder.collapse_ratio, &collapse)),
+            Some((c.profile.scenario.recorder.collapse_ratio, &collapse)),
         );
     }
     let _ = write!(

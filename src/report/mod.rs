@@ -154,7 +154,7 @@ impl Comparison {
     /// The profile's timeline, one row per action (`timeline.csv`).
     pub fn timeline_csv(&self) -> String {
         let mut w = CsvRows::new(Vec::new());
-        for a in &self.profile.timeline {
+        for a in &self.profile.scenario.timeline {
             let _ = w.action(a);
         }
         String::from(TIMELINE_HEADER)
@@ -203,7 +203,10 @@ impl Comparison {
                     None => format!("trigger's end at {} s", t.as_secs_f64()),
                 }
             });
-        format!("Verdicts ({trigger}): {}", self.profile.recorder.rule())
+        format!(
+            "Verdicts ({trigger}): {}",
+            self.profile.scenario.recorder.rule()
+        )
     }
 
     /// A warning for a profile that compresses time (`time_scale`), said

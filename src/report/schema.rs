@@ -254,15 +254,15 @@ pub(super) fn document(c: &Comparison) -> String {
             name: &p.name,
             description: &p.description,
             sha256: hash.iter().map(|b| format!("{b:02x}")).collect(),
-            seed: p.seed,
+            seed: p.scenario.seed,
             seeds: p.compare.seeds,
-            duration_s: s(p.duration),
+            duration_s: s(p.scenario.duration),
             clock_start: p.clock_start.as_deref(),
             time_scale: p.time_scale,
         },
-        rule: rule(&p.recorder),
+        rule: rule(&p.scenario.recorder),
         trigger_end_s: first.and_then(|c| c.trigger_end()).map(t),
-        timeline: p.timeline.iter().map(action).collect(),
+        timeline: p.scenario.timeline.iter().map(action).collect(),
         rows: c
             .rows()
             .into_iter()

@@ -189,7 +189,7 @@ mod tests {
     #[test]
     fn actions_at_one_moment_share_a_marker() {
         let p = Profile::bundled("cheyenne-2026").unwrap().unwrap();
-        let m = marks(&p.timeline);
+        let m = marks(&p.scenario.timeline);
         let labels: Vec<&str> = m.iter().map(|(_, l)| l.as_str()).collect();
         assert_eq!(
             labels,
