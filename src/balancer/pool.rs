@@ -123,23 +123,45 @@ impl<S: Strategy> Shared<S> {
     /// thread's view, brought up to date as a [`Handle`] is (a `Relaxed`
     /// load of the generation; on a change, an `Acquire` fence and a
     /// reload), so a call writes nothing another thread reads.
+    ///
+    /// The fast path is the lookup, the borrow and the load: making the
+    /// view and refreshing it are out of line, so that a pick through the
+    /// shared path saves no more registers than the strategy needs.
     #[cfg(not(loom))]
     #[inline]
     fn with_view<R>(&self, f: impl FnOnce(&Snapshot<S>, &mut Cursor) -> R) -> R {
-        let cell = self
-            .views
-            .get_or(|| CachePadded::new(RefCell::new(self.view())));
+        let cell = match self.views.get() {
+            Some(cell) => cell,
+            None => self.first_view(),
+        };
         let mut view = cell.borrow_mut();
         let generation = self.generation.load(Ordering::Relaxed);
         if generation != view.generation {
-            view.snapshot = Handle::reload(self);
-            view.generation = generation;
-            view.cursor.index = 0;
+            self.refresh(&mut view, generation);
         }
         let View {
             snapshot, cursor, ..
         } = &mut *view;
         f(snapshot, cursor)
+    }
+
+    /// This thread's first call: its view, made.
+    #[cfg(not(loom))]
+    #[cold]
+    #[inline(never)]
+    fn first_view(&self) -> &CachePadded<RefCell<View<S>>> {
+        self.views
+            .get_or(|| CachePadded::new(RefCell::new(self.view())))
+    }
+
+    /// The pool changed since this thread's last call: its view, reloaded.
+    #[cfg(not(loom))]
+    #[cold]
+    #[inline(never)]
+    fn refresh(&self, view: &mut View<S>, generation: u64) {
+        view.snapshot = Handle::reload(self);
+        view.generation = generation;
+        view.cursor.index = 0;
     }
 
     /// Calls `f` with the current snapshot (through this thread's view).

@@ -57,11 +57,14 @@ impl RingParams {
 ///
 /// A plain binary search over 400 000 points (1024 backends) costs about 19
 /// dependent cache misses. The ring keeps a bucket index on the top bits of
-/// the hash (about one point per bucket), so a lookup is one index read and
-/// a binary search over a few points. A point is one `u64` (position and
-/// owner), so the lookup touches one cache line of points. Building is a
-/// radix sort on the bucket bits (two cache-friendly passes at most) and an
-/// insertion pass: O(points).
+/// the hash (one or two points per bucket), so a lookup is one index read
+/// and four comparisons, added up without a branch, over the points from
+/// the bucket's first (padding past the last point keeps the four in
+/// bounds and answers for the wrap). The point found holds its owner's
+/// rank; the rank's backend id is one more read. A point is one `u64`
+/// (position and owner), so the lookup touches one or two cache lines of
+/// points. Building is a radix sort on the bucket bits (two cache-friendly
+/// passes at most) and an insertion pass: O(points).
 ///
 /// # Rebuild cost
 ///
@@ -88,6 +91,9 @@ pub struct RingTable {
     points: Box<[u64]>,
     /// Member index of each rank.
     ranked: Box<[u32]>,
+    /// Backend id of each rank (what a pick returns, one load away from
+    /// its point).
+    ids: Box<[BackendId]>,
     /// `index[b]` is the first point whose top bits are ≥ `b`; one extra
     /// entry at the end equals the number of points.
     index: Box<[u32]>,
@@ -109,6 +115,24 @@ impl Pool<RingTable> {
     pub fn new(backends: &[Backend]) -> Result<Self, BalancerError> {
         Self::with_params(backends, RingParams::default(), 0)
     }
+}
+
+/// Points a lookup compares at once: see [`RingTable::position`].
+const SCAN: usize = 4;
+
+/// Ends sorted `points` with [`SCAN`] points above every key (see
+/// [`RingTable::position`]); the first of them is owned by the first
+/// point's owner, so that a key past the last point finds its owner there
+/// without a branch for the wrap.
+fn pad(points: &mut Vec<u64>) {
+    let wrap = points.first().map_or(0, |&p| p & OWNER_MASK);
+    points.push(!OWNER_MASK | wrap);
+    points.extend([u64::MAX; SCAN - 1]);
+}
+
+/// The backend id of each rank.
+fn ids(ranked: &[u32], members: &Members) -> Box<[BackendId]> {
+    ranked.iter().map(|&m| members.id(m as usize)).collect()
 }
 
 const OWNER_BITS: u32 = 16;
@@ -184,7 +208,7 @@ impl RingTable {
         let n_points: u64 = counts.iter().sum();
         let bits = bucket_bits(n_points);
 
-        let mut points = Vec::with_capacity(n_points as usize);
+        let mut points = Vec::with_capacity(n_points as usize + SCAN);
         for (rank, (&m, &c)) in ranked.iter().zip(&counts).enumerate() {
             let key = members.hash_key(m as usize);
             points.extend((0..c).map(|r| point(key, r, rank)));
@@ -194,7 +218,8 @@ impl RingTable {
         // then sorted by bucket and all but a few thousand pairs sorted
         // overall; an insertion pass, whose branch is almost never taken,
         // finishes them.
-        let mut scratch = vec![0u64; points.len()];
+        let mut scratch = Vec::with_capacity(points.len() + SCAN);
+        scratch.resize(points.len(), 0);
         let mut low = 64 - (2 * RADIX_BITS).max(bits);
         while low < 64 {
             let width = (64 - low).min(RADIX_BITS);
@@ -223,11 +248,11 @@ impl RingTable {
             }
             points[j] = p;
         }
-        Self::finish(points, ranked, scaled)
+        Self::finish(points, ranked, members, scaled)
     }
 
     /// Builds the bucket index over sorted `points`.
-    fn finish(points: Vec<u64>, ranked: Vec<u32>, scaled: bool) -> Self {
+    fn finish(mut points: Vec<u64>, ranked: Vec<u32>, members: &Members, scaled: bool) -> Self {
         let bits = bucket_bits(points.len() as u64);
         let shift = 64 - bits;
         // The index is the prefix sum of the bucket sizes (counted in sorted
@@ -240,8 +265,10 @@ impl RingTable {
         for b in 1..index.len() {
             index[b] += index[b - 1];
         }
+        pad(&mut points);
         Self {
             points: points.into(),
+            ids: ids(&ranked, members),
             ranked: ranked.into(),
             index: index.into(),
             shift,
@@ -278,7 +305,7 @@ impl RingTable {
         let mut remap = vec![GONE; old.ranked.len()];
         let mut added = Vec::new();
         let mut dropped = Vec::new();
-        let mut budget = new_total.max(old.points.len() as u64) / 4;
+        let mut budget = new_total.max(old.len() as u64) / 4;
         let mut o = 0;
         for (rank, (&m, &count)) in plan.ranked.iter().zip(&plan.counts).enumerate() {
             let id = members.id(m as usize);
@@ -316,7 +343,7 @@ impl RingTable {
         // few: a point below both next ones takes the fast path, one
         // comparison. The output is written into spare capacity, so that
         // its length stays in a register.
-        let mut points: Vec<u64> = Vec::with_capacity(new_total as usize);
+        let mut points: Vec<u64> = Vec::with_capacity(new_total as usize + SCAN);
         let out = &mut points.spare_capacity_mut()[..new_total as usize];
         let (mut a, mut d, mut k) = (0, 0, 0);
         // Buckets of the points of removed and drained members, in order.
@@ -326,7 +353,7 @@ impl RingTable {
             x.min(dropped.get(d).copied().unwrap_or(u64::MAX))
         };
         let mut event = next(a, d);
-        for &p in old.points.iter() {
+        for &p in old.real() {
             let rank = remap[(p & OWNER_MASK) as usize];
             if rank == GONE {
                 gone.push(p >> old.shift);
@@ -361,7 +388,7 @@ impl RingTable {
         // cannot pass the capacity).
         unsafe { points.set_len(k) };
         if bucket_bits(new_total) != 64 - old.shift {
-            return Self::finish(points, plan.ranked, false);
+            return Self::finish(points, plan.ranked, members, false);
         }
         // Same buckets as the old ring: `index[b]` counts the points below
         // bucket `b`, so the new index is the old one shifted by the points
@@ -390,8 +417,10 @@ impl RingTable {
                 .map(|&x| x.wrapping_add_signed(offset)),
         );
         debug_assert_eq!(index.last().copied(), Some(new_total as u32));
+        pad(&mut points);
         Self {
             points: points.into(),
+            ids: ids(&plan.ranked, members),
             ranked: plan.ranked.into(),
             index: index.into(),
             shift: old.shift,
@@ -401,23 +430,52 @@ impl RingTable {
 
     /// The number of points on the ring.
     pub fn len(&self) -> usize {
-        self.points.len()
+        self.points.len() - SCAN
     }
 
     /// Whether the ring has no points (every backend drained).
     pub fn is_empty(&self) -> bool {
-        self.points.is_empty()
+        self.len() == 0
+    }
+
+    /// The points, without the padding.
+    fn real(&self) -> &[u64] {
+        &self.points[..self.len()]
     }
 
     /// The position of the first point at or after `hash` (wrapping).
+    ///
+    /// The answer is `lo` plus the number of points of `hash`'s bucket
+    /// below it, `lo` being the bucket's first point. Every point of a
+    /// later bucket is above `hash`, and the points end with [`SCAN`]
+    /// copies of `u64::MAX`, so counting among the [`SCAN`] points from
+    /// `lo` gives that number whenever the bucket holds at most [`SCAN`]
+    /// points below `hash`: four comparisons added up, with no branch to
+    /// mispredict (a binary search over the bucket's one or two points
+    /// took one or two). Only a larger bucket (about one lookup in twenty
+    /// at the densest index) goes on to search the rest of it.
     #[inline]
     pub(crate) fn position(&self, hash: u64) -> usize {
+        let p = self.after(hash);
+        if p == self.len() { 0 } else { p }
+    }
+
+    /// The position of the first point at or after `hash`, or the number
+    /// of points if there is none (the first padding point, owned by the
+    /// owner of point 0).
+    #[inline(always)]
+    fn after(&self, hash: u64) -> usize {
         let b = (hash >> self.shift) as usize;
         let lo = self.index[b] as usize;
-        let hi = self.index[b + 1] as usize;
         let key = hash & !OWNER_MASK;
-        let p = lo + self.points[lo..hi].partition_point(|&x| x < key);
-        if p == self.points.len() { 0 } else { p }
+        let near = &self.points[lo..lo + SCAN];
+        let mut p = lo + near.iter().map(|&x| usize::from(x < key)).sum::<usize>();
+        if p == lo + SCAN {
+            // All SCAN points are below `hash`, hence in its bucket.
+            let hi = self.index[b + 1] as usize;
+            p += self.points[p..hi].partition_point(|&x| x < key);
+        }
+        p
     }
 
     /// The member owning point `p`.
@@ -443,18 +501,13 @@ impl sealed::Strategy for RingTable {
         Self::rebuild_with(members, params.points_per_weight, old_members, old)
     }
 
-    #[inline]
-    fn pick<C: Counts>(
-        &self,
-        members: &Members,
-        _: &C,
-        key: u64,
-        _: &mut Cursor,
-    ) -> Option<BackendId> {
-        if self.points.is_empty() {
+    #[inline(always)]
+    fn pick<C: Counts>(&self, _: &Members, _: &C, key: u64, _: &mut Cursor) -> Option<BackendId> {
+        if self.is_empty() {
             return None;
         }
-        Some(members.id(self.owner(self.position(mix64(key)))))
+        let p = self.after(mix64(key));
+        Some(self.ids[(self.points[p] & OWNER_MASK) as usize])
     }
 }
 
@@ -468,6 +521,7 @@ mod tests {
     fn assert_same(a: &RingTable, b: &RingTable) {
         assert_eq!(a.points, b.points);
         assert_eq!(a.ranked, b.ranked);
+        assert_eq!(a.ids, b.ids);
         assert_eq!(a.index, b.index);
         assert_eq!(a.shift, b.shift);
         assert_eq!(a.scaled, b.scaled);
@@ -552,5 +606,50 @@ mod tests {
         let c = Members::build(&big, Some(&b), &mut slab, &total).unwrap();
         let back = RingTable::rebuild_with(&c, 160, &b, &derived);
         assert_same(&back, &RingTable::build_with(&c, 160));
+    }
+
+    /// The lookup equals a binary search over the whole ring (wrapping),
+    /// at, just before and just after every point and at random hashes,
+    /// for rings with buckets larger than [`SCAN`], so both of its paths
+    /// are taken.
+    #[test]
+    fn position_equals_a_search_of_the_whole_ring() {
+        let total = None;
+        let mut slab = Slab::default();
+        for (n, ppw) in [(1u32, 1u32), (3, 1), (7, 3), (64, 160), (300, 7)] {
+            let backends: Vec<Backend> = (0..n).map(|i| Backend::new(i, i % 4 + 1)).collect();
+            let members = Members::build(&backends, None, &mut slab, &total).unwrap();
+            let ring = RingTable::build_with(&members, ppw);
+            let real = ring.real();
+            let oracle = |hash: u64| {
+                let p = real.partition_point(|&x| x < hash & !OWNER_MASK);
+                if p == real.len() { 0 } else { p }
+            };
+            let mut hashes: Vec<u64> = real
+                .iter()
+                .flat_map(|&x| {
+                    let at = x & !OWNER_MASK;
+                    [
+                        at,
+                        at.wrapping_sub(1 << OWNER_BITS),
+                        at.wrapping_add(1 << OWNER_BITS),
+                    ]
+                })
+                .collect();
+            hashes.extend((0..10_000u64).map(mix64));
+            hashes.extend([0, u64::MAX]);
+            for h in hashes {
+                let p = oracle(h);
+                assert_eq!(ring.position(h), p, "n = {n}, hash {h:#x}");
+                // A pick reads the owner at `after`, the padding past the
+                // last point included.
+                let owner = ring.ids[(ring.points[ring.after(h)] & OWNER_MASK) as usize];
+                assert_eq!(owner, members.id(ring.owner(p)), "n = {n}, hash {h:#x}");
+            }
+            if n == 300 {
+                let largest = ring.index.windows(2).map(|w| w[1] - w[0]).max();
+                assert!(largest > Some(SCAN as u32), "{largest:?}");
+            }
+        }
     }
 }
