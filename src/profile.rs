@@ -54,30 +54,28 @@ pub const MAX_ROWS: u64 = 50_000_000;
 ///
 /// Read from one TOML table: the profile's own keys and its scenario's
 /// side by side (see `split.rs` for how the two are told apart without
-/// losing an error's position).
+/// losing an error's position). Of the profile's own keys only `name` is
+/// required; the others default to empty, `None` and one seed.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Profile {
     /// Short name (used for the output directory).
     pub name: String,
     /// One line: what the profile models.
-    #[serde(default)]
     pub description: String,
     /// The UTC time of day at simulated time 0, `"HH:MM"`: reports show
     /// clock time on their time axes. `None`: seconds from the start.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub clock_start: Option<String>,
     /// How many real seconds one simulated second stands for, when a
     /// profile compresses time (its timeouts and service times then are
     /// not those of the system it models). Reports say so. `None`: real
     /// time. No bundled profile compresses time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub time_scale: Option<f64>,
     /// What to compare.
-    #[serde(default)]
     pub compare: Compare,
     /// Named retry policies, usable by name in `clients[].retry` and
     /// `compare.policies` (presets are usable by name too).
-    #[serde(default)]
     pub policies: BTreeMap<String, PolicyConfig>,
     /// The scenario: every [`SimConfig`] key (`seed`, `duration`,
     /// `router`, `cancel_on_timeout`, `recorder`, `sites`, `clients`,
