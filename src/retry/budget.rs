@@ -247,15 +247,52 @@ impl Budget {
     /// A request's first attempt is being sent.
     #[inline]
     pub fn on_request(&mut self, now: SimTime) {
-        if let Self::Ratio(r) = self {
-            r.deposit(now);
-        }
+        self.as_mut().on_request(now);
     }
 
     /// An attempt ended. `charged` is what this request's pending retry
     /// withdrew (0 for a first attempt); a successful retry refunds it.
     #[inline]
     pub fn on_outcome(&mut self, success: bool, charged: u32) {
+        self.as_mut().on_outcome(success, charged);
+    }
+
+    /// Asks to schedule one retry now; `Some(cost)` if allowed (the cost is
+    /// what a later success refunds), `None` if the budget is spent.
+    #[inline]
+    pub fn try_retry(&mut self, now: SimTime, after_timeout: bool) -> Option<u32> {
+        self.as_mut().try_retry(now, after_timeout)
+    }
+
+    #[inline]
+    pub(super) fn as_mut(&mut self) -> BudgetMut<'_> {
+        match self {
+            Self::TokenBucket(t) => BudgetMut::TokenBucket(t),
+            Self::Quota(q) => BudgetMut::Quota(q),
+            Self::Ratio(r) => BudgetMut::Ratio(r),
+        }
+    }
+}
+
+/// One client's budget, borrowed from wherever it is stored (a [`Budget`]
+/// of one client, or a [`Population`](super::Population)'s vector of
+/// them): the one place the budgets' rules are written.
+pub(super) enum BudgetMut<'a> {
+    TokenBucket(&'a mut TokenBucket),
+    Quota(&'a mut RetryQuota),
+    Ratio(&'a mut RatioBudget),
+}
+
+impl BudgetMut<'_> {
+    #[inline]
+    pub(super) fn on_request(&mut self, now: SimTime) {
+        if let Self::Ratio(r) = self {
+            r.deposit(now);
+        }
+    }
+
+    #[inline]
+    pub(super) fn on_outcome(&mut self, success: bool, charged: u32) {
         match self {
             Self::TokenBucket(t) if success => t.on_success(),
             Self::TokenBucket(t) => t.on_failure(),
@@ -268,10 +305,8 @@ impl Budget {
         }
     }
 
-    /// Asks to schedule one retry now; `Some(cost)` if allowed (the cost is
-    /// what a later success refunds), `None` if the budget is spent.
     #[inline]
-    pub fn try_retry(&mut self, now: SimTime, after_timeout: bool) -> Option<u32> {
+    pub(super) fn try_retry(&mut self, now: SimTime, after_timeout: bool) -> Option<u32> {
         match self {
             Self::TokenBucket(t) => t.allows().then_some(0),
             Self::Quota(q) => q.withdraw(after_timeout),

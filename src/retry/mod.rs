@@ -33,6 +33,7 @@ mod budget;
 mod error;
 mod limits;
 mod policy;
+mod population;
 mod random;
 mod throttle;
 mod time;
@@ -47,5 +48,6 @@ pub use self::policy::{
     BudgetConfig, Decision, GiveUp, Outcome, Policy, PolicyConfig, Pushback, Refusal, RequestState,
     RetryPolicy, ThrottleConfig,
 };
+pub use self::population::{MAX_POPULATION, Population};
 pub use self::throttle::AdaptiveThrottle;
 pub use self::time::{SimDuration, SimTime, parse_duration};

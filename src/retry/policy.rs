@@ -5,7 +5,7 @@ use rand::RngCore;
 
 use super::backoff::{Backoff, Jitter};
 use super::breaker::{BreakerConfig, CircuitBreaker};
-use super::budget::{Budget, RatioBudget, RetryQuota, TokenBucket};
+use super::budget::{Budget, BudgetMut, RatioBudget, RetryQuota, TokenBucket};
 use super::error::RetryConfigError;
 use super::limits::LimitsConfig;
 use super::throttle::AdaptiveThrottle;
@@ -464,15 +464,24 @@ fn exp(base: SimDuration, multiplier: f64, cap: SimDuration, jitter: Jitter) -> 
     Backoff::exponential(base, multiplier, cap, jitter).expect("presets are valid")
 }
 
-impl RetryPolicy for Policy {
+/// One client's stateful parts, borrowed from a [`Policy`] (its only
+/// client) or a [`Population`](super::Population) (one of many): the rules
+/// below are written once, over this.
+pub(super) struct Client<'a> {
+    pub(super) budget: Option<BudgetMut<'a>>,
+    pub(super) breaker: Option<&'a mut CircuitBreaker>,
+    pub(super) throttle: Option<&'a mut AdaptiveThrottle>,
+}
+
+impl Client<'_> {
     #[inline]
-    fn admit(&mut self, now: SimTime, rng: &mut dyn RngCore) -> Result<(), Refusal> {
-        if let Some(b) = &mut self.breaker
+    pub(super) fn admit(self, now: SimTime, rng: &mut dyn RngCore) -> Result<(), Refusal> {
+        if let Some(b) = self.breaker
             && !b.allow(now)
         {
             return Err(Refusal::BreakerOpen);
         }
-        if let Some(t) = &mut self.throttle
+        if let Some(t) = self.throttle
             && !t.admit(now, rng)
         {
             return Err(Refusal::Throttled);
@@ -481,29 +490,35 @@ impl RetryPolicy for Policy {
     }
 
     #[inline]
-    fn begin(&mut self, now: SimTime) -> RequestState {
-        if let Some(b) = &mut self.budget {
+    pub(super) fn begin(self, now: SimTime) -> RequestState {
+        if let Some(mut b) = self.budget {
             b.on_request(now);
         }
         RequestState::new(now)
     }
 
     #[inline]
-    fn on_outcome(
-        &mut self,
+    pub(super) fn on_outcome(
+        self,
+        config: &PolicyConfig,
         now: SimTime,
         request: &mut RequestState,
         outcome: Outcome,
         rng: &mut dyn RngCore,
     ) -> Decision {
+        let Client {
+            mut budget,
+            breaker,
+            throttle,
+        } = self;
         let success = outcome == Outcome::Success;
-        if let Some(b) = &mut self.breaker {
+        if let Some(b) = breaker {
             b.record(now, success);
         }
-        if success && let Some(t) = &mut self.throttle {
+        if success && let Some(t) = throttle {
             t.accepted(now);
         }
-        if let Some(b) = &mut self.budget {
+        if let Some(b) = &mut budget {
             b.on_outcome(success, request.charged);
         }
         request.charged = 0;
@@ -515,22 +530,21 @@ impl RetryPolicy for Policy {
         if pushback == Pushback::Stop {
             return Decision::GiveUp(GiveUp::Pushback);
         }
-        if request.attempts >= self.config.max_attempts {
+        if request.attempts >= config.max_attempts {
             return Decision::GiveUp(GiveUp::Attempts);
         }
-        let mut delay = self
-            .config
+        let mut delay = config
             .backoff
             .delay(request.attempts - 1, request.prev_delay, rng);
-        if let (true, Pushback::RetryAfter(d)) = (self.config.honour_pushback, pushback) {
+        if let (true, Pushback::RetryAfter(d)) = (config.honour_pushback, pushback) {
             delay = d;
         }
-        if let Some(deadline) = self.config.deadline
+        if let Some(deadline) = config.deadline
             && now + delay >= request.started + deadline
         {
             return Decision::GiveUp(GiveUp::Deadline);
         }
-        if let Some(b) = &mut self.budget {
+        if let Some(b) = &mut budget {
             match b.try_retry(now, outcome == Outcome::Timeout) {
                 Some(cost) => request.charged = cost,
                 None => return Decision::GiveUp(GiveUp::Budget),
@@ -540,14 +554,81 @@ impl RetryPolicy for Policy {
         request.attempts += 1;
         Decision::Retry(delay)
     }
+}
+
+/// When the attempt sent at `now` times out under `config`.
+#[inline]
+pub(super) fn attempt_deadline(
+    config: &PolicyConfig,
+    now: SimTime,
+    request: &RequestState,
+) -> Option<SimTime> {
+    let per_attempt = config.attempt_timeout.map(|t| now + t);
+    let overall = config.deadline.map(|d| request.started + d);
+    match (per_attempt, overall) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+impl Policy {
+    #[inline]
+    fn client(&mut self) -> Client<'_> {
+        Client {
+            budget: self.budget.as_mut().map(Budget::as_mut),
+            breaker: self.breaker.as_mut(),
+            throttle: self.throttle.as_mut(),
+        }
+    }
+
+    /// The parts [`Population`](super::Population) copies for each client.
+    pub(super) fn into_parts(
+        self,
+    ) -> (
+        PolicyConfig,
+        Option<Budget>,
+        Option<CircuitBreaker>,
+        Option<AdaptiveThrottle>,
+    ) {
+        (self.config, self.budget, self.breaker, self.throttle)
+    }
+}
+
+impl RetryPolicy for Policy {
+    #[inline]
+    fn admit(&mut self, now: SimTime, rng: &mut dyn RngCore) -> Result<(), Refusal> {
+        self.client().admit(now, rng)
+    }
+
+    #[inline]
+    fn begin(&mut self, now: SimTime) -> RequestState {
+        self.client().begin(now)
+    }
+
+    #[inline]
+    fn on_outcome(
+        &mut self,
+        now: SimTime,
+        request: &mut RequestState,
+        outcome: Outcome,
+        rng: &mut dyn RngCore,
+    ) -> Decision {
+        let Policy {
+            config,
+            budget,
+            breaker,
+            throttle,
+        } = self;
+        Client {
+            budget: budget.as_mut().map(Budget::as_mut),
+            breaker: breaker.as_mut(),
+            throttle: throttle.as_mut(),
+        }
+        .on_outcome(config, now, request, outcome, rng)
+    }
 
     #[inline]
     fn attempt_deadline(&self, now: SimTime, request: &RequestState) -> Option<SimTime> {
-        let per_attempt = self.config.attempt_timeout.map(|t| now + t);
-        let overall = self.config.deadline.map(|d| request.started + d);
-        match (per_attempt, overall) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        attempt_deadline(&self.config, now, request)
     }
 }
