@@ -76,6 +76,7 @@ fn scenario_keys(seconds: u64, balancer: BalancerKind, keys: KeyDist) -> SimConf
             },
             keys,
             retry: RetrySpec::Config(Box::new(retry)),
+            instances: None,
         }],
         router: RouterConfig::default(),
         cancel_on_timeout: false,

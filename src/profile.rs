@@ -467,12 +467,7 @@ impl Profile {
     /// The work of every run of the comparison.
     pub fn estimate(&self) -> crate::sim::WorkEstimate {
         let runs = self.runs();
-        let mut total = crate::sim::WorkEstimate {
-            runs: 0,
-            requests: 0.0,
-            simulated_seconds: 0.0,
-            peak_in_flight: 0.0,
-        };
+        let mut total = crate::sim::WorkEstimate::ZERO;
         for run in &runs {
             total = total.plus(crate::sim::WorkEstimate::of(&run.config));
         }

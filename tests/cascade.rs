@@ -84,6 +84,7 @@ fn drain(retry: PolicyConfig, ramp: SimDuration) -> SimConfig {
             },
             keys: KeyDist::default(),
             retry: RetrySpec::Config(Box::new(retry)),
+            instances: None,
         }],
         router: RouterConfig {
             health_check: Some(HealthCheckConfig {

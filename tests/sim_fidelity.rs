@@ -48,6 +48,7 @@ fn single_site(
             },
             keys: KeyDist::default(),
             retry: RetrySpec::Config(Box::new(retry)),
+            instances: None,
         }],
         router: RouterConfig::default(),
         cancel_on_timeout: false,

@@ -121,7 +121,7 @@ pub struct RunArgs {
     #[arg(short, long)]
     pub quiet: bool,
     /// Run even when the estimated work is above the limits (10^10
-    /// requests, or 4 GiB of requests in flight).
+    /// requests, or 4 GiB of requests in flight and client state).
     #[arg(short, long)]
     pub yes: bool,
     /// Treat warnings (an action after the run's end, a restore of a site

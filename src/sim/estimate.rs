@@ -7,6 +7,7 @@ use std::fmt;
 use super::action::Action;
 use super::arrivals::RateCurve;
 use super::config::{SimConfig, Workload};
+use crate::retry::{ClientLimits, Population};
 
 /// The work of one or more runs, estimated from the configuration alone.
 ///
@@ -21,6 +22,7 @@ use super::config::{SimConfig, Workload};
 /// assert_eq!(ten.requests, 10.0 * one.requests);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct WorkEstimate {
     /// Runs counted.
     pub runs: u64,
@@ -35,9 +37,23 @@ pub struct WorkEstimate {
     /// (its timeouts, backoff ceilings and deadline; a concurrency limit
     /// caps it), closed-loop clients, and every place at the servers.
     pub peak_in_flight: f64,
+    /// Bytes the client instances' own state takes in the largest run:
+    /// each instance's budget, breaker and throttle
+    /// ([`Population::bytes_per_client`](crate::retry::Population::bytes_per_client))
+    /// and its concurrency limits' counters.
+    pub client_bytes: f64,
 }
 
 impl WorkEstimate {
+    /// No work: what [`plus`](Self::plus) starts from.
+    pub const ZERO: Self = Self {
+        runs: 0,
+        requests: 0.0,
+        simulated_seconds: 0.0,
+        peak_in_flight: 0.0,
+        client_bytes: 0.0,
+    };
+
     /// Requests above which a command asks for confirmation (`--yes`):
     /// about an hour of one core at the engine's speed, 3 million attempts
     /// a second, at amplification 1.
@@ -78,15 +94,27 @@ impl WorkEstimate {
             })
             .sum();
         let mut in_flight = places;
+        let mut client_bytes = 0.0;
         let seconds = end as f64 / 1e9;
         for g in &config.clients {
             // No request outlives the run.
             let lifetime = lifetime(config, g).min(seconds);
-            let cap = g
-                .retry
-                .resolve()
+            let instances = f64::from(g.instance_count());
+            let policy = g.retry.resolve();
+            // Each instance holds up to its own limit.
+            let cap = policy
+                .as_ref()
                 .and_then(|p| p.limits.max_requests)
-                .map_or(f64::INFINITY, f64::from);
+                .map_or(f64::INFINITY, |m| f64::from(m) * instances);
+            if let Some(p) = policy {
+                let limits = if p.limits.is_unlimited() {
+                    0
+                } else {
+                    std::mem::size_of::<ClientLimits>()
+                };
+                let state = Population::new(p, 1).map_or(0, |p| p.bytes_per_client());
+                client_bytes += instances * (state + limits) as f64;
+            }
             let group_in_flight = match &g.workload {
                 Workload::Open { rate, curve } => {
                     let mut peak = RateCurve::new(*rate, curve).peak();
@@ -133,12 +161,14 @@ impl WorkEstimate {
             requests,
             simulated_seconds: end as f64 / 1e9,
             peak_in_flight: in_flight,
+            client_bytes,
         }
     }
 
-    /// The memory the largest run's requests in flight may take, bytes.
+    /// The memory the largest run's requests in flight and client
+    /// instances may take, bytes.
     pub fn memory_bytes(&self) -> f64 {
-        self.peak_in_flight * Self::BYTES_PER_REQUEST
+        self.peak_in_flight * Self::BYTES_PER_REQUEST + self.client_bytes
     }
 
     /// The work of `n` runs like this one.
@@ -148,6 +178,7 @@ impl WorkEstimate {
             requests: self.requests * n as f64,
             simulated_seconds: self.simulated_seconds * n as f64,
             peak_in_flight: self.peak_in_flight,
+            client_bytes: self.client_bytes,
         }
     }
 
@@ -158,6 +189,7 @@ impl WorkEstimate {
             requests: self.requests + other.requests,
             simulated_seconds: self.simulated_seconds + other.simulated_seconds,
             peak_in_flight: self.peak_in_flight.max(other.peak_in_flight),
+            client_bytes: self.client_bytes.max(other.client_bytes),
         }
     }
 
@@ -171,7 +203,7 @@ impl fmt::Display for WorkEstimate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} run{}, about {} requests ({} attempts at amplification 1), {} simulated seconds, at most {} requests in flight per run (about {})",
+            "{} run{}, about {} requests ({} attempts at amplification 1), {} simulated seconds, at most {} requests in flight per run (about {}",
             self.runs,
             if self.runs == 1 { "" } else { "s" },
             short(self.requests),
@@ -179,7 +211,15 @@ impl fmt::Display for WorkEstimate {
             short(self.simulated_seconds),
             short(self.peak_in_flight),
             megabytes(self.memory_bytes())
-        )
+        )?;
+        if self.client_bytes >= 1e6 {
+            write!(
+                f,
+                ", {} of it the client instances'",
+                megabytes(self.client_bytes)
+            )?;
+        }
+        f.write_str(")")
     }
 }
 

@@ -12,7 +12,13 @@
 //!   (uniform or Zipf) and follows its group's [`RetryPolicy`]: admission
 //!   (breaker, throttling), per-attempt timeout and deadline, backoff and
 //!   budget.
-//! - **Client limits**: each group may cap the requests, the attempts
+//! - **Instances**: a group is `instances` independent clients
+//!   ([`ClientGroup::instances`]), each with its own retry state (budget,
+//!   breaker, throttle: a [`Population`](crate::retry::Population)) and
+//!   its own concurrency limits. An open-loop request comes from an
+//!   instance drawn from its id; closed-loop clients belong to instances
+//!   in blocks.
+//! - **Client limits**: each instance may cap the requests, the attempts
 //!   waiting to be accepted, and the retries it holds at once (Envoy's
 //!   circuit-breaker thresholds, [`LimitsConfig`](crate::retry::LimitsConfig));
 //!   the excess fails fast and is counted as an overflow.

@@ -22,6 +22,7 @@ pub(crate) enum Stream {
     Keys = 7,
     Probe = 8,
     Router = 9,
+    Instance = 10,
 }
 
 /// SplitMix64's finaliser: a bijection of `u64` with full avalanche.

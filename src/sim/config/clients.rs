@@ -19,6 +19,22 @@ pub struct ClientGroup {
     pub keys: KeyDist,
     /// The group's retry policy.
     pub retry: RetrySpec,
+    /// How many independent client instances (processes) the group is:
+    /// each has its own retry state (budget, breaker, throttle and the
+    /// policy's concurrency limits). An open-loop request comes from an
+    /// instance drawn at random (so each instance is a Poisson stream of
+    /// `rate / instances`); closed-loop client `c` of `clients` belongs to
+    /// instance `c × instances / clients`. Absent: 1, one state shared by
+    /// the whole group. From 1 to 2^24.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances: Option<u32>,
+}
+
+impl ClientGroup {
+    /// The group's instances: [`instances`](Self::instances), else 1.
+    pub fn instance_count(&self) -> u32 {
+        self.instances.unwrap_or(1)
+    }
 }
 
 /// A retry policy: a preset by name, or explicit parameters.

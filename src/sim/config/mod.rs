@@ -111,6 +111,7 @@ impl SimConfig {
                 },
                 keys: KeyDist::default(),
                 retry: RetrySpec::Preset("envoy".into()),
+                instances: None,
             }],
             router: RouterConfig::default(),
             cancel_on_timeout: false,

@@ -2,7 +2,7 @@
 //! reference against what exists; errors name the key path.
 
 use crate::balancer::{Backend, BalancerKind, KindParams};
-use crate::retry::{Policy, SimDuration, SimTime};
+use crate::retry::{MAX_POPULATION, Policy, SimDuration, SimTime};
 use crate::sim::error::SimError;
 
 use super::*;
@@ -287,6 +287,15 @@ impl SimConfig {
                     "in [0.001, 100]",
                 )?,
                 KeyDist::Uniform { .. } => {}
+            }
+            if let Some(n) = g.instances
+                && !(1..=MAX_POPULATION).contains(&n)
+            {
+                return Err(SimError::invalid(
+                    format!("{p}.instances"),
+                    n,
+                    format!("in [1, {MAX_POPULATION}] independent clients"),
+                ));
             }
             let config = g.retry.resolve().ok_or_else(|| {
                 SimError::invalid(

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 
 use super::*;
 use crate::balancer::Balancer;
-use crate::retry::{ClientLimits, Policy, RetryPolicy};
+use crate::retry::{ClientLimits, Population, RetryPolicy};
 use crate::sim::action::TimedAction;
 use crate::sim::arrivals::{ArrivalSource, KeySampler, RateCurve};
 use crate::sim::config::{RouterMode, SimConfig, Workload};
@@ -18,7 +18,15 @@ use crate::sim::random::{Stream, draw, mix, stream_seed, unit_open};
 pub struct SimulationBuilder {
     pub(super) config: SimConfig,
     pub(super) balancers: Vec<(String, Box<dyn Balancer>)>,
-    pub(super) policies: Vec<(String, Box<dyn RetryPolicy>)>,
+    pub(super) policies: Vec<(String, PolicySource)>,
+}
+
+/// Where a plugged-in policy's state lives.
+pub(super) enum PolicySource {
+    /// One policy for every instance of the group.
+    Shared(Box<dyn RetryPolicy>),
+    /// A policy per instance, made by the host.
+    PerInstance(Box<dyn FnMut(u32) -> Box<dyn RetryPolicy>>),
 }
 
 impl SimulationBuilder {
@@ -31,9 +39,39 @@ impl SimulationBuilder {
     }
 
     /// Uses `policy` for client group `group` instead of the configured
-    /// one.
+    /// one: one policy, and so one state, for all of the group's
+    /// instances. See [`client_policies`](Self::client_policies) for a
+    /// state per instance.
     pub fn policy(mut self, group: &str, policy: Box<dyn RetryPolicy>) -> Self {
-        self.policies.push((group.to_owned(), policy));
+        self.policies
+            .push((group.to_owned(), PolicySource::Shared(policy)));
+        self
+    }
+
+    /// Uses a policy of your own per instance of client group `group`:
+    /// `make(i)` builds instance `i`'s, for `i` in `0..instances`, when the
+    /// simulation is built.
+    ///
+    /// ```
+    /// use drainstorm::retry::{Policy, RetryPolicy};
+    /// use drainstorm::sim::{SimConfig, Simulation};
+    ///
+    /// let mut config = SimConfig::example();
+    /// config.clients[0].instances = Some(100);
+    /// let mut sim = Simulation::builder(config)
+    ///     .client_policies("web", |_| Box::new(Policy::grpc()) as Box<dyn RetryPolicy>)
+    ///     .build()?;
+    /// sim.run();
+    /// assert!(sim.summary().offered > 0);
+    /// # Ok::<(), drainstorm::sim::SimError>(())
+    /// ```
+    pub fn client_policies(
+        mut self,
+        group: &str,
+        make: impl FnMut(u32) -> Box<dyn RetryPolicy> + 'static,
+    ) -> Self {
+        self.policies
+            .push((group.to_owned(), PolicySource::PerInstance(Box::new(make))));
         self
     }
 
@@ -70,6 +108,7 @@ impl Simulation {
             keys: stream_seed(seed, Stream::Keys),
             probe: stream_seed(seed, Stream::Probe),
             router: stream_seed(seed, Stream::Router),
+            instance: stream_seed(seed, Stream::Instance),
         };
         let balancer_seed = stream_seed(seed, Stream::Balancer);
 
@@ -188,10 +227,15 @@ impl Simulation {
         let arrivals_seed = stream_seed(seed, Stream::Arrivals);
         let mut groups = Vec::with_capacity(config.clients.len());
         for (i, g) in config.clients.iter().enumerate() {
+            let instances = g.instance_count();
+            let resolved = g.retry.resolve().expect("validated");
             let policy = match policies.iter().position(|(name, _)| *name == g.name) {
-                Some(k) => GroupPolicy::Custom(policies.swap_remove(k).1),
+                Some(k) => GroupPolicy::Custom(match policies.swap_remove(k).1 {
+                    PolicySource::Shared(p) => vec![p],
+                    PolicySource::PerInstance(mut make) => (0..instances).map(&mut make).collect(),
+                }),
                 None => GroupPolicy::Builtin(Box::new(
-                    Policy::new(g.retry.resolve().expect("validated")).expect("validated"),
+                    Population::new(resolved.clone(), instances).expect("validated"),
                 )),
             };
             let keys = KeySampler::new(g.keys);
@@ -211,9 +255,19 @@ impl Simulation {
                 (Workload::Closed { clients, .. }, RouterMode::Sticky) => *clients as usize,
                 _ => config.router.ttl_buckets as usize,
             };
-            let limits = ClientLimits::new(g.retry.resolve().expect("validated").limits);
+            let limits = ClientLimits::new(resolved.limits);
+            let limits = if resolved.limits.is_unlimited() {
+                vec![limits]
+            } else {
+                vec![limits; instances as usize]
+            };
             groups.push(Group {
                 policy,
+                instances,
+                clients: match g.workload {
+                    Workload::Closed { clients, .. } => clients,
+                    Workload::Open { .. } => 0,
+                },
                 limits,
                 source,
                 next_arrival: None,

@@ -13,7 +13,8 @@ use std::collections::VecDeque;
 
 use super::*;
 use crate::retry::{
-    ClientLimits, Decision, Outcome, Policy, Pushback, Refusal, RequestState, RetryPolicy, SimTime,
+    ClientLimits, Decision, Outcome, Population, Pushback, Refusal, RequestState, RetryPolicy,
+    SimTime,
 };
 use crate::sim::arrivals::{ArrivalSource, KeySampler};
 use crate::sim::random::{LazySplitMix, SplitMix, draw, unit_open};
@@ -27,7 +28,7 @@ use crate::sim::random::{LazySplitMix, SplitMix, draw, unit_open};
 /// rather than a cold request.
 pub(super) const WAITING: u32 = 1;
 
-/// One cache line each (53 bytes of fields): a request is read cold when
+/// One cache line each (57 bytes of fields): a request is read cold when
 /// its attempt completes, and a request that straddled two lines cost two
 /// misses (3–8 % of the simulator's throughput, measured).
 #[repr(align(64))]
@@ -37,6 +38,8 @@ pub(super) struct Request {
     pub(super) job: u32,
     /// The closed-loop client, or `NONE`.
     pub(super) client: u32,
+    /// The group's instance the request belongs to.
+    pub(super) instance: u32,
     pub(super) id: u64,
     pub(super) key: u64,
     pub(super) state: RequestState,
@@ -44,53 +47,64 @@ pub(super) struct Request {
     pub(super) retrying: bool,
 }
 
-/// A group's retry policy: the built-in one is called directly (and its
-/// calls inlined), a plugged-in one through its trait object.
+/// A group's retry policy: the built-in one, a state per instance, is
+/// called directly (and its calls inlined); plugged-in ones through their
+/// trait objects, one per instance or one for the whole group.
 pub(super) enum GroupPolicy {
-    Builtin(Box<Policy>),
-    Custom(Box<dyn RetryPolicy>),
+    Builtin(Box<Population>),
+    Custom(Vec<Box<dyn RetryPolicy>>),
 }
 
 impl GroupPolicy {
+    /// The plugged-in policy of `instance`.
+    #[inline]
+    fn custom(v: &mut [Box<dyn RetryPolicy>], instance: u32) -> &mut dyn RetryPolicy {
+        let k = if v.len() == 1 { 0 } else { instance as usize };
+        &mut *v[k]
+    }
+
     #[inline]
     pub(super) fn admit(
         &mut self,
+        instance: u32,
         now: SimTime,
         rng: &mut dyn rand::RngCore,
     ) -> Result<(), Refusal> {
         match self {
-            Self::Builtin(p) => p.admit(now, rng),
-            Self::Custom(p) => p.admit(now, rng),
+            Self::Builtin(p) => p.admit(instance as usize, now, rng),
+            Self::Custom(v) => Self::custom(v, instance).admit(now, rng),
         }
     }
 
     #[inline]
-    pub(super) fn begin(&mut self, now: SimTime) -> RequestState {
+    pub(super) fn begin(&mut self, instance: u32, now: SimTime) -> RequestState {
         match self {
-            Self::Builtin(p) => p.begin(now),
-            Self::Custom(p) => p.begin(now),
+            Self::Builtin(p) => p.begin(instance as usize, now),
+            Self::Custom(v) => Self::custom(v, instance).begin(now),
         }
     }
 
     #[inline]
     pub(super) fn on_outcome(
         &mut self,
+        instance: u32,
         now: SimTime,
         request: &mut RequestState,
         outcome: Outcome,
         rng: &mut dyn rand::RngCore,
     ) -> Decision {
         match self {
-            Self::Builtin(p) => p.on_outcome(now, request, outcome, rng),
-            Self::Custom(p) => p.on_outcome(now, request, outcome, rng),
+            Self::Builtin(p) => p.on_outcome(instance as usize, now, request, outcome, rng),
+            Self::Custom(v) => Self::custom(v, instance).on_outcome(now, request, outcome, rng),
         }
     }
 
+    /// Every instance's deadline is the same function of the request.
     #[inline]
     pub(super) fn attempt_deadline(&self, now: SimTime, request: &RequestState) -> Option<SimTime> {
         match self {
             Self::Builtin(p) => p.attempt_deadline(now, request),
-            Self::Custom(p) => p.attempt_deadline(now, request),
+            Self::Custom(v) => v[0].attempt_deadline(now, request),
         }
     }
 }
@@ -98,8 +112,15 @@ impl GroupPolicy {
 /// A client group: its policy, limits, arrivals and lanes.
 pub(super) struct Group {
     pub(super) policy: GroupPolicy,
-    /// The group's concurrency limits and what it holds against them.
-    pub(super) limits: ClientLimits,
+    /// Independent client instances (see `ClientGroup::instances`).
+    pub(super) instances: u32,
+    /// Closed-loop clients (0 for an open-loop group): client `c` is
+    /// instance `c × instances / clients`.
+    pub(super) clients: u32,
+    /// Each instance's concurrency limits and what it holds against them;
+    /// one shared entry when the policy sets no limit (an unlimited
+    /// counter never refuses, so sharing it changes nothing).
+    pub(super) limits: Vec<ClientLimits>,
     pub(super) source: Option<ArrivalSource>,
     /// The next arrival's (time, sequence): arrivals are a lane of their
     /// own, outside the queue.
@@ -115,7 +136,36 @@ pub(super) struct Group {
     pub(super) dns: Vec<(u32, u64)>,
 }
 
+impl Group {
+    /// Instance `instance`'s limits.
+    #[inline]
+    pub(super) fn limits(&mut self, instance: u32) -> &mut ClientLimits {
+        let k = if self.limits.len() == 1 {
+            0
+        } else {
+            instance as usize
+        };
+        &mut self.limits[k]
+    }
+}
+
 impl Simulation {
+    /// The instance of group `g` that request `id` (of closed-loop
+    /// `client`, or `NONE`) comes from: a pure function of (seed, id), so
+    /// every balancer sees the same requests from the same instances.
+    #[inline]
+    pub(super) fn instance_of(&self, g: u32, id: u64, client: u32) -> u32 {
+        let group = &self.groups[g as usize];
+        let n = group.instances;
+        if n == 1 {
+            0
+        } else if client != NONE {
+            (u64::from(client) * u64::from(n) / u64::from(group.clients)) as u32
+        } else {
+            ((u128::from(draw(self.seeds.instance, id, 0)) * u128::from(n)) >> 64) as u32
+        }
+    }
+
     /// Takes group `g`'s next arrival out of its source into its lane.
     pub(super) fn schedule_next_arrival(&mut self, g: u32) {
         let end = self.end;
@@ -146,27 +196,29 @@ impl Simulation {
         self.recorder.current.offered += 1;
         let id = (u64::from(g) << 40) | self.groups[g as usize].next_seq;
         let key = if self.keys_needed { self.key_of(id) } else { 0 };
+        let instance = self.instance_of(g, id, client);
         let group = &mut self.groups[g as usize];
         group.next_seq += 1;
         let mut rng = LazySplitMix::new(self.seeds.backoff, id, 0);
-        if group.policy.admit(now, &mut rng).is_err() {
+        if group.policy.admit(instance, now, &mut rng).is_err() {
             self.recorder.current.refused += 1;
             self.recorder.ended(1);
             self.client_done(g, client, id);
             return;
         }
-        if !group.limits.try_request() {
+        if !group.limits(instance).try_request() {
             self.recorder.overflow(0);
             self.client_done(g, client, id);
             return;
         }
-        let state = group.policy.begin(now);
+        let state = group.policy.begin(instance, now);
         let r = match self.free_requests.pop() {
             Some(r) => {
                 let q = &mut self.requests[r as usize];
                 q.group = g;
                 q.job = NONE;
                 q.client = client;
+                q.instance = instance;
                 q.id = id;
                 q.key = key;
                 q.state = state;
@@ -178,6 +230,7 @@ impl Simulation {
                     group: g,
                     job: NONE,
                     client,
+                    instance,
                     id,
                     key,
                     state,
@@ -194,8 +247,14 @@ impl Simulation {
         let now = self.now;
         let token = self.next_token(r);
         let req = &self.requests[r as usize];
-        let (g, key, id, attempt, client) =
-            (req.group, req.key, req.id, req.state.attempts, req.client);
+        let (g, key, id, attempt, client, instance) = (
+            req.group,
+            req.key,
+            req.id,
+            req.state.attempts,
+            req.client,
+            req.instance,
+        );
         self.recorder.current.attempts += 1;
         if attempt > 1 {
             self.recorder.current.retries += 1;
@@ -217,7 +276,7 @@ impl Simulation {
             .attempt_deadline(SimTime(now), &req.state)
             .map(|d| d.0);
         if delay > 0 {
-            if !self.groups[g as usize].limits.try_pend() {
+            if !self.groups[g as usize].limits(instance).try_pend() {
                 // No room to wait for the load balancer: fail fast.
                 self.unhold(s);
                 let attempts = self.requests[r as usize].state.attempts;
@@ -231,6 +290,7 @@ impl Simulation {
                 site: s,
                 owner: r,
                 token,
+                instance,
                 probe: false,
                 key,
                 id,
@@ -257,17 +317,20 @@ impl Simulation {
         let now = SimTime(self.now);
         self.live[r as usize] &= !WAITING;
         let req = &mut self.requests[r as usize];
-        let g = req.group;
+        let (g, instance) = (req.group, req.instance);
         if req.retrying {
             // The outcome of a retry attempt: the retry is over.
             req.retrying = false;
-            self.groups[g as usize].limits.retry_done();
+            self.groups[g as usize].limits(instance).retry_done();
         }
         let mut rng = LazySplitMix::new(self.seeds.backoff, req.id, u64::from(req.state.attempts));
-        let decision =
-            self.groups[g as usize]
-                .policy
-                .on_outcome(now, &mut req.state, outcome, &mut rng);
+        let decision = self.groups[g as usize].policy.on_outcome(
+            instance,
+            now,
+            &mut req.state,
+            outcome,
+            &mut rng,
+        );
         match decision {
             Decision::Done => {
                 let latency = now.since(req.state.started);
@@ -276,7 +339,7 @@ impl Simulation {
                 self.free_request(r);
             }
             Decision::Retry(d) => {
-                if !self.groups[g as usize].limits.try_retry() {
+                if !self.groups[g as usize].limits(instance).try_retry() {
                     let attempts = req.state.attempts;
                     self.recorder.overflow(attempts);
                     return self.free_request(r);
@@ -305,7 +368,7 @@ impl Simulation {
         self.next_token(r);
         let req = &mut self.requests[r as usize];
         let (g, client, id) = (req.group, req.client, req.id);
-        let limits = &mut self.groups[g as usize].limits;
+        let limits = self.groups[g as usize].limits(req.instance);
         if std::mem::take(&mut req.retrying) {
             limits.retry_done();
         }
@@ -330,7 +393,7 @@ impl Simulation {
             return;
         }
         let req = &self.requests[r as usize];
-        let g = req.group;
+        let (g, instance) = (req.group, req.instance);
         let mut rng = LazySplitMix::new(
             self.seeds.backoff,
             req.id,
@@ -338,7 +401,7 @@ impl Simulation {
         );
         if self.groups[g as usize]
             .policy
-            .admit(SimTime(self.now), &mut rng)
+            .admit(instance, SimTime(self.now), &mut rng)
             .is_err()
         {
             self.recorder.current.refused += 1;

@@ -93,6 +93,7 @@ struct Seeds {
     keys: u64,
     probe: u64,
     router: u64,
+    instance: u64,
 }
 
 /// A discrete-event simulation of clients, a router, sites and backends.
@@ -353,23 +354,31 @@ impl Simulation {
     /// limits): requests in progress, and of them the retries outstanding
     /// (in backoff, or waiting on an attempt after the first).
     pub fn client_load(&self, group: usize) -> (usize, usize) {
+        self.instance_load(group)
+            .into_iter()
+            .fold((0, 0), |(q, r), (a, b)| (q + a, r + b))
+    }
+
+    /// What each instance of client group `group` holds now, as
+    /// [`client_load`](Self::client_load) counts it: one (requests,
+    /// retries) pair per instance (O(requests + instances)).
+    pub fn instance_load(&self, group: usize) -> Vec<(usize, usize)> {
         let mut free = vec![false; self.requests.len()];
         for &r in &self.free_requests {
             free[r as usize] = true;
         }
-        let mut requests = 0;
-        let mut retries = 0;
+        let mut load = vec![(0, 0); self.groups[group].instances as usize];
         for (r, req) in self.requests.iter().enumerate() {
             if free[r] || req.group as usize != group {
                 continue;
             }
-            requests += 1;
-            let waiting = self.live[r] & WAITING != 0;
-            if !waiting || req.state.attempts >= 2 {
-                retries += 1;
+            let l = &mut load[req.instance as usize];
+            l.0 += 1;
+            if self.live[r] & WAITING == 0 || req.state.attempts >= 2 {
+                l.1 += 1;
             }
         }
-        (requests, retries)
+        load
     }
 
     #[inline]

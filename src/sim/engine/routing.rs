@@ -97,6 +97,7 @@ impl Simulation {
                 site: s,
                 owner: s,
                 token: seq,
+                instance: 0,
                 probe: true,
                 key,
                 id: probe_id,

@@ -25,6 +25,8 @@ pub(super) struct Accepting {
     pub(super) site: u32,
     pub(super) owner: u32,
     pub(super) token: u32,
+    /// The client instance that sent it (its limits count it as pending).
+    pub(super) instance: u32,
     pub(super) probe: bool,
     pub(super) key: u64,
     pub(super) id: u64,
@@ -185,13 +187,16 @@ impl Simulation {
     pub(super) fn on_accepted(&mut self, p: u32) {
         self.free_accepting.push(p);
         let a = &self.accepting[p as usize];
-        let (s, owner, token, probe, key, id, attempt) =
-            (a.site, a.owner, a.token, a.probe, a.key, a.id, a.attempt);
+        let (s, owner, token, instance, probe, key, id, attempt) = (
+            a.site, a.owner, a.token, a.instance, a.probe, a.key, a.id, a.attempt,
+        );
         let waiting = if probe {
             self.sites[owner as usize].probe_pending == Some(token)
         } else {
             // The id names the group even if the request has ended since.
-            self.groups[(id >> 40) as usize].limits.pend_done();
+            self.groups[(id >> 40) as usize]
+                .limits(instance)
+                .pend_done();
             self.live[owner as usize] == token | WAITING
         };
         if self.cancel && !waiting {

@@ -2,7 +2,7 @@
 //! (an `Action` event) or when a host injects it.
 
 use super::*;
-use crate::retry::Policy;
+use crate::retry::Population;
 use crate::sim::action::Action;
 use crate::sim::arrivals::RateCurve;
 
@@ -131,8 +131,10 @@ impl Simulation {
             Action::SetRetry { group, retry } => {
                 let g = self.config.group_index(&group).expect("validated");
                 let config = retry.resolve().expect("validated");
-                self.groups[g].policy =
-                    GroupPolicy::Builtin(Box::new(Policy::new(config).expect("validated")));
+                let instances = self.groups[g].instances;
+                self.groups[g].policy = GroupPolicy::Builtin(Box::new(
+                    Population::new(config, instances).expect("validated"),
+                ));
             }
         }
     }
