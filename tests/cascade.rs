@@ -150,9 +150,10 @@ fn an_abrupt_drain_with_immediate_retries_is_metastable() {
 #[test]
 fn backoff_and_a_budget_recover_by_the_restore() {
     // The load balancers are still too slow to scale, so goodput may
-    // collapse for a while after the drain, but the budget keeps retries
-    // from feeding it: the bound is that every collapse is over by the
-    // restore, 120 s after the drain.
+    // collapse for a while after the drain, but the budgets (one per
+    // client instance) keep retries from feeding it: the bound is that
+    // every collapse is over within seconds of the restore, 120 s after
+    // the drain, when the capacity it lacked comes back.
     let (s, _) = run(drain(backoff_and_budget(), SimDuration::ZERO));
     assert!(
         matches!(
@@ -167,7 +168,7 @@ fn backoff_and_a_budget_recover_by_the_restore() {
         s.recovery == Recovery::BeforeTriggerEnd || s.recovery.seconds().is_some_and(|x| x <= 5.0),
         "{s:?}"
     );
-    assert!(s.collapses.iter().all(|c| c.end <= at(180)), "{s:?}");
+    assert!(s.collapses.iter().all(|c| c.end <= at(185)), "{s:?}");
     assert!(s.amplification < 1.05, "{}", s.amplification);
 }
 
@@ -186,7 +187,7 @@ fn ttl_config() -> SimConfig {
     let mut c = SimConfig::example();
     c.duration = SimDuration::from_secs(60);
     c.router.dns_ttl = SimDuration::from_secs(10);
-    c.router.ttl_buckets = 256;
+    c.clients[0].instances = Some(256);
     c
 }
 

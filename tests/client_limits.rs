@@ -6,10 +6,12 @@ use drainstorm::sim::{RetrySpec, SimConfig, Simulation, Workload};
 use proptest::prelude::*;
 
 /// `example()` overloaded `factor` times over, with immediate retries under
-/// `limits`.
+/// `limits`, as one client instance (so the group's load is the one
+/// instance's; `tests/instances.rs` has a limit per instance).
 fn overloaded(factor: f64, limits: LimitsConfig, seed: u64) -> SimConfig {
     let mut c = SimConfig::example();
     c.seed = seed;
+    c.clients[0].instances = Some(1);
     c.duration = SimDuration::from_secs(4);
     // Two sites of 4 × 10 ms backends: 800 requests/s.
     c.clients[0].workload = Workload::Open {

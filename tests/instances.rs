@@ -117,7 +117,7 @@ fn requests_come_from_the_same_instances_whatever_the_balancer() {
             s.balancer = kind;
         }
         let mut sim = Simulation::new(c).unwrap();
-        let mut spread = vec![0usize; instances.unwrap_or(1) as usize];
+        let mut spread = vec![0usize; sim.instance_load(0).len()];
         while sim.step().is_some() {
             for (i, l) in sim.instance_load(0).into_iter().enumerate() {
                 spread[i] += l.0;
@@ -134,9 +134,12 @@ fn requests_come_from_the_same_instances_whatever_the_balancer() {
     let (lo, hi) = (a.iter().min().unwrap(), a.iter().max().unwrap());
     assert!(*hi < 3 * lo, "{a:?}");
     assert!(b.iter().all(|&x| x > 0), "{b:?}");
-    let (_, one) = run(BalancerKind::LeastConn, None);
+    let (_, one) = run(BalancerKind::LeastConn, Some(1));
     let (_, many) = run(BalancerKind::LeastConn, Some(16));
+    let (spread, default) = run(BalancerKind::LeastConn, None);
     assert_eq!(one, many);
+    assert_eq!(one, default);
+    assert_eq!(spread.len(), 500, "one instance per request a second");
 }
 
 #[test]

@@ -70,10 +70,10 @@ fn weighted_random_arrivals_are_as_bursty_as_the_clients() {
 
 #[test]
 fn sticky_answers_last_one_ttl() {
-    // One key bucket: every request shares one cached answer, so each
+    // One client instance: every request shares one cached answer, so each
     // 10 s TTL sends all traffic to one site; at most one switch per TTL.
     let mut c = config(RouterMode::Sticky, 10, 200);
-    c.router.ttl_buckets = 1;
+    c.clients[0].instances = Some(1);
     let sim = run(c);
     let (east, west) = (admitted(&sim, 0), admitted(&sim, 1));
     let mixed = east
@@ -117,7 +117,7 @@ fn sticky_closed_loop_clients_keep_their_own_site() {
 #[test]
 fn a_sticky_answer_for_a_drained_site_is_dropped() {
     let mut c = config(RouterMode::Sticky, 1000, 60);
-    c.router.ttl_buckets = 1;
+    c.clients[0].instances = Some(1);
     let probe = run(c.clone());
     let chosen = if admitted(&probe, 0).iter().sum::<u64>() > 0 {
         "east"

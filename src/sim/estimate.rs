@@ -39,8 +39,8 @@ pub struct WorkEstimate {
     pub peak_in_flight: f64,
     /// Bytes the client instances' own state takes in the largest run:
     /// each instance's budget, breaker and throttle
-    /// ([`Population::bytes_per_client`](crate::retry::Population::bytes_per_client))
-    /// and its concurrency limits' counters.
+    /// ([`Population::bytes_per_client`](crate::retry::Population::bytes_per_client)),
+    /// its concurrency limits' counters and its DNS answer.
     pub client_bytes: f64,
 }
 
@@ -113,7 +113,13 @@ impl WorkEstimate {
                     std::mem::size_of::<ClientLimits>()
                 };
                 let state = Population::new(p, 1).map_or(0, |p| p.bytes_per_client());
-                client_bytes += instances * (state + limits) as f64;
+                // Each instance's DNS answer: (site, expiry).
+                let dns = if config.router.dns_ttl.0 > 0 {
+                    std::mem::size_of::<(u32, u64)>()
+                } else {
+                    0
+                };
+                client_bytes += instances * (state + limits + dns) as f64;
             }
             let group_in_flight = match &g.workload {
                 Workload::Open { rate, curve } => {
@@ -376,7 +382,8 @@ mod tests {
         let e = WorkEstimate::of(&c);
         assert!(e.peak_in_flight >= 5e7 && e.peak_in_flight < 5.1e7, "{e}");
         assert!(e.needs_confirmation(), "{e}");
-        // A concurrency limit caps it.
+        // A concurrency limit caps it, per instance: a million instances
+        // (the default at this rate) of 1000 each do not bind, ten do.
         let limited = PolicyConfig {
             limits: LimitsConfig {
                 max_requests: Some(1000),
@@ -385,6 +392,9 @@ mod tests {
             ..policy
         };
         c.clients[0].retry = RetrySpec::Config(Box::new(limited));
+        let e = WorkEstimate::of(&c);
+        assert!(e.peak_in_flight >= 5e7, "{e}");
+        c.clients[0].instances = Some(10);
         let e = WorkEstimate::of(&c);
         assert!(e.peak_in_flight < 1e5, "{e}");
         assert!(!e.needs_confirmation(), "{e}");

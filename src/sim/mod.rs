@@ -25,7 +25,7 @@
 //! - **The router** ([`RouterConfig`]) picks a site per attempt with a
 //!   [`Balancer`] over the sites (weights: the sites' `weight`), or answers
 //!   like DNS ([`RouterMode`], see [`router`]): a weighted random draw per
-//!   attempt, or one kept per client or key bucket for a TTL. Health checks
+//!   attempt, or one kept per client instance for a TTL. Health checks
 //!   eject and return sites; a panic threshold and slow start are optional.
 //! - **A site's load balancer** admits an attempt if it holds fewer than
 //!   `max_in_flight` and its rate limit allows, and otherwise rejects it at
@@ -61,8 +61,7 @@
 //! failure coin and backoff jitter are hashes of (stream, request id,
 //! attempt): the same request has the same key and asks the same work of
 //! whichever backend it reaches (common random numbers). Keys are drawn
-//! only when a balancer hashes them (or the router caches answers per key
-//! bucket); otherwise requests carry key 0. A run is a pure function of
+//! only when a balancer hashes them; otherwise requests carry key 0. A run is a pure function of
 //! ([`SimConfig`], seed).
 //!
 //! # Cost
@@ -97,10 +96,10 @@ mod zipf;
 pub use self::action::{Action, TimedAction};
 pub use self::batch::{RunResult, run_batch, run_batch_streaming, run_batch_with};
 pub use self::config::{
-    BackendGroup, ClientGroup, CurvePoint, HealthCheckConfig, KeyDist, LbScaling,
-    MAX_BACKENDS_TOTAL, MAX_CLIENTS, MAX_INTERVALS, MAX_RATE, MAX_SERVER_PLACES, MAX_SITES,
-    RecorderConfig, RetrySpec, RouterConfig, RouterMode, ServiceTime, SimConfig, SiteConfig,
-    Workload,
+    BackendGroup, ClientGroup, CurvePoint, DEFAULT_INSTANCES_MAX, HealthCheckConfig, KeyDist,
+    LbScaling, MAX_BACKENDS_TOTAL, MAX_CLIENTS, MAX_INTERVALS, MAX_RATE, MAX_SERVER_PLACES,
+    MAX_SITES, RecorderConfig, RetrySpec, RouterConfig, RouterMode, ServiceTime, SimConfig,
+    SiteConfig, Workload,
 };
 pub use self::engine::{Simulation, SimulationBuilder, SiteView};
 pub use self::error::SimError;

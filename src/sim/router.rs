@@ -13,9 +13,9 @@
 //!   (run seed, request, attempt), so it does not depend on the order in
 //!   which other requests were routed: the same request draws the same
 //!   site in every run of every balancer (common random numbers).
-//! - `sticky`: each closed-loop client, or each of an open-loop group's
-//!   `ttl_buckets` key buckets (a resolver's population), keeps the site
-//!   it drew for `dns_ttl`, then draws again; a cached site that left
+//! - `sticky`: each client instance
+//!   ([`ClientGroup::instances`](super::ClientGroup::instances)) keeps the
+//!   site it drew for `dns_ttl`, then draws again; a cached site that left
 //!   rotation is dropped at once, as a client would retry another answer.
 //!
 //! A draw costs a binary search over the cumulative weights: O(log sites).

@@ -21,19 +21,50 @@ pub struct ClientGroup {
     pub retry: RetrySpec,
     /// How many independent client instances (processes) the group is:
     /// each has its own retry state (budget, breaker, throttle and the
-    /// policy's concurrency limits). An open-loop request comes from an
-    /// instance drawn at random (so each instance is a Poisson stream of
-    /// `rate / instances`); closed-loop client `c` of `clients` belongs to
-    /// instance `c × instances / clients`. Absent: 1, one state shared by
-    /// the whole group. From 1 to 2^24.
+    /// policy's concurrency limits) and its own DNS cache. An open-loop
+    /// request comes from an instance drawn at random (so each instance is
+    /// a Poisson stream of `rate / instances`); closed-loop client `c` of
+    /// `clients` belongs to instance `c × instances / clients`. Absent:
+    /// see [`instance_count`](Self::instance_count). From 1 to 2^24.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instances: Option<u32>,
 }
 
+/// The most instances a group gets without setting `instances`.
+pub const DEFAULT_INSTANCES_MAX: u32 = 1_000_000;
+
 impl ClientGroup {
-    /// The group's instances: [`instances`](Self::instances), else 1.
+    /// The group's instances: [`instances`](Self::instances), else one per
+    /// closed-loop client, else one per request a second of an open-loop
+    /// group's `rate` (rounded up; from 1 to [`DEFAULT_INSTANCES_MAX`]).
+    ///
+    /// The default keeps each instance's share of the load the same
+    /// whatever the group's size, so that a group ten times larger is ten
+    /// times as many clients like these, not clients ten times as busy:
+    /// the condition for a model whose answers settle as its size grows.
+    /// Set `instances` from what the real population is (how many
+    /// processes, each with its own budget and resolver cache).
+    ///
+    /// ```
+    /// use drainstorm::sim::SimConfig;
+    ///
+    /// let mut c = SimConfig::example(); // 500 requests/s
+    /// assert_eq!(c.clients[0].instance_count(), 500);
+    /// c.clients[0].instances = Some(4);
+    /// assert_eq!(c.clients[0].instance_count(), 4);
+    /// ```
     pub fn instance_count(&self) -> u32 {
-        self.instances.unwrap_or(1)
+        self.instances.unwrap_or(match self.workload {
+            Workload::Closed { clients, .. } => clients,
+            Workload::Open { rate, .. } => {
+                let n = rate.ceil();
+                if n.is_finite() && n >= 1.0 {
+                    n.min(f64::from(DEFAULT_INSTANCES_MAX)) as u32
+                } else {
+                    1
+                }
+            }
+        })
     }
 }
 

@@ -20,7 +20,9 @@ mod router;
 mod site;
 mod validate;
 
-pub use self::clients::{ClientGroup, CurvePoint, KeyDist, RetrySpec, Workload};
+pub use self::clients::{
+    ClientGroup, CurvePoint, DEFAULT_INSTANCES_MAX, KeyDist, RetrySpec, Workload,
+};
 pub use self::recorder::RecorderConfig;
 pub use self::router::{HealthCheckConfig, RouterConfig, RouterMode};
 pub use self::site::{BackendGroup, LbScaling, ServiceTime, SiteConfig};

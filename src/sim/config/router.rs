@@ -18,16 +18,18 @@ pub struct RouterConfig {
     /// `weight`.
     #[serde(default = "default_router_balancer")]
     pub balancer: BalancerKind,
-    /// How long a client keeps a site answer: per key bucket in mode
-    /// `balancer` (zero: every attempt asks the router), per client or key
-    /// bucket in mode `sticky` (above zero), not allowed in mode
+    /// How long a client instance keeps a site answer (each instance has
+    /// its own cache, [`ClientGroup::instances`](super::ClientGroup::instances)):
+    /// in mode `balancer` zero means every attempt asks the router; in
+    /// mode `sticky` it must be above zero; not allowed in mode
     /// `weighted-random`.
     #[serde(default)]
     pub dns_ttl: SimDuration,
-    /// Key buckets per open-loop client group that cache an answer
-    /// independently (a resolver's population each).
-    #[serde(default = "default_ttl_buckets")]
-    pub ttl_buckets: u32,
+    /// Replaced by `clients[].instances`: each client instance keeps its
+    /// own answer. A profile that still sets it is refused with a message
+    /// that says so; leave it `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_buckets: Option<u32>,
     /// Active health checks of the sites; `None`: sites are never ejected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check: Option<HealthCheckConfig>,
@@ -50,16 +52,15 @@ pub struct RouterConfig {
 #[serde(rename_all = "kebab-case")]
 pub enum RouterMode {
     /// The router's `balancer` picks a site for each attempt (or for each
-    /// key bucket once per `dns_ttl`): the smooth answers of a global load
-    /// balancer.
+    /// client instance once per `dns_ttl`): the smooth answers of a global
+    /// load balancer.
     #[default]
     Balancer,
     /// A fresh weighted random draw for every attempt: DNS answers that
     /// resolvers and clients pick from at random, with no caching.
     WeightedRandom,
-    /// Each closed-loop client, or each key bucket of an open-loop group,
-    /// keeps its weighted random draw for `dns_ttl`, then draws again: DNS
-    /// with a TTL.
+    /// Each client instance keeps its weighted random draw for `dns_ttl`,
+    /// then draws again: DNS with a TTL.
     Sticky,
 }
 
@@ -78,17 +79,13 @@ pub(super) fn default_router_balancer() -> BalancerKind {
     BalancerKind::SmoothWrr
 }
 
-pub(super) fn default_ttl_buckets() -> u32 {
-    64
-}
-
 impl Default for RouterConfig {
     fn default() -> Self {
         Self {
             balancer: default_router_balancer(),
             mode: RouterMode::Balancer,
             dns_ttl: SimDuration::ZERO,
-            ttl_buckets: default_ttl_buckets(),
+            ttl_buckets: None,
             health_check: None,
             panic_threshold: 0.0,
             slow_start: SimDuration::ZERO,

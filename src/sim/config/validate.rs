@@ -330,11 +330,13 @@ impl SimConfig {
             }
             _ => {}
         }
-        if rt.ttl_buckets == 0 || rt.ttl_buckets > 1 << 16 {
+        if let Some(n) = rt.ttl_buckets {
             return Err(SimError::invalid(
                 "router.ttl_buckets",
-                rt.ttl_buckets,
-                "in [1, 65536]",
+                n,
+                format!(
+                    "no `ttl_buckets` at all: it was replaced by `clients[].instances`, each client instance keeping its own DNS answer (write `instances = {n}` in each client group for {n} caches)"
+                ),
             ));
         }
         finite_in(

@@ -250,10 +250,11 @@ impl Simulation {
                 ),
                 Workload::Closed { think, .. } => (None, think.0),
             };
-            // Sticky closed-loop clients each keep their own answer.
-            let dns_entries = match (&g.workload, config.router.mode) {
-                (Workload::Closed { clients, .. }, RouterMode::Sticky) => *clients as usize,
-                _ => config.router.ttl_buckets as usize,
+            // Each instance keeps its own answer (when answers are kept).
+            let dns_entries = if config.router.dns_ttl > crate::retry::SimDuration::ZERO {
+                instances as usize
+            } else {
+                0
             };
             let limits = ClientLimits::new(resolved.limits);
             let limits = if resolved.limits.is_unlimited() {

@@ -132,7 +132,7 @@ pub(super) struct Group {
     pub(super) think: u64,
     pub(super) keys: KeySampler,
     pub(super) next_seq: u64,
-    /// DNS cache per key bucket: (site, expiry).
+    /// Each instance's DNS cache: (site, expiry); empty without a TTL.
     pub(super) dns: Vec<(u32, u64)>,
 }
 
@@ -247,19 +247,13 @@ impl Simulation {
         let now = self.now;
         let token = self.next_token(r);
         let req = &self.requests[r as usize];
-        let (g, key, id, attempt, client, instance) = (
-            req.group,
-            req.key,
-            req.id,
-            req.state.attempts,
-            req.client,
-            req.instance,
-        );
+        let (g, key, id, attempt, instance) =
+            (req.group, req.key, req.id, req.state.attempts, req.instance);
         self.recorder.current.attempts += 1;
         if attempt > 1 {
             self.recorder.current.retries += 1;
         }
-        let Some(s) = self.route(g, key, client, id, attempt) else {
+        let Some(s) = self.route(g, key, instance, id, attempt) else {
             self.recorder.current.unroutable += 1;
             return self.outcome(r, Outcome::Failure(Pushback::None));
         };

@@ -126,8 +126,8 @@ pub struct Simulation {
     router_mode: RouterMode,
     /// The sites' published router weights, for the DNS-like modes.
     site_draw: WeightedSites,
-    /// Whether any balancer (or the router's DNS cache) reads request
-    /// keys; if none does, requests carry key 0 and no key is drawn.
+    /// Whether any balancer (the router's or a site's) reads request keys;
+    /// if none does, requests carry key 0 and no key is drawn.
     keys_needed: bool,
     recorder: Recorder,
     /// Where a streaming run's rows go.

@@ -1,5 +1,5 @@
 //! The router: which site an attempt goes to (a balancer over the sites,
-//! or DNS-like answers cached per key bucket or client for a TTL), health
+//! or DNS-like answers each client instance caches for a TTL), health
 //! checks with their fall and rise counts, the panic threshold, site slow
 //! start, and the site weights that drains and ramps move.
 //!
@@ -32,13 +32,13 @@ pub(super) fn router_members(sites: &[Site]) -> Vec<Backend> {
 
 impl Simulation {
     /// Picks a site for attempt `attempt` of request `id` (group `g`,
-    /// `key`, closed-loop `client` or [`NONE`]).
+    /// `key`, from client instance `instance`).
     #[inline]
     pub(super) fn route(
         &mut self,
         g: u32,
         key: u64,
-        client: u32,
+        instance: u32,
         id: u64,
         attempt: u32,
     ) -> Option<u32> {
@@ -52,14 +52,8 @@ impl Simulation {
         if self.dns_ttl == 0 {
             return fresh(self);
         }
-        let group = &mut self.groups[g as usize];
-        let entries = group.dns.len() as u64;
-        let b = if self.router_mode == RouterMode::Sticky && client != NONE {
-            client as usize
-        } else {
-            ((u128::from(key) * u128::from(entries)) >> 64) as usize
-        };
-        let (site, expires) = group.dns[b];
+        let b = instance as usize;
+        let (site, expires) = self.groups[g as usize].dns[b];
         if site != NONE
             && expires > self.now
             && (self.router_mode != RouterMode::Sticky || self.site_draw.in_rotation(site))

@@ -317,11 +317,9 @@ impl Simulation {
         }
     }
 
-    /// Whether any balancer or the router's DNS cache reads request keys.
+    /// Whether any balancer (the router's or a site's) reads request keys.
     pub(super) fn wants_keys(&self) -> bool {
-        self.dns_ttl > 0
-            || (self.router_mode == RouterMode::Balancer
-                && self.config.router.balancer.hashes_keys())
+        (self.router_mode == RouterMode::Balancer && self.config.router.balancer.hashes_keys())
             || self.sites.iter().any(|s| s.hashes)
     }
 }
