@@ -1,44 +1,5 @@
-//! Many clients under one policy, each with a state of its own.
-//!
-//! A retry budget, a circuit breaker or an adaptive throttle lives in one
-//! client process: gRPC keeps its retry throttle per channel, the AWS SDKs
-//! their quota per client object, Envoy its limits per cluster in each
-//! proxy. A population of a thousand such processes has a thousand
-//! budgets. Modelled as one shared budget, the population behaves like no
-//! real one: the shared bucket empties within a fraction of a second of an
-//! overload and refills as fast, a global switch that turns every client's
-//! retries off and on at once, while real budgets drain one client at a
-//! time, each at its own rate. And the shared model's answers change with
-//! the size of the system (a budget of ten tokens means something else at
-//! 90 requests a second than at 9 000), where a population whose size
-//! grows with its load keeps each client's share, and so its behaviour,
-//! the same.
-//!
-//! [`Population`] keeps the parameters once and, per client, only what
-//! changes: a token bucket's tokens, a quota's balance, a window's counts,
-//! a breaker's state. Each client's decisions are exactly those of its own
-//! [`Policy`] driven alone (`tests/retry_props.rs` holds them to it).
-//!
-//! ```
-//! use drainstorm::retry::{Decision, Outcome, Policy, Population, Pushback, SimTime};
-//! use rand::SeedableRng;
-//!
-//! let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(1);
-//! let grpc = Policy::grpc().config().clone(); // 10 tokens; retries while > 5
-//! let mut clients = Population::new(grpc, 1000)?;
-//! let failed = Outcome::Failure(Pushback::None);
-//! // Client 7 fails five times in a row and spends its budget...
-//! for _ in 0..5 {
-//!     let mut r = clients.begin(7, SimTime::ZERO);
-//!     clients.on_outcome(7, SimTime::ZERO, &mut r, failed, &mut rng);
-//! }
-//! let mut r = clients.begin(7, SimTime::ZERO);
-//! assert!(matches!(clients.on_outcome(7, SimTime::ZERO, &mut r, failed, &mut rng), Decision::GiveUp(_)));
-//! // ...while client 8 still retries.
-//! let mut r = clients.begin(8, SimTime::ZERO);
-//! assert!(matches!(clients.on_outcome(8, SimTime::ZERO, &mut r, failed, &mut rng), Decision::Retry(_)));
-//! # Ok::<(), drainstorm::retry::RetryConfigError>(())
-//! ```
+//! Many clients under one policy, each with a state of its own: see
+//! [`Population`].
 
 use rand::RngCore;
 
@@ -63,9 +24,48 @@ enum Budgets {
 }
 
 /// `clients` independent clients under one [`PolicyConfig`]: each with its
-/// own budget, breaker and throttle (see the [module
-/// documentation](self)). Clients are numbered `0..len()`; a method given
-/// a client out of range panics, as indexing a slice does.
+/// own budget, breaker and throttle. Clients are numbered `0..len()`; a
+/// method given a client out of range panics, as indexing a slice does.
+///
+/// A retry budget, a circuit breaker or an adaptive throttle lives in one
+/// client process: gRPC keeps its retry throttle per channel, the AWS SDKs
+/// their quota per client object, Envoy its limits per cluster in each
+/// proxy. A population of a thousand such processes has a thousand
+/// budgets. Modelled as one shared budget, the population behaves like no
+/// real one: the shared bucket empties within a fraction of a second of an
+/// overload and refills as fast, a global switch that turns every client's
+/// retries off and on at once, while real budgets drain one client at a
+/// time, each at its own rate. And the shared model's answers change with
+/// the size of the system (a budget of ten tokens means something else at
+/// 90 requests a second than at 9 000), where a population whose size
+/// grows with its load keeps each client's share, and so its behaviour,
+/// the same.
+///
+/// It keeps the parameters once and, per client, only what
+/// changes: a token bucket's tokens, a quota's balance, a window's counts,
+/// a breaker's state. Each client's decisions are exactly those of its own
+/// [`Policy`] driven alone (`tests/population.rs` holds them to it).
+///
+/// ```
+/// use drainstorm::retry::{Decision, Outcome, Policy, Population, Pushback, SimTime};
+/// use rand::SeedableRng;
+///
+/// let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(1);
+/// let grpc = Policy::grpc().config().clone(); // 10 tokens; retries while > 5
+/// let mut clients = Population::new(grpc, 1000)?;
+/// let failed = Outcome::Failure(Pushback::None);
+/// // Client 7 fails five times in a row and spends its budget...
+/// for _ in 0..5 {
+///     let mut r = clients.begin(7, SimTime::ZERO);
+///     clients.on_outcome(7, SimTime::ZERO, &mut r, failed, &mut rng);
+/// }
+/// let mut r = clients.begin(7, SimTime::ZERO);
+/// assert!(matches!(clients.on_outcome(7, SimTime::ZERO, &mut r, failed, &mut rng), Decision::GiveUp(_)));
+/// // ...while client 8 still retries.
+/// let mut r = clients.begin(8, SimTime::ZERO);
+/// assert!(matches!(clients.on_outcome(8, SimTime::ZERO, &mut r, failed, &mut rng), Decision::Retry(_)));
+/// # Ok::<(), drainstorm::retry::RetryConfigError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Population {
     config: PolicyConfig,
