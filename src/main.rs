@@ -12,7 +12,7 @@ use drainstorm::profile::{BUNDLED, DEFAULT, Override, Profile, ProfileError};
 use drainstorm::report::Comparison;
 use drainstorm::sim::{WorkEstimate, run_batch_streaming};
 
-use self::args::{Cli, Command, RunArgs};
+use self::args::{Changes, Cli, Command, RunArgs};
 
 #[path = "cli/args.rs"]
 mod args;
@@ -79,9 +79,12 @@ mod sweep;
 
 /// Loads a profile and reports its warnings on standard error; with
 /// `strict`, a warning is an error.
-fn load_checked(spec: &str, strict: bool, sets: &[String]) -> Result<Profile, Failure> {
+fn load_checked(spec: &str, strict: bool, changes: &Changes) -> Result<Profile, Failure> {
     let (profile, text, file) = load_text(spec)?;
-    let profile = overridden(profile, sets)?;
+    let profile = overridden(profile, changes)?;
+    for note in profile.scale_notes() {
+        eprintln!("note: {note}");
+    }
     let warnings = profile.warnings(&text, &file);
     for w in &warnings {
         eprintln!("warning: {w}");
@@ -96,16 +99,20 @@ fn load_checked(spec: &str, strict: bool, sets: &[String]) -> Result<Profile, Fa
     Ok(profile)
 }
 
-fn load(spec: &str, sets: &[String]) -> Result<Profile, Failure> {
-    overridden(load_text(spec)?.0, sets)
+fn load(spec: &str, changes: &Changes) -> Result<Profile, Failure> {
+    overridden(load_text(spec)?.0, changes)
 }
 
-/// Applies `--set KEY=VALUE` overrides, in order.
-fn overridden(profile: Profile, sets: &[String]) -> Result<Profile, Failure> {
-    let overrides = sets
+/// Applies `--set KEY=VALUE` overrides in order, then `--scale K`.
+fn overridden(profile: Profile, changes: &Changes) -> Result<Profile, Failure> {
+    let mut overrides = changes
+        .sets
         .iter()
         .map(|s| s.parse::<Override>())
         .collect::<Result<Vec<_>, _>>()?;
+    if let Some(k) = &changes.scale {
+        overrides.push(Override::new("--scale", "scale", k)?);
+    }
     Ok(profile.with_overrides(&overrides)?)
 }
 
@@ -245,7 +252,7 @@ fn check_work(name: &str, estimate: &WorkEstimate, yes: bool) -> Result<(), Fail
 
 fn run(args: RunArgs) -> Result<(), Failure> {
     let spec = args.profile.clone().unwrap_or_else(|| DEFAULT.to_owned());
-    let mut profile = load_checked(&spec, args.strict, &args.sets)?;
+    let mut profile = load_checked(&spec, args.strict, &args.changes)?;
     if let Some(seed) = args.seed {
         profile.scenario.seed = seed;
     }
@@ -337,6 +344,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         comparison.profile.name,
         comparison.profile.description
     )?;
+    outln!("{}\n", comparison.size_line())?;
     if let Some(note) = comparison.time_note() {
         outln!("{note}\n")?;
     }
@@ -461,11 +469,11 @@ fn try_main() -> Result<(), Failure> {
             profiles,
             yes,
             strict,
-            sets,
+            changes,
         } => {
             let mut errors = Vec::new();
             for spec in &profiles {
-                match load_checked(spec, strict, &sets).and_then(|p| {
+                match load_checked(spec, strict, &changes).and_then(|p| {
                     let estimate = p.estimate();
                     check_work(spec, &estimate, yes).map(|()| estimate)
                 }) {
@@ -509,8 +517,14 @@ fn try_main() -> Result<(), Failure> {
             out!("{}", String::from_utf8_lossy(&buffer))?;
             Ok(())
         }
-        Command::Show { profile, sets } => {
-            out!("{}", load(&profile, &sets)?.to_toml())?;
+        Command::Show { profile, changes } => {
+            let profile = load(&profile, &changes)?;
+            if profile.scale != 1.0 {
+                for line in profile.scale_notes() {
+                    outln!("# {line}")?;
+                }
+            }
+            out!("{}", profile.scaled().to_toml())?;
             Ok(())
         }
     }

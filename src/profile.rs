@@ -42,7 +42,7 @@ use self::locate::{line_col, locate, place, written_path};
 
 use crate::balancer::BalancerKind;
 use crate::retry::{Policy, PolicyConfig};
-use crate::sim::{RetrySpec, SimConfig, SimError};
+use crate::sim::{RetrySpec, Scaled, SimConfig, SimError};
 
 /// Largest number of runs one profile may ask for.
 pub const MAX_RUNS: usize = 4096;
@@ -72,6 +72,13 @@ pub struct Profile {
     /// time. No bundled profile compresses time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time_scale: Option<f64>,
+    /// The size the scenario runs at, as a factor of the one it is written
+    /// at: every extensive quantity of [`scenario`](Self::scenario) is
+    /// multiplied by it ([`SimConfig::scaled`]; the
+    /// [`scale`](crate::sim::scale) module lists which). 1 (the default):
+    /// as written. In (0, 10^6].
+    #[serde(skip_serializing_if = "is_one")]
+    pub scale: f64,
     /// What to compare.
     pub compare: Compare,
     /// Named retry policies, usable by name in `clients[].retry` and
@@ -106,6 +113,10 @@ pub struct Compare {
 
 fn one() -> u32 {
     1
+}
+
+fn is_one(x: &f64) -> bool {
+    *x == 1.0
 }
 
 impl Default for Compare {
@@ -270,8 +281,69 @@ impl Profile {
         names.join(", ")
     }
 
-    /// The simulation configuration with each client group's policy
-    /// resolved (profile policies by name, then presets).
+    /// The scenario at the profile's [`scale`](Self::scale), and what was
+    /// rounded to get there.
+    pub fn scaling(&self) -> Scaled {
+        self.scenario
+            .scaled(self.scale)
+            .expect("a validated profile's scale is in range")
+    }
+
+    /// This profile at its size: the scenario scaled, `scale` 1. It runs
+    /// exactly as this one does (`drainstorm show` prints it).
+    ///
+    /// ```
+    /// let mut p = drainstorm::profile::Profile::bundled("mm1").unwrap()?;
+    /// p.scale = 3.0;
+    /// let at_size = p.scaled();
+    /// assert_eq!(at_size.scale, 1.0);
+    /// assert_eq!(at_size.sim_config(), p.sim_config());
+    /// # Ok::<(), drainstorm::profile::ProfileError>(())
+    /// ```
+    pub fn scaled(&self) -> Profile {
+        Profile {
+            scale: 1.0,
+            scenario: self.scaling().config,
+            ..self.clone()
+        }
+    }
+
+    /// What running at [`scale`](Self::scale) means for this profile, in
+    /// sentences: the size, and every count that had to be rounded. Empty
+    /// at scale 1.
+    ///
+    /// ```
+    /// let mut p = drainstorm::profile::Profile::bundled("mm1").unwrap()?;
+    /// p.scale = 2.5;
+    /// let notes = p.scale_notes();
+    /// assert!(notes[0].starts_with("at scale 2.5"), "{notes:?}");
+    /// assert!(notes.iter().any(|n| n.contains("backends[0].count` 1 × 2.5 = 2.5 → 3")), "{notes:?}");
+    /// # Ok::<(), drainstorm::profile::ProfileError>(())
+    /// ```
+    pub fn scale_notes(&self) -> Vec<String> {
+        if self.scale == 1.0 {
+            return Vec::new();
+        }
+        let mut notes = vec![format!(
+            "at scale {}: the extensive quantities of the profile as written (backends, load, client instances, load-balancer rates, backlogs and limits, the timeline's rates and weights) × {}",
+            self.scale, self.scale
+        )];
+        for r in self.scaling().rounded {
+            notes.push(format!(
+                "rounded: `{}` {} × {} = {} → {}",
+                r.path,
+                r.from,
+                self.scale,
+                (r.exact * 1e6).round() / 1e6,
+                r.to
+            ));
+        }
+        notes
+    }
+
+    /// The simulation configuration at the profile's size, with each
+    /// client group's policy resolved (profile policies by name, then
+    /// presets).
     pub fn sim_config(&self) -> SimConfig {
         // A name of this profile's policies becomes its table; preset names
         // stay for the simulator to resolve.
@@ -282,7 +354,7 @@ impl Profile {
                 *spec = RetrySpec::Config(Box::new(c.clone()));
             }
         };
-        let mut config = self.scenario.clone();
+        let mut config = self.scaling().config;
         for g in &mut config.clients {
             resolve(&mut g.retry);
         }
@@ -424,14 +496,35 @@ impl Profile {
                 format!("{runs} runs requested: allowed at most {MAX_RUNS}"),
             ));
         }
-        let config = self.sim_config();
-        config.validate().map_err(|e| match e {
+        if !(self.scale.is_finite() && self.scale > 0.0 && self.scale <= crate::sim::MAX_SCALE) {
+            return Err((
+                "scale".into(),
+                format!(
+                    "{} is not allowed: allowed a size factor above 0 and at most 1e6 (1: as written)",
+                    self.scale
+                ),
+            ));
+        }
+        let as_written = Profile {
+            scale: 1.0,
+            ..self.clone()
+        };
+        let invalid = |e: SimError| match e {
             SimError::Invalid {
                 path,
                 value,
                 allowed,
             } => (path, format!("{value} is not allowed: allowed {allowed}")),
             other => (String::new(), other.to_string()),
+        };
+        as_written.sim_config().validate().map_err(invalid)?;
+        // At another size, the error is the size's.
+        self.sim_config().validate().map_err(|e| {
+            let (path, message) = invalid(e);
+            (
+                "scale".into(),
+                format!("at scale {}, `{path}`: {message}", self.scale),
+            )
         })?;
         let rows = (self.scenario.duration.0 / self.scenario.recorder.interval.0.max(1) + 1)
             * (self.scenario.sites.len() as u64 + 1)

@@ -39,7 +39,10 @@ fn the_abrupt_drain_starts_a_storm_that_a_budget_avoids() {
     // Each client instance's budget lets its first retries through, so
     // the worst interval still sees retries, but over the night they are
     // a few in a hundred requests where immediate retries double the load.
-    assert!(budget.peak_amplification < naive.peak_amplification, "{budget:?}");
+    assert!(
+        budget.peak_amplification < naive.peak_amplification,
+        "{budget:?}"
+    );
     assert!(budget.amplification < 1.05, "{budget:?}");
     assert!(naive.amplification > 1.5, "{naive:?}");
     assert_eq!(budget.recovery, Recovery::BeforeTriggerEnd, "{budget:?}");

@@ -3,7 +3,8 @@
 //! the number of threads.
 
 use drainstorm::plan::{
-    HeadroomPlan, HeadroomSettings, Judging, Outcome, Scale, SearchSettings, judge, scale_capacity,
+    Capacity, HeadroomPlan, HeadroomSettings, Judging, Outcome, SearchSettings, judge,
+    scale_capacity,
 };
 use drainstorm::profile::Profile;
 
@@ -54,7 +55,7 @@ site = "east"
 
 fn settings(judging: Judging) -> HeadroomSettings {
     HeadroomSettings {
-        scale: Scale::Both,
+        capacity: Capacity::Both,
         search: SearchSettings {
             seeds: 4,
             tolerance: 0.05,
@@ -94,7 +95,7 @@ fn every_answer_holds_when_its_runs_are_checked_one_by_one() {
         let verdicts = |f: f64| -> Vec<bool> {
             (0..4)
                 .map(|k| {
-                    let mut c = scale_capacity(&run.config, f, Scale::Both);
+                    let mut c = scale_capacity(&run.config, f, Capacity::Both);
                     c.seed = profile.scenario.seed + k;
                     judge(c, Judging::FullRuns).unwrap().absorbed
                 })

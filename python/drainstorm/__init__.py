@@ -76,11 +76,22 @@ def _strings(name: str, values: Optional[Iterable[str]]) -> Optional[List[str]]:
     return out
 
 
+def _changes(set: Optional[Iterable[str]], scale: Optional[float]) -> Optional[List[str]]:
+    """``set`` overrides, then ``scale`` (the profile's size factor) as one more."""
+    out = _strings("set", set)
+    if scale is None:
+        return out
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)):
+        raise TypeError(f"scale must be a number, not {type(scale).__name__}")
+    return (out or []) + [f"scale={float(scale)!r}"]
+
+
 def run(
     profile: str,
     *,
     seed: Optional[int] = None,
     set: Optional[Iterable[str]] = None,
+    scale: Optional[float] = None,
     balancers: Optional[Iterable[str]] = None,
     policies: Optional[Iterable[str]] = None,
     seeds: Optional[int] = None,
@@ -89,9 +100,10 @@ def run(
     """Run a profile's comparison, as ``drainstorm run`` does.
 
     ``profile`` is a bundled profile's name, a path, or TOML text. ``set``
-    overrides keys (``"sites[1].backends[0].count=12"``); ``balancers`` and
-    ``policies`` replace the profile's comparison; ``threads`` defaults to
-    one per core. Bad input raises :class:`DrainstormError` with the
+    overrides keys (``"sites[1].backends[0].count=12"``); ``scale`` runs the
+    profile at that many times its size (``drainstorm run --scale``);
+    ``balancers`` and ``policies`` replace the profile's comparison;
+    ``threads`` defaults to one per core. Bad input raises :class:`DrainstormError` with the
     command line's message (file, line, column, key).
     """
     if not isinstance(profile, str):
@@ -99,7 +111,7 @@ def run(
     summary, series, sites, timeline = _drainstorm.run(
         profile,
         seed=seed,
-        set=_strings("set", set),
+        set=_changes(set, scale),
         balancers=_strings("balancers", balancers),
         policies=_strings("policies", policies),
         seeds=seeds,
@@ -108,9 +120,10 @@ def run(
     return Result(json.loads(summary), _frame(series), _frame(sites), _frame(timeline))
 
 
-def show(profile: str, *, set: Optional[Iterable[str]] = None) -> str:
-    """The profile as TOML with every default filled in."""
-    return _drainstorm.show(profile, set=_strings("set", set))
+def show(profile: str, *, set: Optional[Iterable[str]] = None, scale: Optional[float] = None) -> str:
+    """The profile as TOML with every default filled in, at its size (with
+    ``scale``, at that many times the size it is written at)."""
+    return _drainstorm.show(profile, set=_changes(set, scale))
 
 
 class Simulation:
@@ -119,8 +132,9 @@ class Simulation:
     ``summary()`` and ``series()`` — so a SimPy model can move drainstorm
     in lock-step with its own clock."""
 
-    def __init__(self, profile: str, *, seed: Optional[int] = None, set: Optional[Iterable[str]] = None):
-        self._sim = _drainstorm.Simulation(profile, seed=seed, set=_strings("set", set))
+    def __init__(self, profile: str, *, seed: Optional[int] = None, set: Optional[Iterable[str]] = None,
+                 scale: Optional[float] = None):
+        self._sim = _drainstorm.Simulation(profile, seed=seed, set=_changes(set, scale))
 
     @property
     def now(self) -> float:
@@ -257,6 +271,7 @@ def sweep(
     vary: Iterable[str],
     seeds: Optional[int] = None,
     set: Optional[Iterable[str]] = None,
+    scale: Optional[float] = None,
     balancers: Optional[Iterable[str]] = None,
     policies: Optional[Iterable[str]] = None,
     executor: Any = None,
@@ -276,7 +291,7 @@ def sweep(
         profile,
         _strings("vary", vary),
         seeds,
-        _strings("set", set),
+        _changes(set, scale),
         _strings("balancers", balancers),
         _strings("policies", policies),
     )
@@ -304,12 +319,13 @@ def plan(
     question: str = "headroom",
     *,
     set: Optional[Iterable[str]] = None,
+    scale: Optional[float] = None,
     balancers: Optional[Iterable[str]] = None,
     policies: Optional[Iterable[str]] = None,
     target: float = 0.95,
     seeds: int = 8,
     tolerance: Optional[float] = None,
-    scale: str = "both",
+    capacity: str = "both",
     min_value: Optional[float] = None,
     max_value: Optional[float] = None,
     full_runs: bool = False,
@@ -318,11 +334,13 @@ def plan(
 ) -> Dict[str, Any]:
     """``drainstorm plan headroom`` or ``plan drain`` as a dict (the JSON
     the command line writes). ``min_value``/``max_value`` bound the factor
-    (headroom) or the ramp in minutes (drain). With ``executor``, each
-    balancer × policy is searched there; the answers are the same.
+    (headroom) or the ramp in minutes (drain); ``capacity`` is what the
+    headroom factor scales (``"both"``, ``"backends"``, ``"lb"``), and
+    ``scale`` the profile's size. With ``executor``, each balancer × policy
+    is searched there; the answers are the same.
     """
-    set_ = _strings("set", set)
-    kwargs = dict(target=target, seeds=seeds, tolerance=tolerance, scale=scale,
+    set_ = _changes(set, scale)
+    kwargs = dict(target=target, seeds=seeds, tolerance=tolerance, capacity=capacity,
                   min_value=min_value, max_value=max_value, full_runs=full_runs, threads=threads)
     if executor is None:
         return json.loads(_drainstorm.plan_json(

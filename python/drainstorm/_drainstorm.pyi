@@ -103,7 +103,7 @@ def plan_json(
     target: float = ...,
     seeds: int = ...,
     tolerance: Optional[float] = ...,
-    scale: str = ...,
+    capacity: str = ...,
     min_value: Optional[float] = ...,
     max_value: Optional[float] = ...,
     full_runs: bool = ...,

@@ -115,11 +115,16 @@ fn bundled() -> Vec<&'static str> {
         .collect()
 }
 
-/// A profile with every default filled in, as TOML (`drainstorm show`).
+/// A profile with every default filled in, at its size, as TOML
+/// (`drainstorm show`): a profile at another scale is printed scaled, its
+/// notes as comments.
 #[pyfunction]
 #[pyo3(signature = (profile, *, set=None))]
 fn show(profile: &str, set: Option<Vec<String>>) -> PyResult<String> {
-    Ok(load(profile, &set.unwrap_or_default())?.to_toml())
+    let p = load(profile, &set.unwrap_or_default())?;
+    let mut out: String = p.scale_notes().iter().map(|n| format!("# {n}\n")).collect();
+    out += &p.scaled().to_toml();
+    Ok(out)
 }
 
 /// The module.

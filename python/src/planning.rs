@@ -6,7 +6,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
 use drainstorm::plan::{
-    Axis, DrainPlan, DrainSettings, HeadroomPlan, HeadroomSettings, Judging, Scale, Sweep,
+    Axis, Capacity, DrainPlan, DrainSettings, HeadroomPlan, HeadroomSettings, Judging, Sweep,
 };
 use drainstorm::profile::Profile;
 use drainstorm::report::sweep::{Journal, JournalHeader, merge, sweep_csv, sweep_table};
@@ -146,7 +146,7 @@ pub fn combinations(
 /// A plan (`question`: `headroom` or `drain`) as JSON, as `drainstorm
 /// plan QUESTION --json` prints it.
 #[pyfunction]
-#[pyo3(signature = (profile, question, *, set=None, balancers=None, policies=None, target=0.95, seeds=8, tolerance=None, scale="both", min_value=None, max_value=None, full_runs=false, threads=None))]
+#[pyo3(signature = (profile, question, *, set=None, balancers=None, policies=None, target=0.95, seeds=8, tolerance=None, capacity="both", min_value=None, max_value=None, full_runs=false, threads=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn plan_json(
     py: Python<'_>,
@@ -158,7 +158,7 @@ pub fn plan_json(
     target: f64,
     seeds: u32,
     tolerance: Option<f64>,
-    scale: &str,
+    capacity: &str,
     min_value: Option<f64>,
     max_value: Option<f64>,
     full_runs: bool,
@@ -190,13 +190,13 @@ pub fn plan_json(
                 judging,
                 ..HeadroomSettings::default()
             };
-            s.scale = match scale {
-                "both" => Scale::Both,
-                "backends" => Scale::Backends,
-                "lb" => Scale::LoadBalancers,
+            s.capacity = match capacity {
+                "both" => Capacity::Both,
+                "backends" => Capacity::Backends,
+                "lb" => Capacity::LoadBalancers,
                 other => {
                     return Err(DrainstormError::new_err(format!(
-                        "scale=`{other}`: allowed both, backends, lb"
+                        "capacity=`{other}`: allowed both, backends, lb"
                     )));
                 }
             };

@@ -66,5 +66,5 @@ def test_bad_sweeps_and_plans_raise():
         drainstorm.plan(TINY, "capacity")
     with pytest.raises(drainstorm.DrainstormError, match="target"):
         drainstorm.plan(TINY, target=0)
-    with pytest.raises(drainstorm.DrainstormError, match="scale"):
-        drainstorm.plan(TINY, scale="everything")
+    with pytest.raises(drainstorm.DrainstormError, match="capacity"):
+        drainstorm.plan(TINY, capacity="everything")

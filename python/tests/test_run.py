@@ -47,6 +47,29 @@ def test_bundled_profiles_by_name_and_show():
     assert "count = 3" in text
 
 
+def test_scale_runs_the_profile_at_another_size():
+    small = drainstorm.run(TINY, balancers=["least-conn"])
+    big = drainstorm.run(TINY, balancers=["least-conn"], scale=3)
+    assert big.summary["profile"]["scale"] == 3.0
+    assert small.summary["profile"]["scale"] == 1.0
+    rate = lambda r: r.summary["runs"][0]["summary"]["offered_per_s"]
+    assert 2.5 < rate(big) / rate(small) < 3.5
+    # show prints the scaled profile, which runs the same as the scaled one.
+    text = drainstorm.show(TINY, scale=2.7)
+    assert text.startswith("# at scale 2.7")
+    assert "`sites[0].backends[0].count` 4 × 2.7 = 10.8 → 11" in text
+    again = drainstorm.run(text, balancers=["least-conn"])
+    scaled = drainstorm.run(TINY, balancers=["least-conn"], scale=2.7)
+    assert again.summary["runs"] == scaled.summary["runs"]
+    with pytest.raises(drainstorm.DrainstormError, match="size factor"):
+        drainstorm.run(TINY, scale=0)
+    with pytest.raises(TypeError):
+        drainstorm.run(TINY, scale="big")
+    sim = drainstorm.Simulation(TINY, scale=2)
+    sim.run_until(5.0)
+    assert 1500 < sim.summary()["offered"] < 2500  # 400 requests/s for 5 s
+
+
 def test_bad_input_raises_with_the_located_message():
     with pytest.raises(drainstorm.DrainstormError) as e:
         drainstorm.run(TINY.replace("rate = 200", "rate = -5"))

@@ -9,6 +9,19 @@ use drainstorm::sim::Verdict;
 /// What `--set` does, as `--help` says it.
 pub const SET_HELP: &str = "Override a profile key: a dotted path with list indices and a value, parsed and checked like the file (`sites[1].backends[0].count=12`, `clients[0].workload.rate=1200`, `router.dns_ttl=30s`); repeatable, applied in order";
 
+/// What `--scale` does, as `--help` says it.
+pub const SCALE_HELP: &str = "Run the profile at K times its size: every extensive quantity (backends, load, client instances, load-balancer rates and backlogs, the timeline's rates) times K, every intensive one (service times, queues per backend, timeouts, policies) unchanged; counts that are not whole are rounded up, and said so. Sets the profile's `scale` key (1: as written)";
+
+/// The options that change a profile before it is used: `--set` and
+/// `--scale`.
+#[derive(clap::Args, Clone, Default)]
+pub struct Changes {
+    #[arg(long = "set", value_name = "KEY=VALUE", help = SET_HELP)]
+    pub sets: Vec<String>,
+    #[arg(long, value_name = "K", help = SCALE_HELP)]
+    pub scale: Option<String>,
+}
+
 /// How a profile is named on the command line.
 pub const PROFILE_HELP: &str = "A profile: a path (anything with a `/` or ending in `.toml`) or the name of a bundled profile (`drainstorm profiles` lists them)";
 
@@ -60,8 +73,8 @@ pub enum Command {
         /// site never drained, no site in rotation) as errors.
         #[arg(long)]
         strict: bool,
-        #[arg(long = "set", value_name = "KEY=VALUE", help = SET_HELP)]
-        sets: Vec<String>,
+        #[command(flatten)]
+        changes: Changes,
     },
     /// List the bundled profiles.
     Profiles,
@@ -69,8 +82,8 @@ pub enum Command {
     Show {
         #[arg(help = PROFILE_HELP)]
         profile: String,
-        #[arg(long = "set", value_name = "KEY=VALUE", help = SET_HELP)]
-        sets: Vec<String>,
+        #[command(flatten)]
+        changes: Changes,
     },
     /// Print a shell completion script (`drainstorm completions bash >
     /// /etc/bash_completion.d/drainstorm`).
@@ -87,8 +100,8 @@ pub enum Command {
 pub struct RunArgs {
     #[arg(help = PROFILE_HELP)]
     pub profile: Option<String>,
-    #[arg(long = "set", value_name = "KEY=VALUE", help = SET_HELP)]
-    pub sets: Vec<String>,
+    #[command(flatten)]
+    pub changes: Changes,
     /// Seed of the first run (overrides the profile's).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -182,8 +195,8 @@ pub struct SweepArgs {
     /// the profile's `compare.seeds`).
     #[arg(short = 'n', long)]
     pub seeds: Option<u32>,
-    #[arg(long = "set", value_name = "KEY=VALUE", help = SET_HELP)]
-    pub sets: Vec<String>,
+    #[command(flatten)]
+    pub changes: Changes,
     /// Sweep only some combinations, `balancer=NAME` or `policy=NAME`.
     #[arg(long)]
     pub only: Vec<String>,
@@ -235,8 +248,8 @@ pub enum PlanCommand {
     /// The factor multiplies, for every site no `drain` action names, each
     /// backend group's count (rounded up to whole backends) and the load
     /// balancer's `max_new_per_sec`, `scaling.max_per_sec`,
-    /// `max_in_flight` and `set-accept-rate` actions (see --scale). Nothing
-    /// else changes; 1 is the profile as written.
+    /// `max_in_flight` and `set-accept-rate` actions (see --capacity).
+    /// Nothing else changes; 1 is the profile as written.
     #[command(after_help = EXIT_CODES)]
     Headroom(HeadroomArgs),
     /// The shortest linear ramp for the timeline's drains at which the
@@ -249,7 +262,7 @@ pub enum PlanCommand {
 
 /// What a capacity factor scales.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ScaleArg {
+pub enum CapacityArg {
     /// Backends and load-balancer accept rates together.
     Both,
     /// Backend counts only.
@@ -277,8 +290,8 @@ pub struct PlanArgs {
     /// stopping once it has recovered after the last timeline action.
     #[arg(long)]
     pub full_runs: bool,
-    #[arg(long = "set", value_name = "KEY=VALUE", help = SET_HELP)]
-    pub sets: Vec<String>,
+    #[command(flatten)]
+    pub changes: Changes,
     /// Plan only some combinations, `balancer=NAME` or `policy=NAME`.
     #[arg(long)]
     pub only: Vec<String>,
@@ -306,8 +319,8 @@ pub struct HeadroomArgs {
     #[command(flatten)]
     pub plan: PlanArgs,
     /// What the factor scales.
-    #[arg(long, value_enum, default_value_t = ScaleArg::Both)]
-    pub scale: ScaleArg,
+    #[arg(long, value_enum, default_value_t = CapacityArg::Both)]
+    pub capacity: CapacityArg,
     /// The smallest factor searched.
     #[arg(long, default_value_t = 0.1)]
     pub min_factor: f64,

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use drainstorm::plan::{
-    DrainPlan, DrainSettings, HeadroomPlan, HeadroomSettings, Judging, Outcome, Progress, Scale,
+    Capacity, DrainPlan, DrainSettings, HeadroomPlan, HeadroomSettings, Judging, Outcome, Progress,
     SearchSettings, staying_sites,
 };
 use drainstorm::profile::{DEFAULT, Profile};
 
-use super::args::{DrainArgs, HeadroomArgs, PlanArgs, ScaleArg};
+use super::args::{CapacityArg, DrainArgs, HeadroomArgs, PlanArgs};
 use super::{Failure, load_checked, pool, progress_bar, restrict, write_files};
 
 fn check(name: &str, value: f64, lo: f64, hi: f64, open_lo: bool) -> Result<f64, Failure> {
@@ -40,7 +40,7 @@ struct Setup {
 
 fn setup(args: &PlanArgs, what: &str, tolerance: f64) -> Result<Setup, Failure> {
     let spec = args.profile.clone().unwrap_or_else(|| DEFAULT.to_owned());
-    let mut profile = load_checked(&spec, args.strict, &args.sets)?;
+    let mut profile = load_checked(&spec, args.strict, &args.changes)?;
     if !args.only.is_empty() {
         restrict(&mut profile, &args.only.join(","))?;
     }
@@ -133,10 +133,10 @@ pub fn headroom(args: HeadroomArgs) -> Result<(), Failure> {
         true,
     )?;
     let settings = HeadroomSettings {
-        scale: match args.scale {
-            ScaleArg::Both => Scale::Both,
-            ScaleArg::Backends => Scale::Backends,
-            ScaleArg::Lb => Scale::LoadBalancers,
+        capacity: match args.capacity {
+            CapacityArg::Both => Capacity::Both,
+            CapacityArg::Backends => Capacity::Backends,
+            CapacityArg::Lb => Capacity::LoadBalancers,
         },
         search: s.search,
         judging: s.judging,
@@ -180,7 +180,7 @@ pub fn headroom(args: HeadroomArgs) -> Result<(), Failure> {
             simulated_s: a.search.simulated_s,
         })
         .collect();
-    let scale = scale_words(settings.scale);
+    let scale = capacity_words(settings.capacity);
     let ar = &plan.arithmetic;
     let mut notes = vec![
         format!(
@@ -324,11 +324,11 @@ fn finish(
     Ok(())
 }
 
-fn scale_words(scale: Scale) -> &'static str {
-    match scale {
-        Scale::Both => "backends and load-balancer accept rates",
-        Scale::Backends => "backends only",
-        Scale::LoadBalancers => "load-balancer accept rates only",
+fn capacity_words(capacity: Capacity) -> &'static str {
+    match capacity {
+        Capacity::Both => "backends and load-balancer accept rates",
+        Capacity::Backends => "backends only",
+        Capacity::LoadBalancers => "load-balancer accept rates only",
     }
 }
 

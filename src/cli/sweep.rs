@@ -40,7 +40,7 @@ static WRITING: AtomicBool = AtomicBool::new(false);
 static FINISHED: AtomicUsize = AtomicUsize::new(0);
 
 pub fn sweep(args: SweepArgs) -> Result<(), Failure> {
-    let mut profile = load_checked(&args.profile, args.strict, &args.sets)?;
+    let mut profile = load_checked(&args.profile, args.strict, &args.changes)?;
     if !args.only.is_empty() {
         restrict(&mut profile, &args.only.join(","))?;
     }

@@ -3,29 +3,29 @@
 //!
 //! A factor *f* multiplies, for every site no timeline action drains:
 //!
-//! - **backends** ([`Scale::Backends`]): each backend group's `count`,
+//! - **backends** ([`Capacity::Backends`]): each backend group's `count`,
 //!   rounded up to a whole backend (`⌈count × f⌉`, at least 1), so that a
 //!   factor is an order for machines. Per-backend weights and failure
 //!   lists in the timeline follow the groups (new backends copy the
 //!   group's last weight);
-//! - **load balancers** ([`Scale::LoadBalancers`]): the accept rate
+//! - **load balancers** ([`Capacity::LoadBalancers`]): the accept rate
 //!   `max_new_per_sec`, the scaling ceiling `scaling.max_per_sec`,
 //!   `max_in_flight` (rounded up), and every `set-accept-rate` of those
 //!   sites in the timeline (a fix that raised the rate by half still raises
 //!   it by half);
-//! - or both together ([`Scale::Both`], the default).
+//! - or both together ([`Capacity::Both`], the default).
 //!
 //! Nothing else changes: service times, queues, accept backlogs, the
 //! drained sites, the clients. *f* = 1 is the profile as written.
 
 use serde::Serialize;
 
-use crate::sim::{Action, SimConfig, Workload};
+use crate::sim::{Action, SimConfig};
 
 /// What a capacity factor scales.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Scale {
+pub enum Capacity {
     /// Backends and load balancers together.
     Both,
     /// Backend counts only.
@@ -34,7 +34,7 @@ pub enum Scale {
     LoadBalancers,
 }
 
-impl Scale {
+impl Capacity {
     fn backends(self) -> bool {
         matches!(self, Self::Both | Self::Backends)
     }
@@ -62,23 +62,23 @@ pub fn staying_sites(config: &SimConfig) -> Vec<usize> {
 /// `config` with the staying sites' capacity multiplied by `factor`.
 ///
 /// ```
-/// use drainstorm::plan::{Scale, scale_capacity};
+/// use drainstorm::plan::{Capacity, scale_capacity};
 /// use drainstorm::profile::Profile;
 ///
 /// let base = Profile::bundled("cheyenne-2026").unwrap()?.sim_config();
-/// let more = scale_capacity(&base, 1.25, Scale::Both);
+/// let more = scale_capacity(&base, 1.25, Capacity::Both);
 /// assert_eq!(more.sites[0].backends[0].count, 8); // cys is drained: unchanged
 /// assert_eq!(more.sites[1].backends[0].count, 10);
 /// assert_eq!(more.sites[1].max_new_per_sec, Some(23.0 * 1.25));
 /// more.validate().unwrap();
 /// # Ok::<(), drainstorm::profile::ProfileError>(())
 /// ```
-pub fn scale_capacity(config: &SimConfig, factor: f64, scale: Scale) -> SimConfig {
+pub fn scale_capacity(config: &SimConfig, factor: f64, capacity: Capacity) -> SimConfig {
     let mut c = config.clone();
     let staying = staying_sites(config);
     for &i in &staying {
         let site = &mut c.sites[i];
-        if scale.lbs() {
+        if capacity.lbs() {
             site.max_new_per_sec = site.max_new_per_sec.map(|r| r * factor);
             site.max_in_flight = site
                 .max_in_flight
@@ -87,7 +87,7 @@ pub fn scale_capacity(config: &SimConfig, factor: f64, scale: Scale) -> SimConfi
                 s.max_per_sec *= factor;
             }
         }
-        if scale.backends() {
+        if capacity.backends() {
             let old: Vec<u32> = site.backends.iter().map(|b| b.count).collect();
             for b in &mut site.backends {
                 b.count = scaled_count(b.count, factor);
@@ -112,7 +112,7 @@ pub fn scale_capacity(config: &SimConfig, factor: f64, scale: Scale) -> SimConfi
             }
         }
     }
-    if scale.lbs() {
+    if capacity.lbs() {
         let names: Vec<String> = staying
             .iter()
             .map(|&i| config.sites[i].name.clone())
@@ -134,13 +134,7 @@ pub fn scale_capacity(config: &SimConfig, factor: f64, scale: Scale) -> SimConfi
 /// `⌈count × factor⌉`, at least 1 (an exact product is not rounded up by
 /// its floating-point error).
 fn scaled_count(count: u32, factor: f64) -> u32 {
-    let x = f64::from(count) * factor;
-    let n = if (x - x.round()).abs() < 1e-9 {
-        x.round()
-    } else {
-        x.ceil()
-    };
-    (n as u32).max(1)
+    crate::sim::scale::round_up(u64::from(count), factor).clamp(1, u64::from(u32::MAX)) as u32
 }
 
 /// Per-backend weights laid out for new group sizes: each group keeps its
@@ -177,21 +171,7 @@ pub struct Arithmetic {
 impl Arithmetic {
     /// Computes it for a configuration.
     pub fn of(config: &SimConfig) -> Arithmetic {
-        let peak_load = config
-            .clients
-            .iter()
-            .map(|g| match &g.workload {
-                Workload::Open { rate, curve } => {
-                    rate * curve
-                        .iter()
-                        .map(|p| p.factor)
-                        .fold(if curve.is_empty() { 1.0 } else { 0.0 }, f64::max)
-                }
-                Workload::Closed { clients, think } => {
-                    f64::from(*clients) / think.as_secs_f64().max(1e-3)
-                }
-            })
-            .sum();
+        let peak_load = config.clients.iter().map(|g| g.peak_rate()).sum();
         let staying = staying_sites(config);
         let mut backend_capacity = 0.0;
         let mut accept_capacity = 0.0;
@@ -216,12 +196,12 @@ impl Arithmetic {
         (self.peak_load / self.backend_capacity).max(self.peak_load / self.accept_capacity)
     }
 
-    /// Which limit is the tighter at factor `f` with `scale`, and the
+    /// Which limit is the tighter at factor `f` with `capacity`, and the
     /// utilisation of both: (binding, backend utilisation, accept
     /// utilisation).
-    pub fn at(&self, f: f64, scale: Scale) -> (Binding, f64, f64) {
-        let fb = if scale.backends() { f } else { 1.0 };
-        let fl = if scale.lbs() { f } else { 1.0 };
+    pub fn at(&self, f: f64, capacity: Capacity) -> (Binding, f64, f64) {
+        let fb = if capacity.backends() { f } else { 1.0 };
+        let fl = if capacity.lbs() { f } else { 1.0 };
         let ub = self.peak_load / (self.backend_capacity * fb);
         let ul = self.peak_load / (self.accept_capacity * fl);
         (
@@ -280,9 +260,9 @@ mod tests {
         assert!((a.backend_capacity - 120.0).abs() < 1e-9, "{a:?}");
         assert!((a.accept_capacity - 69.0).abs() < 1e-9, "{a:?}");
         assert!((a.break_even() - 90.0 / 69.0).abs() < 1e-9);
-        assert_eq!(a.at(1.0, Scale::Both).0, Binding::AcceptRate);
-        assert_eq!(a.at(3.0, Scale::LoadBalancers).0, Binding::Backends);
-        let more = scale_capacity(&c, 2.0, Scale::LoadBalancers);
+        assert_eq!(a.at(1.0, Capacity::Both).0, Binding::AcceptRate);
+        assert_eq!(a.at(3.0, Capacity::LoadBalancers).0, Binding::Backends);
+        let more = scale_capacity(&c, 2.0, Capacity::LoadBalancers);
         assert_eq!(more.sites[2].backends[0].count, 8);
         let fix = more.timeline.iter().find_map(|t| match &t.action {
             Action::SetAcceptRate {

@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use super::capacity::{Arithmetic, Binding, Scale, scale_capacity};
+use super::capacity::{Arithmetic, Binding, Capacity, scale_capacity};
 use super::judge::{Judging, Progress, search_each};
 use super::search::{Outcome, Search, SearchSettings};
 use crate::profile::Profile;
@@ -19,7 +19,7 @@ use crate::sim::SimError;
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct HeadroomSettings {
     /// What the factor scales.
-    pub scale: Scale,
+    pub capacity: Capacity,
     /// The search.
     pub search: SearchSettings,
     /// How far runs go.
@@ -29,7 +29,7 @@ pub struct HeadroomSettings {
 impl Default for HeadroomSettings {
     fn default() -> Self {
         Self {
-            scale: Scale::Both,
+            capacity: Capacity::Both,
             search: SearchSettings::default(),
             judging: Judging::UntilRecovered,
         }
@@ -92,13 +92,13 @@ impl HeadroomPlan {
             &settings.search,
             settings.judging,
             arithmetic.break_even(),
-            &|config, f| scale_capacity(config, f, settings.scale),
+            &|config, f| scale_capacity(config, f, settings.capacity),
             progress,
         )?
         .into_iter()
         .map(|(run, search)| {
             let binding = match search.outcome {
-                Outcome::Found { factor, .. } => Some(arithmetic.at(factor, settings.scale)),
+                Outcome::Found { factor, .. } => Some(arithmetic.at(factor, settings.capacity)),
                 _ => None,
             };
             Headroom {

@@ -29,7 +29,7 @@ mod search;
 mod sweep;
 
 pub use self::axis::{Axis, MAX_STEPS};
-pub use self::capacity::{Arithmetic, Binding, Scale, scale_capacity, staying_sites};
+pub use self::capacity::{Arithmetic, Binding, Capacity, scale_capacity, staying_sites};
 pub use self::cells::{Cell, cells};
 pub use self::drain::{DrainAnswer, DrainPlan, DrainSettings, with_drain_ramp};
 pub use self::headroom::{Headroom, HeadroomPlan, HeadroomSettings};

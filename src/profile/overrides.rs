@@ -52,8 +52,13 @@ impl Override {
     /// An override of `key` by `value` (written as on the command line),
     /// `flag` naming where it came from in errors.
     pub fn new(flag: &str, key: &str, value: &str) -> Result<Override, ProfileError> {
+        let written = if flag.strip_prefix("--") == Some(key) {
+            format!("{flag} {value}")
+        } else {
+            format!("{flag} {key}={value}")
+        };
         let fail = |message: String| ProfileError {
-            file: format!("{flag} {key}={value}"),
+            file: written.clone(),
             position: None,
             key: Some(key.to_owned()),
             message,
@@ -173,8 +178,14 @@ impl Override {
 }
 
 impl fmt::Display for Override {
+    /// As written on the command line: `--set KEY=VALUE`, or `--scale K`
+    /// for a flag that sets one key of its own name.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}={}", self.flag, self.key, self.value)
+        if self.flag.strip_prefix("--") == Some(self.key.as_str()) {
+            write!(f, "{} {}", self.flag, self.value)
+        } else {
+            write!(f, "{} {}={}", self.flag, self.key, self.value)
+        }
     }
 }
 

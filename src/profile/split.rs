@@ -28,11 +28,12 @@ use crate::retry::PolicyConfig;
 use crate::sim::SimConfig;
 
 /// The profile's own keys, in the order it prints them.
-const OWN: [&str; 6] = [
+const OWN: [&str; 7] = [
     "name",
     "description",
     "clock_start",
     "time_scale",
+    "scale",
     "compare",
     "policies",
 ];
@@ -50,6 +51,7 @@ struct Own {
     description: Option<String>,
     clock_start: Option<Option<String>>,
     time_scale: Option<Option<f64>>,
+    scale: Option<f64>,
     compare: Option<Compare>,
     policies: Option<BTreeMap<String, PolicyConfig>>,
 }
@@ -73,8 +75,9 @@ impl Own {
             1 => once(&mut self.description, OWN[1], map),
             2 => once(&mut self.clock_start, OWN[2], map),
             3 => once(&mut self.time_scale, OWN[3], map),
-            4 => once(&mut self.compare, OWN[4], map),
-            _ => once(&mut self.policies, OWN[5], map),
+            4 => once(&mut self.scale, OWN[4], map),
+            5 => once(&mut self.compare, OWN[5], map),
+            _ => once(&mut self.policies, OWN[6], map),
         }
     }
 }
@@ -100,6 +103,7 @@ impl<'de> Visitor<'de> for ProfileVisitor {
             description: own.description.unwrap_or_default(),
             clock_start: own.clock_start.flatten(),
             time_scale: own.time_scale.flatten(),
+            scale: own.scale.unwrap_or(1.0),
             compare: own.compare.unwrap_or_default(),
             policies: own.policies.unwrap_or_default(),
             scenario,
@@ -257,7 +261,7 @@ mod tests {
         assert!(
             e.message().starts_with(
                 "unknown field `clock_strat`, expected one of `name`, `description`, \
-                 `clock_start`, `time_scale`, `compare`, `policies`, `seed`, `duration`"
+                 `clock_start`, `time_scale`, `scale`, `compare`, `policies`, `seed`, `duration`"
             ),
             "{e}"
         );

@@ -256,10 +256,7 @@ fn time_chart(
             let _ = chart.draw_series(LineSeries::new(pts.iter().copied(), style));
         }
         let ink = RGBColor(40, 40, 40);
-        for (k, (at, label)) in story::marks(&c.profile.scenario.timeline)
-            .into_iter()
-            .enumerate()
-        {
+        for (k, (at, label)) in story::marks(&c.scenario().timeline).into_iter().enumerate() {
             let at = at / u;
             let _ = chart.draw_series(DashedLineSeries::new(
                 [(at, 0.0), (at, top)],
@@ -474,10 +471,11 @@ th {{ background: #f0f2f5; font-weight: 600; }}
 .states span {{ width: 14px; height: 12px; border-radius: 6px; }}
 .note {{ color: #5b6474; font-size: 14px; }}
 </style></head><body>
-<header><h1>drainstorm — {name}</h1><p>{}</p>{}</header>
+<header><h1>drainstorm — {name}</h1><p>{}</p><p class="note">{}</p>{}</header>
 <main>
 "#,
         escape(&c.profile.description),
+        escape(&c.size_line()),
         c.time_note().map_or(String::new(), |n| format!(
             "<p><strong>{}</strong></p>",
             escape(&n)

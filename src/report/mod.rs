@@ -154,7 +154,7 @@ impl Comparison {
     /// The profile's timeline, one row per action (`timeline.csv`).
     pub fn timeline_csv(&self) -> String {
         let mut w = CsvRows::new(Vec::new());
-        for a in &self.profile.scenario.timeline {
+        for a in &self.scenario().timeline {
             let _ = w.action(a);
         }
         String::from(TIMELINE_HEADER)
@@ -207,6 +207,39 @@ impl Comparison {
             "Verdicts ({trigger}): {}",
             self.profile.scenario.recorder.rule()
         )
+    }
+
+    /// The size of the system the runs modelled, in one sentence: sites,
+    /// backends, client instances and the peak load (and the scale, when
+    /// the profile runs at a size other than the one it is written at).
+    /// Said under the title in the terminal and in `report.html`.
+    pub fn size_line(&self) -> String {
+        let config = self.scenario();
+        let backends: u64 = config.sites.iter().map(|s| s.backend_count()).sum();
+        let instances: u64 = config
+            .clients
+            .iter()
+            .map(|g| u64::from(g.instance_count()))
+            .sum();
+        let peak: f64 = config.clients.iter().map(|g| g.peak_rate()).sum();
+        let n = |k: u64, what: &str| format!("{k} {what}{}", if k == 1 { "" } else { "s" });
+        let mut line = format!(
+            "Size: {}, {}, {}, {} requests/s at the load's peak",
+            n(config.sites.len() as u64, "site"),
+            n(backends, "backend"),
+            n(instances, "client instance"),
+            (peak * 100.0).round() / 100.0
+        );
+        if self.profile.scale != 1.0 {
+            line += &format!(" (scale {} of the profile as written)", self.profile.scale);
+        }
+        line + "."
+    }
+
+    /// The scenario the runs ran: the profile's at its scale (the first
+    /// run's, before its balancer and policy were chosen).
+    pub fn scenario(&self) -> crate::sim::SimConfig {
+        self.profile.sim_config()
     }
 
     /// A warning for a profile that compresses time (`time_scale`), said

@@ -8,10 +8,10 @@
 //! |---|---|
 //! | `schema_version` | 1 |
 //! | `drainstorm_version` | the crate's version |
-//! | `profile` | `name`, `description`, `sha256` of the resolved profile (every default filled in), `seed` (of the first run), `seeds`, `duration_s`, `clock_start` (`"HH:MM"` or null), `time_scale` (or null) |
+//! | `profile` | `name`, `description`, `sha256` of the resolved profile (every default filled in), `seed` (of the first run), `seeds`, `duration_s`, `clock_start` (`"HH:MM"` or null), `time_scale` (or null), `scale` (the size the scenario ran at, as a factor of the profile as written; 1 as written) |
 //! | `rule` | the verdict thresholds: `interval_s`, `collapse_ratio`, `collapse_min_s`, `metastable_after_s`, `recovered_fraction`, `recovered_amplification`, `recovery_window_s`, `degraded_loss`, `warm_up_s` |
 //! | `trigger_end_s` | the trigger's end (null if none) |
-//! | `timeline` | the actions: `at_s`, `action`, and the action's keys (durations as `…_s`) |
+//! | `timeline` | the actions as run (at the profile's scale): `at_s`, `action`, and the action's keys (durations as `…_s`) |
 //! | `rows` | one per (balancer, policy), best first: `verdict`, `runs`, `collapsed_runs`, `lost`, `lost_min`, `lost_max`, `peak_amplification`, `mean_amplification`, `mean_latency_s`, `p99_s`, `p999_s`, `collapsed_s`, `recovery` |
 //! | `runs` | one per run: `balancer`, `policy`, `seed`, `summary` |
 //!
@@ -228,6 +228,7 @@ struct ProfileDoc<'a> {
     duration_s: f64,
     clock_start: Option<&'a str>,
     time_scale: Option<f64>,
+    scale: f64,
 }
 
 #[derive(Serialize)]
@@ -259,10 +260,11 @@ pub(super) fn document(c: &Comparison) -> String {
             duration_s: s(p.scenario.duration),
             clock_start: p.clock_start.as_deref(),
             time_scale: p.time_scale,
+            scale: p.scale,
         },
         rule: rule(&p.scenario.recorder),
         trigger_end_s: first.and_then(|c| c.trigger_end()).map(t),
-        timeline: p.scenario.timeline.iter().map(action).collect(),
+        timeline: c.scenario().timeline.iter().map(action).collect(),
         rows: c
             .rows()
             .into_iter()

@@ -30,6 +30,30 @@ pub struct ClientGroup {
     pub instances: Option<u32>,
 }
 
+impl ClientGroup {
+    /// Requests per second at the peak: an open-loop group's `rate` times
+    /// the largest factor of its curve; a closed-loop group's best case,
+    /// one request per client per think time.
+    ///
+    /// ```
+    /// let c = drainstorm::sim::SimConfig::example();
+    /// assert_eq!(c.clients[0].peak_rate(), 500.0);
+    /// ```
+    pub fn peak_rate(&self) -> f64 {
+        match &self.workload {
+            Workload::Open { rate, curve } => {
+                rate * curve
+                    .iter()
+                    .map(|p| p.factor)
+                    .fold(if curve.is_empty() { 1.0 } else { 0.0 }, f64::max)
+            }
+            Workload::Closed { clients, think } => {
+                f64::from(*clients) / think.as_secs_f64().max(1e-3)
+            }
+        }
+    }
+}
+
 /// The most instances a group gets without setting `instances`.
 pub const DEFAULT_INSTANCES_MAX: u32 = 1_000_000;
 
