@@ -74,6 +74,8 @@ macro_rules! outln {
 
 #[path = "cli/plan.rs"]
 mod plan;
+#[path = "cli/size.rs"]
+mod size;
 #[path = "cli/sweep.rs"]
 mod sweep;
 
@@ -465,6 +467,7 @@ fn try_main() -> Result<(), Failure> {
         Command::Merge(args) => sweep::merge_parts(args),
         Command::Plan(args::PlanCommand::Headroom(args)) => plan::headroom(args),
         Command::Plan(args::PlanCommand::Drain(args)) => plan::drain(args),
+        Command::Plan(args::PlanCommand::Size(args)) => size::size(args),
         Command::Validate {
             profiles,
             yes,

@@ -216,3 +216,72 @@ fn every_claim_of_plan_drain_holds_when_checked_run_by_run() {
     let abrupt = drainstorm::plan::with_drain_ramp(&runs[0].config, 0.0);
     assert!(!judge(abrupt, Judging::FullRuns).unwrap().absorbed);
 }
+
+#[test]
+fn a_size_ladder_runs_every_rung_with_the_same_seeds_and_judges_each_as_its_own_run() {
+    use drainstorm::plan::{Convergence, SizePlan, SizeSettings, run_summary};
+    let mut profile = Profile::from_toml(PROFILE, "small.toml").unwrap();
+    profile.scale = 0.5; // the rungs multiply the profile's own scale
+    let settings = SizeSettings {
+        sizes: vec![1.0, 2.0, 4.0],
+        seeds: 2,
+        tolerance: 0.1,
+    };
+    let run = |threads| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| SizePlan::run(&profile, &settings, &|_| {}))
+            .unwrap()
+    };
+    let plan = run(1);
+    assert_eq!(plan, run(2), "the same answers on any number of threads");
+    assert_eq!(plan.answers.len(), 2);
+    assert_eq!(plan.runs, 2 * 3 * 2);
+    for a in &plan.answers {
+        let scales: Vec<f64> = a.rungs.iter().map(|r| r.scale).collect();
+        assert_eq!(scales, [0.5, 1.0, 2.0]);
+        // Twice the size is offered twice the load, on the same seeds.
+        let offered: Vec<f64> = a.rungs.iter().map(|r| r.offered as f64).collect();
+        assert!((offered[1] / offered[0] - 2.0).abs() < 0.1, "{offered:?}");
+        assert!((offered[2] / offered[1] - 2.0).abs() < 0.1, "{offered:?}");
+        // Each rung says what its runs, checked one by one, said.
+        let combo = profile
+            .runs()
+            .into_iter()
+            .find(|r| r.balancer == a.balancer)
+            .unwrap();
+        for r in &a.rungs {
+            let mut p = profile.clone();
+            p.scale = r.scale;
+            let config = p
+                .runs()
+                .into_iter()
+                .find(|x| x.balancer == combo.balancer)
+                .unwrap()
+                .config;
+            let mut total = 0;
+            for k in 0..2 {
+                let mut c = config.clone();
+                c.seed = profile.scenario.seed + k;
+                let s = run_summary(c).unwrap();
+                total += s.offered;
+            }
+            assert_eq!(total, r.offered);
+            assert_eq!(r.verdicts.total(), 2);
+        }
+        // And the convergence follows the rule on those rungs.
+        let points: Vec<_> = a.rungs.iter().map(|r| (r.verdict, r.recovery_s)).collect();
+        let expected = drainstorm::plan::converged_at(&points, 0.1, plan.resolution_s);
+        match a.convergence {
+            Convergence::At { scale } => {
+                assert_eq!(Some(scale), expected.map(|k| a.rungs[k].scale))
+            }
+            Convergence::NotBy { scale } => {
+                assert_eq!(expected, None);
+                assert_eq!(scale, 2.0);
+            }
+        }
+    }
+}

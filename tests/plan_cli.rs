@@ -582,3 +582,75 @@ fn plan_drain_answers_per_combination_and_refuses_a_profile_without_a_drain() {
     }
     assert!(!dir.join("bad").exists());
 }
+
+#[test]
+fn plan_size_runs_the_ladder_and_refuses_a_bad_one() {
+    let dir = scratch("size");
+    std::fs::write(dir.join("tiny.toml"), TINY).unwrap();
+    let out = drainstorm(
+        &[
+            "plan",
+            "size",
+            "tiny.toml",
+            "--sizes",
+            "1,2",
+            "-n",
+            "1",
+            "--only",
+            "policy=hasty",
+            "-o",
+            "s",
+            "-q",
+        ],
+        &dir,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(
+        table.starts_with("drainstorm plan size — tiny: every combination at ×1, ×2"),
+        "{table}"
+    );
+    assert!(table.contains("Converged: "), "{table}");
+    let csv = text(&read(&dir, "s/size.csv"));
+    let rows: Vec<&str> = csv.lines().collect();
+    // Two balancers × two sizes.
+    assert_eq!(rows.len(), 1 + 4, "{csv}");
+    assert!(
+        rows[0].starts_with("balancer,policy,scale,seeds,absorbed"),
+        "{csv}"
+    );
+    let json: serde_json::Value = serde_json::from_slice(&read(&dir, "s/size.json")).unwrap();
+    assert_eq!(json["answers"].as_array().unwrap().len(), 2);
+    assert_eq!(json["answers"][0]["rungs"][1]["scale"], 2.0);
+    for (args, says) in [
+        (
+            &["--sizes", "3,1"][..],
+            "--sizes 3,1: allowed increasing factors",
+        ),
+        (
+            &["--sizes", "0,1"][..],
+            "--sizes: 0: allowed factors above 0",
+        ),
+        (&["--seeds", "0"][..], "--seeds 0: allowed 1 to 1000"),
+        (&["--tolerance", "2"][..], "--tolerance 2: allowed (0, 1]"),
+        (&["--sizes", "1,100000"][..], "at ×100000"),
+        (
+            &["--sizes", "1,100", "--set", "clients[0].workload.rate=1e6"][..],
+            "pass --yes",
+        ),
+    ] {
+        let out = drainstorm(
+            &[&["plan", "size", "tiny.toml", "-o", "bad"][..], args].concat(),
+            &dir,
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        let err = text(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    assert!(!dir.join("bad").exists());
+}

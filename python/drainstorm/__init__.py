@@ -40,6 +40,7 @@ __all__ = [
     "bundled",
     "SweepResult",
     "plan",
+    "plan_size",
     "run",
     "show",
     "sweep",
@@ -352,4 +353,45 @@ def plan(
     parts = [f.result() for f in futures]
     merged = dict(parts[0])
     merged["answers"] = [a for part in parts for a in part["answers"]]
+    return merged
+
+
+def _size_one(profile, set, balancer, policy, kwargs):
+    return json.loads(
+        _drainstorm.size_json(profile, set=set, balancers=[balancer] if balancer != "configured" else None,
+                              policies=[policy] if policy != "configured" else None, **kwargs)
+    )
+
+
+def plan_size(
+    profile: str,
+    *,
+    sizes: Iterable[float] = (1, 3, 10, 30),
+    seeds: int = 3,
+    tolerance: float = 0.1,
+    set: Optional[Iterable[str]] = None,
+    scale: Optional[float] = None,
+    balancers: Optional[Iterable[str]] = None,
+    policies: Optional[Iterable[str]] = None,
+    executor: Any = None,
+    threads: Optional[int] = None,
+) -> Dict[str, Any]:
+    """``drainstorm plan size`` as a dict (the JSON the command line writes):
+    every balancer × policy at each of ``sizes`` (factors of the profile's
+    scale), ``seeds`` seeds each, and where each combination converged.
+    With ``executor``, each combination's ladder runs there."""
+    set_ = _changes(set, scale)
+    kwargs = dict(sizes=[float(k) for k in sizes], seeds=seeds, tolerance=tolerance, threads=threads)
+    if executor is None:
+        return json.loads(_drainstorm.size_json(
+            profile, set=set_, balancers=_strings("balancers", balancers),
+            policies=_strings("policies", policies), **kwargs))
+    combos = _drainstorm.combinations(
+        profile, set=set_, balancers=_strings("balancers", balancers), policies=_strings("policies", policies))
+    futures = [executor.submit(_size_one, profile, set_, b, p, kwargs) for b, p in combos]
+    parts = [f.result() for f in futures]
+    merged = dict(parts[0])
+    merged["answers"] = [a for part in parts for a in part["answers"]]
+    merged["runs"] = sum(part["runs"] for part in parts)
+    merged["simulated_s"] = sum(part["simulated_s"] for part in parts)
     return merged

@@ -138,6 +138,7 @@ fn _drainstorm(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(planning::sweep_merge, m)?)?;
     m.add_function(wrap_pyfunction!(planning::combinations, m)?)?;
     m.add_function(wrap_pyfunction!(planning::plan_json, m)?)?;
+    m.add_function(wrap_pyfunction!(planning::size_json, m)?)?;
     m.add_class::<simulation::Simulation>()?;
     m.add_class::<balancers::Balancer>()?;
     m.add_class::<balancers::InFlight>()?;

@@ -226,6 +226,55 @@ pub fn plan_json(
     json.map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }
 
+/// `plan size` as JSON, as `drainstorm plan size --json` prints it.
+#[pyfunction]
+#[pyo3(signature = (profile, *, set=None, balancers=None, policies=None, sizes=None, seeds=3, tolerance=0.1, threads=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn size_json(
+    py: Python<'_>,
+    profile: &str,
+    set: Option<Vec<String>>,
+    balancers: Option<Vec<String>>,
+    policies: Option<Vec<String>>,
+    sizes: Option<Vec<f64>>,
+    seeds: u32,
+    tolerance: f64,
+    threads: Option<usize>,
+) -> PyResult<String> {
+    let p = narrowed(profile, &set.unwrap_or_default(), balancers, policies)?
+        .checked()
+        .map_err(profile_error)?;
+    let settings = drainstorm::plan::SizeSettings {
+        sizes: sizes.unwrap_or_else(|| drainstorm::plan::SizeSettings::default().sizes),
+        seeds,
+        tolerance,
+    };
+    if settings.sizes.is_empty()
+        || settings.sizes.iter().any(|k| !(k.is_finite() && *k > 0.0))
+        || settings.sizes.windows(2).any(|w| w[1] <= w[0])
+    {
+        return Err(DrainstormError::new_err(format!(
+            "sizes={:?}: allowed increasing factors above 0",
+            settings.sizes
+        )));
+    }
+    if seeds == 0 || seeds > 1000 {
+        return Err(DrainstormError::new_err(format!(
+            "seeds={seeds}: allowed 1 to 1000"
+        )));
+    }
+    if !(tolerance > 0.0 && tolerance <= 1.0) {
+        return Err(DrainstormError::new_err(format!(
+            "tolerance={tolerance}: allowed (0, 1]"
+        )));
+    }
+    let pool = pool(threads)?;
+    let plan = py
+        .detach(|| pool.install(|| drainstorm::plan::SizePlan::run(&p, &settings, &|_| {})))
+        .map_err(|e| DrainstormError::new_err(e.to_string()))?;
+    serde_json::to_string(&plan).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+}
+
 /// `search` with what the caller asked for (`None`: the question's
 /// default), checked.
 fn asked(

@@ -68,3 +68,19 @@ def test_bad_sweeps_and_plans_raise():
         drainstorm.plan(TINY, target=0)
     with pytest.raises(drainstorm.DrainstormError, match="capacity"):
         drainstorm.plan(TINY, capacity="everything")
+
+
+def test_a_size_ladder_locally_and_on_an_executor():
+    local = drainstorm.plan_size(TINY, sizes=[1, 2], seeds=1)
+    assert [a["balancer"] for a in local["answers"]] == ["least-conn", "maglev"]
+    for a in local["answers"]:
+        assert [r["scale"] for r in a["rungs"]] == [1.0, 2.0]
+        assert a["rungs"][1]["offered"] > 1.5 * a["rungs"][0]["offered"]
+        assert a["convergence"]["state"] in {"at", "not-by"}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
+        remote = drainstorm.plan_size(TINY, sizes=[1, 2], seeds=1, executor=ex)
+    assert remote == local
+    half = drainstorm.plan_size(TINY, sizes=[1], seeds=1, scale=0.5)
+    assert half["base_scale"] == 0.5
+    with pytest.raises(drainstorm.DrainstormError, match="increasing"):
+        drainstorm.plan_size(TINY, sizes=[2, 1])

@@ -58,7 +58,8 @@ pub enum Command {
     /// K/N`) into the files the whole sweep writes, byte for byte.
     #[command(after_help = EXIT_CODES)]
     Merge(MergeArgs),
-    /// Turn a drain into a decision: how much capacity it needs.
+    /// Turn a drain into a decision: how much capacity it needs, how
+    /// slowly to drain, and whether the model is large enough.
     #[command(subcommand)]
     Plan(PlanCommand),
     /// Check profiles: the first error of each, located, and their warnings.
@@ -258,6 +259,55 @@ pub enum PlanCommand {
     /// `drain` action (minutes; 0 is abrupt).
     #[command(after_help = EXIT_CODES)]
     Drain(DrainArgs),
+    /// Whether the model is large enough: every balancer × policy on a
+    /// ladder of sizes (`--scale` × each of --sizes, the same seeds at
+    /// every rung, every run to its end), and the smallest size from
+    /// which the verdict no longer changes and the recovery time moves by
+    /// less than --tolerance a rung.
+    #[command(after_help = EXIT_CODES)]
+    Size(SizeArgs),
+}
+
+/// `drainstorm plan size`'s options.
+#[derive(clap::Args)]
+pub struct SizeArgs {
+    #[arg(help = PROFILE_HELP)]
+    pub profile: Option<String>,
+    #[command(flatten)]
+    pub changes: Changes,
+    /// The ladder: factors of the profile's scale, increasing, separated
+    /// by commas.
+    #[arg(long, value_delimiter = ',', default_value = "1,3,10,30")]
+    pub sizes: Vec<f64>,
+    /// Seeds per size (the same at every size).
+    #[arg(short = 'n', long, default_value_t = 3)]
+    pub seeds: u32,
+    /// The largest move of the recovery time from one size to the next
+    /// that still counts as settled (a fraction; moves within one
+    /// recorder interval always do).
+    #[arg(long, default_value_t = 0.1)]
+    pub tolerance: f64,
+    /// Plan only some combinations, `balancer=NAME` or `policy=NAME`.
+    #[arg(long)]
+    pub only: Vec<String>,
+    /// Worker threads: a number, or 0 or `auto` for one per core.
+    #[arg(short = 'j', long, value_parser = threads)]
+    pub threads: Option<usize>,
+    /// Output folder (default: drainstorm-out/<profile name>-size/).
+    #[arg(short, long)]
+    pub out: Option<PathBuf>,
+    /// Print the plan as JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Run even when the estimated work is above the limits.
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Treat the profile's warnings as errors.
+    #[arg(long)]
+    pub strict: bool,
+    /// No progress bar and no timing.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// What a capacity factor scales.

@@ -18,6 +18,9 @@
 //!   and [`HeadroomPlan`], that search for every balancer × policy.
 //! - [`DrainPlan`]: the same search over the drains' ramp: the shortest
 //!   linear drain each combination absorbs.
+//! - [`SizePlan`]: the profile on a ladder of sizes, and the smallest from
+//!   which each combination's verdict and recovery time no longer change
+//!   ([`converged_at`]).
 
 mod axis;
 mod capacity;
@@ -26,6 +29,7 @@ mod drain;
 mod headroom;
 mod judge;
 mod search;
+mod size;
 mod sweep;
 
 pub use self::axis::{Axis, MAX_STEPS};
@@ -35,4 +39,7 @@ pub use self::drain::{DrainAnswer, DrainPlan, DrainSettings, with_drain_ramp};
 pub use self::headroom::{Headroom, HeadroomPlan, HeadroomSettings};
 pub use self::judge::{Judging, Progress, judge};
 pub use self::search::{Outcome, Probe, Search, SearchSettings, Trial, search, wilson};
+pub use self::size::{
+    Convergence, Rung, SizeAnswer, SizePlan, SizeSettings, VerdictMix, converged_at,
+};
 pub use self::sweep::{CONFIRM_RUNS_ABOVE, Point, Sweep, SweepRow, run_summary};

@@ -11,6 +11,7 @@ use crate::profile::{Profile, Run};
 use crate::sim::{Recovery, RunResult, SimError, SiteInterval, Summary, Verdict, run_batch};
 
 pub use self::html::html;
+pub use self::story::spoken;
 
 mod csv_rows;
 pub mod schema;
