@@ -183,7 +183,8 @@ impl Simulation {
                 max_in_flight: s.max_in_flight.unwrap_or(u32::MAX),
                 tat: 0,
                 backlog: s.accept_backlog,
-                rate_cap: s.max_new_per_sec.unwrap_or(0.0),
+                rate_cap: 0.0,
+                period: 0,
                 rate_floor: s.max_new_per_sec.unwrap_or(0.0),
                 scaling: s.scaling.clone(),
                 demand: 0,
@@ -210,6 +211,8 @@ impl Simulation {
                 probe_seq: 0,
                 probe_pending: None,
             });
+            let site = sites.last_mut().expect("just pushed");
+            site.set_rate(s.max_new_per_sec.unwrap_or(0.0));
         }
         let router_members = router_members(&sites);
         let router = config

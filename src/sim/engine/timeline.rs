@@ -113,7 +113,7 @@ impl Simulation {
             } => {
                 let s = site_of(self, &site);
                 let site = &mut self.sites[s as usize];
-                site.rate_cap = max_new_per_sec;
+                site.set_rate(max_new_per_sec);
                 site.rate_floor = max_new_per_sec;
                 if let Some(sc) = site.scaling.as_mut() {
                     sc.max_per_sec = sc.max_per_sec.max(max_new_per_sec);
