@@ -291,6 +291,7 @@ impl Simulation {
             queue: EventQueue::with_slot_shift(slot_shift(
                 config.clients.iter().map(|g| g.peak_rate()).sum(),
             )),
+            at_once: VecDeque::new(),
             recorder: Recorder::new(config.recorder.interval, sites.len()),
             sink: None,
             sites,
