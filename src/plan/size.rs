@@ -179,8 +179,10 @@ pub struct SizePlan {
     pub simulated_s: f64,
 }
 
-/// The index of the smallest rung from which the answers held (see the
-/// [module documentation](self)): `rungs` are (verdict, recovery seconds or
+/// The index of the smallest rung from which the answers held: from it up
+/// to the largest rung the verdict is the same at every rung and each step
+/// moves the recovery time by less than `tolerance` (or less than
+/// `resolution_s`). `rungs` are (verdict, recovery seconds or
 /// `None` for never) from the smallest size up; `None` if no rung below the
 /// largest qualifies.
 ///
