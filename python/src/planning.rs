@@ -97,8 +97,9 @@ pub fn sweep_shard(
         .detach(|| pool.install(|| sweep.run_jobs(&jobs, &|_| {})))
         .map_err(|e| PyRuntimeError::new_err(format!("a run failed: {e}")))?;
     let mut text = Journal::header_line(&header);
+    let identity = header.identity();
     for r in &rows {
-        text.push_str(&Journal::row_line(r));
+        text.push_str(&Journal::row_line(&identity, r));
     }
     Ok(text)
 }

@@ -215,7 +215,9 @@ pub struct SweepArgs {
     /// Worker threads: a number, or 0 or `auto` for one per core.
     #[arg(short = 'j', long, value_parser = threads)]
     pub threads: Option<usize>,
-    /// Run more than 10^6 runs.
+    /// Run even when the sweep plans more than 10^6 runs or its estimated
+    /// work is above the limits (10^10 requests over all its runs, or 4 GiB
+    /// of requests in flight and client state).
     #[arg(short, long)]
     pub yes: bool,
     /// Treat the profile's warnings as errors.
@@ -235,6 +237,22 @@ pub struct MergeArgs {
     /// Output folder (default: the first part's folder).
     #[arg(short, long)]
     pub out: Option<PathBuf>,
+    /// Run this many rows again, chosen at random, and refuse the merge if
+    /// any differs from its part byte for byte (runs are deterministic);
+    /// 0 trusts the parts' digests alone.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub verify: usize,
+    /// Replace a `sweep.csv` or `map.html` in the output folder that
+    /// differs from the merge's (without it the merge refuses).
+    #[arg(long)]
+    pub force: bool,
+    /// Worker threads for --verify: a number, or 0 or `auto` for one per
+    /// core.
+    #[arg(short = 'j', long, value_parser = threads)]
+    pub threads: Option<usize>,
+    /// No messages but the table and errors.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// `drainstorm plan`'s questions.
@@ -361,6 +379,11 @@ pub struct PlanArgs {
     /// No progress bar and no timing.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Run even when the estimated work of one comparison at the plan's
+    /// seeds is above the limits (10^10 requests, or 4 GiB of requests in
+    /// flight and client state); a plan runs many.
+    #[arg(short, long)]
+    pub yes: bool,
 }
 
 /// `drainstorm plan headroom`'s options.

@@ -12,7 +12,7 @@ use drainstorm::plan::{
 use drainstorm::profile::{DEFAULT, Profile};
 
 use super::args::{CapacityArg, DrainArgs, HeadroomArgs, PlanArgs};
-use super::{Failure, load_checked, pool, progress_bar, restrict, write_files};
+use super::{Failure, check_work, load_checked, pool, progress_bar, restrict, write_files};
 
 fn check(name: &str, value: f64, lo: f64, hi: f64, open_lo: bool) -> Result<f64, Failure> {
     let ok = value.is_finite() && (if open_lo { value > lo } else { value >= lo }) && value <= hi;
@@ -58,6 +58,11 @@ fn setup(args: &PlanArgs, what: &str, tolerance: f64) -> Result<Setup, Failure> 
         0.5,
         false,
     )?;
+    // A plan runs its comparison at least once at every value it tries:
+    // one comparison at the plan's seeds is the least it costs.
+    let mut once = profile.clone();
+    once.compare.seeds = args.seeds;
+    check_work(&spec, &once.estimate(), args.yes)?;
     let (threads, pool) = pool(args.threads)?;
     let out = args
         .out

@@ -8,11 +8,13 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use drainstorm::plan::{Axis, CONFIRM_RUNS_ABOVE, Sweep};
-use drainstorm::report::sweep::{Journal, JournalHeader, merge, sweep_csv, sweep_table};
+use drainstorm::report::sweep::{Journal, JournalHeader, merge, sweep_csv, sweep_table, verify};
 use drainstorm::report::sweep_map;
 
 use super::args::{MergeArgs, SweepArgs};
-use super::{Failure, load_checked, pool, progress_bar, restrict, write_files};
+use drainstorm::profile::Override;
+
+use super::{Failure, check_work, load_checked, pool, progress_bar, restrict, write_files};
 
 /// `--shard K/N`.
 fn shard(text: &str, runs: usize) -> Result<(usize, usize), Failure> {
@@ -57,11 +59,28 @@ pub fn sweep(args: SweepArgs) -> Result<(), Failure> {
             args.vary.join(" × ")
         )));
     }
+    for set in &args.changes.sets {
+        if let Ok(o) = set.parse::<Override>()
+            && let Some(a) = axes.iter().find(|a| a.key == o.key)
+        {
+            return Err(Failure::Input(format!(
+                "--set {set} and --vary {}: one key, two values (the --vary values would replace the --set one): drop one of them",
+                a.spec
+            )));
+        }
+    }
+    if let (Some(k), Some(a)) = (&args.changes.scale, axes.iter().find(|a| a.key == "scale")) {
+        return Err(Failure::Input(format!(
+            "--scale {k} and --vary {}: one key, two values (the --vary values would replace --scale): drop one of them",
+            a.spec
+        )));
+    }
     let sweep = Sweep::new(&profile, axes, seeds)?;
     let (k, n) = match &args.shard {
         Some(s) => shard(s, sweep.runs())?,
         None => (1, 1),
     };
+    check_work(&args.vary.join(" × "), &sweep.estimate(), args.yes)?;
     let header = JournalHeader::of(&sweep, k, n);
     let out = args
         .out
@@ -88,6 +107,8 @@ pub fn sweep(args: SweepArgs) -> Result<(), Failure> {
         old.header
             .same_sweep(&header)
             .map_err(|e| Failure::Input(format!("--resume: {shown} is another sweep: {e}")))?;
+        old.check(&shown, &sweep)
+            .map_err(|e| Failure::Input(format!("--resume: {e}")))?;
         if old.header.shard != header.shard {
             return Err(Failure::Input(format!(
                 "--resume: {shown} is shard {}/{}, not {k}/{n}",
@@ -160,9 +181,10 @@ pub fn sweep(args: SweepArgs) -> Result<(), Failure> {
         None::<String>,
     ));
     let started = std::time::Instant::now();
+    let identity = header.identity();
     let result = pool.install(|| {
         sweep.run_jobs(&todo, &|row| {
-            let line = Journal::row_line(row);
+            let line = Journal::row_line(&identity, row);
             if let Ok(mut j) = journal.lock()
                 && let Err(e) = j.0.write_all(line.as_bytes())
             {
@@ -256,7 +278,83 @@ pub fn merge_parts(args: MergeArgs) -> Result<(), Failure> {
             .parent()
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
     });
+    if args.verify > 0 {
+        verify_rows(&parts, &header, args.verify, args.threads, args.quiet)?;
+    }
+    if !args.force {
+        for (name, text) in [
+            ("sweep.csv", sweep_csv(&header, &rows)),
+            ("map.html", sweep_map(&header, &rows)),
+        ] {
+            let path = out.join(name);
+            if std::fs::read(&path).is_ok_and(|old| old != text.as_bytes()) {
+                return Err(Failure::Input(format!(
+                    "{}: already there, with other results: pass --force to replace it, or -o to write elsewhere",
+                    path.display()
+                )));
+            }
+        }
+    }
     std::fs::create_dir_all(&out)
         .map_err(|e| Failure::Run(format!("{}: cannot create: {e}", out.display())))?;
     write_results(&out, &header, &rows)
+}
+
+/// `merge --verify N`: runs N rows again, chosen at random over all the
+/// parts, and refuses the merge if one differs, naming its part and line.
+fn verify_rows(
+    parts: &[(String, Journal)],
+    header: &JournalHeader,
+    n: usize,
+    threads: Option<usize>,
+    quiet: bool,
+) -> Result<(), Failure> {
+    use std::hash::{BuildHasher, Hasher};
+    let (name, first) = &parts[0];
+    let sweep = first.sweep(name).map_err(Failure::Input)?;
+    let all: Vec<(&str, usize, &drainstorm::plan::SweepRow)> = parts
+        .iter()
+        .flat_map(|(name, j)| {
+            j.rows
+                .iter()
+                .zip(&j.lines)
+                .map(move |(r, &line)| (name.as_str(), line, r))
+        })
+        .collect();
+    // Which rows is not predictable from the parts: a seed from the
+    // process's own hash keys, not from anything a forger could read.
+    let mut state = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let mut picks: Vec<usize> = (0..all.len()).collect();
+    let take = n.min(all.len());
+    for i in 0..take {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let j = i + ((state >> 33) as usize) % (all.len() - i);
+        picks.swap(i, j);
+    }
+    picks.truncate(take);
+    picks.sort_unstable();
+    let chosen: Vec<&drainstorm::plan::SweepRow> = picks.iter().map(|&i| all[i].2).collect();
+    let (_, pool) = pool(threads)?;
+    if !quiet {
+        eprintln!(
+            "{}: running {take} of {} rows again to verify them (--verify)",
+            header.profile,
+            all.len()
+        );
+    }
+    let checked = pool
+        .install(|| verify(&sweep, &chosen))
+        .map_err(|e| Failure::Run(format!("--verify: a run failed: {e}")))?;
+    if let Err((i, why)) = checked {
+        let (name, line, row) = all[picks[i]];
+        return Err(Failure::Input(format!(
+            "{name}:{line}: run {} does not give the results its row says ({why}): the part was changed; refusing the merge",
+            row.job
+        )));
+    }
+    Ok(())
 }

@@ -9,6 +9,7 @@ use super::axis::Axis;
 use crate::profile::{Override, Profile, ProfileError, Run};
 use crate::sim::{
     Interval, Recovery, RowSink, SimConfig, SimError, Simulation, SiteInterval, Summary, Verdict,
+    WorkEstimate,
 };
 
 /// Most runs a sweep may plan without the caller's confirmation (`--yes`).
@@ -76,6 +77,17 @@ impl Sweep {
             });
         }
         for (i, a) in axes.iter().enumerate() {
+            let root = a.key.split(['.', '[']).next().unwrap_or_default();
+            if root == "compare" {
+                return Err(ProfileError {
+                    file: format!("--vary {a}"),
+                    position: None,
+                    key: Some(a.key.clone()),
+                    message: "`compare` cannot be varied: it decides the runs at every point \
+                              (narrow the comparison with --only, choose its seeds with --seeds)"
+                        .into(),
+                });
+            }
             if let Some(b) = axes[..i].iter().find(|b| b.key == a.key) {
                 return Err(ProfileError {
                     file: format!("--vary {a}"),
@@ -118,6 +130,8 @@ impl Sweep {
             });
         }
         let runs_per_point = base.runs().len();
+        // Every point makes the same runs (the job numbering rests on it):
+        // only `compare` could change them, and it is refused above.
         Ok(Sweep {
             base,
             axes,
@@ -125,6 +139,14 @@ impl Sweep {
             points,
             runs_per_point,
         })
+    }
+
+    /// The work of the whole sweep: every point's comparison, as `run`
+    /// estimates it (the points may vary the load).
+    pub fn estimate(&self) -> WorkEstimate {
+        self.points
+            .iter()
+            .fold(WorkEstimate::ZERO, |w, p| w.plus(p.profile.estimate()))
     }
 
     /// The grid's points, the last axis varying fastest.
@@ -173,19 +195,25 @@ impl Sweep {
         jobs.par_iter()
             .with_max_len(1)
             .map(|&job| {
-                let (point, run) = self.job(job);
-                let summary = run_summary(run.config.clone())?;
-                let row = SweepRow::new(
-                    job,
-                    point,
-                    self.points[point].values.clone(),
-                    &run,
-                    &summary,
-                );
+                let row = self.run_job(job)?;
                 done(&row);
                 Ok(row)
             })
             .collect()
+    }
+
+    /// Runs `job` (on this thread) and returns its row. Runs are
+    /// deterministic: the same job gives the same row, byte for byte.
+    pub fn run_job(&self, job: usize) -> Result<SweepRow, SimError> {
+        let (point, run) = self.job(job);
+        let summary = run_summary(run.config.clone())?;
+        Ok(SweepRow::new(
+            job,
+            point,
+            self.points[point].values.clone(),
+            &run,
+            &summary,
+        ))
     }
 }
 
@@ -205,6 +233,7 @@ pub fn run_summary(config: SimConfig) -> Result<Summary, SimError> {
 /// One finished run of a sweep: where it stands in the grid and what it
 /// measured.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SweepRow {
     /// The run's number in the sweep ([`Sweep::job`]).
     pub job: usize,

@@ -14,6 +14,7 @@ pub use self::html::html;
 pub use self::story::spoken;
 
 mod csv_rows;
+pub mod journal;
 pub mod schema;
 mod story;
 pub mod sweep;

@@ -1,190 +1,19 @@
-//! A sweep's files: the journal (JSON lines, one per finished run, so an
-//! interrupted sweep keeps what it finished), `sweep.csv` and the table.
-//!
-//! A journal's first line is its [`JournalHeader`]: which sweep it belongs
-//! to (drainstorm version, profile hash, axes, seeds) and which shard. The
-//! results — `sweep.csv`, `map.html`, the table — are functions of the
-//! header and the rows sorted by job alone, so a sweep run whole and one
-//! run in shards and merged write the same bytes.
+//! A sweep's results: [`merge`] joins the journals of its shards
+//! ([`super::journal`]), and `sweep.csv` and the table are functions of
+//! the header and the rows sorted by job alone, so a sweep run whole and
+//! one run in shards and merged write the same bytes.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-
-use crate::plan::{Cell, Sweep, SweepRow, cells};
+pub use super::journal::{JOURNAL_FORMAT, Journal, JournalHeader, verify};
+use crate::plan::{Cell, SweepRow, cells};
 use crate::sim::{Recovery, Verdict};
-
-/// The journal format's version.
-pub const JOURNAL_FORMAT: u32 = 1;
-
-/// What a journal belongs to.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JournalHeader {
-    /// The journal format ([`JOURNAL_FORMAT`]).
-    pub drainstorm_sweep: u32,
-    /// The drainstorm version that ran it.
-    pub version: String,
-    /// The profile's name.
-    pub profile: String,
-    /// SHA-256 of the profile (with every `--set` applied) as TOML.
-    pub profile_sha256: String,
-    /// The varied keys' names.
-    pub keys: Vec<String>,
-    /// Each `--vary` as written.
-    pub vary: Vec<String>,
-    /// Seeds per combination and point.
-    pub seeds: u32,
-    /// Runs in the whole sweep.
-    pub runs: usize,
-    /// This journal's shard, `[K, N]` (`[1, 1]`: the whole sweep).
-    pub shard: [usize; 2],
-}
-
-impl JournalHeader {
-    /// The header of shard `k` of `n` of `sweep`.
-    pub fn of(sweep: &Sweep, k: usize, n: usize) -> JournalHeader {
-        JournalHeader {
-            drainstorm_sweep: JOURNAL_FORMAT,
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            profile: sweep.base.name.clone(),
-            profile_sha256: format!("{:x}", Sha256::digest(sweep.base.to_toml().as_bytes())),
-            keys: sweep.axes.iter().map(|a| a.key.clone()).collect(),
-            vary: sweep.axes.iter().map(|a| a.spec.clone()).collect(),
-            seeds: sweep.seeds,
-            runs: sweep.runs(),
-            shard: [k, n],
-        }
-    }
-
-    /// Whether `other` is a journal of the same sweep (any shard); the
-    /// error says what differs.
-    pub fn same_sweep(&self, other: &JournalHeader) -> Result<(), String> {
-        let differs = |what: &str, a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| {
-            Err(format!("{what} differ: {a:?} against {b:?}"))
-        };
-        if self.version != other.version {
-            return differs("drainstorm versions", &self.version, &other.version);
-        }
-        if self.profile != other.profile || self.profile_sha256 != other.profile_sha256 {
-            return differs(
-                "profiles",
-                &(&self.profile, &self.profile_sha256[..12]),
-                &(&other.profile, &other.profile_sha256[..12]),
-            );
-        }
-        if self.vary != other.vary {
-            return differs("--vary", &self.vary, &other.vary);
-        }
-        if self.seeds != other.seeds {
-            return differs("--seeds", &self.seeds, &other.seeds);
-        }
-        if self.runs != other.runs {
-            return differs("run counts", &self.runs, &other.runs);
-        }
-        Ok(())
-    }
-
-    /// The jobs of this header's shard, in order.
-    pub fn jobs(&self) -> impl Iterator<Item = usize> + '_ {
-        (self.shard[0].saturating_sub(1)..self.runs).step_by(self.shard[1].max(1))
-    }
-}
-
-/// A journal read back: its header, its rows, and the length of its
-/// complete lines (an interrupted write may leave a partial last line,
-/// which is not a row).
-#[derive(Debug)]
-pub struct Journal {
-    /// The header.
-    pub header: JournalHeader,
-    /// The rows, in the order they were written.
-    pub rows: Vec<SweepRow>,
-    /// Bytes of complete lines.
-    pub complete_len: u64,
-}
-
-impl Journal {
-    /// The first line of a new journal.
-    pub fn header_line(header: &JournalHeader) -> String {
-        format!(
-            "{}\n",
-            serde_json::to_string(header).expect("a header serialises")
-        )
-    }
-
-    /// A row's line.
-    pub fn row_line(row: &SweepRow) -> String {
-        format!(
-            "{}\n",
-            serde_json::to_string(row).expect("a row serialises")
-        )
-    }
-
-    /// Reads a journal; errors name the file and line.
-    pub fn read(path: &Path) -> Result<Journal, String> {
-        let name = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| format!("{name}: cannot read: {e}"))?;
-        Journal::parse(&bytes, &name)
-    }
-
-    /// Reads a journal from its bytes; `name` names it in errors.
-    pub fn parse(bytes: &[u8], name: &str) -> Result<Journal, String> {
-        let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        let text = std::str::from_utf8(&bytes[..complete])
-            .map_err(|e| format!("{name}: not UTF-8 text ({e}): not a drainstorm sweep journal"))?;
-        let mut lines = text.lines().enumerate();
-        let Some((_, first)) = lines.next() else {
-            return Err(format!("{name}: empty: not a drainstorm sweep journal"));
-        };
-        let header: JournalHeader = serde_json::from_str(first)
-            .map_err(|e| format!("{name}:1: not a drainstorm sweep journal's header ({e})"))?;
-        if header.drainstorm_sweep != JOURNAL_FORMAT {
-            return Err(format!(
-                "{name}:1: journal format {} (this drainstorm reads format {JOURNAL_FORMAT})",
-                header.drainstorm_sweep
-            ));
-        }
-        let [k, n] = header.shard;
-        if n == 0 || k == 0 || k > n {
-            return Err(format!("{name}:1: shard {k}/{n}: allowed K in 1 to N"));
-        }
-        let mut rows = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for (i, line) in lines {
-            let row: SweepRow = serde_json::from_str(line)
-                .map_err(|e| format!("{name}:{}: not a sweep row ({e})", i + 1))?;
-            if row.job >= header.runs || row.job % n != k - 1 {
-                return Err(format!(
-                    "{name}:{}: run {} does not belong to shard {k}/{n} of {} runs",
-                    i + 1,
-                    row.job,
-                    header.runs
-                ));
-            }
-            if !seen.insert(row.job) {
-                return Err(format!("{name}:{}: run {} appears twice", i + 1, row.job));
-            }
-            rows.push(row);
-        }
-        Ok(Journal {
-            header,
-            rows,
-            complete_len: complete as u64,
-        })
-    }
-
-    /// Whether every run of its shard is in.
-    pub fn is_complete(&self) -> bool {
-        self.rows.len() == self.header.jobs().count()
-    }
-}
 
 /// Merges the journals of every shard of one sweep into its rows, sorted
 /// by job. Refused: journals of different sweeps or versions, a shard
-/// given twice, a shard missing, an unfinished shard.
+/// given twice, a shard missing, an unfinished shard, and a row that is
+/// not the run its job number names in the sweep the header describes
+/// ([`Journal::check`]; each row's digest was checked when it was read).
 pub fn merge(parts: &[(String, Journal)]) -> Result<(JournalHeader, Vec<SweepRow>), String> {
     let Some((first_name, first)) = parts.first() else {
         return Err("no partial results given".into());
@@ -228,6 +57,10 @@ pub fn merge(parts: &[(String, Journal)]) -> Result<(JournalHeader, Vec<SweepRow
             ("s", "are")
         };
         return Err(format!("shard{s} {} {are} missing", missing.join(", ")));
+    }
+    let sweep = first.sweep(first_name)?;
+    for (name, j) in parts {
+        j.check(name, &sweep)?;
     }
     let mut rows: Vec<SweepRow> = parts
         .iter()

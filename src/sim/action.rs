@@ -254,8 +254,15 @@ impl Action {
                     if !(step.is_finite() && *step > 0.0 && *step <= 1.0) {
                         return Err(SimError::invalid("step", step, "in (0, 1]"));
                     }
-                    if every.0 == 0 {
-                        return Err(SimError::invalid("every", every, "a positive duration"));
+                    // Each step is an event with its own checks: a bound on
+                    // the pace bounds the events a run holds (under 470 000
+                    // over 13 hours).
+                    if every.0 < 100_000_000 {
+                        return Err(SimError::invalid(
+                            "every",
+                            every,
+                            "at least 100ms (a step at most ten times a second)",
+                        ));
                     }
                     if let Some(u) = max_utilisation
                         && !(u.is_finite() && *u > 0.0 && *u <= 1.0)
