@@ -161,12 +161,16 @@ fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
         .install(f)
 }
 
-/// The batch: 6 balancers × 2 policies of the incident profile, 200 s each.
+/// The batch: 6 balancers × 2 policies of the incident profile at a tenth
+/// of its size, 200 s each.
 fn batch_configs() -> Vec<SimConfig> {
     let mut profile = drainstorm::profile::Profile::bundled("cheyenne-2026")
         .expect("bundled")
         .expect("valid");
     profile.compare.policies = vec!["immediate".into(), "backoff-budget".into()];
+    // At a tenth of the bundled size: the size of the figures in
+    // BENCHMARKS.md, so builds stay comparable across the resize.
+    profile.scale = 0.1;
     profile
         .runs()
         .into_iter()
@@ -180,7 +184,7 @@ fn batch_configs() -> Vec<SimConfig> {
 
 fn parallel(reps: usize) {
     println!(
-        "sim/batch (12 runs: 6 balancers × 2 policies, cheyenne-2026 cut to 200 s) and a share-nothing control"
+        "sim/batch (12 runs: 6 balancers × 2 policies, cheyenne-2026 at scale 0.1 cut to 200 s) and a share-nothing control"
     );
     let configs = batch_configs();
     assert_eq!(configs.len(), 12);

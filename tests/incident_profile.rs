@@ -1,7 +1,8 @@
 //! What the bundled incident profiles claim, held against their runs: the
 //! drain is what starts the storm (without it the night is absorbed), the
 //! naive client's storm outlives the fix, a retry budget or a ramped drain
-//! keeps it small, and the verdicts follow.
+//! keeps it small, and the verdicts follow. The profiles run at their
+//! bundled size (900 requests/s at the peak): the test profile optimises.
 
 use drainstorm::profile::{Profile, Run};
 use drainstorm::sim::{Action, Recovery, Simulation, Summary, Verdict};
@@ -58,9 +59,10 @@ fn the_naive_storm_outlives_the_fix() {
         let s = summary(run_of(&p, balancer, "immediate"));
         let after = s.recovery.seconds().unwrap_or(f64::INFINITY);
         assert!(after > 2700.0, "{balancer}: {s:?}");
+        if balancer == "p2c" {
+            assert_eq!(s.verdict, Verdict::Metastable, "{s:?}");
+        }
     }
-    let p2c = summary(run_of(&p, "p2c", "immediate"));
-    assert_eq!(p2c.verdict, Verdict::Metastable, "{p2c:?}");
 }
 
 #[test]
@@ -78,9 +80,27 @@ fn without_the_drain_the_night_is_absorbed() {
 
 #[test]
 fn a_ramped_drain_is_absorbed_where_the_abrupt_one_storms() {
-    let s = summary(run_of(&bundled("ramped-drain"), "least-conn", "immediate"));
+    // The 30-minute ramp itself is absorbed, even with immediate retries:
+    // without the 21:45 load-balancing change the night loses under 1 %.
+    let p = bundled("ramped-drain");
+    let mut run = run_of(&p, "least-conn", "immediate");
+    run.config
+        .timeline
+        .retain(|t| !matches!(t.action, Action::SetSiteWeight { .. }));
+    let s = summary(run);
     assert_eq!(s.verdict, Verdict::Absorbed, "{s:?}");
-    assert!(s.lost < 0.01);
+    assert!(s.lost < 0.01, "{s:?}");
+    // The change doubles Chicago's share beyond what its load balancer was
+    // provisioned for at 21:14: a storm of its own, and the only one of
+    // the night, short because the load is falling.
+    let s = summary(run_of(&p, "least-conn", "immediate"));
+    let change = 285.0 * 60.0;
+    assert!(!s.collapses.is_empty(), "{s:?}");
+    for c in &s.collapses {
+        assert!(c.start.as_secs_f64() >= change, "{s:?}");
+        assert!(c.end.as_secs_f64() < change + 1800.0, "{s:?}");
+    }
+    assert!(s.lost < 0.05, "{s:?}");
 }
 
 #[test]

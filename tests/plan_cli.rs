@@ -447,7 +447,7 @@ fn the_slurm_example_runs_as_a_job_array_and_merges() {
     let slurm = std::fs::read_to_string(root.join("slurm/sweep.sbatch")).unwrap();
     let k8s = std::fs::read_to_string(root.join("kubernetes/sweep-job.yaml")).unwrap();
     for vary in [
-        "clients[0].workload.rate=70..110:5",
+        "clients[0].workload.rate=700..1100:5",
         "timeline[0].ramp=0s..60m:5",
     ] {
         assert!(slurm.contains(vary) && k8s.contains(vary), "{vary}");
@@ -458,7 +458,7 @@ fn the_slurm_example_runs_as_a_job_array_and_merges() {
             "sweep",
             "cheyenne-2026",
             "--vary",
-            "clients[0].workload.rate=70..110:5",
+            "clients[0].workload.rate=700..1100:5",
             "--vary",
             "timeline[0].ramp=0s..60m:5",
             "--shard",

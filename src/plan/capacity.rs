@@ -67,9 +67,9 @@ pub fn staying_sites(config: &SimConfig) -> Vec<usize> {
 ///
 /// let base = Profile::bundled("cheyenne-2026").unwrap()?.sim_config();
 /// let more = scale_capacity(&base, 1.25, Capacity::Both);
-/// assert_eq!(more.sites[0].backends[0].count, 8); // cys is drained: unchanged
-/// assert_eq!(more.sites[1].backends[0].count, 10);
-/// assert_eq!(more.sites[1].max_new_per_sec, Some(23.0 * 1.25));
+/// assert_eq!(more.sites[0].backends[0].count, 80); // cys is drained: unchanged
+/// assert_eq!(more.sites[1].backends[0].count, 100);
+/// assert_eq!(more.sites[1].max_new_per_sec, Some(230.0 * 1.25));
 /// more.validate().unwrap();
 /// # Ok::<(), drainstorm::profile::ProfileError>(())
 /// ```
@@ -256,14 +256,14 @@ mod tests {
             .sim_config();
         assert_eq!(staying_sites(&c), [1, 2, 3]);
         let a = Arithmetic::of(&c);
-        assert!((a.peak_load - 90.0).abs() < 1e-9, "{a:?}");
-        assert!((a.backend_capacity - 120.0).abs() < 1e-9, "{a:?}");
-        assert!((a.accept_capacity - 69.0).abs() < 1e-9, "{a:?}");
-        assert!((a.break_even() - 90.0 / 69.0).abs() < 1e-9);
+        assert!((a.peak_load - 900.0).abs() < 1e-9, "{a:?}");
+        assert!((a.backend_capacity - 1200.0).abs() < 1e-9, "{a:?}");
+        assert!((a.accept_capacity - 690.0).abs() < 1e-9, "{a:?}");
+        assert!((a.break_even() - 900.0 / 690.0).abs() < 1e-9);
         assert_eq!(a.at(1.0, Capacity::Both).0, Binding::AcceptRate);
         assert_eq!(a.at(3.0, Capacity::LoadBalancers).0, Binding::Backends);
         let more = scale_capacity(&c, 2.0, Capacity::LoadBalancers);
-        assert_eq!(more.sites[2].backends[0].count, 8);
+        assert_eq!(more.sites[2].backends[0].count, 80);
         let fix = more.timeline.iter().find_map(|t| match &t.action {
             Action::SetAcceptRate {
                 site,
@@ -271,6 +271,6 @@ mod tests {
             } if site == "dfw" => Some(*max_new_per_sec),
             _ => None,
         });
-        assert_eq!(fix, Some(68.0));
+        assert_eq!(fix, Some(680.0));
     }
 }

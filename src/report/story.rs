@@ -193,7 +193,11 @@ mod tests {
         let labels: Vec<&str> = m.iter().map(|(_, l)| l.as_str()).collect();
         assert_eq!(
             labels,
-            ["cys drained", "dfw, ord, iad accept 34/s", "ord weight 8"]
+            [
+                "cys drained",
+                "dfw, ord, iad accept 340/s",
+                "ord weight 160"
+            ]
         );
         assert_eq!(m[1].0, 254.0 * 60.0);
     }
