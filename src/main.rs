@@ -142,13 +142,21 @@ fn load_text(spec: &str) -> Result<(Profile, String, String), Failure> {
 fn restrict(profile: &mut Profile, only: &str) -> Result<(), Failure> {
     let mut balancers = Vec::new();
     let mut policies = Vec::new();
+    // `balancer=least-conn,p2c`: a value without a key takes the key
+    // before it.
+    let mut last: Option<&str> = None;
     for part in only.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let Some((key, value)) = part.split_once('=') else {
-            return Err(Failure::Input(format!(
-                "--only: `{part}` is not key=value (keys: balancer, policy)"
-            )));
+        let (key, value) = match (part.split_once('='), last) {
+            (Some((key, value)), _) => (key.trim(), value),
+            (None, Some(key)) => (key, part),
+            (None, None) => {
+                return Err(Failure::Input(format!(
+                    "--only: `{part}` is not key=value (keys: balancer, policy; `balancer=a,b` lists several)"
+                )));
+            }
         };
-        match key.trim() {
+        last = Some(key);
+        match key {
             "balancer" => {
                 let kind = value
                     .trim()

@@ -199,6 +199,49 @@ fn only_and_seeds_select_what_runs() {
     let bad = drainstorm(&["run", "tiny.toml", "--only", "colour=red"], &dir);
     assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad.stderr).contains("allowed: balancer, policy"));
+    // A list after one key: both balancers, one policy.
+    let out = drainstorm(
+        &[
+            "run",
+            "tiny.toml",
+            "--json",
+            "--only",
+            "balancer=maglev,least-conn",
+            "--only",
+            "policy=hasty",
+            "--out",
+            "o",
+        ],
+        &dir,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs: Vec<(String, String)> = doc["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["balancer"].as_str().unwrap().into(),
+                r["policy"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            ("maglev".into(), "hasty".into()),
+            ("least-conn".into(), "hasty".into())
+        ]
+    );
+    // A value with no key before it names the problem.
+    let bad = drainstorm(&["run", "tiny.toml", "--only", "maglev"], &dir);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr).contains("`maglev` is not key=value"),
+        "{}",
+        text(&bad.stderr)
+    );
 }
 
 /// Malformed profiles: (what, edit to TINY, expected text in the error).

@@ -117,7 +117,7 @@ pub struct RunArgs {
     #[arg(short, long)]
     pub out: Option<PathBuf>,
     /// Run only some combinations, `balancer=NAME` or `policy=NAME`;
-    /// repeat it or separate with commas.
+    /// repeat it or separate with commas (`balancer=least-conn,p2c`).
     #[arg(long)]
     pub only: Vec<String>,
     /// Print the summary as JSON on standard output instead of the table.
@@ -198,7 +198,8 @@ pub struct SweepArgs {
     pub seeds: Option<u32>,
     #[command(flatten)]
     pub changes: Changes,
-    /// Sweep only some combinations, `balancer=NAME` or `policy=NAME`.
+    /// Sweep only some combinations, `balancer=NAME` or `policy=NAME`
+    /// (several: `balancer=least-conn,p2c`).
     #[arg(long)]
     pub only: Vec<String>,
     /// Output folder (default: drainstorm-out/<profile name>-sweep/).
@@ -305,7 +306,8 @@ pub struct SizeArgs {
     /// recorder interval always do).
     #[arg(long, default_value_t = 0.1)]
     pub tolerance: f64,
-    /// Plan only some combinations, `balancer=NAME` or `policy=NAME`.
+    /// Plan only some combinations, `balancer=NAME` or `policy=NAME`
+    /// (several: `balancer=least-conn,p2c`).
     #[arg(long)]
     pub only: Vec<String>,
     /// Worker threads: a number, or 0 or `auto` for one per core.
@@ -360,7 +362,8 @@ pub struct PlanArgs {
     pub full_runs: bool,
     #[command(flatten)]
     pub changes: Changes,
-    /// Plan only some combinations, `balancer=NAME` or `policy=NAME`.
+    /// Plan only some combinations, `balancer=NAME` or `policy=NAME`
+    /// (several: `balancer=least-conn,p2c`).
     #[arg(long)]
     pub only: Vec<String>,
     /// Worker threads: a number, or 0 or `auto` for one per core.
