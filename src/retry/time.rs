@@ -26,9 +26,14 @@ impl SimTime {
         self.0
     }
 
-    /// Seconds since the epoch.
+    /// Seconds since the epoch: divided by 10⁹, so that whole and decimal
+    /// times come out exact (60 s is 60, not 60.00000000000001).
+    ///
+    /// ```
+    /// assert_eq!(drainstorm::retry::SimTime(60_000_000_000).as_secs_f64(), 60.0);
+    /// ```
     pub fn as_secs_f64(self) -> f64 {
-        self.0 as f64 * 1e-9
+        self.0 as f64 / 1e9
     }
 
     /// The time elapsed since `earlier`, or zero if `earlier` is later.
@@ -75,9 +80,9 @@ impl SimDuration {
         self.0
     }
 
-    /// Seconds.
+    /// Seconds, divided by 10⁹ (exact for whole and decimal durations).
     pub fn as_secs_f64(self) -> f64 {
-        self.0 as f64 * 1e-9
+        self.0 as f64 / 1e9
     }
 }
 
