@@ -3,6 +3,7 @@ simulator."""
 
 import pathlib
 import threading
+import time
 
 import pandas as pd
 import pytest
@@ -93,24 +94,35 @@ def test_bad_input_raises_with_the_located_message():
 
 
 def test_runs_release_the_gil():
-    # Two runs in two Python threads finish; a ticking thread keeps
-    # running meanwhile (it could not if the GIL were held).
+    # A ticking thread keeps running while a run is inside Rust: it could
+    # not if the run held the GIL. Judged by when the ticks happened, not
+    # how many (a fast machine finishes the run in a few milliseconds, a
+    # loaded one gives the ticker little time): at least one tick in the
+    # middle half of a run that lasts long enough to see one.
     ticks = []
     stop = threading.Event()
 
     def tick():
         while not stop.is_set():
-            ticks.append(1)
+            ticks.append(time.monotonic())
             stop.wait(0.001)
 
     t = threading.Thread(target=tick)
     t.start()
-    before = len(ticks)
-    drainstorm.run(TINY.replace('duration = "20s"', 'duration = "60s"'), threads=1)
-    during = len(ticks) - before
-    stop.set()
-    t.join()
-    assert during > 5
+    try:
+        for duration in ["60s", "600s", "3600s", "36000s"]:
+            start = time.monotonic()
+            drainstorm.run(TINY, set=[f"duration={duration}"], threads=1)
+            end = time.monotonic()
+            if end - start >= 0.2:
+                break
+    finally:
+        stop.set()
+        t.join()
+    assert end - start >= 0.2, f"the longest run took {end - start:.3f} s"
+    quarter = (end - start) / 4
+    inside = [x for x in ticks if start + quarter < x < end - quarter]
+    assert inside, f"no tick in the middle of a {end - start:.3f} s run"
 
 
 def test_simulation_steps_with_its_host():
