@@ -237,14 +237,29 @@ fn write_results(
     header: &JournalHeader,
     rows: &[drainstorm::plan::SweepRow],
 ) -> Result<(), Failure> {
+    write_result_files(out, header, rows, &result_files(header, rows))
+}
+
+/// `sweep.csv` and `map.html`, as written.
+fn result_files(
+    header: &JournalHeader,
+    rows: &[drainstorm::plan::SweepRow],
+) -> [(&'static str, String); 2] {
+    [
+        ("sweep.csv", sweep_csv(header, rows)),
+        ("map.html", sweep_map(header, rows)),
+    ]
+}
+
+/// Writes `files` (from [`result_files`]) and prints the table.
+fn write_result_files(
+    out: &Path,
+    header: &JournalHeader,
+    rows: &[drainstorm::plan::SweepRow],
+    files: &[(&'static str, String)],
+) -> Result<(), Failure> {
     WRITING.store(true, Ordering::SeqCst);
-    write_files(
-        out,
-        &[
-            ("sweep.csv", sweep_csv(header, rows)),
-            ("map.html", sweep_map(header, rows)),
-        ],
-    )?;
+    write_files(out, files)?;
     WRITING.store(false, Ordering::SeqCst);
     outln!(
         "drainstorm sweep — {}: {}\n",
@@ -281,11 +296,9 @@ pub fn merge_parts(args: MergeArgs) -> Result<(), Failure> {
     if args.verify > 0 {
         verify_rows(&parts, &header, args.verify, args.threads, args.quiet)?;
     }
+    let files = result_files(&header, &rows);
     if !args.force {
-        for (name, text) in [
-            ("sweep.csv", sweep_csv(&header, &rows)),
-            ("map.html", sweep_map(&header, &rows)),
-        ] {
+        for (name, text) in &files {
             let path = out.join(name);
             if std::fs::read(&path).is_ok_and(|old| old != text.as_bytes()) {
                 return Err(Failure::Input(format!(
@@ -297,7 +310,7 @@ pub fn merge_parts(args: MergeArgs) -> Result<(), Failure> {
     }
     std::fs::create_dir_all(&out)
         .map_err(|e| Failure::Run(format!("{}: cannot create: {e}", out.display())))?;
-    write_results(&out, &header, &rows)
+    write_result_files(&out, &header, &rows, &files)
 }
 
 /// `merge --verify N`: runs N rows again, chosen at random over all the
