@@ -208,7 +208,9 @@ fn a_changed_part_is_never_merged() {
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("r1:2: run 0 is") && err.contains("but the row says"),
+        // Rows are journalled as they finish, so the first row's job
+        // number depends on the threads' timing.
+        err.contains("r1:2: run ") && err.contains("but the row says"),
         "{err}"
     );
 
