@@ -140,6 +140,15 @@ fn verb(a: &Action) -> (String, String) {
         } => (site.clone(), format!("accept {max_new_per_sec}/s")),
         Action::SetLoad { group, rate, .. } => (group.clone(), format!("load {rate}/s")),
         Action::SetRetry { group, .. } => (group.clone(), "new retry policy".into()),
+        Action::ResetLoadBalancer { site } => (site.clone(), "load balancer reset".into()),
+        Action::SetCancelOnTimeout { cancel: true } => {
+            ("servers".into(), "cancel abandoned work".into())
+        }
+        Action::SetCancelOnTimeout { cancel: false } => {
+            ("servers".into(), "keep abandoned work".into())
+        }
+        Action::StopHealthChecks => ("router".into(), "health checks stopped".into()),
+        Action::FlushDns => ("clients".into(), "DNS caches flushed".into()),
     }
 }
 

@@ -161,6 +161,32 @@ pub enum Action {
         /// The new policy.
         retry: RetrySpec,
     },
+    /// Put a site's load balancer back to the profile's state: its accept
+    /// rate and scaling as configured, its rate limiter without debt, and
+    /// its accept backlog emptied — each attempt waiting there is rejected
+    /// at once (its client sees a failure, as from a reset connection).
+    ResetLoadBalancer {
+        /// The site.
+        site: String,
+    },
+    /// Turn cancellation of abandoned work on or off from now on (the
+    /// profile's `cancel_on_timeout`). Turning it on also cancels, at once,
+    /// every attempt whose client has already stopped waiting for it —
+    /// queued or in service at a backend — as a server that learns to drop
+    /// work nobody waits for.
+    SetCancelOnTimeout {
+        /// Whether a client's timeout cancels its attempt.
+        cancel: bool,
+    },
+    /// Stop the router's active health checks: every ejected site returns
+    /// to rotation at the weight its drains and ramps set (through slow
+    /// start), and no site is ejected again. Without health checks in the
+    /// profile it changes nothing.
+    StopHealthChecks,
+    /// Every client instance's cached DNS answer expires now: the next
+    /// attempt of each asks the router afresh. Without a `dns_ttl` it
+    /// changes nothing.
+    FlushDns,
 }
 
 fn unit() -> f64 {
@@ -186,8 +212,13 @@ impl Action {
             | Self::SetBackendWeights { site, .. }
             | Self::SetBalancer { site, .. }
             | Self::SetBackendFailure { site, .. }
-            | Self::SetAcceptRate { site, .. } => Some(site),
-            Self::SetLoad { .. } | Self::SetRetry { .. } => None,
+            | Self::SetAcceptRate { site, .. }
+            | Self::ResetLoadBalancer { site } => Some(site),
+            Self::SetLoad { .. }
+            | Self::SetRetry { .. }
+            | Self::SetCancelOnTimeout { .. }
+            | Self::StopHealthChecks
+            | Self::FlushDns => None,
         }
     }
 

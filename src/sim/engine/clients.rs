@@ -149,6 +149,16 @@ impl Group {
     }
 }
 
+/// A request id is its group's index above this bit and the group's
+/// request sequence below it (2^40 requests per group).
+pub(super) const GROUP_SHIFT: u32 = 40;
+
+/// The group a request id belongs to.
+#[inline]
+pub(super) fn group_of(id: u64) -> usize {
+    (id >> GROUP_SHIFT) as usize
+}
+
 impl Simulation {
     /// The instance of group `g` that request `id` (of closed-loop
     /// `client`, or `NONE`) comes from: a pure function of (seed, id), so
@@ -185,8 +195,7 @@ impl Simulation {
     /// The key of request `id`: a pure function of (seed, id), so it is
     /// the same whenever it is drawn.
     pub(super) fn key_of(&self, id: u64) -> u64 {
-        let g = (id >> 40) as usize;
-        self.groups[g]
+        self.groups[group_of(id)]
             .keys
             .sample(&mut SplitMix(draw(self.seeds.keys, id, 0)))
     }
@@ -194,7 +203,7 @@ impl Simulation {
     pub(super) fn start_request(&mut self, g: u32, client: u32) {
         let now = SimTime(self.now);
         self.recorder.current.offered += 1;
-        let id = (u64::from(g) << 40) | self.groups[g as usize].next_seq;
+        let id = (u64::from(g) << GROUP_SHIFT) | self.groups[g as usize].next_seq;
         let key = if self.keys_needed { self.key_of(id) } else { 0 };
         let instance = self.instance_of(g, id, client);
         let group = &mut self.groups[g as usize];
@@ -289,6 +298,7 @@ impl Simulation {
                 key,
                 id,
                 attempt: u64::from(attempt),
+                dropped: false,
             });
             self.push(now + delay, Ev::Accepted(p));
             return;

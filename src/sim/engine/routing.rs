@@ -96,6 +96,7 @@ impl Simulation {
                 key,
                 id: probe_id,
                 attempt: u64::from(seq),
+                dropped: false,
             });
             self.push(self.now + delay, Ev::Accepted(p));
             return;

@@ -31,6 +31,8 @@ pub(super) struct Accepting {
     pub(super) key: u64,
     pub(super) id: u64,
     pub(super) attempt: u64,
+    /// Rejected by a `reset-load-balancer` before its turn came.
+    pub(super) dropped: bool,
 }
 
 /// A site: its load balancer's state and counters.
@@ -200,6 +202,9 @@ impl Simulation {
     pub(super) fn on_accepted(&mut self, p: u32) {
         self.free_accepting.push(p);
         let a = &self.accepting[p as usize];
+        if a.dropped {
+            return;
+        }
         let (s, owner, token, instance, probe, key, id, attempt) = (
             a.site, a.owner, a.token, a.instance, a.probe, a.key, a.id, a.attempt,
         );
@@ -207,9 +212,7 @@ impl Simulation {
             self.sites[owner as usize].probe_pending == Some(token)
         } else {
             // The id names the group even if the request has ended since.
-            self.groups[(id >> 40) as usize]
-                .limits(instance)
-                .pend_done();
+            self.groups[group_of(id)].limits(instance).pend_done();
             self.live[owner as usize] == token | WAITING
         };
         if self.cancel && !waiting {
@@ -234,6 +237,28 @@ impl Simulation {
             self.jobs[j as usize].flags |= PROBE;
         } else if waiting {
             self.requests[owner as usize].job = j;
+        }
+    }
+
+    /// Rejects an attempt waiting in a backlog now, as its load balancer
+    /// would when the backlog is reset: the site lets go of it and its
+    /// client (if it still waits) sees a failure.
+    pub(super) fn drop_accepting(&mut self, p: u32) {
+        let a = &self.accepting[p as usize];
+        let (s, owner, token, instance, probe, id) =
+            (a.site, a.owner, a.token, a.instance, a.probe, a.id);
+        self.unhold(s);
+        self.recorder.current.lb_rejects += 1;
+        self.sites[s as usize].rejected += 1;
+        if probe {
+            if self.sites[owner as usize].probe_pending == Some(token) {
+                self.probe_result(owner, false);
+            }
+            return;
+        }
+        self.groups[group_of(id)].limits(instance).pend_done();
+        if self.live[owner as usize] == token | WAITING {
+            self.outcome(owner, Outcome::Failure(Pushback::None));
         }
     }
 

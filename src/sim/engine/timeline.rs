@@ -128,6 +128,34 @@ impl Simulation {
                     self.schedule_next_arrival(g);
                 }
             }
+            Action::ResetLoadBalancer { site } => {
+                let s = site_of(self, &site);
+                self.reset_load_balancer(s);
+            }
+            Action::SetCancelOnTimeout { cancel } => {
+                self.cancel = cancel;
+                if cancel {
+                    self.cancel_abandoned();
+                }
+            }
+            Action::StopHealthChecks => {
+                if self.health.take().is_some() {
+                    for site in &mut self.sites {
+                        site.healthy = true;
+                        site.fails = 0;
+                        site.oks = 0;
+                        site.probe_pending = None;
+                    }
+                    self.refresh_router();
+                }
+            }
+            Action::FlushDns => {
+                for g in &mut self.groups {
+                    for answer in &mut g.dns {
+                        answer.1 = 0;
+                    }
+                }
+            }
             Action::SetRetry { group, retry } => {
                 let g = self.config.group_index(&group).expect("validated");
                 let config = retry.resolve().expect("validated");
@@ -135,6 +163,55 @@ impl Simulation {
                 self.groups[g].policy = GroupPolicy::Builtin(Box::new(
                     Population::new(config, instances).expect("validated"),
                 ));
+            }
+        }
+    }
+}
+
+impl Simulation {
+    /// `reset-load-balancer`: the site's accept rate, floor and scaling as
+    /// configured, the limiter without debt, and every attempt waiting in
+    /// its backlog rejected now (its `Accepted` event then finds it gone).
+    fn reset_load_balancer(&mut self, s: u32) {
+        let now = self.now;
+        let configured = &self.config.sites[s as usize];
+        let (rate, scaling) = (
+            configured.max_new_per_sec.unwrap_or(0.0),
+            configured.scaling.clone(),
+        );
+        let site = &mut self.sites[s as usize];
+        site.set_rate(rate);
+        site.rate_floor = rate;
+        site.scaling = scaling;
+        site.tat = now;
+        let mut free = vec![false; self.accepting.len()];
+        for &p in &self.free_accepting {
+            free[p as usize] = true;
+        }
+        for p in 0..self.accepting.len() {
+            let a = &self.accepting[p];
+            if free[p] || a.dropped || a.site != s {
+                continue;
+            }
+            self.accepting[p].dropped = true;
+            self.drop_accepting(p as u32);
+        }
+    }
+
+    /// Cancels every attempt at a backend whose client no longer waits for
+    /// it (`set-cancel-on-timeout` turning cancellation on).
+    fn cancel_abandoned(&mut self) {
+        let mut free = vec![false; self.jobs.len()];
+        for &j in &self.free_jobs {
+            free[j as usize] = true;
+        }
+        for j in 0..self.jobs.len() {
+            let job = &self.jobs[j];
+            if free[j] || job.flags & (CANCELLED | PROBE) != 0 {
+                continue;
+            }
+            if self.live[job.owner as usize] != job.token | WAITING {
+                self.cancel_job(j as u32);
             }
         }
     }
