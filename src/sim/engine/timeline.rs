@@ -188,9 +188,9 @@ impl Simulation {
         for &p in &self.free_accepting {
             free[p as usize] = true;
         }
-        for p in 0..self.accepting.len() {
+        for (p, free) in free.into_iter().enumerate() {
             let a = &self.accepting[p];
-            if free[p] || a.dropped || a.site != s {
+            if free || a.dropped || a.site != s {
                 continue;
             }
             self.accepting[p].dropped = true;
@@ -205,9 +205,9 @@ impl Simulation {
         for &j in &self.free_jobs {
             free[j as usize] = true;
         }
-        for j in 0..self.jobs.len() {
+        for (j, free) in free.into_iter().enumerate() {
             let job = &self.jobs[j];
-            if free[j] || job.flags & (CANCELLED | PROBE) != 0 {
+            if free || job.flags & (CANCELLED | PROBE) != 0 {
                 continue;
             }
             if self.live[job.owner as usize] != job.token | WAITING {
