@@ -156,6 +156,10 @@ pub struct Recorder {
     pub(crate) totals: Totals,
     /// Where the series' time ends (the last closed boundary).
     pub(crate) closed_until: SimTime,
+    /// Intervals starting before this are the warm-up: their requests
+    /// count in their rows (the series shows them) but not in the
+    /// run-wide histograms, as they count in no total of the summary.
+    warm_up: SimTime,
 }
 
 /// Attempt counts below this are counted in an array.
@@ -166,7 +170,7 @@ const FEW_ATTEMPTS: usize = 8;
 const MAX_LATENCY_NS: u64 = 1 << 46;
 
 impl Recorder {
-    pub(crate) fn new(interval: SimDuration, sites: usize) -> Self {
+    pub(crate) fn new(interval: SimDuration, sites: usize, warm_up: SimDuration) -> Self {
         Self {
             interval,
             limit: None,
@@ -184,7 +188,15 @@ impl Recorder {
             attempts: Histogram::new_with_bounds(1, 1 << 20, 3).expect("valid bounds"),
             totals: Totals::default(),
             closed_until: SimTime::ZERO,
+            warm_up: SimTime(warm_up.0),
         }
+    }
+
+    /// Whether the open interval is past the warm-up (the rule the
+    /// verdict's tally applies to whole rows).
+    #[inline]
+    fn measured(&self) -> bool {
+        self.current.start >= self.warm_up
     }
 
     #[inline]
@@ -192,7 +204,9 @@ impl Recorder {
         self.current.successes += 1;
         self.current.latency_sum_ns = self.current.latency_sum_ns.saturating_add(latency.0);
         let ns = latency.0.clamp(1, MAX_LATENCY_NS);
-        self.latency.saturating_record(ns);
+        if self.measured() {
+            self.latency.saturating_record(ns);
+        }
         self.interval_latency.saturating_record(ns);
         self.ended(attempts);
     }
@@ -215,6 +229,9 @@ impl Recorder {
     /// attempts (at least one is counted).
     #[inline]
     pub(crate) fn ended(&mut self, attempts: u32) {
+        if !self.measured() {
+            return;
+        }
         let k = attempts.max(1) as usize - 1;
         match self.few_attempts.get_mut(k) {
             Some(count) => *count += 1,
@@ -346,13 +363,13 @@ impl Recorder {
     }
 
     /// End-to-end latency of successful requests (first attempt to
-    /// success), ns.
+    /// success) after the warm-up (`recorder.warm_up`), ns.
     pub fn latency(&self) -> &Histogram<u64> {
         &self.latency
     }
 
     /// Attempts per finished request (successes, failures and requests
-    /// the client refused), as a new histogram.
+    /// the client refused) after the warm-up, as a new histogram.
     pub fn attempts_per_request(&self) -> Histogram<u64> {
         let mut h = self.attempts.clone();
         for (k, &n) in self.few_attempts.iter().enumerate() {

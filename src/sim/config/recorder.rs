@@ -47,8 +47,10 @@ pub struct RecorderConfig {
     /// *absorbed*.
     #[serde(default = "default_degraded_loss")]
     pub degraded_loss: f64,
-    /// Ignore the first part of the run (warm-up) in the verdict and the
-    /// summary's percentages.
+    /// The first part of the run, left out of the verdict and of every
+    /// figure of the summary (its totals, mean and percentiles); the
+    /// series still shows it. Whole intervals are left out: those that
+    /// start before it ends. Below `duration`.
     #[serde(default)]
     pub warm_up: SimDuration,
 }

@@ -46,6 +46,16 @@ impl SimConfig {
                 ),
             ));
         }
+        if r.warm_up >= self.duration {
+            return Err(SimError::invalid(
+                "recorder.warm_up",
+                r.warm_up,
+                format!(
+                    "below the duration ({}): nothing after the warm-up would be measured",
+                    self.duration
+                ),
+            ));
+        }
         finite_in(
             "recorder.collapse_ratio",
             r.collapse_ratio,

@@ -292,7 +292,11 @@ impl Simulation {
                 config.clients.iter().map(|g| g.peak_rate()).sum(),
             )),
             at_once: VecDeque::new(),
-            recorder: Recorder::new(config.recorder.interval, sites.len()),
+            recorder: Recorder::new(
+                config.recorder.interval,
+                sites.len(),
+                config.recorder.warm_up,
+            ),
             sink: None,
             sites,
             backends,
