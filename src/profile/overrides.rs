@@ -78,11 +78,21 @@ impl Override {
     }
 
     /// The value as TOML: a TOML value if it reads as one, else a string.
-    fn toml_value(&self) -> toml::Value {
+    /// A value that reads as one TOML value followed by more keys (`300`,
+    /// a newline, `rate = 5`) is refused rather than cut after its first
+    /// line.
+    fn toml_value(&self) -> Result<toml::Value, ProfileError> {
         let text = format!("v = {}", self.value.trim());
         match toml::from_str::<toml::Table>(&text) {
-            Ok(mut t) => t.remove("v").unwrap_or_else(|| self.value.clone().into()),
-            Err(_) => toml::Value::String(self.value.trim().to_owned()),
+            Ok(mut t) if t.len() == 1 && t.contains_key("v") => Ok(t.remove("v").expect("present")),
+            Ok(t) => Err(self.error(
+                None,
+                format!(
+                    "the value holds more than one value (`{}` after a line break): give one value; a table is written `{{ a = 1, b = 2 }}`",
+                    t.keys().find(|k| *k != "v").map_or("", String::as_str)
+                ),
+            )),
+            Err(_) => Ok(toml::Value::String(self.value.trim().to_owned())),
         }
     }
 
@@ -110,7 +120,7 @@ impl Override {
     /// (written as `walked`).
     fn set(&self, here: &mut toml::Value, at: usize, walked: String) -> Result<(), ProfileError> {
         let Some(step) = self.path.get(at) else {
-            *here = self.toml_value();
+            *here = self.toml_value()?;
             return Ok(());
         };
         let next = join(&walked, step);
@@ -128,7 +138,7 @@ impl Override {
                             t.insert(k.clone(), toml::Value::Table(toml::Table::new()));
                         }
                         None => {
-                            t.insert(k.clone(), self.toml_value());
+                            t.insert(k.clone(), self.toml_value()?);
                             return Ok(());
                         }
                     }
@@ -179,12 +189,14 @@ impl Override {
 
 impl fmt::Display for Override {
     /// As written on the command line: `--set KEY=VALUE`, or `--scale K`
-    /// for a flag that sets one key of its own name.
+    /// for a flag that sets one key of its own name; a line break in the
+    /// value is shown as `\n`, so that an error stays on one line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = self.value.replace('\n', "\\n");
         if self.flag.strip_prefix("--") == Some(self.key.as_str()) {
-            write!(f, "{} {}", self.flag, self.value)
+            write!(f, "{} {value}", self.flag)
         } else {
-            write!(f, "{} {}={}", self.flag, self.key, self.value)
+            write!(f, "{} {}={value}", self.flag, self.key)
         }
     }
 }
@@ -421,9 +433,14 @@ mod tests {
             ("sites[0].name=elsewhere", "elsewhere"),
             ("sites.x=1", "`sites` is a list of 4 entries, not a table"),
             ("nope[1]=2", "no list here"),
+            (
+                "clients[0].workload.rate=300\nseed = 9",
+                "holds more than one value (`seed` after a line break)",
+            ),
         ] {
             let err = set(&c, text).unwrap_err().to_string();
-            assert!(err.starts_with(&format!("--set {text}")), "{text}: {err}");
+            let shown = text.replace('\n', "\\n");
+            assert!(err.starts_with(&format!("--set {shown}")), "{text}: {err}");
             assert!(err.contains(has), "{text}: {err}");
         }
         // The key of the error is the full path.
@@ -433,6 +450,12 @@ mod tests {
             let err = text.parse::<Override>().map(|o| set(&c, &o.to_string()));
             assert!(err.is_err(), "{text}");
         }
+    }
+
+    #[test]
+    fn a_line_break_inside_a_string_is_kept() {
+        let p = set(&mm1(), "description=one\ntwo").unwrap();
+        assert_eq!(p.description, "one\ntwo");
     }
 
     #[test]
