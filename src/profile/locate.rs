@@ -210,9 +210,17 @@ pub(super) fn place(
                     .and_then(|r| r.split('`').nth(1))
                     .map(str::to_owned)
             })
+            .or_else(|| {
+                // A value's own parser quotes it first (`5q`: unknown
+                // unit `q`).
+                message
+                    .strip_prefix('`')
+                    .and_then(|r| r.split_once("`:"))
+                    .map(|(v, _)| v.to_owned())
+            })
         && let Some((path, _, v)) = keys.iter().rev().find(|(p, _, v)| {
-            let written = &text[v.clone()];
-            let same = written == quoted_value
+            let written = text[v.clone()].trim_matches(['"', '\'']);
+            let same = written == quoted_value.trim_matches(['"', '\''])
                 || matches!(
                     (written.parse::<f64>(), quoted_value.parse::<f64>()),
                     (Ok(a), Ok(b)) if a == b
@@ -239,18 +247,23 @@ pub(super) fn written_path(text: &str, key: String) -> String {
     if key.is_empty() || keys.iter().any(|(p, _, _)| *p == key) {
         return key;
     }
-    let Some((prefix, leaf)) = key.rsplit_once('.') else {
-        return key;
-    };
-    let (under, tail) = (format!("{prefix}."), format!(".{leaf}"));
-    let mut found = keys
-        .iter()
-        .map(|(p, _, _)| p)
-        .filter(|p| p.starts_with(&under) && p.ends_with(&tail));
-    match (found.next(), found.next()) {
-        (Some(one), None) => one.clone(),
-        _ => key,
+    // The sub-table may be missing before the last part or before the
+    // last two (`window.time` of `policies.p.breaker.window.time`): the
+    // longest prefix first.
+    for (cut, _) in key.rmatch_indices('.') {
+        let (prefix, rest) = (&key[..cut], &key[cut..]);
+        let under = format!("{prefix}.");
+        let mut found = keys
+            .iter()
+            .map(|(p, _, _)| p)
+            .filter(|p| p.starts_with(&under) && p.ends_with(rest));
+        match (found.next(), found.next()) {
+            (Some(one), None) => return one.clone(),
+            (Some(_), Some(_)) => return key,
+            _ => {}
+        }
     }
+    key
 }
 
 /// serde's words for a table shape, in the profile's words.

@@ -93,14 +93,14 @@ impl CircuitBreaker {
             },
             BreakerWindow::Count(n) => {
                 return Err(RetryConfigError::new(
-                    "window",
+                    "window.count",
                     n,
                     "from 1 to 1000000 outcomes",
                 ));
             }
             BreakerWindow::Time(t) if t.0 >= 10 => Outcomes::Time(Window::new(t)),
             BreakerWindow::Time(t) => {
-                return Err(RetryConfigError::new("window", t, "at least 10 ns"));
+                return Err(RetryConfigError::new("window.time", t, "at least 10 ns"));
             }
         };
         check_range(
