@@ -233,19 +233,19 @@ fn progress_bar(len: u64, template: &str, quiet: bool) -> indicatif::ProgressBar
     bar
 }
 
-/// Writes each file beside its place and renames it into place, so a
-/// reader sees the old file or the new one, never half of one.
+/// Writes `files` into `out` as one set (see [`output`]): a reader, or
+/// an interrupted command, sees the old set or the new one, never a mix.
 fn write_files(out: &Path, files: &[(&str, String)]) -> Result<(), Failure> {
-    std::fs::create_dir_all(out)
-        .map_err(|e| Failure::Run(format!("{}: cannot create: {e}", out.display())))?;
-    for (name, text) in files {
-        let path = out.join(name);
-        let tmp = out.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, text)
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|e| Failure::Run(format!("{}: {e}", path.display())))?;
-    }
-    Ok(())
+    output::write_set(out, files).map_err(Failure::Run)
+}
+
+/// Checks, before anything is simulated, that `out` can take a set of the
+/// files `names` (an unwritable folder, or one holding a FIFO, fails now
+/// rather than after the runs).
+fn check_out(out: &Path, names: &[&str]) -> Result<(), Failure> {
+    output::prepare(out, names, output::Others::Keep)
+        .map(drop)
+        .map_err(Failure::Input)
 }
 
 /// Refuses work above the limit unless the user said `--yes`.
@@ -296,7 +296,8 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         .out
         .clone()
         .unwrap_or_else(|| Path::new("drainstorm-out").join(&profile.name));
-    let staging = output::prepare(&out).map_err(Failure::Run)?;
+    let staging =
+        output::prepare(&out, &output::FILES, output::Others::Refuse).map_err(Failure::Run)?;
     interrupt::arm(&out, staging.tmp(), configs.len());
     let started = std::time::Instant::now();
     let write_error = std::sync::Arc::new(std::sync::Mutex::new(None));

@@ -12,7 +12,9 @@ use drainstorm::plan::{
 use drainstorm::profile::{DEFAULT, Profile};
 
 use super::args::{CapacityArg, DrainArgs, HeadroomArgs, PlanArgs};
-use super::{Failure, check_work, load_checked, pool, progress_bar, restrict, write_files};
+use super::{
+    Failure, check_out, check_work, load_checked, pool, progress_bar, restrict, write_files,
+};
 
 fn check(name: &str, value: f64, lo: f64, hi: f64, open_lo: bool) -> Result<f64, Failure> {
     let ok = value.is_finite() && (if open_lo { value > lo } else { value >= lo }) && value <= hi;
@@ -68,6 +70,7 @@ fn setup(args: &PlanArgs, what: &str, tolerance: f64) -> Result<Setup, Failure> 
         .out
         .clone()
         .unwrap_or_else(|| Path::new("drainstorm-out").join(format!("{}-{what}", profile.name)));
+    check_out(&out, &[&format!("{what}.json"), &format!("{what}.csv")])?;
     Ok(Setup {
         spec,
         search: SearchSettings {

@@ -11,7 +11,9 @@ use drainstorm::report::spoken;
 use drainstorm::sim::WorkEstimate;
 
 use super::args::SizeArgs;
-use super::{Failure, check_work, load_checked, pool, progress_bar, restrict, write_files};
+use super::{
+    Failure, check_out, check_work, load_checked, pool, progress_bar, restrict, write_files,
+};
 
 /// The most rungs a ladder may have.
 const MAX_RUNGS: usize = 12;
@@ -66,6 +68,12 @@ pub fn size(args: SizeArgs) -> Result<(), Failure> {
     }
     check_work(&spec, &work, args.yes)?;
 
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("drainstorm-out").join(format!("{}-size", profile.name)));
+    check_out(&out, &["size.json", "size.csv"])?;
+
     let settings = SizeSettings {
         sizes: sizes.clone(),
         seeds: args.seeds,
@@ -107,10 +115,6 @@ pub fn size(args: SizeArgs) -> Result<(), Failure> {
     let wall = started.elapsed().as_secs_f64();
 
     let json = serde_json::to_string_pretty(&plan).map_err(|e| Failure::Run(e.to_string()))?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("drainstorm-out").join(format!("{}-size", profile.name)));
     write_files(
         &out,
         &[("size.json", format!("{json}\n")), ("size.csv", csv(&plan))],

@@ -14,7 +14,9 @@ use drainstorm::report::sweep_map;
 use super::args::{MergeArgs, SweepArgs};
 use drainstorm::profile::Override;
 
-use super::{Failure, check_work, load_checked, pool, progress_bar, restrict, write_files};
+use super::{
+    Failure, check_out, check_work, load_checked, pool, progress_bar, restrict, write_files,
+};
 
 /// `--shard K/N`.
 fn shard(text: &str, runs: usize) -> Result<(usize, usize), Failure> {
@@ -86,6 +88,7 @@ pub fn sweep(args: SweepArgs) -> Result<(), Failure> {
         .out
         .clone()
         .unwrap_or_else(|| Path::new("drainstorm-out").join(format!("{}-sweep", profile.name)));
+    check_out(&out, &RESULT_FILES)?;
     std::fs::create_dir_all(&out)
         .map_err(|e| Failure::Run(format!("{}: cannot create: {e}", out.display())))?;
     let journal_path = if n == 1 {
@@ -240,6 +243,9 @@ fn write_results(
     write_result_files(out, header, rows, &result_files(header, rows))
 }
 
+/// The files of a sweep's result set.
+const RESULT_FILES: [&str; 2] = ["sweep.csv", "map.html"];
+
 /// `sweep.csv` and `map.html`, as written.
 fn result_files(
     header: &JournalHeader,
@@ -291,8 +297,10 @@ pub fn merge_parts(args: MergeArgs) -> Result<(), Failure> {
     let out: PathBuf = args.out.clone().unwrap_or_else(|| {
         args.parts[0]
             .parent()
+            .filter(|p| !p.as_os_str().is_empty())
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
     });
+    check_out(&out, &RESULT_FILES)?;
     if args.verify > 0 {
         verify_rows(&parts, &header, args.verify, args.threads, args.quiet)?;
     }
@@ -308,8 +316,6 @@ pub fn merge_parts(args: MergeArgs) -> Result<(), Failure> {
             }
         }
     }
-    std::fs::create_dir_all(&out)
-        .map_err(|e| Failure::Run(format!("{}: cannot create: {e}", out.display())))?;
     write_result_files(&out, &header, &rows, &files)
 }
 
