@@ -869,3 +869,44 @@ fn the_outputs_are_what_a_notebook_expects() {
         ]
     );
 }
+
+#[test]
+fn an_interrupt_at_any_point_of_a_run_exits_130_or_lets_it_finish() {
+    let dir = scratch("sigint-any");
+    std::fs::write(dir.join("tiny.toml"), TINY).unwrap();
+    let args = ["run", "tiny.toml", "--quiet", "--out", "out"];
+    let started = std::time::Instant::now();
+    assert!(drainstorm(&args, &dir).status.success());
+    let full = started.elapsed();
+    let mut seen = std::collections::BTreeMap::new();
+    // Interrupts spread from the start to past the end of the run, the
+    // writing slowed so that some land in it.
+    for i in 0..20u32 {
+        let child = Command::new(env!("CARGO_BIN_EXE_drainstorm"))
+            .args(args)
+            .current_dir(&dir)
+            .env("DRAINSTORM_WRITE_PAUSE_MS", "20")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(full.mul_f64(f64::from(i) / 16.0));
+        let _ = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+        let out = child.wait_with_output().unwrap();
+        // Before the handler is installed, the signal itself ends it (the
+        // shell's 130 too).
+        let code = std::os::unix::process::ExitStatusExt::signal(&out.status)
+            .filter(|&s| s == 2)
+            .map_or(out.status.code(), |_| Some(130));
+        assert!(
+            matches!(code, Some(0 | 130)),
+            "interrupted at {i}/16 of the run: exit {code:?}: {}",
+            text(&out.stderr)
+        );
+        *seen.entry(code).or_insert(0) += 1;
+    }
+    eprintln!("exit codes: {seen:?}");
+    assert!(seen.contains_key(&Some(130)), "{seen:?}");
+}
