@@ -156,6 +156,8 @@ pub struct ProfileError {
 }
 
 impl fmt::Display for ProfileError {
+    /// One line, `FILE:LINE:COLUMN: `KEY`: MESSAGE`; a line break the
+    /// message quotes (a value given with one) is shown as `\n`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.file)?;
         if let Some((line, col)) = self.position {
@@ -165,7 +167,7 @@ impl fmt::Display for ProfileError {
         if let Some(key) = &self.key {
             write!(f, "`{key}`: ")?;
         }
-        f.write_str(&self.message)
+        f.write_str(&self.message.replace('\n', "\\n"))
     }
 }
 
