@@ -212,10 +212,10 @@ pub(super) fn place(
             })
             .or_else(|| {
                 // A value's own parser quotes it first (`5q`: unknown
-                // unit `q`).
+                // unit `q`; `-1ms` is not a duration).
                 message
                     .strip_prefix('`')
-                    .and_then(|r| r.split_once("`:"))
+                    .and_then(|r| r.split_once('`'))
                     .map(|(v, _)| v.to_owned())
             })
         && let Some((path, _, v)) = keys.iter().rev().find(|(p, _, v)| {
