@@ -66,7 +66,37 @@ fn scenario(sites: Vec<SiteConfig>, rate: f64) -> SimConfig {
 }
 
 #[test]
-fn a_load_balancer_reset_empties_its_backlog_and_restores_its_rate() {
+fn a_load_balancer_reset_undoes_what_scaling_did() {
+    // A load balancer set to 20 a second that scales by half a second up
+    // to 1 000 under 200 a second: it grows far above 20; a reset brings
+    // it back to the 20 last configured.
+    let mut lb = site("east", 8, 16);
+    lb.max_new_per_sec = Some(50.0);
+    lb.accept_backlog = 2000;
+    lb.scaling = Some(drainstorm::sim::LbScaling {
+        max_per_sec: 1000.0,
+        headroom: 1.5,
+        growth: 0.5,
+    });
+    let mut sim = Simulation::new(scenario(vec![lb], 200.0)).unwrap();
+    sim.inject(Action::SetAcceptRate {
+        site: "east".into(),
+        max_new_per_sec: 20.0,
+    })
+    .unwrap();
+    sim.run_until(secs(10));
+    let rate = |sim: &Simulation| sim.recorder().site_series(0).last().unwrap().accept_rate;
+    assert!(rate(&sim) > 100.0, "scaled to {}", rate(&sim));
+    sim.inject(Action::ResetLoadBalancer {
+        site: "east".into(),
+    })
+    .unwrap();
+    sim.run_until(secs(11));
+    assert_eq!(rate(&sim), 20.0);
+}
+
+#[test]
+fn a_load_balancer_reset_empties_its_backlog_and_keeps_its_configured_rate() {
     // A load balancer accepting 50 attempts a second, with room for 2 000
     // waiting, under 200 a second: its backlog fills.
     let mut lb = site("east", 8, 16);
@@ -96,7 +126,8 @@ fn a_load_balancer_reset_empties_its_backlog_and_restores_its_rate() {
         "{} rejections for {before} dropped",
         sim.summary().lb_rejects
     );
-    // The configured 50/s again, not the 20/s set by hand.
+    // The 20/s set by hand stays: a reset clears what the load balancer
+    // accumulated, not the operator's configuration.
     sim.run_until(secs(30));
     let last = sim
         .recorder()
@@ -104,7 +135,7 @@ fn a_load_balancer_reset_empties_its_backlog_and_restores_its_rate() {
         .last()
         .expect("intervals closed")
         .clone();
-    assert_eq!(last.accept_rate, 50.0);
+    assert_eq!(last.accept_rate, 20.0);
     // The run goes on and ends: the dropped attempts' events find nothing.
     sim.run();
     assert!(sim.summary().offered > 0);

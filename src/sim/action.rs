@@ -161,10 +161,13 @@ pub enum Action {
         /// The new policy.
         retry: RetrySpec,
     },
-    /// Put a site's load balancer back to the profile's state: its accept
-    /// rate and scaling as configured, its rate limiter without debt, and
-    /// its accept backlog emptied — each attempt waiting there is rejected
-    /// at once (its client sees a failure, as from a reset connection).
+    /// Restart a site's load balancer with its configuration: what it
+    /// accumulated is cleared — its accept backlog emptied (each attempt
+    /// waiting there is rejected at once: its client sees a failure, as
+    /// from a reset connection), its rate limiter without debt, and its
+    /// accept rate back from wherever scaling moved it to the rate last
+    /// configured (the profile's `max_new_per_sec`, or the latest
+    /// `set-accept-rate`: an operator's fix stays).
     ResetLoadBalancer {
         /// The site.
         site: String,

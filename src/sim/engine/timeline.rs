@@ -169,20 +169,18 @@ impl Simulation {
 }
 
 impl Simulation {
-    /// `reset-load-balancer`: the site's accept rate, floor and scaling as
+    /// `reset-load-balancer`: the site's accept rate back to the one last
     /// configured, the limiter without debt, and every attempt waiting in
     /// its backlog rejected now (its `Accepted` event then finds it gone).
     fn reset_load_balancer(&mut self, s: u32) {
         let now = self.now;
-        let configured = &self.config.sites[s as usize];
-        let (rate, scaling) = (
-            configured.max_new_per_sec.unwrap_or(0.0),
-            configured.scaling.clone(),
-        );
         let site = &mut self.sites[s as usize];
-        site.set_rate(rate);
-        site.rate_floor = rate;
-        site.scaling = scaling;
+        // The rate last configured (the profile's, or the latest
+        // `set-accept-rate`): scaling's drift from it is undone, the
+        // operator's configuration kept.
+        let configured = site.rate_floor;
+        site.set_rate(configured);
+        site.demand = 0;
         site.tat = now;
         let mut free = vec![false; self.accepting.len()];
         for &p in &self.free_accepting {
