@@ -72,6 +72,8 @@ macro_rules! outln {
     }};
 }
 
+#[path = "cli/explain.rs"]
+mod explain;
 #[path = "cli/plan.rs"]
 mod plan;
 #[path = "cli/size.rs"]
@@ -341,7 +343,13 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         .commit(&[
             ("summary.json", json.clone()),
             ("timeline.csv", comparison.timeline_csv()),
-            ("report.html", drainstorm::report::html(&comparison)),
+            (
+                "report.html",
+                drainstorm::report::html_with_why(
+                    &comparison,
+                    explained(&out, &comparison).as_ref(),
+                ),
+            ),
         ])
         .map_err(Failure::Run)?;
     interrupt::written()?;
@@ -376,6 +384,16 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         )?;
     }
     gate(&comparison, args.fail_on)
+}
+
+/// The explanation `drainstorm explain` made of this run's scenario, if
+/// one is beside its folder (`<out>/../<name>-explain/explain.json`), for
+/// the report to link to and to say why.
+fn explained(out: &Path, c: &Comparison) -> Option<drainstorm::report::why::Why> {
+    let folder = format!("{}-explain", c.profile.name);
+    let path = out.parent()?.join(&folder).join("explain.json");
+    let text = std::fs::read_to_string(path).ok()?;
+    drainstorm::report::why::read_why(&text, &c.profile, &format!("../{folder}/report.html"))
 }
 
 /// `--fail-on`: an error naming the combinations judged that bad or worse.
@@ -514,6 +532,7 @@ fn try_main() -> Result<(), Failure> {
         Command::Plan(args::PlanCommand::Headroom(args)) => plan::headroom(args),
         Command::Plan(args::PlanCommand::Drain(args)) => plan::drain(args),
         Command::Plan(args::PlanCommand::Size(args)) => size::size(args),
+        Command::Explain(args) => explain::explain(args),
         Command::Validate {
             profiles,
             yes,

@@ -654,3 +654,63 @@ fn plan_size_runs_the_ladder_and_refuses_a_bad_one() {
     }
     assert!(!dir.join("bad").exists());
 }
+
+#[test]
+fn explain_says_why_writes_its_files_and_the_runs_report_links_to_it() {
+    let dir = scratch("explain");
+    std::fs::write(dir.join("tiny.toml"), TINY).unwrap();
+    let out = drainstorm(
+        &[
+            "explain",
+            "tiny.toml",
+            "--only",
+            "balancer=least-conn",
+            "-q",
+        ],
+        &dir,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(said.contains("sustained by"), "{said}");
+    assert!(said.contains("least-conn + hasty: "), "{said}");
+    let folder = dir.join("drainstorm-out/tiny-explain");
+    for file in ["explain.json", "explain.csv", "report.html"] {
+        assert!(folder.join(file).exists(), "{file}");
+    }
+    let json: serde_json::Value = serde_json::from_slice(&read(&folder, "explain.json")).unwrap();
+    assert_eq!(json["combinations"].as_array().unwrap().len(), 2);
+    let csv = text(&read(&folder, "explain.csv"));
+    assert!(
+        csv.starts_with("balancer,policy,run,what,at_s,verdict,"),
+        "{csv}"
+    );
+    let page = text(&read(&folder, "report.html"));
+    assert!(page.contains("<h2>Why</h2>"));
+    // A run of the same scenario beside it links to it and says why.
+    let run = drainstorm(&["run", "tiny.toml", "-q"], &dir);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let report = text(&read(&dir, "drainstorm-out/tiny/report.html"));
+    assert!(report.contains("../tiny-explain/report.html"), "no link");
+    // ...and one of another scenario does not.
+    let other = drainstorm(&["run", "tiny.toml", "-q", "--set", "seed=9"], &dir);
+    assert!(other.status.success());
+    let report = text(&read(&dir, "drainstorm-out/tiny/report.html"));
+    assert!(!report.contains("tiny-explain"));
+    for (args, says) in [
+        (&["--seeds", "0"][..], "--seeds 0: allowed 1 to 1000"),
+        (&["--only", "balancer=ring"][..], "not compared"),
+        (&["--set", "sites[0].cuont=1"][..], "unknown field `cuont`"),
+    ] {
+        let out = drainstorm(
+            &[&["explain", "tiny.toml", "-o", "bad"][..], args].concat(),
+            &dir,
+        );
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            text(&out.stderr).contains(says),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    assert!(!dir.join("bad").exists());
+}

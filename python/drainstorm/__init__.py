@@ -38,6 +38,8 @@ __all__ = [
     "Simulation",
     "SmoothWrr",
     "bundled",
+    "explain",
+    "Explanation",
     "SweepResult",
     "plan",
     "plan_size",
@@ -119,6 +121,45 @@ def run(
         threads=threads,
     )
     return Result(json.loads(summary), _frame(series), _frame(sites), _frame(timeline))
+
+
+@dataclass
+class Explanation:
+    """What :func:`explain` returns: ``document`` (``explain.json``'s
+    contents as a dict: per combination its trigger, margin, ablations and
+    the sentences that say why) and ``runs`` (``explain.csv`` as a
+    DataFrame: one row per counterfactual of each combination)."""
+
+    document: Dict[str, Any]
+    runs: Any
+
+
+def explain(
+    profile: str,
+    *,
+    set: Optional[Iterable[str]] = None,
+    scale: Optional[float] = None,
+    balancers: Optional[Iterable[str]] = None,
+    policies: Optional[Iterable[str]] = None,
+    seeds: Optional[int] = None,
+    threads: Optional[int] = None,
+) -> Explanation:
+    """Why each balancer × policy went as it did, as ``drainstorm explain``
+    says it: which timeline action (or load rise) triggered it, how close to
+    its limits the system ran then, and which effect sustained it after the
+    trigger's end — from runs with the same seeds and one thing changed.
+    Arguments as for :func:`run`; ``seeds`` defaults to the profile's."""
+    if not isinstance(profile, str):
+        raise TypeError(f"profile must be a str (a name, a path or TOML), not {type(profile).__name__}")
+    document, runs = _drainstorm.explain(
+        profile,
+        set=_changes(set, scale),
+        balancers=_strings("balancers", balancers),
+        policies=_strings("policies", policies),
+        seeds=seeds,
+        threads=threads,
+    )
+    return Explanation(json.loads(document), _frame(runs))
 
 
 def show(profile: str, *, set: Optional[Iterable[str]] = None, scale: Optional[float] = None) -> str:

@@ -20,6 +20,15 @@ def run(
     seeds: Optional[int] = ...,
     threads: Optional[int] = ...,
 ) -> Tuple[str, str, str, str]: ...
+def explain(
+    profile: str,
+    *,
+    set: Optional[List[str]] = ...,
+    balancers: Optional[List[str]] = ...,
+    policies: Optional[List[str]] = ...,
+    seeds: Optional[int] = ...,
+    threads: Optional[int] = ...,
+) -> Tuple[str, str]: ...
 def bundled() -> List[str]: ...
 def show(profile: str, *, set: Optional[List[str]] = ...) -> str: ...
 

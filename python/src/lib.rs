@@ -106,6 +106,35 @@ fn run(
     ))
 }
 
+/// `drainstorm explain`: why each combination went as it did. Returns
+/// (explain.json, explain.csv), as the command line writes them.
+#[pyfunction]
+#[pyo3(signature = (profile, *, set=None, balancers=None, policies=None, seeds=None, threads=None))]
+fn explain(
+    py: Python<'_>,
+    profile: &str,
+    set: Option<Vec<String>>,
+    balancers: Option<Vec<String>>,
+    policies: Option<Vec<String>>,
+    seeds: Option<u32>,
+    threads: Option<usize>,
+) -> PyResult<(String, String)> {
+    let mut p = planning::narrowed(profile, &set.unwrap_or_default(), balancers, policies)?;
+    if let Some(n) = seeds {
+        p.compare.seeds = n;
+    }
+    let p = p.checked().map_err(profile_error)?;
+    let pool = planning::pool(threads)?;
+    let seeds = p.compare.seeds;
+    let plan = py
+        .detach(|| pool.install(|| drainstorm::plan::ExplainPlan::run(&p, seeds, &|_| {})))
+        .map_err(|e| PyRuntimeError::new_err(format!("a run failed: {e}")))?;
+    Ok((
+        drainstorm::report::why::json(&p, &plan),
+        drainstorm::report::why::csv(&p, &plan),
+    ))
+}
+
 /// The bundled profiles' names.
 #[pyfunction]
 fn bundled() -> Vec<&'static str> {
@@ -134,6 +163,7 @@ fn _drainstorm(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run, m)?)?;
     m.add_function(wrap_pyfunction!(bundled, m)?)?;
     m.add_function(wrap_pyfunction!(show, m)?)?;
+    m.add_function(wrap_pyfunction!(explain, m)?)?;
     m.add_function(wrap_pyfunction!(planning::sweep_shard, m)?)?;
     m.add_function(wrap_pyfunction!(planning::sweep_merge, m)?)?;
     m.add_function(wrap_pyfunction!(planning::combinations, m)?)?;

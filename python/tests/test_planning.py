@@ -84,3 +84,19 @@ def test_a_size_ladder_locally_and_on_an_executor():
     assert half["base_scale"] == 0.5
     with pytest.raises(drainstorm.DrainstormError, match="increasing"):
         drainstorm.plan_size(TINY, sizes=[2, 1])
+
+
+def test_explain_names_the_trigger_and_matches_the_command_lines_files():
+    e = drainstorm.explain(TINY, seeds=1, balancers=["least-conn"])
+    doc = e.document
+    assert doc["schema_version"] == 1
+    assert [(c["balancer"], c["policy"]) for c in doc["combinations"]] == [("least-conn", "hasty")]
+    c = doc["combinations"][0]
+    assert c["trigger"] in {"nothing", "candidates", "together", "not-the-timeline"}
+    # One candidate: the drain at 10 s; the run without it is in the CSV.
+    assert [k["at_s"] for k in c["candidates"]] == [10.0]
+    assert list(e.runs.run[:2]) == ["as-written", "without"]
+    assert (e.runs.seeds == 1).all()
+    assert c["sentences"][0].startswith("least-conn + hasty: ")
+    with pytest.raises(drainstorm.DrainstormError, match="unknown field `cuont`"):
+        drainstorm.explain(TINY, set=["sites[0].cuont=1"])

@@ -62,6 +62,15 @@ pub enum Command {
     /// slowly to drain, and whether the model is large enough.
     #[command(subcommand)]
     Plan(PlanCommand),
+    /// Say why each combination went as it did: which timeline action (or
+    /// load rise) triggered it, how close to its limits the system ran
+    /// when it came, and which effect sustained it after the trigger's end
+    /// (retries, abandoned work, load-balancer backlogs, health-check
+    /// ejections, DNS caches, client budgets and breakers) — from runs
+    /// with the same seeds and one thing changed. Writes explain.json,
+    /// explain.csv and report.html (with a "Why" section).
+    #[command(after_help = EXIT_CODES)]
+    Explain(ExplainArgs),
     /// Check profiles: the first error of each, located, and their warnings.
     #[command(after_help = EXIT_CODES)]
     Validate {
@@ -180,6 +189,41 @@ impl FailOn {
         };
         rank(verdict) >= floor
     }
+}
+
+/// `drainstorm explain`'s options.
+#[derive(clap::Args, Default)]
+pub struct ExplainArgs {
+    #[arg(help = PROFILE_HELP)]
+    pub profile: Option<String>,
+    #[command(flatten)]
+    pub changes: Changes,
+    /// Seeds per combination and counterfactual (default: the profile's
+    /// `compare.seeds`).
+    #[arg(short = 'n', long)]
+    pub seeds: Option<u32>,
+    /// Explain only some combinations, `balancer=NAME` or `policy=NAME`
+    /// (several: `balancer=least-conn,p2c`).
+    #[arg(long)]
+    pub only: Vec<String>,
+    /// Output folder (default: drainstorm-out/<profile name>-explain/).
+    #[arg(short, long)]
+    pub out: Option<PathBuf>,
+    /// Worker threads: a number, or 0 or `auto` for one per core.
+    #[arg(short = 'j', long, value_parser = threads)]
+    pub threads: Option<usize>,
+    /// Print explain.json on standard output instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Run even when the estimated work is above the limits.
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Treat the profile's warnings as errors.
+    #[arg(long)]
+    pub strict: bool,
+    /// No progress bar and no timing.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// `drainstorm sweep`'s options.

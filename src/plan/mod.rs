@@ -18,6 +18,9 @@
 //!   and [`HeadroomPlan`], that search for every balancer × policy.
 //! - [`DrainPlan`]: the same search over the drains' ramp: the shortest
 //!   linear drain each combination absorbs.
+//! - [`ExplainPlan`]: why each combination went as it did — the trigger,
+//!   the margin when it came, and the effect that sustained it — from
+//!   counterfactual runs with the same seeds.
 //! - [`SizePlan`]: the profile on a ladder of sizes, and the smallest from
 //!   which each combination's verdict and recovery time no longer change
 //!   ([`converged_at`]).
@@ -26,6 +29,7 @@ mod axis;
 mod capacity;
 mod cells;
 mod drain;
+mod explain;
 mod headroom;
 mod judge;
 mod search;
@@ -36,6 +40,10 @@ pub use self::axis::{Axis, MAX_STEPS};
 pub use self::capacity::{Arithmetic, Binding, Capacity, scale_capacity, staying_sites};
 pub use self::cells::{Cell, cells};
 pub use self::drain::{DrainAnswer, DrainPlan, DrainSettings, with_drain_ramp};
+pub use self::explain::{
+    Candidate, Effect, ExplainPlan, Explanation, Margin, Outcome as ExplainOutcome, Trigger,
+    ablated, candidates, ends_sooner, without, without_any,
+};
 pub use self::headroom::{Headroom, HeadroomPlan, HeadroomSettings};
 pub use self::judge::{Judging, Progress, judge};
 pub use self::search::{Outcome, Probe, Search, SearchSettings, Trial, search, wilson};

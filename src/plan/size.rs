@@ -68,7 +68,7 @@ pub struct VerdictMix {
 }
 
 impl VerdictMix {
-    fn add(&mut self, v: Verdict) {
+    pub(super) fn add(&mut self, v: Verdict) {
         *match v {
             Verdict::Absorbed => &mut self.absorbed,
             Verdict::Degraded => &mut self.degraded,

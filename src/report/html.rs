@@ -439,6 +439,13 @@ fn verdict_class(v: Verdict) -> &'static str {
 
 /// The whole report page.
 pub fn html(c: &Comparison) -> String {
+    html_with_why(c, None)
+}
+
+/// [`html`], with a "Why" section after "What happened" — from an
+/// explanation (`drainstorm explain`), or read back from one made earlier
+/// of the same scenario — whose conclusion joins the opening sentences.
+pub fn html_with_why(c: &Comparison, why: Option<&super::why::Why>) -> String {
     let rows = c.rows();
     let mut page = String::new();
     let name = escape(&c.profile.name);
@@ -481,13 +488,19 @@ th {{ background: #f0f2f5; font-weight: 600; }}
             escape(&n)
         )),
     );
-    let said = story::conclusion(c);
+    let mut said = story::conclusion(c);
+    if let Some(why) = why {
+        said.extend(why.conclusion.iter().cloned());
+    }
     if !said.is_empty() {
         let _ = write!(
             page,
             "<section><h2>What happened</h2><p class=\"conclusion\">{}</p></section>",
             escape(&said.join(" "))
         );
+    }
+    if let Some(why) = why {
+        page += &super::why::section(why);
     }
     let _ = write!(
         page,

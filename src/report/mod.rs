@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::profile::{Profile, Run};
 use crate::sim::{Recovery, RunResult, SimError, SiteInterval, Summary, Verdict, run_batch};
 
-pub use self::html::html;
+pub use self::html::{html, html_with_why};
 pub use self::story::spoken;
 
 mod csv_rows;
@@ -19,6 +19,7 @@ pub mod schema;
 mod story;
 pub mod sweep;
 mod sweep_map;
+pub mod why;
 
 pub use self::sweep_map::sweep_map;
 

@@ -164,22 +164,29 @@ pub fn marks(timeline: &[TimedAction]) -> Vec<(f64, String)> {
         }
     }
     out.into_iter()
-        .map(|(at, items)| {
-            let mut parts: Vec<(Vec<String>, String)> = Vec::new();
-            for (who, what) in items {
-                match parts.iter_mut().find(|(_, w)| *w == what) {
-                    Some((names, _)) => names.push(who),
-                    None => parts.push((vec![who], what)),
-                }
-            }
-            let label = parts
-                .into_iter()
-                .map(|(names, what)| format!("{} {what}", names.join(", ")))
-                .collect::<Vec<_>>()
-                .join("; ");
-            (at as f64 / 1e9, label)
-        })
+        .map(|(at, items)| (at as f64 / 1e9, merged(items)))
         .collect()
+}
+
+/// Actions at one moment in a few words: `dfw, ord, iad accept 340/s`.
+pub(super) fn label_of(actions: &[&Action]) -> String {
+    merged(actions.iter().map(|a| verb(a)).collect())
+}
+
+/// (who, what) pairs with the same `what` merged: `a, b what`.
+fn merged(items: Vec<(String, String)>) -> String {
+    let mut parts: Vec<(Vec<String>, String)> = Vec::new();
+    for (who, what) in items {
+        match parts.iter_mut().find(|(_, w)| *w == what) {
+            Some((names, _)) => names.push(who),
+            None => parts.push((vec![who], what)),
+        }
+    }
+    parts
+        .into_iter()
+        .map(|(names, what)| format!("{} {what}", names.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 #[cfg(test)]

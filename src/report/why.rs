@@ -1,0 +1,608 @@
+//! `drainstorm explain`'s words and files: per balancer × policy, what
+//! triggered it, how close to its limits the system ran when it came, and
+//! what sustained it ([`ExplainPlan`]).
+//!
+//! `explain.json`, schema version 1 (times in seconds in keys ending in
+//! `_s`, shares as fractions):
+//!
+//! | key | what |
+//! |---|---|
+//! | `schema_version`, `drainstorm_version` | 1, the crate's version |
+//! | `profile` | `name`, `scenario_sha256` (the resolved profile with its comparison left out: what a `run` report matches to link here) |
+//! | `seeds` | seeds per combination |
+//! | `trigger_end_s` | where the effects were ablated (null: no trigger end) |
+//! | `conclusion` | the sentences a report opens its "Why" with |
+//! | `combinations` | one per balancer × policy, in the profile's order: `balancer`, `policy`, `verdict`, `lost`, `recovery` (as in `summary.json`), `trigger` (`"nothing"`, `"candidates"`, `"together"` or `"not-the-timeline"`), `triggered_by` (labels), `candidates` (each `label`, `at_s`, `load`, and the run without it: `verdict`, `absorbed_seeds`, `lost`), `without_any` (the run with no candidate at all, or null), `margin` (`at_s`, `backend_utilisation`, `accept_utilisation`, `peak_load_per_s`, `backend_capacity_per_s`, `accept_capacity_per_s`, `break_even`), `ablations` (each `effect`, `verdict`, `lost`, `recovery`), `sustained_by` (effect names, the soonest recovery first), `sentences` |
+//! | `runs`, `simulated_s` | the runs made and their simulated time |
+//!
+//! `explain.csv`: one row per run kind of each combination — `balancer`,
+//! `policy`, `run` (`as-written`, `without`, `without-any`, `ablated`),
+//! `what` (the candidate's label or the effect's name), `at_s` (when the
+//! candidate happens or the effect is ablated; empty for the run as
+//! written), `verdict` (most seeds'), `absorbed_seeds`, `seeds`, `lost`
+//! (mean share), `recovery` (`no-trigger`, `before-trigger-end`, `after`,
+//! `never`: the median seed's) and `recovery_s` (seconds after the
+//! trigger's end, for `after`; 0 for `before-trigger-end`).
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::html::{escape, time_label};
+use super::story::{label_of, spoken};
+use crate::plan::{Candidate, Effect, ExplainOutcome, ExplainPlan, Explanation, Trigger};
+use crate::profile::Profile;
+use crate::sim::Recovery;
+
+/// The version of `explain.json`'s layout.
+pub const EXPLAIN_SCHEMA_VERSION: u32 = 1;
+
+/// What a report says of why: built from an [`ExplainPlan`], or read back
+/// from the `explain.json` an earlier `explain` wrote beside a run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Why {
+    /// The sentences the report opens its "Why" with.
+    pub conclusion: Vec<String>,
+    /// Per combination: (balancer, policy, sentences).
+    pub combinations: Vec<(String, String, Vec<String>)>,
+    /// Where the explanation's own page is, relative to the report, when
+    /// the report is a run's.
+    pub link: Option<String>,
+}
+
+/// The SHA-256 of `profile` as resolved, its comparison left out: a run and
+/// an explanation of the same scenario match whatever they compare.
+pub fn scenario_sha256(profile: &Profile) -> String {
+    let mut p = profile.clone();
+    p.compare = Default::default();
+    Sha256::digest(p.to_toml().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A moment as the report says it: a clock time (UTC) when the profile
+/// sets `clock_start`, else seconds.
+fn when(profile: &Profile, seconds: f64) -> String {
+    match profile.clock_start_seconds() {
+        Some(_) => format!("{} UTC", time_label(profile, seconds)),
+        None => format!("{} s", (seconds * 1000.0).round() / 1000.0),
+    }
+}
+
+/// A candidate trigger in words: "cys drained at 17:45 UTC".
+pub fn label(profile: &Profile, candidate: &Candidate) -> String {
+    let at = when(profile, candidate.at.as_secs_f64());
+    if candidate.load {
+        return format!("the load's rise (above its level at the start, by {at})");
+    }
+    let actions: Vec<_> = candidate
+        .actions
+        .iter()
+        .map(|&i| &profile.scenario.timeline[i].action)
+        .collect();
+    format!("{} at {at}", label_of(&actions))
+}
+
+fn pct(x: f64) -> String {
+    let p = x * 100.0;
+    if p != 0.0 && p.abs() < 0.1 {
+        format!("{p:.2} %")
+    } else {
+        format!("{p:.1} %")
+    }
+}
+
+/// "recovered 3 min after the trigger's end", "never recovered".
+fn recovered(r: Recovery) -> String {
+    match r {
+        Recovery::NoTrigger => "had no trigger's end to recover from".into(),
+        Recovery::BeforeTriggerEnd => "had recovered by the trigger's end".into(),
+        Recovery::After { seconds } if seconds < 1.0 => "recovered at once".into(),
+        Recovery::After { seconds } => format!("recovered {} after it", spoken(seconds)),
+        Recovery::Never => "never recovered within the run".into(),
+    }
+}
+
+/// The few sentences that explain one combination.
+pub fn sentences(profile: &Profile, e: &Explanation) -> Vec<String> {
+    let mut out = Vec::new();
+    let name = format!("{} + {}", e.balancer, e.policy);
+    let outcome = |o: &ExplainOutcome| format!("{}, {} lost", o.verdict, pct(o.lost));
+    match &e.trigger {
+        Trigger::Nothing => {
+            out.push(format!(
+                "{name}: {} — nothing to explain.",
+                outcome(&e.base)
+            ));
+            return out;
+        }
+        Trigger::Candidates { which } => {
+            let labels: Vec<String> = which
+                .iter()
+                .map(|&k| label(profile, &e.candidates[k]))
+                .collect();
+            let without: Vec<String> = which
+                .iter()
+                .map(|&k| outcome(&e.without[k]))
+                .collect();
+            out.push(if which.len() == 1 {
+                format!(
+                    "{name}: {}. Triggered by {} — without it: {}.",
+                    outcome(&e.base),
+                    labels[0],
+                    without[0]
+                )
+            } else {
+                format!(
+                    "{name}: {}. Triggered by each of {} — without any one of them it is absorbed.",
+                    outcome(&e.base),
+                    labels.join(", ")
+                )
+            });
+        }
+        Trigger::Together => out.push(format!(
+            "{name}: {}. No one action is the trigger: without any one of {} it still fails, without all of them it is {} — more than one of them can trigger it.",
+            outcome(&e.base),
+            e.candidates
+                .iter()
+                .map(|c| label(profile, c))
+                .collect::<Vec<_>>()
+                .join(", "),
+            e.without_any
+                .as_ref()
+                .map_or_else(|| "absorbed".to_owned(), outcome)
+        )),
+        Trigger::NotTheTimeline => {
+            let none = e.without_any.as_ref().or(e.without.first());
+            let without = if e.candidates.is_empty() {
+                "any trigger"
+            } else {
+                "any of its actions (and with the load held at its start)"
+            };
+            out.push(match none {
+                Some(o) if o.verdict < e.base.verdict => format!(
+                    "{name}: {}. Not the timeline alone: without {without} it is already {} — vulnerable on its own — and the timeline made it worse.",
+                    outcome(&e.base),
+                    outcome(o),
+                ),
+                _ => format!(
+                    "{name}: {}. Not the timeline: without {without} it is already {} — the system was vulnerable on its own.",
+                    outcome(&e.base),
+                    none.map_or_else(|| outcome(&e.base), outcome),
+                ),
+            });
+        }
+    }
+    let m = &e.margin;
+    let a = &m.arithmetic;
+    let mut margin = format!(
+        "At {} the sites in rotation ran their backends at {}",
+        when(profile, m.at.as_secs_f64()),
+        pct(m.backend_utilisation)
+    );
+    if let Some(u) = m.accept_utilisation {
+        let _ = write!(
+            margin,
+            " and admitted {} of what their load balancers' accept rates allowed",
+            pct(u)
+        );
+    }
+    let _ = write!(
+        margin,
+        "; the sites that stay in rotation serve {:.0}/s with their backends",
+        a.backend_capacity
+    );
+    if a.accept_capacity.is_finite() {
+        let _ = write!(margin, " and accept {:.0}/s", a.accept_capacity);
+    }
+    let _ = write!(
+        margin,
+        " against a peak of {:.0}/s: break-even at ×{:.2} their capacity.",
+        a.peak_load,
+        a.break_even()
+    );
+    out.push(margin);
+    let end = e.trigger_end.map(|t| when(profile, t.as_secs_f64()));
+    match (e.base.recovery, &end) {
+        (Recovery::NoTrigger, _) | (_, None) => out.push(
+            "No trigger's end to ablate anything at: what sustained it is not judged.".into(),
+        ),
+        (Recovery::BeforeTriggerEnd, _) => out.push(format!(
+            "It had recovered by the trigger's end ({}): nothing sustained it.",
+            end.as_deref().unwrap_or_default()
+        )),
+        (base, Some(end)) => {
+            let base_words = match base {
+                Recovery::Never => "never within the run".to_owned(),
+                r => format!("{} after", spoken(r.seconds().unwrap_or(0.0))),
+            };
+            let mut said = Vec::new();
+            for effect in &e.sustained_by {
+                let o = e
+                    .ablation(*effect)
+                    .expect("a sustaining effect was ablated");
+                said.push(format!(
+                    "{} ({}): {} at {end}, it {} instead of {base_words}",
+                    effect.sustains(),
+                    effect.family(),
+                    effect.ablated(),
+                    recovered(o.recovery),
+                ));
+            }
+            out.push(match said.split_first() {
+                Some((first, [])) => format!("Sustained by {first}."),
+                Some((first, rest)) => {
+                    format!("Sustained by {first}; also by {}.", rest.join("; "))
+                }
+                None => {
+                    let tried: Vec<&str> = e.ablations.iter().map(|(f, _)| f.name()).collect();
+                    format!(
+                        "No single ablation at {end} ended it sooner (tried: {}); it {}.",
+                        if tried.is_empty() {
+                            "none could act".to_owned()
+                        } else {
+                            tried.join(", ")
+                        },
+                        recovered(base),
+                    )
+                }
+            });
+        }
+    }
+    out
+}
+
+/// The sentences a report opens its "Why" with: how many combinations
+/// each trigger explains, how many were vulnerable on their own, and what
+/// sustained the storms.
+pub fn conclusion(profile: &Profile, plan: &ExplainPlan) -> Vec<String> {
+    let es = &plan.explanations;
+    let n = es.len();
+    let mut out = Vec::new();
+    let mut by_label: Vec<(String, Vec<String>)> = Vec::new();
+    let mut alone = Vec::new();
+    let mut together = Vec::new();
+    for e in es {
+        let name = format!("{} + {}", e.balancer, e.policy);
+        match &e.trigger {
+            Trigger::Candidates { which } => {
+                for &k in which {
+                    let l = label(profile, &e.candidates[k]);
+                    match by_label.iter_mut().find(|(x, _)| *x == l) {
+                        Some((_, names)) => names.push(name.clone()),
+                        None => by_label.push((l, vec![name.clone()])),
+                    }
+                }
+            }
+            Trigger::NotTheTimeline => alone.push(name),
+            Trigger::Together => together.push(name),
+            Trigger::Nothing => {}
+        }
+    }
+    for (l, names) in &by_label {
+        out.push(format!(
+            "{} of {n} combinations went wrong because of {l}: without it they absorb it.",
+            names.len()
+        ));
+    }
+    if !together.is_empty() {
+        out.push(format!(
+            "{} of {n} had no one trigger: without any one action they still fail, without all of them they absorb ({}).",
+            together.len(),
+            list(&together)
+        ));
+    }
+    if !alone.is_empty() {
+        out.push(format!(
+            "{} of {n} were not triggered by the timeline: without any action they already fail ({}).",
+            alone.len(),
+            list(&alone)
+        ));
+    }
+    let mut by_effect: Vec<(Effect, usize)> = Vec::new();
+    for e in es {
+        if let Some(&first) = e.sustained_by.first() {
+            match by_effect.iter_mut().find(|(f, _)| *f == first) {
+                Some((_, k)) => *k += 1,
+                None => by_effect.push((first, 1)),
+            }
+        }
+    }
+    if !by_effect.is_empty() {
+        let parts: Vec<String> = by_effect
+            .iter()
+            .map(|(f, k)| format!("{} in {k}", f.sustains()))
+            .collect();
+        out.push(format!(
+            "What kept the storms going after the trigger's end, by the ablation that ended them soonest: {}.",
+            parts.join(", ")
+        ));
+    }
+    out
+}
+
+fn list(names: &[String]) -> String {
+    match names.len() {
+        0..=4 => names.join(", "),
+        k => format!("{} and {} more", names[..3].join(", "), k - 3),
+    }
+}
+
+/// The [`Why`] of a plan, for a report.
+pub fn why(profile: &Profile, plan: &ExplainPlan) -> Why {
+    Why {
+        conclusion: conclusion(profile, plan),
+        combinations: plan
+            .explanations
+            .iter()
+            .map(|e| (e.balancer.clone(), e.policy.clone(), sentences(profile, e)))
+            .collect(),
+        link: None,
+    }
+}
+
+/// The [`Why`] an `explain.json` holds, if it explains `profile`'s scenario
+/// (`None` for another scenario, another schema or a file that is not
+/// one); `link` is where the report finds the explanation's page.
+pub fn read_why(json: &str, profile: &Profile, link: &str) -> Option<Why> {
+    let v: Value = serde_json::from_str(json).ok()?;
+    if v["schema_version"] != json!(EXPLAIN_SCHEMA_VERSION)
+        || v["profile"]["scenario_sha256"] != json!(scenario_sha256(profile))
+    {
+        return None;
+    }
+    let strings = |v: &Value| -> Option<Vec<String>> {
+        v.as_array()?
+            .iter()
+            .map(|s| s.as_str().map(str::to_owned))
+            .collect()
+    };
+    Some(Why {
+        conclusion: strings(&v["conclusion"])?,
+        combinations: v["combinations"]
+            .as_array()?
+            .iter()
+            .map(|c| {
+                Some((
+                    c["balancer"].as_str()?.to_owned(),
+                    c["policy"].as_str()?.to_owned(),
+                    strings(&c["sentences"])?,
+                ))
+            })
+            .collect::<Option<_>>()?,
+        link: Some(link.to_owned()),
+    })
+}
+
+fn recovery_cells(r: Recovery) -> (&'static str, String) {
+    match r {
+        Recovery::NoTrigger => ("no-trigger", String::new()),
+        Recovery::BeforeTriggerEnd => ("before-trigger-end", "0".into()),
+        Recovery::After { seconds } => ("after", format!("{seconds}")),
+        Recovery::Never => ("never", String::new()),
+    }
+}
+
+/// A recovery as `summary.json` writes it.
+fn recovery_doc(r: Recovery) -> Value {
+    let (state, _) = recovery_cells(r);
+    match r {
+        Recovery::After { seconds } => json!({ "state": state, "after_s": seconds }),
+        _ => json!({ "state": state }),
+    }
+}
+
+fn outcome_doc(o: &ExplainOutcome) -> Value {
+    json!({
+        "verdict": o.verdict,
+        "absorbed_seeds": o.verdicts.absorbed,
+        "lost": o.lost,
+        "recovery": recovery_doc(o.recovery),
+    })
+}
+
+/// `explain.json`: see the module documentation.
+pub fn json(profile: &Profile, plan: &ExplainPlan) -> String {
+    let secs = |t: crate::retry::SimTime| t.0 as f64 / 1e9;
+    let combinations: Vec<Value> = plan
+        .explanations
+        .iter()
+        .map(|e| {
+            let a = &e.margin.arithmetic;
+            json!({
+                "balancer": e.balancer,
+                "policy": e.policy,
+                "verdict": e.base.verdict,
+                "lost": e.base.lost,
+                "recovery": recovery_doc(e.base.recovery),
+                "trigger": match e.trigger {
+                    Trigger::Nothing => "nothing",
+                    Trigger::Candidates { .. } => "candidates",
+                    Trigger::Together => "together",
+                    Trigger::NotTheTimeline => "not-the-timeline",
+                },
+                "triggered_by": match &e.trigger {
+                    Trigger::Candidates { which } => which
+                        .iter()
+                        .map(|&k| label(profile, &e.candidates[k]))
+                        .collect::<Vec<_>>(),
+                    _ => Vec::new(),
+                },
+                "candidates": e.candidates.iter().zip(&e.without).map(|(c, o)| {
+                    let mut doc = outcome_doc(o);
+                    doc["label"] = json!(label(profile, c));
+                    doc["at_s"] = json!(secs(c.at));
+                    doc["load"] = json!(c.load);
+                    doc
+                }).collect::<Vec<_>>(),
+                "without_any": e.without_any.as_ref().map(outcome_doc),
+                "margin": {
+                    "at_s": secs(e.margin.at),
+                    "backend_utilisation": e.margin.backend_utilisation,
+                    "accept_utilisation": e.margin.accept_utilisation,
+                    "peak_load_per_s": a.peak_load,
+                    "backend_capacity_per_s": a.backend_capacity,
+                    "accept_capacity_per_s": a.accept_capacity.is_finite().then_some(a.accept_capacity),
+                    "break_even": a.break_even(),
+                },
+                "ablations": e.ablations.iter().map(|(f, o)| {
+                    let mut doc = outcome_doc(o);
+                    doc["effect"] = json!(f.name());
+                    doc
+                }).collect::<Vec<_>>(),
+                "sustained_by": e.sustained_by.iter().map(|f| f.name()).collect::<Vec<_>>(),
+                "sentences": sentences(profile, e),
+            })
+        })
+        .collect();
+    let doc = json!({
+        "schema_version": EXPLAIN_SCHEMA_VERSION,
+        "drainstorm_version": env!("CARGO_PKG_VERSION"),
+        "profile": { "name": profile.name, "scenario_sha256": scenario_sha256(profile) },
+        "seeds": plan.seeds,
+        "trigger_end_s": plan.explanations.first().and_then(|e| e.trigger_end).map(secs),
+        "conclusion": conclusion(profile, plan),
+        "combinations": combinations,
+        "runs": plan.runs,
+        "simulated_s": plan.simulated_s,
+    });
+    serde_json::to_string_pretty(&doc).expect("a document serialises") + "\n"
+}
+
+/// `explain.csv`: see the module documentation.
+pub fn csv(profile: &Profile, plan: &ExplainPlan) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record([
+        "balancer",
+        "policy",
+        "run",
+        "what",
+        "at_s",
+        "verdict",
+        "absorbed_seeds",
+        "seeds",
+        "lost",
+        "recovery",
+        "recovery_s",
+    ]);
+    let secs = |t: crate::retry::SimTime| format!("{}", t.0 as f64 / 1e9);
+    for e in &plan.explanations {
+        let mut row = |run: &str, what: String, at: String, o: &ExplainOutcome| {
+            let (state, s) = recovery_cells(o.recovery);
+            let _ = w.write_record([
+                e.balancer.as_str(),
+                e.policy.as_str(),
+                run,
+                &what,
+                &at,
+                &o.verdict.to_string(),
+                &o.verdicts.absorbed.to_string(),
+                &o.verdicts.total().to_string(),
+                &format!("{}", o.lost),
+                state,
+                &s,
+            ]);
+        };
+        row("as-written", String::new(), String::new(), &e.base);
+        for (c, o) in e.candidates.iter().zip(&e.without) {
+            row("without", label(profile, c), secs(c.at), o);
+        }
+        if let Some(o) = &e.without_any {
+            row("without-any", "every candidate".into(), String::new(), o);
+        }
+        for (f, o) in &e.ablations {
+            let at = e.trigger_end.map(secs).unwrap_or_default();
+            row("ablated", f.name().into(), at, o);
+        }
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// The table `drainstorm explain` prints: per combination its verdict,
+/// its trigger, what sustained it and how soon the best ablation ended it.
+pub fn table(profile: &Profile, plan: &ExplainPlan) -> String {
+    let mut rows = vec![[
+        "balancer".to_owned(),
+        "policy".into(),
+        "verdict".into(),
+        "trigger".into(),
+        "sustained by".into(),
+        "recovery".into(),
+        "ablated".into(),
+    ]];
+    let rec = |r: Recovery| match r {
+        Recovery::NoTrigger => "—".to_owned(),
+        Recovery::BeforeTriggerEnd => "before end".into(),
+        Recovery::After { seconds } => spoken(seconds),
+        Recovery::Never => "never".into(),
+    };
+    for e in &plan.explanations {
+        let trigger = match &e.trigger {
+            Trigger::Nothing => "—".to_owned(),
+            Trigger::Candidates { which } => which
+                .iter()
+                .map(|&k| label(profile, &e.candidates[k]))
+                .collect::<Vec<_>>()
+                .join("; "),
+            Trigger::Together => "several, none alone".into(),
+            Trigger::NotTheTimeline => "none: vulnerable alone".into(),
+        };
+        let (sustained, ablated) = match e.sustained_by.first() {
+            Some(f) => (
+                f.sustains().to_owned(),
+                e.ablation(*f).map_or(String::new(), |o| rec(o.recovery)),
+            ),
+            None if e.base.recovery_s() > 0.0 => ("no single effect".into(), "—".into()),
+            None => ("—".into(), "—".into()),
+        };
+        rows.push([
+            e.balancer.clone(),
+            e.policy.clone(),
+            e.base.verdict.to_string(),
+            trigger,
+            sustained,
+            rec(e.base.recovery),
+            ablated,
+        ]);
+    }
+    let widths: Vec<usize> = (0..7)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for r in &rows {
+        let cells: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(cell, &w)| format!("{cell:<w$}"))
+            .collect();
+        out += cells.join("  ").trim_end();
+        out.push('\n');
+    }
+    out
+}
+
+/// The report's "Why" section.
+pub(super) fn section(why: &Why) -> String {
+    let mut s = String::from("<section id=\"why\"><h2>Why</h2>");
+    if let Some(link) = &why.link {
+        let _ = write!(
+            s,
+            "<p class=\"note\">From the explanation made by <code>drainstorm explain</code>: <a href=\"{}\">its page</a>.</p>",
+            escape(link)
+        );
+    }
+    if !why.conclusion.is_empty() {
+        let _ = write!(
+            s,
+            "<p class=\"conclusion\">{}</p>",
+            escape(&why.conclusion.join(" "))
+        );
+    }
+    for (_, _, said) in &why.combinations {
+        let _ = write!(s, "<p>{}</p>", escape(&said.join(" ")));
+    }
+    s + "<p class=\"note\">Each explanation compares runs with the same seeds and one thing changed: the timeline without each group of actions (and the load without its rise), and, at the trigger's end, each sustaining effect ablated through the engine's own actions — retries stopped, abandoned work cancelled, load balancers reset, health checks stopped, DNS caches flushed, budgets and breakers reset. An effect sustained the storm if its ablation ended it in at most half the time (or at all).</p></section>"
+}
