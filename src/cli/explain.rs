@@ -121,7 +121,7 @@ pub fn explain(args: ExplainArgs) -> Result<(), Failure> {
     for line in &said.conclusion {
         outln!("{line}")?;
     }
-    for (_, _, sentences) in &said.combinations {
+    for (_, sentences) in &said.combinations {
         outln!("\n{}", sentences.join(" "))?;
     }
     if !args.quiet {

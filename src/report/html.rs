@@ -477,6 +477,10 @@ th {{ background: #f0f2f5; font-weight: 600; }}
 .conclusion {{ font-size: 17px; line-height: 1.5; }}
 .states span {{ width: 14px; height: 12px; border-radius: 6px; }}
 .note {{ color: #5b6474; font-size: 14px; }}
+table.why td, table.why th {{ text-align: left; }}
+table.why tr.said td {{ border-bottom: 1px solid #e6e8ec; white-space: normal; color: #3d4554; font-size: 13px; padding-top: 0; }}
+table.why tr:not(.said) td {{ border-bottom: none; }}
+details summary {{ cursor: pointer; color: #5b6474; }}
 </style></head><body>
 <header><h1>drainstorm — {name}</h1><p>{}</p><p class="note">{}</p>{}</header>
 <main>

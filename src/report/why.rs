@@ -45,8 +45,9 @@ pub const EXPLAIN_SCHEMA_VERSION: u32 = 1;
 pub struct Why {
     /// The sentences the report opens its "Why" with.
     pub conclusion: Vec<String>,
-    /// Per combination: (balancer, policy, sentences).
-    pub combinations: Vec<(String, String, Vec<String>)>,
+    /// Per combination: its row of the table ([`HEADER`]'s columns) and
+    /// the sentences that explain it.
+    pub combinations: Vec<([String; 7], Vec<String>)>,
     /// Where the explanation's own page is, relative to the report, when
     /// the report is a run's.
     pub link: Option<String>,
@@ -338,7 +339,7 @@ pub fn why(profile: &Profile, plan: &ExplainPlan) -> Why {
         combinations: plan
             .explanations
             .iter()
-            .map(|e| (e.balancer.clone(), e.policy.clone(), sentences(profile, e)))
+            .map(|e| (cells(profile, e), sentences(profile, e)))
             .collect(),
         link: None,
     }
@@ -366,11 +367,8 @@ pub fn read_why(json: &str, profile: &Profile, link: &str) -> Option<Why> {
             .as_array()?
             .iter()
             .map(|c| {
-                Some((
-                    c["balancer"].as_str()?.to_owned(),
-                    c["policy"].as_str()?.to_owned(),
-                    strings(&c["sentences"])?,
-                ))
+                let cells: [String; 7] = strings(&c["cells"])?.try_into().ok()?;
+                Some((cells, strings(&c["sentences"])?))
             })
             .collect::<Option<_>>()?,
         link: Some(link.to_owned()),
@@ -454,6 +452,7 @@ pub fn json(profile: &Profile, plan: &ExplainPlan) -> String {
                     doc
                 }).collect::<Vec<_>>(),
                 "sustained_by": e.sustained_by.iter().map(|f| f.name()).collect::<Vec<_>>(),
+                "cells": cells(profile, e),
                 "sentences": sentences(profile, e),
             })
         })
@@ -521,54 +520,62 @@ pub fn csv(profile: &Profile, plan: &ExplainPlan) -> String {
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
-/// The table `drainstorm explain` prints: per combination its verdict,
-/// its trigger, what sustained it and how soon the best ablation ended it.
-pub fn table(profile: &Profile, plan: &ExplainPlan) -> String {
-    let mut rows = vec![[
-        "balancer".to_owned(),
-        "policy".into(),
-        "verdict".into(),
-        "trigger".into(),
-        "sustained by".into(),
-        "recovery".into(),
-        "ablated".into(),
-    ]];
+/// The columns of the table `drainstorm explain` prints.
+pub const HEADER: [&str; 7] = [
+    "balancer",
+    "policy",
+    "verdict",
+    "trigger",
+    "sustained by",
+    "recovery",
+    "ablated",
+];
+
+/// A combination's row of the table: its verdict, its trigger, the effect
+/// whose ablation ended it soonest, how long after the trigger's end it
+/// recovered as written and with that effect ablated.
+pub fn cells(profile: &Profile, e: &Explanation) -> [String; 7] {
     let rec = |r: Recovery| match r {
         Recovery::NoTrigger => "—".to_owned(),
         Recovery::BeforeTriggerEnd => "before end".into(),
         Recovery::After { seconds } => spoken(seconds),
         Recovery::Never => "never".into(),
     };
-    for e in &plan.explanations {
-        let trigger = match &e.trigger {
-            Trigger::Nothing => "—".to_owned(),
-            Trigger::Candidates { which } => which
-                .iter()
-                .map(|&k| label(profile, &e.candidates[k]))
-                .collect::<Vec<_>>()
-                .join("; "),
-            Trigger::Together => "several, none alone".into(),
-            Trigger::NotTheTimeline => "none: vulnerable alone".into(),
-        };
-        let (sustained, ablated) = match e.sustained_by.first() {
-            Some(f) => (
-                f.sustains().to_owned(),
-                e.ablation(*f).map_or(String::new(), |o| rec(o.recovery)),
-            ),
-            None if e.base.recovery_s() > 0.0 => ("no single effect".into(), "—".into()),
-            None => ("—".into(), "—".into()),
-        };
-        rows.push([
-            e.balancer.clone(),
-            e.policy.clone(),
-            e.base.verdict.to_string(),
-            trigger,
-            sustained,
-            rec(e.base.recovery),
-            ablated,
-        ]);
-    }
-    let widths: Vec<usize> = (0..7)
+    let trigger = match &e.trigger {
+        Trigger::Nothing => "—".to_owned(),
+        Trigger::Candidates { which } => which
+            .iter()
+            .map(|&k| label(profile, &e.candidates[k]))
+            .collect::<Vec<_>>()
+            .join("; "),
+        Trigger::Together => "several, none alone".into(),
+        Trigger::NotTheTimeline => "none: vulnerable alone".into(),
+    };
+    let (sustained, ablated) = match e.sustained_by.first() {
+        Some(f) => (
+            f.sustains().to_owned(),
+            e.ablation(*f).map_or(String::new(), |o| rec(o.recovery)),
+        ),
+        None if e.base.recovery_s() > 0.0 => ("no single effect".into(), "—".into()),
+        None => ("—".into(), "—".into()),
+    };
+    [
+        e.balancer.clone(),
+        e.policy.clone(),
+        e.base.verdict.to_string(),
+        trigger,
+        sustained,
+        rec(e.base.recovery),
+        ablated,
+    ]
+}
+
+/// The table `drainstorm explain` prints: per combination its verdict,
+/// its trigger, what sustained it and how soon the best ablation ended it.
+pub fn table(profile: &Profile, plan: &ExplainPlan) -> String {
+    let mut rows = vec![HEADER.map(str::to_owned)];
+    rows.extend(plan.explanations.iter().map(|e| cells(profile, e)));
+    let widths: Vec<usize> = (0..HEADER.len())
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
@@ -584,7 +591,8 @@ pub fn table(profile: &Profile, plan: &ExplainPlan) -> String {
     out
 }
 
-/// The report's "Why" section.
+/// The report's "Why" section: the table, and each combination's
+/// sentences behind its row (its conclusion opens the page).
 pub(super) fn section(why: &Why) -> String {
     let mut s = String::from("<section id=\"why\"><h2>Why</h2>");
     if let Some(link) = &why.link {
@@ -594,15 +602,21 @@ pub(super) fn section(why: &Why) -> String {
             escape(link)
         );
     }
-    if !why.conclusion.is_empty() {
+    s += "<table class=\"why\"><thead><tr>";
+    for h in HEADER {
+        let _ = write!(s, "<th>{h}</th>");
+    }
+    s += "</tr></thead><tbody>";
+    for (cells, said) in &why.combinations {
+        s += "<tr>";
+        for c in cells {
+            let _ = write!(s, "<td>{}</td>", escape(c));
+        }
         let _ = write!(
             s,
-            "<p class=\"conclusion\">{}</p>",
-            escape(&why.conclusion.join(" "))
+            "</tr><tr class=\"said\"><td colspan=\"7\"><details><summary>why</summary>{}</details></td></tr>",
+            escape(&said.join(" "))
         );
     }
-    for (_, _, said) in &why.combinations {
-        let _ = write!(s, "<p>{}</p>", escape(&said.join(" ")));
-    }
-    s + "<p class=\"note\">Each explanation compares runs with the same seeds and one thing changed: the timeline without each group of actions (and the load without its rise), and, at the trigger's end, each sustaining effect ablated through the engine's own actions — retries stopped, abandoned work cancelled, load balancers reset, health checks stopped, DNS caches flushed, budgets and breakers reset. An effect sustained the storm if its ablation ended it in at most half the time (or at all).</p></section>"
+    s + "</tbody></table><p class=\"note\">Trigger: the timeline action (or the load's rise) without which the run is absorbed. Recovery: after the trigger's end, as written; ablated: with the effect named stopped at the trigger's end. Each explanation compares runs with the same seeds and one thing changed, through the engine's own actions — retries stopped, abandoned work cancelled, load balancers reset, health checks stopped, DNS caches flushed, budgets and breakers reset; an effect sustained the storm if its ablation ended it in at most half the time (or at all).</p></section>"
 }
