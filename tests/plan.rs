@@ -3,7 +3,7 @@
 //! the number of threads.
 
 use drainstorm::plan::{
-    Capacity, HeadroomPlan, HeadroomSettings, Judging, Outcome, SearchSettings, judge,
+    Capacity, HeadroomPlan, HeadroomSettings, Judging, Outcome, SearchSettings, Target, judge,
     scale_capacity,
 };
 use drainstorm::profile::Profile;
@@ -58,10 +58,13 @@ fn settings(judging: Judging) -> HeadroomSettings {
         capacity: Capacity::Both,
         search: SearchSettings {
             seeds: 4,
+            fresh_seeds: 4,
+            curve_seeds: 4,
             tolerance: 0.05,
             ..SearchSettings::default()
         },
         judging,
+        target: Target::Absorbed,
     }
 }
 
@@ -80,31 +83,58 @@ fn every_answer_holds_when_its_runs_are_checked_one_by_one() {
         let Outcome::Found {
             factor,
             unsafe_below,
-            absorbed,
+            success,
             seeds,
-            wilson,
+            fresh,
         } = a.search.outcome
         else {
             panic!("{} + {}: {:?}", a.balancer, a.policy, a.search.outcome);
         };
-        assert!(unsafe_below < factor && factor - unsafe_below <= 0.05 * factor + 1e-9);
-        assert_eq!((absorbed, seeds), (4, 4));
-        assert!(wilson.0 > 0.4 && wilson.1 == 1.0, "{wilson:?}");
+        assert!(
+            unsafe_below < factor
+                && (a.search.rejected.is_empty()
+                    == (factor - unsafe_below <= 0.05 * factor + 1e-9))
+        );
+        assert_eq!((success, seeds), (4, 4));
+        // Four of four only shows P ≥ 0.47 at 95 %, and says so.
+        assert!((fresh.lower - 0.05f64.powf(0.25)).abs() < 1e-9, "{fresh:?}");
         // Judged again from scratch: every seed is absorbed at the factor,
-        // and some seed is not at the factor found unsafe.
-        let verdicts = |f: f64| -> Vec<bool> {
-            (0..4)
+        // the fresh ones too, and some seed is not at the factor found
+        // unsafe.
+        let verdicts_from = |f: f64, first: u64, n: u64| -> Vec<bool> {
+            (0..n)
                 .map(|k| {
                     let mut c = scale_capacity(&run.config, f, Capacity::Both);
-                    c.seed = profile.scenario.seed + k;
-                    judge(c, Judging::FullRuns).unwrap().absorbed
+                    c.seed = first + k;
+                    judge(c, Judging::FullRuns, Target::Absorbed)
+                        .unwrap()
+                        .success
                 })
                 .collect()
         };
+        let verdicts = |f: f64| verdicts_from(f, profile.scenario.seed, 4);
         assert!(
             verdicts(factor).iter().all(|&a| a),
             "{}: {factor}",
             a.balancer
+        );
+        assert_eq!(
+            fresh.first_seed,
+            profile.scenario.seed + 4 + 4 * a.search.rejected.len() as u64
+        );
+        assert!(
+            verdicts_from(factor, fresh.first_seed, 4)
+                .iter()
+                .all(|&a| a),
+            "{}: fresh at {factor}",
+            a.balancer
+        );
+        // The local curve holds the answer with its four seeds.
+        assert!(
+            a.search
+                .curve
+                .iter()
+                .any(|p| p.factor == factor && p.success == 4)
         );
         assert!(
             verdicts(unsafe_below).iter().any(|&a| !a),
@@ -154,12 +184,15 @@ fn every_claim_of_plan_drain_holds_when_checked_run_by_run() {
     let settings = drainstorm::plan::DrainSettings {
         search: SearchSettings {
             seeds: 3,
+            fresh_seeds: 3,
+            curve_seeds: 0,
             tolerance: 0.1,
             min_factor: 0.05,
             max_factor: 1.0,
             ..SearchSettings::default()
         },
         judging: Judging::FullRuns,
+        target: Target::Absorbed,
     };
     let plan = drainstorm::plan::DrainPlan::run(&profile, &settings, &|_| {}).unwrap();
     assert_eq!(plan.drained, ["east"]);
@@ -172,7 +205,9 @@ fn every_claim_of_plan_drain_holds_when_checked_run_by_run() {
         let absorbed = |minutes: f64, seed: u64| -> bool {
             let mut c = drainstorm::plan::with_drain_ramp(&run.config, minutes);
             c.seed = seed;
-            judge(c, Judging::FullRuns).unwrap().absorbed
+            judge(c, Judging::FullRuns, Target::Absorbed)
+                .unwrap()
+                .success
         };
         let seeds = || (0..3).map(|k| profile.scenario.seed + k);
         match a.search.outcome {
@@ -192,8 +227,13 @@ fn every_claim_of_plan_drain_holds_when_checked_run_by_run() {
                     a.balancer
                 );
             }
-            Outcome::BelowRange { min_factor } => {
-                assert!(seeds().all(|s| absorbed(min_factor, s)), "{}", a.balancer)
+            Outcome::BelowRange { min_factor, fresh } => {
+                assert!(seeds().all(|s| absorbed(min_factor, s)), "{}", a.balancer);
+                assert!((0..3).all(|k| absorbed(min_factor, fresh.first_seed + k)));
+            }
+            Outcome::Unconfirmed { factor, fresh } => {
+                assert!(seeds().all(|s| absorbed(factor, s)), "{}", a.balancer);
+                assert!((0..3).any(|k| !absorbed(factor, fresh.first_seed + k)));
             }
             Outcome::AboveRange { max_factor } => {
                 assert!(seeds().any(|s| !absorbed(max_factor, s)), "{}", a.balancer)
@@ -214,7 +254,11 @@ fn every_claim_of_plan_drain_holds_when_checked_run_by_run() {
     }
     // An abrupt drain is not absorbed: there is something to plan.
     let abrupt = drainstorm::plan::with_drain_ramp(&runs[0].config, 0.0);
-    assert!(!judge(abrupt, Judging::FullRuns).unwrap().absorbed);
+    assert!(
+        !judge(abrupt, Judging::FullRuns, Target::Absorbed)
+            .unwrap()
+            .success
+    );
 }
 
 #[test]

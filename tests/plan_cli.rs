@@ -484,17 +484,116 @@ fn plan_headroom_answers_per_combination_and_refuses_bad_questions() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let table = text(&out.stdout);
     assert!(table.contains("the capacity factor of west"), "{table}");
-    assert!(table.contains("2/2 [0.34, 1.00]"), "{table}");
+    // The claim two seeds support, said as such.
+    assert!(
+        table
+            .contains("59 seeds are needed for that claim: with 2, all of them show only P ≥ 0.22"),
+        "{table}"
+    );
+    assert!(table.contains("2/2    2/2  P ≥ 0.224"), "{table}");
+    // What the answer asks of west, in machines and rates.
+    assert!(table.contains("west 4 → "), "{table}");
     let csv = text(&read(&dir, "h/headroom.csv"));
     let rows: Vec<&str> = csv.lines().collect();
-    assert_eq!(rows.len(), 1 + 4, "{csv}");
-    assert!(rows[1..].iter().all(|r| r.contains(",found,")), "{csv}");
+    assert!(
+        rows[0].starts_with("balancer,policy,row,outcome,factor,unsafe_below,success,seeds,"),
+        "{csv}"
+    );
+    assert!(
+        rows[0].contains(",west.backends_needed,west.accept_needed_per_s,"),
+        "{csv}"
+    );
+    let answers: Vec<&&str> = rows.iter().filter(|r| r.contains(",answer,")).collect();
+    assert_eq!(answers.len(), 4, "{csv}");
+    assert!(
+        answers.iter().all(|r| r.contains(",answer,found,")),
+        "{csv}"
+    );
+    // Each answer's local curve: points either side, on the two seeds.
+    assert!(
+        rows.iter().filter(|r| r.contains(",curve,")).count() >= 4 * 3,
+        "{csv}"
+    );
     let json: serde_json::Value = serde_json::from_slice(&read(&dir, "h/headroom.json")).unwrap();
     assert_eq!(json["answers"].as_array().unwrap().len(), 4);
+    let page = text(&read(&dir, "h/plan.html"));
+    assert!(
+        page.contains("<svg") && page.contains("The local curve"),
+        "plan.html"
+    );
+    // The profile as written has less capacity than every answer: the
+    // gate fails with 3, after writing its files.
+    let gated = drainstorm(
+        &[
+            "plan",
+            "headroom",
+            "tiny.toml",
+            "-n",
+            "2",
+            "-o",
+            "g",
+            "-q",
+            "--fail-on",
+        ],
+        &dir,
+    );
+    assert_eq!(gated.status.code(), Some(3), "{}", text(&gated.stderr));
+    assert!(
+        text(&gated.stderr).contains("below the answer for 4 of 4"),
+        "{}",
+        text(&gated.stderr)
+    );
+    assert!(dir.join("g/headroom.csv").exists());
+    // A looser target needs no more capacity than absorbing.
+    let loose = drainstorm(
+        &[
+            "plan",
+            "headroom",
+            "tiny.toml",
+            "-n",
+            "2",
+            "-o",
+            "l",
+            "-q",
+            "--target",
+            "loss=50%",
+            "--json",
+        ],
+        &dir,
+    );
+    assert!(loose.status.success(), "{}", text(&loose.stderr));
+    let factors = |v: &serde_json::Value| -> Vec<f64> {
+        v["answers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["search"]["outcome"]["factor"].as_f64().unwrap_or(0.0))
+            .collect()
+    };
+    let loose: serde_json::Value = serde_json::from_slice(&loose.stdout).unwrap();
+    for (l, a) in factors(&loose).iter().zip(factors(&json)) {
+        assert!(*l <= a, "{l} > {a}");
+    }
     for (args, says) in [
-        (&["--target", "0"][..], "--target 0: allowed (0, 1]"),
-        (&["--target", "1.5"][..], "--target 1.5: allowed (0, 1]"),
+        (&["--target", "0"][..], "`0`: allowed: absorbed, degraded"),
+        (&["--target", "loss=150%"][..], "a share from 0 % to 100 %"),
+        (
+            &["--probability", "1.5"][..],
+            "--probability 1.5: allowed (0, 0.9999]",
+        ),
+        (
+            &["--confidence", "0"][..],
+            "--confidence 0: allowed (0, 0.9999]",
+        ),
         (&["--seeds", "0"][..], "--seeds 0: allowed 1 to 1000"),
+        (
+            &["--fresh-seeds", "0"][..],
+            "--fresh-seeds 0: allowed 1 to 1000",
+        ),
+        (
+            &["-n", "4", "--curve-seeds", "5"][..],
+            "--curve-seeds 5: allowed 0 to --seeds (4)",
+        ),
         (
             &["--tolerance", "0"][..],
             "--tolerance 0: allowed [0.001, 0.5]",
@@ -552,10 +651,38 @@ fn plan_drain_answers_per_combination_and_refuses_a_profile_without_a_drain() {
     );
     let csv = text(&read(&dir, "d/drain.csv"));
     assert!(
-        csv.starts_with("balancer,policy,outcome,ramp_min,unsafe_below,"),
+        csv.starts_with("balancer,policy,row,outcome,ramp_s,unsafe_below_s,"),
         "{csv}"
     );
-    assert_eq!(csv.lines().count(), 1 + 4, "{csv}");
+    assert_eq!(
+        csv.lines().filter(|l| l.contains(",answer,")).count(),
+        4,
+        "{csv}"
+    );
+    // East comes back at 20 s, 10 s after its drain: no longer ramp is
+    // tried, and the plan says so.
+    let long = drainstorm(
+        &[
+            "plan",
+            "drain",
+            "tiny.toml",
+            "-n",
+            "2",
+            "--min-ramp",
+            "1s",
+            "--max-ramp",
+            "1h",
+            "-o",
+            "d2",
+            "-q",
+        ],
+        &dir,
+    );
+    assert!(long.status.success(), "{}", text(&long.stderr));
+    let said = text(&long.stdout);
+    assert!(said.contains("Ramps searched up to 0.2 min"), "{said}");
+    let json: serde_json::Value = serde_json::from_slice(&read(&dir, "d2/drain.json")).unwrap();
+    assert!((json["longest_ramp_min"].as_f64().unwrap() - 10.0 / 60.0).abs() < 1e-9);
     for (args, says) in [
         (&["--set", "timeline=[]"][..], "no `drain` action"),
         (
@@ -713,4 +840,94 @@ fn explain_says_why_writes_its_files_and_the_runs_report_links_to_it() {
         );
     }
     assert!(!dir.join("bad").exists());
+}
+
+/// Every column of a CSV's first line is defined in `report::files`: in
+/// backquotes, or for a column named after a site or a key path, its
+/// suffix (`<site>.backends_needed`) or the varied keys' rule.
+fn assert_columns_defined(csv: &str) {
+    const DOC: &str = include_str!("../src/report/files.rs");
+    let head = csv.lines().next().unwrap_or_default();
+    for column in head.split(',') {
+        let defined = DOC.contains(&format!("`{column}`"))
+            || column
+                .split_once('.')
+                .is_some_and(|(_, suffix)| DOC.contains(&format!("`<site>.{suffix}`")))
+            || column.contains('[');
+        assert!(defined, "`{column}` is not defined in report::files");
+    }
+}
+
+#[test]
+fn every_csv_column_a_command_writes_is_defined_in_one_place() {
+    let dir = scratch("columns");
+    std::fs::write(dir.join("tiny.toml"), TINY).unwrap();
+    let runs: [&[&str]; 6] = [
+        &["run", "tiny.toml", "-q", "-o", "r"],
+        &[
+            "sweep",
+            "tiny.toml",
+            "--vary",
+            "clients[0].workload.rate=200,400",
+            "-n",
+            "1",
+            "-o",
+            "s",
+            "-q",
+        ],
+        &["plan", "headroom", "tiny.toml", "-n", "1", "-o", "h", "-q"],
+        &[
+            "plan",
+            "drain",
+            "tiny.toml",
+            "-n",
+            "1",
+            "--min-ramp",
+            "1s",
+            "--max-ramp",
+            "9s",
+            "-o",
+            "d",
+            "-q",
+        ],
+        &[
+            "plan",
+            "size",
+            "tiny.toml",
+            "--sizes",
+            "1,2",
+            "-n",
+            "1",
+            "--only",
+            "policy=hasty",
+            "-o",
+            "z",
+            "-q",
+        ],
+        &[
+            "explain",
+            "tiny.toml",
+            "--only",
+            "balancer=least-conn",
+            "-o",
+            "e",
+            "-q",
+        ],
+    ];
+    for args in runs {
+        let out = drainstorm(args, &dir);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    }
+    for file in [
+        "r/series.csv",
+        "r/sites.csv",
+        "r/timeline.csv",
+        "s/sweep.csv",
+        "h/headroom.csv",
+        "d/drain.csv",
+        "z/size.csv",
+        "e/explain.csv",
+    ] {
+        assert_columns_defined(&text(&read(&dir, file)));
+    }
 }

@@ -364,8 +364,12 @@ def plan(
     scale: Optional[float] = None,
     balancers: Optional[Iterable[str]] = None,
     policies: Optional[Iterable[str]] = None,
-    target: float = 0.95,
-    seeds: int = 8,
+    target: str = "absorbed",
+    probability: float = 0.95,
+    confidence: float = 0.95,
+    seeds: Optional[int] = None,
+    fresh_seeds: Optional[int] = None,
+    curve_seeds: Optional[int] = None,
     tolerance: Optional[float] = None,
     capacity: str = "both",
     min_value: Optional[float] = None,
@@ -375,15 +379,21 @@ def plan(
     threads: Optional[int] = None,
 ) -> Dict[str, Any]:
     """``drainstorm plan headroom`` or ``plan drain`` as a dict (the JSON
-    the command line writes). ``min_value``/``max_value`` bound the factor
-    (headroom) or the ramp in minutes (drain); ``capacity`` is what the
-    headroom factor scales (``"both"``, ``"backends"``, ``"lb"``), and
+    the command line writes). Each answer claims P(``target``) ≥
+    ``probability`` with ``confidence``, checked on ``fresh_seeds`` seeds
+    the search never used (``seeds`` defaults to the fewest the claim
+    needs: 59 at 0.95/0.95); ``target`` is ``"absorbed"``, ``"degraded"``
+    (no collapse) or ``"loss=1%"``. ``min_value``/``max_value`` bound the
+    factor (headroom) or the ramp in minutes (drain); ``capacity`` is what
+    the headroom factor scales (``"both"``, ``"backends"``, ``"lb"``), and
     ``scale`` the profile's size. With ``executor``, each balancer × policy
     is searched there; the answers are the same.
     """
     set_ = _changes(set, scale)
-    kwargs = dict(target=target, seeds=seeds, tolerance=tolerance, capacity=capacity,
-                  min_value=min_value, max_value=max_value, full_runs=full_runs, threads=threads)
+    kwargs = dict(target=target, probability=probability, confidence=confidence, seeds=seeds,
+                  fresh_seeds=fresh_seeds, curve_seeds=curve_seeds, tolerance=tolerance,
+                  capacity=capacity, min_value=min_value, max_value=max_value, full_runs=full_runs,
+                  threads=threads)
     if executor is None:
         return json.loads(_drainstorm.plan_json(
             profile, question, set=set_, balancers=_strings("balancers", balancers),

@@ -6,7 +6,8 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
 use drainstorm::plan::{
-    Axis, Capacity, DrainPlan, DrainSettings, HeadroomPlan, HeadroomSettings, Judging, Sweep,
+    Axis, Capacity, DrainPlan, DrainSettings, HeadroomPlan, HeadroomSettings, Judging,
+    SearchSettings, Sweep,
 };
 use drainstorm::profile::Profile;
 use drainstorm::report::sweep::{Journal, JournalHeader, merge, sweep_csv, sweep_table};
@@ -147,7 +148,7 @@ pub fn combinations(
 /// A plan (`question`: `headroom` or `drain`) as JSON, as `drainstorm
 /// plan QUESTION --json` prints it.
 #[pyfunction]
-#[pyo3(signature = (profile, question, *, set=None, balancers=None, policies=None, target=0.95, seeds=8, tolerance=None, capacity="both", min_value=None, max_value=None, full_runs=false, threads=None))]
+#[pyo3(signature = (profile, question, *, set=None, balancers=None, policies=None, target="absorbed", probability=0.95, confidence=0.95, seeds=None, fresh_seeds=None, curve_seeds=None, tolerance=None, capacity="both", min_value=None, max_value=None, full_runs=false, threads=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn plan_json(
     py: Python<'_>,
@@ -156,8 +157,12 @@ pub fn plan_json(
     set: Option<Vec<String>>,
     balancers: Option<Vec<String>>,
     policies: Option<Vec<String>>,
-    target: f64,
-    seeds: u32,
+    target: &str,
+    probability: f64,
+    confidence: f64,
+    seeds: Option<u32>,
+    fresh_seeds: Option<u32>,
+    curve_seeds: Option<u32>,
     tolerance: Option<f64>,
     capacity: &str,
     min_value: Option<f64>,
@@ -168,16 +173,39 @@ pub fn plan_json(
     let p = narrowed(profile, &set.unwrap_or_default(), balancers, policies)?
         .checked()
         .map_err(profile_error)?;
-    if !(target > 0.0 && target <= 1.0) {
+    let target: drainstorm::plan::Target = target
+        .parse()
+        .map_err(|e| DrainstormError::new_err(format!("target={e}")))?;
+    for (name, x) in [("probability", probability), ("confidence", confidence)] {
+        if !(x > 0.0 && x < 1.0) {
+            return Err(DrainstormError::new_err(format!(
+                "{name}={x}: allowed (0, 1)"
+            )));
+        }
+    }
+    let seeds = seeds.unwrap_or_else(|| SearchSettings::seeds_for(probability, confidence));
+    let fresh_seeds = fresh_seeds.unwrap_or(seeds);
+    for (name, n) in [("seeds", seeds), ("fresh_seeds", fresh_seeds)] {
+        if n == 0 || n > 1000 {
+            return Err(DrainstormError::new_err(format!(
+                "{name}={n}: allowed 1 to 1000"
+            )));
+        }
+    }
+    let curve_seeds = curve_seeds.unwrap_or(seeds.min(20));
+    if curve_seeds > seeds {
         return Err(DrainstormError::new_err(format!(
-            "target={target}: allowed (0, 1]"
+            "curve_seeds={curve_seeds}: allowed 0 to seeds ({seeds})"
         )));
     }
-    if seeds == 0 || seeds > 1000 {
-        return Err(DrainstormError::new_err(format!(
-            "seeds={seeds}: allowed 1 to 1000"
-        )));
-    }
+    let claim = SearchSettings {
+        target: probability,
+        confidence,
+        seeds,
+        fresh_seeds,
+        curve_seeds,
+        ..SearchSettings::default()
+    };
     let judging = if full_runs {
         Judging::FullRuns
     } else {
@@ -189,6 +217,7 @@ pub fn plan_json(
         "headroom" => {
             let mut s = HeadroomSettings {
                 judging,
+                target,
                 ..HeadroomSettings::default()
             };
             s.capacity = match capacity {
@@ -201,7 +230,7 @@ pub fn plan_json(
                     )));
                 }
             };
-            s.search = asked(s.search, target, seeds, tolerance, min_value, max_value)?;
+            s.search = asked(s.search, &claim, tolerance, min_value, max_value)?;
             let plan = py
                 .detach(|| pool.install(|| HeadroomPlan::run(&p, &s, &|_| {})))
                 .map_err(failed)?;
@@ -210,9 +239,10 @@ pub fn plan_json(
         "drain" => {
             let mut s = DrainSettings {
                 judging,
+                target,
                 ..DrainSettings::default()
             };
-            s.search = asked(s.search, target, seeds, tolerance, min_value, max_value)?;
+            s.search = asked(s.search, &claim, tolerance, min_value, max_value)?;
             let plan = py
                 .detach(|| pool.install(|| DrainPlan::run(&p, &s, &|_| {})))
                 .map_err(failed)?;
@@ -279,15 +309,17 @@ pub fn size_json(
 /// `search` with what the caller asked for (`None`: the question's
 /// default), checked.
 fn asked(
-    mut search: drainstorm::plan::SearchSettings,
-    target: f64,
-    seeds: u32,
+    mut search: SearchSettings,
+    claim: &SearchSettings,
     tolerance: Option<f64>,
     min_value: Option<f64>,
     max_value: Option<f64>,
-) -> PyResult<drainstorm::plan::SearchSettings> {
-    search.target = target;
-    search.seeds = seeds;
+) -> PyResult<SearchSettings> {
+    search.target = claim.target;
+    search.confidence = claim.confidence;
+    search.seeds = claim.seeds;
+    search.fresh_seeds = claim.fresh_seeds;
+    search.curve_seeds = claim.curve_seeds;
     search.tolerance = tolerance.unwrap_or(search.tolerance);
     search.min_factor = min_value.unwrap_or(search.min_factor);
     search.max_factor = max_value.unwrap_or(search.max_factor);
@@ -295,7 +327,7 @@ fn asked(
     Ok(search)
 }
 
-fn check_range(s: &drainstorm::plan::SearchSettings) -> PyResult<()> {
+fn check_range(s: &SearchSettings) -> PyResult<()> {
     if !(s.tolerance >= 0.001 && s.tolerance <= 0.5) {
         return Err(DrainstormError::new_err(format!(
             "tolerance={}: allowed [0.001, 0.5]",

@@ -41,11 +41,15 @@ def test_a_sweep_on_a_dask_cluster_is_the_local_one_byte_for_byte():
 
 
 def test_plans_locally_and_on_an_executor_agree():
-    local = drainstorm.plan(TINY, "headroom", seeds=2, tolerance=0.05)
+    local = drainstorm.plan(TINY, "headroom", seeds=2, curve_seeds=2, tolerance=0.05)
     assert [a["balancer"] for a in local["answers"]] == ["least-conn", "maglev"]
     for a in local["answers"]:
-        assert a["search"]["outcome"]["outcome"] == "found"
-        assert a["search"]["outcome"]["factor"] > a["search"]["outcome"]["unsafe_below"]
+        outcome = a["search"]["outcome"]
+        assert outcome["outcome"] == "found"
+        assert outcome["factor"] > outcome["unsafe_below"]
+        # Checked on two fresh seeds after the search's two.
+        assert outcome["fresh"]["seeds"] == 2 and outcome["fresh"]["first_seed"] >= 5
+        assert len(a["search"]["curve"]) >= 3
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
         remote = drainstorm.plan(TINY, "headroom", seeds=2, tolerance=0.05, executor=ex)
     assert remote == local
@@ -65,7 +69,9 @@ def test_bad_sweeps_and_plans_raise():
     with pytest.raises(drainstorm.DrainstormError, match="question"):
         drainstorm.plan(TINY, "capacity")
     with pytest.raises(drainstorm.DrainstormError, match="target"):
-        drainstorm.plan(TINY, target=0)
+        drainstorm.plan(TINY, target="collapsed")
+    with pytest.raises(drainstorm.DrainstormError, match="probability"):
+        drainstorm.plan(TINY, probability=1.5)
     with pytest.raises(drainstorm.DrainstormError, match="capacity"):
         drainstorm.plan(TINY, capacity="everything")
 

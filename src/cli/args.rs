@@ -390,12 +390,36 @@ pub enum CapacityArg {
 pub struct PlanArgs {
     #[arg(help = PROFILE_HELP)]
     pub profile: Option<String>,
-    /// The share of seeds that must be absorbed, in (0, 1].
+    /// What a run must do to count: `absorbed` (no collapse, at most the
+    /// profile's `degraded_loss` lost), `degraded` (no collapse), or
+    /// `loss=X%` (at most X % of requests lost).
+    #[arg(long, default_value = "absorbed", value_parser = target)]
+    pub target: drainstorm::plan::Target,
+    /// The P(success) the answer claims, in (0, 1).
     #[arg(long, default_value_t = 0.95)]
-    pub target: f64,
-    /// Seeds at the answer (the same seeds at every value searched).
-    #[arg(short = 'n', long, default_value_t = 8)]
-    pub seeds: u32,
+    pub probability: f64,
+    /// The confidence of the claim, in (0, 1): the exact one-sided lower
+    /// bound of P(success) on fresh seeds is at least --probability.
+    #[arg(long, default_value_t = 0.95)]
+    pub confidence: f64,
+    /// Seeds the search judges each value on, the same at every value
+    /// (default: the fewest whose every success supports the claim: 59 at
+    /// the defaults).
+    #[arg(short = 'n', long)]
+    pub seeds: Option<u32>,
+    /// Seeds of each block of fresh seeds, never used by the search, that
+    /// the answer is checked on (default: as many as --seeds).
+    #[arg(long)]
+    pub fresh_seeds: Option<u32>,
+    /// Seeds at each point of the local curve around the answer, the
+    /// search's first (default: 20, or --seeds if fewer; 0: no curve).
+    #[arg(long)]
+    pub curve_seeds: Option<u32>,
+    /// Exit with code 3 if the profile as written is below a combination's
+    /// answer (less capacity than it needs, or a faster drain): a gate for
+    /// a pipeline. The files are written first.
+    #[arg(long)]
+    pub fail_on: bool,
     /// Stop when the unsafe and the safe value are within this fraction
     /// of the safe one (default: 0.02 for headroom, 0.05 for drain).
     #[arg(long)]
@@ -460,6 +484,11 @@ pub struct DrainArgs {
     /// The longest ramp searched.
     #[arg(long, default_value = "4h", value_parser = duration)]
     pub max_ramp: drainstorm::retry::SimDuration,
+}
+
+/// `--target`.
+fn target(text: &str) -> Result<drainstorm::plan::Target, String> {
+    text.parse()
 }
 
 /// A duration flag, as a profile writes durations.

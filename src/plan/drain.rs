@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use super::judge::{Judging, Progress, search_each};
+use super::judge::{Judging, Progress, Target, search_each};
 use super::search::{Search, SearchSettings};
 use crate::profile::Profile;
 use crate::retry::SimDuration;
@@ -45,6 +45,8 @@ pub struct DrainSettings {
     pub search: SearchSettings,
     /// How far runs go.
     pub judging: Judging,
+    /// What a run must do to count.
+    pub target: Target,
 }
 
 impl Default for DrainSettings {
@@ -57,8 +59,69 @@ impl Default for DrainSettings {
                 ..SearchSettings::default()
             },
             judging: Judging::UntilRecovered,
+            target: Target::Absorbed,
         }
     }
+}
+
+/// One step of a drain as a runbook writes it: at `at_s`, set `site`'s
+/// router weight to `weight`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Step {
+    /// When, seconds from the run's start.
+    pub at_s: f64,
+    /// The site.
+    pub site: String,
+    /// Its router weight from then on.
+    pub weight: u32,
+}
+
+/// The linear ramp of `minutes` as ten steps a runbook can follow: every
+/// tenth of the ramp, each drained site's weight a tenth lower, from the
+/// drain's moment to zero at the ramp's end.
+pub fn schedule(config: &SimConfig, minutes: f64) -> Vec<Step> {
+    let mut out = Vec::new();
+    for t in &config.timeline {
+        if let Action::Drain { site, .. } = &t.action {
+            let weight = config
+                .sites
+                .iter()
+                .find(|s| s.name == *site)
+                .map_or(0, |s| s.router_weight());
+            for k in 1..=10u32 {
+                out.push(Step {
+                    at_s: t.at.as_secs_f64() + minutes * 60.0 * f64::from(k) / 10.0,
+                    site: site.clone(),
+                    weight: (f64::from(weight) * f64::from(10 - k) / 10.0).round() as u32,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+    out
+}
+
+/// The longest ramp, in minutes, that ends before the drained site comes
+/// back (its next `restore`) and before the run's end, over every drain
+/// of the timeline: a longer one would still be draining a site that is
+/// back.
+pub fn longest_ramp(config: &SimConfig) -> f64 {
+    let end = config.duration.0;
+    config
+        .timeline
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| match &t.action {
+            Action::Drain { site, .. } => {
+                let back = config.timeline[i + 1..]
+                    .iter()
+                    .find(|u| matches!(&u.action, Action::Restore { site: s, .. } if s == site))
+                    .map_or(end, |u| u.at.0);
+                Some(back.saturating_sub(t.at.0) as f64 / 60e9)
+            }
+            _ => None,
+        })
+        .fold(f64::INFINITY, f64::min)
 }
 
 /// One combination's answer: the search's factor is the ramp, minutes.
@@ -70,6 +133,8 @@ pub struct DrainAnswer {
     pub policy: String,
     /// The search; its factors are ramp minutes.
     pub search: Search,
+    /// At the answer (if found): the drain as steps a runbook can follow.
+    pub schedule: Vec<Step>,
 }
 
 /// A drain plan: every combination's shortest safe ramp.
@@ -79,8 +144,12 @@ pub struct DrainPlan {
     pub profile: String,
     /// The sites the timeline drains.
     pub drained: Vec<String>,
-    /// How it was asked.
+    /// How it was asked (the longest ramp searched at most
+    /// [`longest_ramp`]).
     pub settings: DrainSettings,
+    /// The longest ramp the timeline allows, minutes (see
+    /// [`longest_ramp`]).
+    pub longest_ramp_min: f64,
     /// Per combination, in the profile's order.
     pub answers: Vec<DrainAnswer>,
 }
@@ -111,11 +180,25 @@ impl DrainPlan {
                 "a profile whose timeline drains a site",
             ));
         }
+        let longest = longest_ramp(&base);
+        let mut settings = *settings;
+        settings.search.max_factor = settings.search.max_factor.min(longest);
+        if settings.search.max_factor <= settings.search.min_factor {
+            return Err(SimError::invalid(
+                "timeline",
+                format!("a drain with {longest:.2} min before its site's restore or the run's end"),
+                format!(
+                    "more than the shortest ramp searched ({} min)",
+                    settings.search.min_factor
+                ),
+            ));
+        }
         let answers = search_each(
             profile,
             &settings.search,
             settings.judging,
-            10.0,
+            settings.target,
+            10.0_f64.min(settings.search.max_factor / 2.0),
             &with_drain_ramp,
             progress,
         )?
@@ -123,13 +206,18 @@ impl DrainPlan {
         .map(|(run, search)| DrainAnswer {
             balancer: run.balancer,
             policy: run.policy,
+            schedule: search
+                .outcome
+                .factor()
+                .map_or_else(Vec::new, |m| schedule(&base, m)),
             search,
         })
         .collect();
         Ok(DrainPlan {
             profile: profile.name.clone(),
             drained,
-            settings: *settings,
+            settings,
+            longest_ramp_min: longest,
             answers,
         })
     }

@@ -9,11 +9,11 @@
 
 use serde::Serialize;
 
-use super::capacity::{Arithmetic, Binding, Capacity, scale_capacity};
-use super::judge::{Judging, Progress, search_each};
-use super::search::{Outcome, Search, SearchSettings};
+use super::capacity::{Arithmetic, Binding, Capacity, scale_capacity, staying_sites};
+use super::judge::{Judging, Progress, Target, search_each};
+use super::search::{Search, SearchSettings};
 use crate::profile::Profile;
-use crate::sim::SimError;
+use crate::sim::{SimConfig, SimError};
 
 /// The question `plan headroom` answers, and how.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -24,6 +24,8 @@ pub struct HeadroomSettings {
     pub search: SearchSettings,
     /// How far runs go.
     pub judging: Judging,
+    /// What a run must do to count.
+    pub target: Target,
 }
 
 impl Default for HeadroomSettings {
@@ -32,8 +34,46 @@ impl Default for HeadroomSettings {
             capacity: Capacity::Both,
             search: SearchSettings::default(),
             judging: Judging::UntilRecovered,
+            target: Target::Absorbed,
         }
     }
+}
+
+/// What an answer asks of one site that stays in rotation, in the units it
+/// is provisioned in.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SiteNeed {
+    /// The site.
+    pub site: String,
+    /// Its backends as written.
+    pub backends: u32,
+    /// Its backends at the answer (each group rounded up to whole
+    /// machines).
+    pub backends_needed: u32,
+    /// Its load balancer's accept rate as written, new attempts a second
+    /// (`None`: unlimited).
+    pub accept_per_s: Option<f64>,
+    /// The accept rate at the answer.
+    pub accept_needed_per_s: Option<f64>,
+}
+
+/// What `factor` asks of each site that stays in rotation.
+pub fn site_needs(config: &SimConfig, factor: f64, capacity: Capacity) -> Vec<SiteNeed> {
+    let scaled = scale_capacity(config, factor, capacity);
+    staying_sites(config)
+        .into_iter()
+        .map(|i| {
+            let (a, b) = (&config.sites[i], &scaled.sites[i]);
+            let count = |s: &crate::sim::SiteConfig| s.backends.iter().map(|g| g.count).sum();
+            SiteNeed {
+                site: a.name.clone(),
+                backends: count(a),
+                backends_needed: count(b),
+                accept_per_s: a.max_new_per_sec,
+                accept_needed_per_s: b.max_new_per_sec,
+            }
+        })
+        .collect()
 }
 
 /// One combination's answer.
@@ -49,6 +89,8 @@ pub struct Headroom {
     /// capacity arithmetic, and the peak's utilisation of the backends and
     /// of the accept rate.
     pub binding: Option<(Binding, f64, f64)>,
+    /// At the answer (if found): what it asks of each site that stays.
+    pub sites: Vec<SiteNeed>,
 }
 
 /// A headroom plan: every combination's answer.
@@ -91,21 +133,20 @@ impl HeadroomPlan {
             profile,
             &settings.search,
             settings.judging,
+            settings.target,
             arithmetic.break_even(),
             &|config, f| scale_capacity(config, f, settings.capacity),
             progress,
         )?
         .into_iter()
         .map(|(run, search)| {
-            let binding = match search.outcome {
-                Outcome::Found { factor, .. } => Some(arithmetic.at(factor, settings.capacity)),
-                _ => None,
-            };
+            let factor = search.outcome.factor();
             Headroom {
                 balancer: run.balancer,
                 policy: run.policy,
+                binding: factor.map(|f| arithmetic.at(f, settings.capacity)),
+                sites: factor.map_or_else(Vec::new, |f| site_needs(&base, f, settings.capacity)),
                 search,
-                binding,
             }
         })
         .collect();

@@ -28,6 +28,7 @@
 mod axis;
 mod capacity;
 mod cells;
+mod confidence;
 mod drain;
 mod explain;
 mod headroom;
@@ -39,14 +40,19 @@ mod sweep;
 pub use self::axis::{Axis, MAX_STEPS};
 pub use self::capacity::{Arithmetic, Binding, Capacity, scale_capacity, staying_sites};
 pub use self::cells::{Cell, cells};
-pub use self::drain::{DrainAnswer, DrainPlan, DrainSettings, with_drain_ramp};
+pub use self::confidence::{lower_bound, required_absorbed, seeds_needed};
+pub use self::drain::{
+    DrainAnswer, DrainPlan, DrainSettings, Step, longest_ramp, schedule, with_drain_ramp,
+};
 pub use self::explain::{
     Candidate, Effect, ExplainPlan, Explanation, Margin, Outcome as ExplainOutcome, Trigger,
     ablated, candidates, ends_sooner, without, without_any,
 };
-pub use self::headroom::{Headroom, HeadroomPlan, HeadroomSettings};
-pub use self::judge::{Judging, Progress, judge};
-pub use self::search::{Outcome, Probe, Search, SearchSettings, Trial, search, wilson};
+pub use self::headroom::{Headroom, HeadroomPlan, HeadroomSettings, SiteNeed, site_needs};
+pub use self::judge::{Judging, Progress, Target, judge};
+pub use self::search::{
+    Check, CurvePoint, Outcome, Probe, Search, SearchSettings, Trial, exact_interval, search,
+};
 pub use self::size::{
     Convergence, Rung, SizeAnswer, SizePlan, SizeSettings, VerdictMix, converged_at,
 };

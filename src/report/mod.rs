@@ -14,13 +14,16 @@ pub use self::html::{html, html_with_why};
 pub use self::story::spoken;
 
 mod csv_rows;
+pub mod files;
 pub mod journal;
+mod plan_page;
 pub mod schema;
 mod story;
 pub mod sweep;
 mod sweep_map;
 pub mod why;
 
+pub use self::plan_page::{CurveChart, plan_page};
 pub use self::sweep_map::sweep_map;
 
 pub use self::csv_rows::{CsvRows, SERIES_HEADER, SITES_HEADER, TIMELINE_HEADER, exact_seconds};

@@ -136,29 +136,7 @@ impl WorkEstimate {
                 Workload::Closed { clients, .. } => f64::from(*clients),
             };
             let before = requests;
-            match &g.workload {
-                Workload::Open { rate, curve } => {
-                    // The curve in effect until a `set-load` replaces it.
-                    let mut current = RateCurve::new(*rate, curve);
-                    let mut from = 0;
-                    for t in &config.timeline {
-                        if let Action::SetLoad { group, rate, curve } = &t.action
-                            && *group == g.name
-                            && t.at.0 < end
-                        {
-                            requests += integral(&current, from, t.at.0);
-                            current = RateCurve::new(*rate, curve);
-                            from = t.at.0;
-                        }
-                    }
-                    requests += integral(&current, from, end);
-                }
-                Workload::Closed { clients, think } => {
-                    let per_client = 1.0 / think.as_secs_f64().max(1e-9);
-                    let rate = (f64::from(*clients) * per_client).min(capacity);
-                    requests += rate * end as f64 / 1e9;
-                }
-            }
+            requests += requests_of(config, g, 0, end, capacity);
             // Nor can more be in flight than are sent.
             in_flight += group_in_flight.min(requests - before);
         }
@@ -287,6 +265,62 @@ fn short(x: f64) -> String {
     } else {
         format!("{x:.1e}")
     }
+}
+
+/// The requests group `g` offers over [`from`, `to`) ns: open loop, ∫ rate
+/// dt with the curve in effect (a `set-load` replaces it); closed loop, at
+/// most one per think time per client, and at most `capacity` a second.
+fn requests_of(
+    config: &SimConfig,
+    g: &super::config::ClientGroup,
+    from: u64,
+    to: u64,
+    capacity: f64,
+) -> f64 {
+    match &g.workload {
+        Workload::Open { rate, curve } => {
+            let mut current = RateCurve::new(*rate, curve);
+            let mut start = 0;
+            let mut total = 0.0;
+            for t in &config.timeline {
+                if let Action::SetLoad { group, rate, curve } = &t.action
+                    && *group == g.name
+                    && t.at.0 < to
+                {
+                    total += integral(&current, start.max(from), t.at.0.max(from));
+                    current = RateCurve::new(*rate, curve);
+                    start = t.at.0;
+                }
+            }
+            total + integral(&current, start.max(from), to)
+        }
+        Workload::Closed { clients, think } => {
+            let per_client = 1.0 / think.as_secs_f64().max(1e-9);
+            let rate = (f64::from(*clients) * per_client).min(capacity);
+            rate * to.saturating_sub(from) as f64 / 1e9
+        }
+    }
+}
+
+/// An upper bound on the requests `config` offers from `from` ns to its
+/// end: the expected count plus five standard deviations of its Poisson
+/// noise and 5 %. A plan judging a run early uses it to know that the
+/// losses so far already decide the run's verdict.
+///
+/// ```
+/// use drainstorm::sim::{SimConfig, offered_after_bound};
+///
+/// let c = SimConfig::example(); // 500 requests/s for 30 s
+/// let rest = offered_after_bound(&c, 20_000_000_000); // the last 10 s: 5 000 expected
+/// assert!(rest > 5_000.0 && rest < 5_700.0);
+/// ```
+pub fn offered_after_bound(config: &SimConfig, from: u64) -> f64 {
+    let expected: f64 = config
+        .clients
+        .iter()
+        .map(|g| requests_of(config, g, from, config.duration.0, f64::INFINITY))
+        .sum();
+    expected * 1.05 + 5.0 * expected.sqrt() + 10.0
 }
 
 /// ∫ rate dt over [from, to) ns, in requests: exact for a piecewise-linear

@@ -104,7 +104,7 @@ pub use self::config::{
 };
 pub use self::engine::{Simulation, SimulationBuilder, SiteView};
 pub use self::error::SimError;
-pub use self::estimate::WorkEstimate;
+pub use self::estimate::{WorkEstimate, offered_after_bound};
 pub use self::lint::SimWarning;
 pub use self::recorder::{Interval, Recorder, RowSink, SiteInterval, Totals};
 pub use self::scale::{MAX_SCALE, Rounded, Scaled};
