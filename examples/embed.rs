@@ -4,8 +4,8 @@
 //!
 //! Run with `cargo run --release --example embed`.
 
-use drainstorm::retry::{SimDuration, SimTime};
 use drainstorm::sim::{Action, SimConfig, Simulation, Workload};
+use drainstorm::time::{SimDuration, SimTime};
 
 fn main() -> Result<(), drainstorm::sim::SimError> {
     // Two sites of four single-slot backends (10 ms mean service) under
@@ -23,7 +23,7 @@ fn main() -> Result<(), drainstorm::sim::SimError> {
     let slice = SimDuration::from_secs(5);
     let mut drained = false;
     while sim.now() < sim.end() {
-        let until = SimTime(sim.now().as_nanos() + slice.as_nanos());
+        let until = sim.now() + slice;
         // `run_until` processes every event up to `until`, then moves the
         // clock there; `step` would process a single event.
         sim.run_until(until);
@@ -39,14 +39,14 @@ fn main() -> Result<(), drainstorm::sim::SimError> {
             sites[1].effective_weight,
             sites[1].in_flight
         );
-        if !drained && sim.now() >= SimTime(20_000_000_000) {
+        if !drained && sim.now() >= SimTime::from_secs(20) {
             println!("host: draining east");
             sim.inject(Action::Drain {
                 site: "east".into(),
                 ramp: SimDuration::ZERO,
             })?;
             sim.schedule(
-                SimTime(40_000_000_000),
+                SimTime::from_secs(40),
                 Action::Restore {
                     site: "east".into(),
                     ramp: SimDuration::from_secs(5),

@@ -7,13 +7,16 @@
 //!
 //! This crate is built in layers that each stand alone:
 //!
-//! - [`balancer`]: the `Balancer` trait and its lock-free implementations
-//!   (smooth weighted round-robin, least connections, power of two choices,
-//!   ring, Maglev and bounded-load consistent hashing), usable in a real
-//!   proxy or another simulator.
-//! - [`retry`]: client retry models (backoff with jitter, attempt limits,
-//!   deadlines, pushback, budgets, breakers, adaptive throttling) as pure
-//!   functions of state, outcome, time and the caller's generator.
+//! - [`balancer`] (the crate `drainstorm-balancer`, re-exported): the
+//!   `Balancer` trait and its lock-free implementations (smooth weighted
+//!   round-robin, least connections, power of two choices, ring, Maglev and
+//!   bounded-load consistent hashing), usable in a real proxy or another
+//!   simulator. Taken alone it brings 5 crates besides itself.
+//! - [`retry`] (the crate `drainstorm-retry`, re-exported): client retry
+//!   models (backoff with jitter, attempt limits, deadlines, pushback,
+//!   budgets, breakers, adaptive throttling) as pure functions of state,
+//!   outcome, time and the caller's generator; 3 crates besides itself.
+//!   [`time`]: its simulated instants and spans.
 //! - [`sim`]: the deterministic discrete-event simulator (clients, a router
 //!   with DNS TTL and health checks, site load balancers, backends, a
 //!   scenario timeline, a recorder and verdicts), built on the two above.
@@ -23,11 +26,15 @@
 //!   threads).
 //! - [`profile`]: the TOML scenario format, its validation, and the bundled
 //!   profiles.
-//! - `report` (feature `cli`): tables, JSON, CSV and the HTML report.
+//! - [`plan`]: sweeps, headroom and drain plans, the size ladder and
+//!   `explain`, over many runs.
+//! - `report` (feature `report`, on with the default `cli`): tables, JSON,
+//!   CSV, the HTML reports and sweep journals.
 //!
 //! The library depends on none of the command-line tool's crates (clap,
-//! indicatif, plotters, serde_json, mimalloc): build it with
-//! `default-features = false` to leave them out.
+//! indicatif, mimalloc, …): build it with `default-features = false` to
+//! leave them out (37 crates besides itself), and add `features =
+//! ["report"]` for the reports.
 //!
 //! # Quick start
 //!
@@ -105,14 +112,16 @@
 
 #![warn(missing_docs)]
 
-pub mod balancer;
+pub use drainstorm_balancer as balancer;
 pub mod plan;
 pub mod profile;
-#[cfg(feature = "cli")]
+#[cfg(feature = "report")]
 pub mod report;
-pub mod retry;
+pub use drainstorm_retry as retry;
 pub mod sim;
-mod sync;
+/// Simulated time: instants ([`time::SimTime`]) and spans
+/// ([`time::SimDuration`]) in nanoseconds, with no clock behind them.
+pub use drainstorm_retry::time;
 
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../README.md")]

@@ -12,8 +12,8 @@ use serde::Serialize;
 use super::judge::{Judging, Progress, Target, search_each};
 use super::search::{Search, SearchSettings};
 use crate::profile::Profile;
-use crate::retry::SimDuration;
 use crate::sim::{Action, SimConfig, SimError};
+use crate::time::SimDuration;
 
 /// `config` with every drain ramped over `minutes`.
 ///

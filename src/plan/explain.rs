@@ -41,11 +41,11 @@ use super::capacity::Arithmetic;
 use super::judge::Progress;
 use super::size::VerdictMix;
 use crate::profile::{Profile, Run};
-use crate::retry::{SimDuration, SimTime};
 use crate::sim::{
     Action, Interval, Recovery, RetrySpec, RowSink, SimConfig, SimError, Simulation, SiteInterval,
     Summary, TimedAction, Verdict, Workload,
 };
+use crate::time::{SimDuration, SimTime};
 
 /// A sustaining effect, and the action that ablates it at the trigger's
 /// end.

@@ -7,11 +7,11 @@ use serde::Serialize;
 
 use super::search::{Search, SearchSettings, Trial, search};
 use crate::profile::{Profile, Run};
-use crate::retry::SimTime;
 use crate::sim::{
     Interval, Recovery, RowSink, SimConfig, SimError, Simulation, SiteInterval, Summary, Verdict,
     offered_after_bound,
 };
+use crate::time::SimTime;
 
 /// What a run must do to count as a success for a plan.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]

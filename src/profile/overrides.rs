@@ -392,7 +392,7 @@ mod tests {
         let p = set(&c, "router.dns_ttl=45s").unwrap();
         assert_eq!(
             p.scenario.router.dns_ttl,
-            crate::retry::SimDuration::from_secs(45)
+            crate::time::SimDuration::from_secs(45)
         );
         let p = set(&c, "clients[0].workload.rate=120").unwrap();
         assert_ne!(

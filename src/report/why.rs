@@ -404,7 +404,7 @@ fn outcome_doc(o: &ExplainOutcome) -> Value {
 
 /// `explain.json`: see the module documentation.
 pub fn json(profile: &Profile, plan: &ExplainPlan) -> String {
-    let secs = |t: crate::retry::SimTime| t.0 as f64 / 1e9;
+    let secs = |t: crate::time::SimTime| t.0 as f64 / 1e9;
     let combinations: Vec<Value> = plan
         .explanations
         .iter()
@@ -487,7 +487,7 @@ pub fn csv(profile: &Profile, plan: &ExplainPlan) -> String {
         "recovery",
         "recovery_s",
     ]);
-    let secs = |t: crate::retry::SimTime| format!("{}", t.0 as f64 / 1e9);
+    let secs = |t: crate::time::SimTime| format!("{}", t.0 as f64 / 1e9);
     for e in &plan.explanations {
         let mut row = |run: &str, what: String, at: String, o: &ExplainOutcome| {
             let (state, s) = recovery_cells(o.recovery);

@@ -291,7 +291,7 @@ impl ArrivalSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::retry::SimTime;
+    use crate::time::SimTime;
 
     /// Every arrival of `windows` windows, popped one at a time.
     fn popped(source: &mut ArrivalSource, windows: u64) -> Vec<u64> {

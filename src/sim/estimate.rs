@@ -346,8 +346,8 @@ fn integral(curve: &RateCurve, from: u64, to: u64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::retry::{SimDuration, SimTime};
     use crate::sim::CurvePoint;
+    use crate::time::{SimDuration, SimTime};
 
     #[test]
     fn an_open_curve_is_integrated_exactly() {

@@ -102,8 +102,8 @@ impl SimConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::retry::{SimDuration, SimTime};
     use crate::sim::TimedAction;
+    use crate::time::{SimDuration, SimTime};
 
     fn at(s: u64) -> SimTime {
         SimTime(s * 1_000_000_000)

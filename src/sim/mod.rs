@@ -3,7 +3,7 @@
 //!
 //! # Model
 //!
-//! - **Time** is simulated nanoseconds ([`SimTime`](crate::retry::SimTime)).
+//! - **Time** is simulated nanoseconds ([`SimTime`](crate::time::SimTime)).
 //!   Events run in (time, insertion sequence) order: events at the same
 //!   instant run first-in first-out. No wall clock is read.
 //! - **Clients** come in groups ([`ClientGroup`]): open-loop Poisson

@@ -6,7 +6,7 @@
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::retry::{SimDuration, SimTime};
+use crate::time::{SimDuration, SimTime};
 
 /// Counts over one interval of simulated time. Requests are counted in the
 /// interval where the event happened: `offered` when they arrive,

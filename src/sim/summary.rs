@@ -6,7 +6,7 @@ use super::config::RecorderConfig;
 use super::recorder::Recorder;
 use super::tally::Tally;
 use super::verdict::{CollapsePeriod, Recovery, Verdict};
-use crate::retry::SimTime;
+use crate::time::SimTime;
 
 /// Everything a report needs about one run. Definitions:
 ///

@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use super::config::RecorderConfig;
 use super::recorder::{Interval, merge};
 use super::verdict::{CollapsePeriod, Judgement, Recovery, Verdict};
-use crate::retry::SimTime;
+use crate::time::SimTime;
 
 /// The counts of one row the recovery rule reads.
 #[derive(Clone, Copy, Debug)]

@@ -49,7 +49,7 @@ use serde::Serialize;
 use super::config::RecorderConfig;
 use super::recorder::Interval;
 use super::tally::Tally;
-use crate::retry::SimTime;
+use crate::time::SimTime;
 
 /// How a run absorbed its trigger (see the [module documentation](self)).
 #[derive(
@@ -180,7 +180,7 @@ pub fn judge(
 ) -> Judgement {
     // The rows come without their warm-up already.
     let rule = RecorderConfig {
-        warm_up: crate::retry::SimDuration::ZERO,
+        warm_up: crate::time::SimDuration::ZERO,
         ..rule.clone()
     };
     let mut tally = Tally::new(&rule, step, trigger_end);
@@ -193,7 +193,7 @@ pub fn judge(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::retry::SimDuration;
+    use crate::time::SimDuration;
 
     const S: u64 = 1_000_000_000;
 

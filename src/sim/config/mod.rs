@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::action::TimedAction;
 use crate::balancer::{BalancerKind, KindParams};
-use crate::retry::{SimDuration, SimTime};
+use crate::time::{SimDuration, SimTime};
 
 mod clients;
 mod recorder;

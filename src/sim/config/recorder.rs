@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::retry::{SimDuration, SimTime};
+use crate::time::{SimDuration, SimTime};
 
 /// Recorder, summary and verdict settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::balancer::BalancerKind;
-use crate::retry::SimDuration;
+use crate::time::SimDuration;
 
 /// The global routing layer (DNS / location service): how a request picks
 /// a site.

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::balancer::{BalancerKind, KindParams};
-use crate::retry::SimDuration;
+use crate::time::SimDuration;
 
 /// One site: its load balancer and its backends.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -254,7 +254,7 @@ impl Simulation {
                 Workload::Closed { think, .. } => (None, think.0),
             };
             // Each instance keeps its own answer (when answers are kept).
-            let dns_entries = if config.router.dns_ttl > crate::retry::SimDuration::ZERO {
+            let dns_entries = if config.router.dns_ttl > crate::time::SimDuration::ZERO {
                 instances as usize
             } else {
                 0

@@ -35,10 +35,10 @@ use super::recorder::{Recorder, RowSink, SiteInterval};
 use super::router::WeightedSites;
 use super::summary::Summary;
 use crate::balancer::{Balancer, Picker};
-use crate::retry::SimTime;
 use crate::sim::action::Action;
 use crate::sim::config::{HealthCheckConfig, RouterMode, SimConfig};
 use crate::sim::error::SimError;
+use crate::time::SimTime;
 
 use self::backends::*;
 pub use self::build::SimulationBuilder;

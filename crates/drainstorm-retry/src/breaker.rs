@@ -6,8 +6,9 @@ use super::{SimDuration, SimTime};
 
 /// What the breaker's failure ratio is computed over (`{ count = 100 }` or
 /// `{ time = "10s" }` in a profile).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
 pub enum BreakerWindow {
     /// The last `n` outcomes (1 to 10^6).
     Count(u32),
@@ -16,8 +17,9 @@ pub enum BreakerWindow {
 }
 
 /// Circuit-breaker parameters.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct BreakerConfig {
     /// The sliding window.
     pub window: BreakerWindow,

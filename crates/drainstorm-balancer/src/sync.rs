@@ -76,9 +76,23 @@ impl<T> SnapshotCell<T> {
     }
 }
 
-/// The lock that serialises updates (never taken on a pick path).
+/// The lock that serialises updates (never taken on a pick path): the
+/// standard mutex, a poisoned one taken as it is (an update that panicked
+/// left the previous snapshot published, which stays valid).
 #[cfg(not(loom))]
-pub(crate) type UpdateLock<T> = parking_lot::Mutex<T>;
+pub(crate) struct UpdateLock<T>(std::sync::Mutex<T>);
+
+#[cfg(not(loom))]
+impl<T> UpdateLock<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Self(std::sync::Mutex::new(value))
+    }
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, T> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
 
 /// The lock that serialises updates (never taken on a pick path).
 #[cfg(loom)]

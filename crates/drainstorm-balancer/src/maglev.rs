@@ -294,7 +294,7 @@ mod tests {
 
     use super::sealed::Strategy as _;
     use super::*;
-    use crate::balancer::members::{Slab, distinct_backends};
+    use crate::members::{Slab, distinct_backends};
 
     #[test]
     fn primes() {

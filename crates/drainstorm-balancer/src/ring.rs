@@ -516,7 +516,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::balancer::members::{Slab, distinct_backends};
+    use crate::members::{Slab, distinct_backends};
 
     fn assert_same(a: &RingTable, b: &RingTable) {
         assert_eq!(a.points, b.points);

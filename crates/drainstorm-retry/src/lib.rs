@@ -13,7 +13,7 @@
 //! nanoseconds in a `u64`.
 //!
 //! ```
-//! use drainstorm::retry::{Decision, GiveUp, Outcome, Policy, Pushback, RetryPolicy, SimTime};
+//! use drainstorm_retry::{Decision, GiveUp, Outcome, Policy, Pushback, RetryPolicy, SimTime};
 //! use rand::SeedableRng;
 //!
 //! let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(7);
@@ -36,7 +36,7 @@ mod policy;
 mod population;
 mod random;
 mod throttle;
-mod time;
+pub mod time;
 mod window;
 
 pub use self::backoff::{Backoff, Exponential, Jitter};
@@ -51,3 +51,8 @@ pub use self::policy::{
 pub use self::population::{MAX_POPULATION, Population};
 pub use self::throttle::AdaptiveThrottle;
 pub use self::time::{SimDuration, SimTime, parse_duration};
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -47,7 +47,7 @@ enum Budgets {
 /// [`Policy`] driven alone (`tests/population.rs` holds them to it).
 ///
 /// ```
-/// use drainstorm::retry::{Decision, Outcome, Policy, Population, Pushback, SimTime};
+/// use drainstorm_retry::{Decision, Outcome, Policy, Population, Pushback, SimTime};
 /// use rand::SeedableRng;
 ///
 /// let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(1);
@@ -64,7 +64,7 @@ enum Budgets {
 /// // ...while client 8 still retries.
 /// let mut r = clients.begin(8, SimTime::ZERO);
 /// assert!(matches!(clients.on_outcome(8, SimTime::ZERO, &mut r, failed, &mut rng), Decision::Retry(_)));
-/// # Ok::<(), drainstorm::retry::RetryConfigError>(())
+/// # Ok::<(), drainstorm_retry::RetryConfigError>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct Population {
@@ -124,13 +124,13 @@ impl Population {
     /// with none of them costs nothing per client.
     ///
     /// ```
-    /// use drainstorm::retry::{Policy, Population};
+    /// use drainstorm_retry::{Policy, Population};
     ///
     /// let grpc = Population::new(Policy::grpc().config().clone(), 1_000_000)?;
     /// assert!(grpc.bytes_per_client() <= 24); // a token bucket: 24 MB for a million
     /// let naive = Population::new(Policy::naive().config().clone(), 1_000_000)?;
     /// assert_eq!(naive.bytes_per_client(), 0);
-    /// # Ok::<(), drainstorm::retry::RetryConfigError>(())
+    /// # Ok::<(), drainstorm_retry::RetryConfigError>(())
     /// ```
     pub fn bytes_per_client(&self) -> usize {
         use std::mem::size_of;

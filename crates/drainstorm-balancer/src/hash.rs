@@ -18,7 +18,7 @@ pub fn mix64(mut z: u64) -> u64 {
 /// (64-bit FNV-1a followed by [`mix64`]); stable across platforms and releases.
 ///
 /// ```
-/// use drainstorm::balancer::key_of;
+/// use drainstorm_balancer::key_of;
 /// assert_eq!(key_of(b"alice@example.com"), key_of(b"alice@example.com"));
 /// assert_ne!(key_of(b"alice"), key_of(b"bob"));
 /// ```

@@ -119,36 +119,55 @@ pub trait RetryPolicy: Send {
 ///
 /// Serde reads it with `backoff` and `max_attempts` required and every
 /// other part optional (absent: off).
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct PolicyConfig {
     /// Delays between attempts.
     pub backoff: Backoff,
     /// Attempts per request, the first included (≥ 1).
     pub max_attempts: u32,
     /// Per-attempt timeout.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub attempt_timeout: Option<SimDuration>,
     /// Overall deadline from the first attempt; no retry starts past it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub deadline: Option<SimDuration>,
     /// Whether a server's `RetryAfter` replaces the backoff delay.
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub honour_pushback: bool,
     /// Retry budget.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub budget: Option<BudgetConfig>,
     /// Circuit breaker.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub breaker: Option<BreakerConfig>,
     /// Client-side adaptive throttling.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub throttle: Option<ThrottleConfig>,
     /// Concurrency limits (Envoy's circuit-breaker thresholds). The policy
     /// does not enforce them: whoever sends the requests does, with a
     /// [`ClientLimits`](super::ClientLimits) (the simulator keeps one per
     /// client group).
-    #[serde(default, skip_serializing_if = "LimitsConfig::is_unlimited")]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "LimitsConfig::is_unlimited")
+    )]
     pub limits: LimitsConfig,
 }
 
@@ -158,7 +177,7 @@ impl PolicyConfig {
     /// with struct update syntax.
     ///
     /// ```
-    /// use drainstorm::retry::{Backoff, PolicyConfig, SimDuration};
+    /// use drainstorm_retry::{Backoff, PolicyConfig, SimDuration};
     ///
     /// let config = PolicyConfig {
     ///     deadline: Some(SimDuration::from_secs(30)),
@@ -182,8 +201,9 @@ impl PolicyConfig {
 }
 
 /// Parameters of client-side adaptive throttling (Google SRE book).
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct ThrottleConfig {
     /// Accepts multiplier `K` (> 1; 2 in the book).
     pub k: f64,
@@ -194,8 +214,12 @@ pub struct ThrottleConfig {
 /// Parameters of a retry budget (`{ kind = "token-bucket", max_tokens = 10,
 /// token_ratio = 0.1 }`, `{ kind = "quota", ... }` or `{ kind = "ratio",
 /// ttl = "10s", min_per_sec = 10, percent = 0.2 }` in a profile).
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)
+)]
 pub enum BudgetConfig {
     /// gRPC retry throttling: (max_tokens, token_ratio).
     TokenBucket {
@@ -256,7 +280,7 @@ impl BudgetConfig {
 /// The standard composed policy (see [`PolicyConfig`]).
 ///
 /// ```
-/// use drainstorm::retry::{Decision, Outcome, Policy, Pushback, RetryPolicy, SimTime};
+/// use drainstorm_retry::{Decision, Outcome, Policy, Pushback, RetryPolicy, SimTime};
 /// use rand::SeedableRng;
 ///
 /// let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(1);
@@ -355,7 +379,7 @@ impl Policy {
     /// A preset by name (see [`Policy::PRESETS`]), or `None`.
     ///
     /// ```
-    /// use drainstorm::retry::Policy;
+    /// use drainstorm_retry::Policy;
     ///
     /// assert_eq!(Policy::preset_named("envoy").unwrap().config().max_attempts, 2);
     /// assert!(Policy::preset_named("carrier-pigeon").is_none());

@@ -18,7 +18,7 @@
 //! | [`BoundedLoad`] | O(1) expected | no backend above ⌈(1+ε)·mean⌉ in flight | Mirrokni, Thorup, Zadimoghaddam, SODA 2018 |
 //!
 //! ```
-//! use drainstorm::balancer::{Backend, BackendId, Balancer, SmoothWrr};
+//! use drainstorm_balancer::{Backend, BackendId, Balancer, SmoothWrr};
 //!
 //! let lb = SmoothWrr::new(&[
 //!     Backend::new(0, 5),
@@ -32,7 +32,7 @@
 //! // Drain backend 0: once `update` returns, no pick returns it.
 //! lb.update(&[Backend::new(0, 0), Backend::new(1, 1), Backend::new(2, 1)])?;
 //! assert!((0..100).all(|_| handle.pick(0) != Some(BackendId(0))));
-//! # Ok::<(), drainstorm::balancer::BalancerError>(())
+//! # Ok::<(), drainstorm_balancer::BalancerError>(())
 //! ```
 
 mod bounded;
@@ -48,6 +48,7 @@ mod p2c;
 mod pool;
 mod ring;
 mod smooth_wrr;
+mod sync;
 mod total;
 
 pub use self::bounded::{BoundedLoad, BoundedParams, BoundedRing};
@@ -107,7 +108,7 @@ impl Backend {
     /// The same backend with another hash key (see [`hash_key`](Self::hash_key)).
     ///
     /// ```
-    /// use drainstorm::balancer::{key_of, Backend, Balancer, Maglev};
+    /// use drainstorm_balancer::{key_of, Backend, Balancer, Maglev};
     ///
     /// // Two sites number their backends 0..8; hashing their addresses
     /// // gives each site its own layout.
@@ -119,7 +120,7 @@ impl Backend {
     /// let (east, west) = (Maglev::new(&site("east"))?, Maglev::new(&site("west"))?);
     /// let same = (0..1000u64).filter(|&k| east.pick(k) == west.pick(k)).count();
     /// assert!(same < 250); // about 1/8 by chance, not all of them
-    /// # Ok::<(), drainstorm::balancer::BalancerError>(())
+    /// # Ok::<(), drainstorm_balancer::BalancerError>(())
     /// ```
     pub const fn with_hash_key(mut self, hash_key: u64) -> Self {
         self.hash_key = hash_key;
@@ -200,7 +201,7 @@ pub trait Picker: Send {
 /// A request in flight on one backend; finishes it when dropped.
 ///
 /// ```
-/// use drainstorm::balancer::{Backend, Balancer, LeastConn};
+/// use drainstorm_balancer::{Backend, Balancer, LeastConn};
 ///
 /// let lb = LeastConn::new(&[Backend::new(7, 1)])?;
 /// let id = lb.pick(0).unwrap();
@@ -209,7 +210,7 @@ pub trait Picker: Send {
 ///     assert_eq!(lb.in_flight(id), Some(1));
 /// }
 /// assert_eq!(lb.in_flight(id), Some(0));
-/// # Ok::<(), drainstorm::balancer::BalancerError>(())
+/// # Ok::<(), drainstorm_balancer::BalancerError>(())
 /// ```
 #[must_use = "dropping the guard finishes the request at once"]
 pub struct InFlight {
@@ -235,3 +236,8 @@ impl Drop for InFlight {
         self.counter.get().finish(self.total);
     }
 }
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -28,8 +28,9 @@ use super::random::between;
 
 /// Jitter applied to an exponential backoff (`"none"`, `"full"`,
 /// `"equal"`, `"decorrelated"` in a profile).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
 pub enum Jitter {
     /// The ceiling itself: every client waits the same.
     None,
@@ -109,8 +110,12 @@ impl Exponential {
 /// cap = "20s", jitter = "full" }`, `{ kind = "constant", delay = "1s" }`,
 /// `{ kind = "immediate" }` or `{ kind = "schedule", delays = ["1m", "5m"] }`.
 #[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(try_from = "BackoffRepr", into = "BackoffRepr")]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(try_from = "repr::BackoffRepr", into = "repr::BackoffRepr")
+)]
 pub enum Backoff {
     /// `min(cap, base·multiplier^n)` with jitter.
     Exponential(Exponential),
@@ -127,14 +132,14 @@ impl Backoff {
     /// A validated exponential backoff.
     ///
     /// ```
-    /// use drainstorm::retry::{Backoff, Jitter, SimDuration};
+    /// use drainstorm_retry::{Backoff, Jitter, SimDuration};
     ///
     /// let ms = SimDuration::from_millis;
     /// let b = Backoff::exponential(ms(100), 2.0, ms(20_000), Jitter::None)?;
     /// assert_eq!(b.ceiling(0), ms(100));
     /// assert_eq!(b.ceiling(3), ms(800));
     /// assert_eq!(b.ceiling(1_000_000), ms(20_000));
-    /// # Ok::<(), drainstorm::retry::RetryConfigError>(())
+    /// # Ok::<(), drainstorm_retry::RetryConfigError>(())
     /// ```
     pub fn exponential(
         base: SimDuration,
@@ -227,70 +232,79 @@ impl Backoff {
     }
 }
 
-/// The serialized form of a [`Backoff`]: validated on the way in.
-#[derive(serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
-enum BackoffRepr {
-    Exponential {
-        base: SimDuration,
-        #[serde(default = "default_multiplier")]
-        multiplier: f64,
-        cap: SimDuration,
-        #[serde(default = "default_jitter")]
-        jitter: Jitter,
-    },
-    Constant {
-        delay: SimDuration,
-    },
-    // A struct variant, not a unit one: serde applies
-    // `deny_unknown_fields` only to fields it reads, so `{ kind =
-    // "immediate", delay = "1s" }` would pass silently as a unit variant.
-    Immediate {},
-    Schedule {
-        delays: Vec<SimDuration>,
-    },
-}
+/// The serialized form of a [`Backoff`], validated on the way in.
+#[cfg(feature = "serde")]
+mod repr {
+    use super::{Backoff, Jitter, RetryConfigError, SimDuration};
 
-fn default_multiplier() -> f64 {
-    2.0
-}
-
-fn default_jitter() -> Jitter {
-    Jitter::Full
-}
-
-impl TryFrom<BackoffRepr> for Backoff {
-    type Error = RetryConfigError;
-
-    fn try_from(r: BackoffRepr) -> Result<Self, RetryConfigError> {
-        let b = match r {
-            BackoffRepr::Exponential {
-                base,
-                multiplier,
-                cap,
-                jitter,
-            } => return Backoff::exponential(base, multiplier, cap, jitter),
-            BackoffRepr::Constant { delay } => Backoff::Constant(delay),
-            BackoffRepr::Immediate {} => Backoff::Immediate,
-            BackoffRepr::Schedule { delays } => Backoff::Schedule(delays),
-        };
-        b.validate()?;
-        Ok(b)
+    /// The serialized form of a [`Backoff`]: validated on the way in.
+    #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)
+    )]
+    pub(super) enum BackoffRepr {
+        Exponential {
+            base: SimDuration,
+            #[cfg_attr(feature = "serde", serde(default = "default_multiplier"))]
+            multiplier: f64,
+            cap: SimDuration,
+            #[cfg_attr(feature = "serde", serde(default = "default_jitter"))]
+            jitter: Jitter,
+        },
+        Constant {
+            delay: SimDuration,
+        },
+        // A struct variant, not a unit one: serde applies
+        // `deny_unknown_fields` only to fields it reads, so `{ kind =
+        // "immediate", delay = "1s" }` would pass silently as a unit variant.
+        Immediate {},
+        Schedule {
+            delays: Vec<SimDuration>,
+        },
     }
-}
 
-impl From<Backoff> for BackoffRepr {
-    fn from(b: Backoff) -> Self {
-        match b {
-            Backoff::Exponential(e) => BackoffRepr::Exponential {
-                base: e.base,
-                multiplier: e.multiplier,
-                cap: e.cap,
-                jitter: e.jitter,
-            },
-            Backoff::Constant(delay) => BackoffRepr::Constant { delay },
-            Backoff::Immediate => BackoffRepr::Immediate {},
-            Backoff::Schedule(delays) => BackoffRepr::Schedule { delays },
+    fn default_multiplier() -> f64 {
+        2.0
+    }
+
+    fn default_jitter() -> Jitter {
+        Jitter::Full
+    }
+
+    impl TryFrom<BackoffRepr> for Backoff {
+        type Error = RetryConfigError;
+
+        fn try_from(r: BackoffRepr) -> Result<Self, RetryConfigError> {
+            let b = match r {
+                BackoffRepr::Exponential {
+                    base,
+                    multiplier,
+                    cap,
+                    jitter,
+                } => return Backoff::exponential(base, multiplier, cap, jitter),
+                BackoffRepr::Constant { delay } => Backoff::Constant(delay),
+                BackoffRepr::Immediate {} => Backoff::Immediate,
+                BackoffRepr::Schedule { delays } => Backoff::Schedule(delays),
+            };
+            b.validate()?;
+            Ok(b)
+        }
+    }
+
+    impl From<Backoff> for BackoffRepr {
+        fn from(b: Backoff) -> Self {
+            match b {
+                Backoff::Exponential(e) => BackoffRepr::Exponential {
+                    base: e.base,
+                    multiplier: e.multiplier,
+                    cap: e.cap,
+                    jitter: e.jitter,
+                },
+                Backoff::Constant(delay) => BackoffRepr::Constant { delay },
+                Backoff::Immediate => BackoffRepr::Immediate {},
+                Backoff::Schedule(delays) => BackoffRepr::Schedule { delays },
+            }
         }
     }
 }

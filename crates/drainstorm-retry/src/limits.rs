@@ -22,7 +22,7 @@
 //! it as an *overflow*.
 //!
 //! ```
-//! use drainstorm::retry::{ClientLimits, LimitsConfig};
+//! use drainstorm_retry::{ClientLimits, LimitsConfig};
 //!
 //! let mut limits = ClientLimits::new(LimitsConfig { max_retries: Some(1), ..LimitsConfig::default() });
 //! assert!(limits.try_retry());
@@ -31,20 +31,28 @@
 //! assert!(limits.try_retry());
 //! ```
 
-use serde::{Deserialize, Serialize};
-
 /// The thresholds (`None`: no limit).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct LimitsConfig {
     /// Requests outstanding at once (≥ 1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub max_requests: Option<u32>,
     /// Attempts waiting to be accepted at once (≥ 1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub max_pending_requests: Option<u32>,
     /// Retries outstanding at once (≥ 0: 0 forbids retrying).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub max_retries: Option<u32>,
 }
 

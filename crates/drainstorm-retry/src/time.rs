@@ -30,7 +30,7 @@ impl SimTime {
     /// times come out exact (60 s is 60, not 60.00000000000001).
     ///
     /// ```
-    /// assert_eq!(drainstorm::retry::SimTime(60_000_000_000).as_secs_f64(), 60.0);
+    /// assert_eq!(drainstorm_retry::SimTime(60_000_000_000).as_secs_f64(), 60.0);
     /// ```
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / 1e9
@@ -129,7 +129,7 @@ impl fmt::Display for SimTime {
 /// key: write `"30s"`, not `30`.
 ///
 /// ```
-/// use drainstorm::retry::{SimDuration, parse_duration};
+/// use drainstorm_retry::{SimDuration, parse_duration};
 ///
 /// assert_eq!(parse_duration("250ms"), Ok(SimDuration::from_millis(250)));
 /// assert_eq!(parse_duration("1.5s"), Ok(SimDuration::from_millis(1500)));
@@ -179,64 +179,72 @@ fn write_span(ns: u64, f: &mut dyn fmt::Write) -> fmt::Result {
     write!(f, "{ns}ns")
 }
 
-struct SpanVisitor;
+/// Durations and instants as a profile writes them (`"250ms"`, `"2s"`).
+#[cfg(feature = "serde")]
+mod serde_impls {
+    use std::fmt;
 
-impl SpanVisitor {
-    fn bare<E: serde::de::Error>(v: impl fmt::Display) -> E {
-        E::custom(format!(
-            "`{v}` is a bare number: write it with a unit, e.g. \"{v}s\" or \"{v}ms\""
-        ))
-    }
-}
+    use super::{SimDuration, SimTime, parse_duration, write_span};
 
-impl serde::de::Visitor<'_> for SpanVisitor {
-    type Value = u64;
+    struct SpanVisitor;
 
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a duration with a unit, such as \"250ms\", \"2s\" or \"1m30s\"")
-    }
-
-    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<u64, E> {
-        parse_duration(v).map(|d| d.0).map_err(E::custom)
+    impl SpanVisitor {
+        fn bare<E: serde::de::Error>(v: impl fmt::Display) -> E {
+            E::custom(format!(
+                "`{v}` is a bare number: write it with a unit, e.g. \"{v}s\" or \"{v}ms\""
+            ))
+        }
     }
 
-    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<u64, E> {
-        Err(Self::bare(v))
+    impl serde::de::Visitor<'_> for SpanVisitor {
+        type Value = u64;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a duration with a unit, such as \"250ms\", \"2s\" or \"1m30s\"")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<u64, E> {
+            parse_duration(v).map(|d| d.0).map_err(E::custom)
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<u64, E> {
+            Err(Self::bare(v))
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
+            Err(Self::bare(v))
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
+            Err(Self::bare(v))
+        }
     }
 
-    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
-        Err(Self::bare(v))
+    impl serde::Serialize for SimDuration {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut text = String::new();
+            write_span(self.0, &mut text).map_err(serde::ser::Error::custom)?;
+            s.serialize_str(&text)
+        }
     }
 
-    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
-        Err(Self::bare(v))
+    impl<'de> serde::Deserialize<'de> for SimDuration {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(SpanVisitor).map(SimDuration)
+        }
     }
-}
 
-impl serde::Serialize for SimDuration {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut text = String::new();
-        write_span(self.0, &mut text).map_err(serde::ser::Error::custom)?;
-        s.serialize_str(&text)
+    /// Instants serialize like a [`SimDuration`] since the epoch.
+    impl serde::Serialize for SimTime {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            SimDuration(self.0).serialize(s)
+        }
     }
-}
 
-impl<'de> serde::Deserialize<'de> for SimDuration {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(SpanVisitor).map(SimDuration)
-    }
-}
-
-/// Instants serialize like a [`SimDuration`] since the epoch.
-impl serde::Serialize for SimTime {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        SimDuration(self.0).serialize(s)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for SimTime {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(SpanVisitor).map(SimTime)
+    impl<'de> serde::Deserialize<'de> for SimTime {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(SpanVisitor).map(SimTime)
+        }
     }
 }
 
@@ -244,5 +252,23 @@ impl SimTime {
     /// The instant `d` after the epoch.
     pub const fn from_duration(d: SimDuration) -> Self {
         SimTime(d.0)
+    }
+
+    /// The instant `ms` milliseconds after the epoch.
+    pub const fn from_millis(ms: u64) -> Self {
+        SimTime(ms.saturating_mul(1_000_000))
+    }
+
+    /// The instant `s` seconds after the epoch.
+    ///
+    /// ```
+    /// use drainstorm_retry::{SimDuration, SimTime};
+    ///
+    /// let t = SimTime::from_secs(20);
+    /// assert_eq!(t + SimDuration::from_secs(5), SimTime::from_secs(25));
+    /// assert_eq!(SimTime::from_secs(25).since(t), SimDuration::from_secs(5));
+    /// ```
+    pub const fn from_secs(s: u64) -> Self {
+        SimTime(s.saturating_mul(1_000_000_000))
     }
 }

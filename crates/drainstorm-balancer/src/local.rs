@@ -22,7 +22,7 @@ use super::{BackendId, Handle, Picker, Pool, Strategy};
 /// [`Balancer::in_flight`](super::Balancer::in_flight) does not see them.
 ///
 /// ```
-/// use drainstorm::balancer::{Backend, LeastConn};
+/// use drainstorm_balancer::{Backend, LeastConn};
 ///
 /// let lb = LeastConn::new(&[Backend::new(0, 1), Backend::new(1, 1)])?;
 /// let mut local = lb.local_handle();
@@ -30,7 +30,7 @@ use super::{BackendId, Handle, Picker, Pool, Strategy};
 /// local.start(a);
 /// // The other backend is now the least loaded.
 /// assert_ne!(local.pick(0), Some(a));
-/// # Ok::<(), drainstorm::balancer::BalancerError>(())
+/// # Ok::<(), drainstorm_balancer::BalancerError>(())
 /// ```
 pub struct LocalHandle<S: Strategy> {
     handle: Handle<S>,

@@ -12,25 +12,24 @@ use super::{
 /// use to build one without naming its type.
 ///
 /// ```
-/// use drainstorm::balancer::{Backend, BalancerKind};
+/// use drainstorm_balancer::{Backend, BalancerKind};
 ///
 /// let kind: BalancerKind = "maglev".parse().unwrap();
 /// let lb = kind.build(&[Backend::new(1, 1), Backend::new(2, 1)], 7)?;
 /// assert_eq!(lb.name(), "maglev");
 /// assert!(lb.pick(42).is_some());
-/// # Ok::<(), drainstorm::balancer::BalancerError>(())
+/// # Ok::<(), drainstorm_balancer::BalancerError>(())
 /// ```
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
 pub enum BalancerKind {
     /// [`SmoothWrr`]: `"smooth-wrr"`.
     SmoothWrr,
     /// [`LeastConn`]: `"least-conn"`.
     LeastConn,
     /// [`PowerOfTwo`]: `"p2c"`.
-    #[serde(rename = "p2c")]
+    #[cfg_attr(feature = "serde", serde(rename = "p2c"))]
     PowerOfTwo,
     /// [`Ring`]: `"ring"`.
     Ring,
@@ -137,17 +136,27 @@ impl fmt::Display for BalancerKind {
 
 /// Parameters of the kinds that have any; `None` keeps the default. In a
 /// profile: `balancer_params = { epsilon = 0.1 }`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct KindParams {
     /// Ring and bounded-load: points per unit of weight.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub points_per_weight: Option<u32>,
     /// Maglev: lookup-table size (a prime).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub table_size: Option<u32>,
     /// Bounded-load: no backend above (1 + ε) × the mean load.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub epsilon: Option<f64>,
 }
 
