@@ -450,9 +450,9 @@ pub struct PlanArgs {
     /// No progress bar and no timing.
     #[arg(short, long)]
     pub quiet: bool,
-    /// Run even when the estimated work of one comparison at the plan's
-    /// seeds is above the limits (10^10 requests, or 4 GiB of requests in
-    /// flight and client state); a plan runs many.
+    /// Run even when the estimated work of one comparison (one seed) is
+    /// above the limits (10^10 requests, or 4 GiB of requests in flight
+    /// and client state); a plan runs it hundreds of times.
     #[arg(short, long)]
     pub yes: bool,
 }

@@ -87,10 +87,12 @@ fn setup(args: &PlanArgs, what: &str, tolerance: f64) -> Result<Setup, Failure> 
         0.5,
         false,
     )?;
-    // A plan runs its comparison at least once at every value it tries:
-    // one comparison at the plan's seeds is the least it costs.
+    // A plan runs its comparison many times over (hundreds of runs per
+    // combination at the default confidence): the limits judge one
+    // comparison, one seed, as they judge one `run` — what a profile that
+    // asks for too much (a rate of 1e8) would cost each time.
     let mut once = profile.clone();
-    once.compare.seeds = seeds;
+    once.compare.seeds = 1;
     check_work(&spec, &once.estimate(), args.yes)?;
     let (threads, pool) = pool(args.threads)?;
     let out = args
