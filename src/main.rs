@@ -250,6 +250,12 @@ fn check_out(out: &Path, names: &[&str]) -> Result<(), Failure> {
         .map_err(Failure::Input)
 }
 
+/// `n` of `what`, with the plural where it takes one: "1 run", "18 runs".
+fn count(n: impl Into<u64>, what: &str) -> String {
+    let n = n.into();
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
 /// Refuses work above the limit unless the user said `--yes`.
 fn check_work(name: &str, estimate: &WorkEstimate, yes: bool) -> Result<(), Failure> {
     if estimate.needs_confirmation() && !yes {
@@ -376,8 +382,8 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     outln!("\n{}", comparison.rule_line())?;
     if !args.quiet {
         outln!(
-            "\n{} runs in {:.1} s on {threads} thread{}; wrote {}",
-            comparison.runs.len(),
+            "\n{} in {:.1} s on {threads} thread{}; wrote {}",
+            count(comparison.runs.len() as u64, "run"),
             wall.as_secs_f64(),
             if threads == 1 { "" } else { "s" },
             out.join("report.html").display()
@@ -577,12 +583,42 @@ fn try_main() -> Result<(), Failure> {
             out!("{}", String::from_utf8_lossy(&buffer))?;
             Ok(())
         }
-        Command::Man => {
-            let mut buffer = Vec::new();
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut buffer)
-                .map_err(|e| Failure::Run(format!("man page: {e}")))?;
-            out!("{}", String::from_utf8_lossy(&buffer))?;
+        Command::Man { page, dir } => {
+            let pages = man_pages().map_err(|e| Failure::Run(format!("man page: {e}")))?;
+            if let Some(dir) = dir {
+                let files: Vec<(String, String)> = pages
+                    .into_iter()
+                    .map(|(name, text)| (format!("{name}.1"), text))
+                    .collect();
+                let files: Vec<(&str, String)> =
+                    files.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
+                write_files(&dir.join("man1"), &files)?;
+                outln!(
+                    "wrote {} pages in {}: man -M {} drainstorm-run",
+                    files.len(),
+                    dir.join("man1").display(),
+                    dir.display()
+                )?;
+                return Ok(());
+            }
+            let want = match &page {
+                Some(p) => format!("drainstorm-{p}"),
+                None => "drainstorm".to_owned(),
+            };
+            match pages.iter().find(|(name, _)| *name == want) {
+                Some((_, text)) => out!("{text}")?,
+                None => {
+                    return Err(Failure::Input(format!(
+                        "man {}: no such page (pages: {})",
+                        page.unwrap_or_default(),
+                        pages
+                            .iter()
+                            .filter_map(|(n, _)| n.strip_prefix("drainstorm-"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+            }
             Ok(())
         }
         Command::Show { profile, changes } => {
@@ -596,6 +632,30 @@ fn try_main() -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+/// Every man page, as (name, roff): `drainstorm`, and a page per
+/// subcommand named as the main page's SEE ALSO names it
+/// (`drainstorm-run`, `drainstorm-plan-headroom`, …).
+fn man_pages() -> std::io::Result<Vec<(String, String)>> {
+    fn walk(
+        cmd: clap::Command,
+        name: String,
+        out: &mut Vec<(String, String)>,
+    ) -> std::io::Result<()> {
+        let mut buffer = Vec::new();
+        clap_mangen::Man::new(cmd.clone().name(name.clone())).render(&mut buffer)?;
+        out.push((name.clone(), String::from_utf8_lossy(&buffer).into_owned()));
+        for sub in cmd.get_subcommands() {
+            walk(sub.clone(), format!("{name}-{}", sub.get_name()), out)?;
+        }
+        Ok(())
+    }
+    let mut pages = Vec::new();
+    let mut cmd = Cli::command();
+    cmd.build();
+    walk(cmd, "drainstorm".to_owned(), &mut pages)?;
+    Ok(pages)
 }
 
 fn main() -> ExitCode {

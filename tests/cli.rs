@@ -747,11 +747,32 @@ fn short_flags_repeated_only_auto_threads_completions_and_man() {
     assert!(text(&out.stdout).contains("drainstorm"));
     let out = drainstorm(&["man"], &dir);
     assert!(text(&out.stdout).starts_with(".ie") || text(&out.stdout).contains(".TH"));
+    // Every page the main page names exists.
+    let out = drainstorm(&["man", "--dir", "pages"], &dir);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let main = text(&drainstorm(&["man"], &dir).stdout);
+    for named in main.split("drainstorm\\-").skip(1) {
+        let Some((name, _)) = named.split_once("(1)") else {
+            continue;
+        };
+        let file = format!("pages/man1/drainstorm-{}.1", name.replace("\\-", "-"));
+        assert!(dir.join(&file).exists(), "{file}");
+    }
+    let page = text(&drainstorm(&["man", "plan-headroom"], &dir).stdout);
+    assert!(page.contains("drainstorm-plan-headroom"), "{page}");
     let help = text(&drainstorm(&["run", "--help"], &dir).stdout);
     assert!(
-        help.contains("Exit codes:") && help.contains("130"),
+        help.contains("Exit codes:") && help.contains("130") && help.contains("3    --fail-on"),
         "{help}"
     );
+    // A command without --fail-on does not list its exit code.
+    for command in ["sweep", "merge", "explain", "validate"] {
+        let help = text(&drainstorm(&[command, "--help"], &dir).stdout);
+        assert!(
+            help.contains("Exit codes:") && !help.contains("--fail-on"),
+            "{command}: {help}"
+        );
+    }
 }
 
 #[test]

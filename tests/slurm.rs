@@ -54,7 +54,7 @@ fn start(dir: &Path) -> Cluster {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
     }
     let host = output(&mut Command::new("hostname")).trim().to_owned();
-    let user = output(&mut Command::new("id").arg("-un")).trim().to_owned();
+    let user = output(Command::new("id").arg("-un")).trim().to_owned();
     let d = dir.display();
     // A private munge: its own key and socket, nothing of the machine's.
     let key = dir.join("munge/munge.key");

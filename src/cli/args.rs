@@ -25,13 +25,22 @@ pub struct Changes {
 /// How a profile is named on the command line.
 pub const PROFILE_HELP: &str = "A profile: a path (anything with a `/` or ending in `.toml`) or the name of a bundled profile (`drainstorm profiles` lists them)";
 
-/// The exit codes, as `--help` lists them.
+/// The exit codes of a command with `--fail-on`, as `--help` lists them.
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0    success
   1    a run failed, or its results could not be written
   2    bad input: a profile, a flag, or work above the limits without --yes
-  3    --fail-on: a combination was judged that bad or worse
+  3    --fail-on: a combination was judged that bad or worse (run), or the
+       profile as written is below an answer (plan headroom, plan drain)
+  130  interrupted (Ctrl-C)";
+
+/// The exit codes of a command without `--fail-on`.
+pub const EXIT_CODES_NO_GATE: &str = "\
+Exit codes:
+  0    success
+  1    a run failed, or its results could not be written
+  2    bad input: a profile, a flag, or work above the limits without --yes
   130  interrupted (Ctrl-C)";
 
 /// Replays a datacenter drain in a deterministic simulation and compares
@@ -52,11 +61,11 @@ pub enum Command {
     /// Run a profile over a grid of values of one or more keys (every
     /// balancer × policy × seed at each point) and draw the verdicts:
     /// sweep.csv, map.html (the metastability map) and a table.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES_NO_GATE)]
     Sweep(SweepArgs),
     /// Merge the partial results of a sweep run in shards (`sweep --shard
     /// K/N`) into the files the whole sweep writes, byte for byte.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES_NO_GATE)]
     Merge(MergeArgs),
     /// Turn a drain into a decision: how much capacity it needs, how
     /// slowly to drain, and whether the model is large enough.
@@ -69,10 +78,10 @@ pub enum Command {
     /// ejections, DNS caches, client budgets and breakers) — from runs
     /// with the same seeds and one thing changed. Writes explain.json,
     /// explain.csv and report.html (with a "Why" section).
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES_NO_GATE)]
     Explain(ExplainArgs),
     /// Check profiles: the first error of each, located, and their warnings.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES_NO_GATE)]
     Validate {
         #[arg(required = true, help = PROFILE_HELP)]
         profiles: Vec<String>,
@@ -101,8 +110,16 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff): `drainstorm man | man -l -`.
-    Man,
+    /// Print the man page (roff): `drainstorm man | man -l -`; `drainstorm
+    /// man plan-headroom` prints a subcommand's; `--dir DIR` writes every
+    /// page (drainstorm.1, drainstorm-run.1, …) into DIR/man1 for `man -M DIR`.
+    Man {
+        /// A subcommand's page (`run`, `sweep`, `plan-headroom`, …).
+        page: Option<String>,
+        /// Write every page into this folder instead.
+        #[arg(long, value_name = "DIR", conflicts_with = "page")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// `drainstorm run`'s options.
@@ -327,7 +344,7 @@ pub enum PlanCommand {
     /// every rung, every run to its end), and the smallest size from
     /// which the verdict no longer changes and the recovery time moves by
     /// less than --tolerance a rung.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES_NO_GATE)]
     Size(SizeArgs),
 }
 

@@ -126,8 +126,8 @@ pub fn size(args: SizeArgs) -> Result<(), Failure> {
     out!("{}", table(&plan))?;
     if !args.quiet {
         outln!(
-            "\n{} runs of {} each, in {wall:.1} s on {threads} thread{}; wrote {}",
-            plan.runs,
+            "\n{} of {} each, in {wall:.1} s on {threads} thread{}; wrote {}",
+            super::count(plan.runs, "run"),
             profile.scenario.duration,
             if threads == 1 { "" } else { "s" },
             out.join("size.csv").display()

@@ -15,7 +15,7 @@ use super::args::{MergeArgs, SweepArgs};
 use drainstorm::profile::Override;
 
 use super::{
-    Failure, check_out, check_work, load_checked, pool, progress_bar, restrict, write_files,
+    Failure, check_out, check_work, count, load_checked, pool, progress_bar, restrict, write_files,
 };
 
 /// `--shard K/N`.
@@ -140,10 +140,10 @@ pub fn sweep(args: SweepArgs) -> Result<(), Failure> {
     let todo: Vec<usize> = mine.iter().copied().filter(|j| !done.contains(j)).collect();
     if !args.quiet {
         eprintln!(
-            "{}: {} runs ({} points × {} per point){}; {} to run{}",
+            "{}: {} ({} × {} per point){}; {} to run{}",
             profile.name,
-            sweep.runs(),
-            sweep.points().len(),
+            count(sweep.runs() as u64, "run"),
+            count(sweep.points().len() as u64, "point"),
             sweep.runs_per_point(),
             if n > 1 {
                 format!(", shard {k}/{n}: {}", mine.len())
@@ -207,8 +207,8 @@ pub fn sweep(args: SweepArgs) -> Result<(), Failure> {
     let _ = file.sync_all();
     let attempts: u64 = done_now.iter().map(|r| r.attempts).sum();
     let speed = format!(
-        "{} runs in {:.1} s on {threads} thread{} ({:.2} M attempts/s)",
-        todo.len(),
+        "{} in {:.1} s on {threads} thread{} ({:.2} M attempts/s)",
+        count(todo.len() as u64, "run"),
         wall.as_secs_f64(),
         if threads == 1 { "" } else { "s" },
         attempts as f64 / wall.as_secs_f64().max(1e-9) / 1e6
@@ -218,8 +218,8 @@ pub fn sweep(args: SweepArgs) -> Result<(), Failure> {
             eprintln!("{speed}");
         }
         outln!(
-            "shard {k}/{n}: {} runs in {shown}; when every shard is done: drainstorm merge {}",
-            mine.len(),
+            "shard {k}/{n}: {} in {shown}; when every shard is done: drainstorm merge {}",
+            count(mine.len() as u64, "run"),
             out.join(format!("part-*-of-{n}.jsonl")).display()
         )?;
         return Ok(());
