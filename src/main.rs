@@ -628,6 +628,9 @@ fn try_main() -> Result<(), Failure> {
                     outln!("# {line}")?;
                 }
             }
+            for line in profile.preset_notes() {
+                outln!("# {line}")?;
+            }
             out!("{}", profile.scaled().to_toml())?;
             Ok(())
         }

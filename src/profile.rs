@@ -310,6 +310,65 @@ impl Profile {
         }
     }
 
+    /// What every preset this profile uses by name (in a client group's
+    /// `retry` or in `compare.policies`) is, as comment lines for `show`:
+    /// where it comes from, what it does, and its settings as a
+    /// `[policies]` table to copy under a name of one's own and edit (a
+    /// profile's policy may not take a preset's name).
+    ///
+    /// ```
+    /// use drainstorm::profile::Profile;
+    ///
+    /// let p = Profile::bundled("smtp-451").unwrap()?; // its senders use the smtp-mta preset
+    /// let said = p.preset_notes().join("\n");
+    /// assert!(said.contains("Postfix") && said.contains("no attempt timeout"), "{said}");
+    /// assert!(said.contains("[policies.my-smtp-mta]"), "{said}");
+    /// # Ok::<(), drainstorm::profile::ProfileError>(())
+    /// ```
+    pub fn preset_notes(&self) -> Vec<String> {
+        let mut seen: Vec<String> = Vec::new();
+        let used =
+            self.compare
+                .policies
+                .iter()
+                .cloned()
+                .chain(self.scenario.clients.iter().filter_map(|g| match &g.retry {
+                    RetrySpec::Preset(name) => Some(name.clone()),
+                    RetrySpec::Config(_) => None,
+                }));
+        let mut out = Vec::new();
+        for name in used {
+            if self.policies.contains_key(&name) || seen.contains(&name) {
+                continue;
+            }
+            let Some(preset) = crate::retry::Policy::preset_named(&name) else {
+                continue;
+            };
+            out.push(format!(
+                "policy `{name}`: the preset from {}: {}.",
+                crate::retry::preset_source(&name).unwrap_or("drainstorm"),
+                preset.config()
+            ));
+            #[derive(serde::Serialize)]
+            struct Wrapped<'a> {
+                policies: BTreeMap<String, &'a PolicyConfig>,
+            }
+            let table = Wrapped {
+                policies: BTreeMap::from([(format!("my-{name}"), preset.config())]),
+            };
+            if let Ok(text) = toml::to_string(&table) {
+                out.push("Its settings, to copy under a name of your own and edit:".into());
+                out.extend(
+                    text.lines()
+                        .filter(|l| !l.is_empty())
+                        .map(|l| format!("  {l}")),
+                );
+            }
+            seen.push(name);
+        }
+        out
+    }
+
     /// What running at [`scale`](Self::scale) means for this profile, in
     /// sentences: the size, and every count that had to be rounded. Empty
     /// at scale 1.

@@ -931,3 +931,49 @@ fn an_interrupt_at_any_point_of_a_run_exits_130_or_lets_it_finish() {
     eprintln!("exit codes: {seen:?}");
     assert!(seen.contains_key(&Some(130)), "{seen:?}");
 }
+
+#[test]
+fn show_says_what_a_preset_does_and_the_report_what_the_best_policy_does() {
+    let dir = scratch("presets");
+    let out = drainstorm(&["show", "smtp-451"], &dir);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(
+        shown.starts_with("# policy `smtp-mta`: the preset from Postfix"),
+        "{shown}"
+    );
+    assert!(shown.contains("no attempt timeout"), "{shown}");
+    assert!(shown.contains("#   [policies.my-smtp-mta]"), "{shown}");
+    // What show prints is a profile that validates, presets explained in
+    // comments.
+    std::fs::write(dir.join("smtp.toml"), &shown).unwrap();
+    assert!(
+        drainstorm(&["validate", "smtp.toml"], &dir)
+            .status
+            .success()
+    );
+    // Uncommented and renamed, the preset's table is a policy of one's own.
+    let table: String = shown
+        .lines()
+        .skip_while(|l| !l.starts_with("#   [policies."))
+        .take_while(|l| l.starts_with("#   "))
+        .map(|l| format!("{}\n", &l[4..]))
+        .collect();
+    std::fs::write(
+        dir.join("mine.toml"),
+        format!("{TINY}\n{table}").replace("retry = \"hasty\"", "retry = \"my-smtp-mta\""),
+    )
+    .unwrap();
+    let out = drainstorm(&["validate", "mine.toml"], &dir);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The report's opening lines say what the best policy does.
+    std::fs::write(dir.join("tiny.toml"), TINY).unwrap();
+    assert!(
+        drainstorm(&["run", "tiny.toml", "-q", "-o", "r"], &dir)
+            .status
+            .success()
+    );
+    let page = std::fs::read_to_string(dir.join("r/report.html")).unwrap();
+    assert!(page.contains("Its policy, "), "no policy sentence");
+    assert!(page.contains("100ms per attempt"), "the policy's settings");
+}

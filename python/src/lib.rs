@@ -151,7 +151,12 @@ fn bundled() -> Vec<&'static str> {
 #[pyo3(signature = (profile, *, set=None))]
 fn show(profile: &str, set: Option<Vec<String>>) -> PyResult<String> {
     let p = load(profile, &set.unwrap_or_default())?;
-    let mut out: String = p.scale_notes().iter().map(|n| format!("# {n}\n")).collect();
+    let mut out: String = p
+        .scale_notes()
+        .iter()
+        .chain(&p.preset_notes())
+        .map(|n| format!("# {n}\n"))
+        .collect();
     out += &p.scaled().to_toml();
     Ok(out)
 }

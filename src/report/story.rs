@@ -107,8 +107,32 @@ pub fn conclusion(c: &Comparison) -> Vec<String> {
             name(worst),
             worst.lost_pct
         ));
+        if let Some(words) = settings(c, best) {
+            out.push(format!("Its policy, {}: {words}.", best.policy));
+        }
     }
     out
+}
+
+/// What a row's retry policy does, when every client group of its runs
+/// uses the same one: so that a reader sees what won (a policy without an
+/// attempt timeout never times out, and can win for that alone).
+fn settings(c: &Comparison, r: &Row) -> Option<String> {
+    let (run, _) = c
+        .runs
+        .iter()
+        .find(|(run, _)| run.balancer == r.balancer && run.policy == r.policy)?;
+    let policies: Vec<_> = run
+        .config
+        .clients
+        .iter()
+        .map(|g| g.retry.resolve())
+        .collect::<Option<_>>()?;
+    let first = policies.first()?;
+    policies
+        .iter()
+        .all(|p| p == first)
+        .then(|| first.to_string())
 }
 
 /// What an action did, in a few words, for a chart's marker.

@@ -30,6 +30,7 @@
 mod backoff;
 mod breaker;
 mod budget;
+mod describe;
 mod error;
 mod limits;
 mod policy;
@@ -42,6 +43,7 @@ mod window;
 pub use self::backoff::{Backoff, Exponential, Jitter};
 pub use self::breaker::{BreakerConfig, BreakerState, BreakerWindow, CircuitBreaker};
 pub use self::budget::{Budget, RatioBudget, RetryQuota, TokenBucket};
+pub use self::describe::preset_source;
 pub use self::error::RetryConfigError;
 pub use self::limits::{ClientLimits, LimitsConfig};
 pub use self::policy::{
