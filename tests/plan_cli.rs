@@ -106,7 +106,7 @@ fn three_shards_merged_equal_the_whole_sweep_byte_for_byte() {
     assert!(whole.status.success(), "{}", text(&whole.stderr));
     let table = text(&whole.stdout);
     assert!(
-        table.contains("least-conn") && table.contains("every seed absorbed at"),
+        table.contains("least-conn") && table.contains("where every seed was absorbed"),
         "{table}"
     );
     // One thread gives the same bytes as two.
@@ -930,4 +930,48 @@ fn every_csv_column_a_command_writes_is_defined_in_one_place() {
     ] {
         assert_columns_defined(&text(&read(&dir, file)));
     }
+}
+
+#[test]
+fn the_map_names_its_axes_marks_the_profile_and_says_where_it_tips() {
+    let dir = scratch("map-words");
+    std::fs::write(dir.join("tiny.toml"), TINY).unwrap();
+    let out = drainstorm(
+        &[
+            "sweep",
+            "tiny.toml",
+            "--vary",
+            "clients[0].workload.rate=200..600:5",
+            "--vary",
+            "timeline[0].ramp=0s..8s:4",
+            "-n",
+            "1",
+            "-o",
+            "m",
+        ],
+        &dir,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    // Durations read as seconds, keys with their units, nothing cut.
+    assert!(
+        !table.contains("2666666666ns") && !table.contains('…'),
+        "{table}"
+    );
+    assert!(table.contains("requests/s with ramp "), "{table}");
+    let page = text(&read(&dir, "m/map.html"));
+    assert!(
+        page.contains("rate (requests/s) — clients[0].workload.rate"),
+        "axis"
+    );
+    assert!(page.contains("ramp (s) — timeline[0].ramp"), "axis");
+    assert!(page.contains(">\n2.67 s\n<") && !page.contains("2666666666ns"), "tick");
+    assert!(
+        page.contains("The outlined cell is the profile as written (rate 400, ramp 0 s"),
+        "mark"
+    );
+    assert!(
+        page.contains("<figcaption>least-conn + hasty: every seed absorbed at "),
+        "words"
+    );
 }

@@ -17,7 +17,7 @@ def test_a_local_sweep_matches_the_command_lines_files():
     assert len(r.runs) == 3 * 2 * 2
     assert list(r.runs.columns[:3]) == ["clients[0].workload.rate", "balancer", "policy"]
     assert r.map_html.startswith("<!DOCTYPE html>")
-    assert "every seed absorbed at" in r.table
+    assert "where every seed was absorbed" in r.table
     assert set(r.runs.verdict) <= {"absorbed", "degraded", "collapsed", "metastable", "inconclusive"}
 
 

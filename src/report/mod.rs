@@ -21,6 +21,7 @@ pub mod schema;
 mod story;
 pub mod sweep;
 mod sweep_map;
+mod sweep_words;
 pub mod why;
 
 pub use self::plan_page::{CurveChart, plan_page};

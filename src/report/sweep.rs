@@ -121,7 +121,8 @@ pub fn sweep_csv(header: &JournalHeader, rows: &[SweepRow]) -> String {
 }
 
 /// The table printed at the end of a sweep: per combination, the verdict
-/// mix over all its runs and where every seed was absorbed.
+/// mix over all its runs and, in words, where every seed was absorbed
+/// (for two keys, for each value of the second).
 pub fn sweep_table(header: &JournalHeader, rows: &[SweepRow]) -> String {
     let cells = cells(rows);
     let mut combos: Vec<(String, String)> = Vec::new();
@@ -134,14 +135,8 @@ pub fn sweep_table(header: &JournalHeader, rows: &[SweepRow]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<13} {:<16} {:>9} {:>9} {:>10} {:>11}  every seed absorbed at ({})",
-        "balancer",
-        "policy",
-        "absorbed",
-        "degraded",
-        "collapsed",
-        "metastable",
-        header.keys.join(", ")
+        "{:<13} {:<16} {:>9} {:>9} {:>10} {:>11}  where every seed was absorbed",
+        "balancer", "policy", "absorbed", "degraded", "collapsed", "metastable",
     );
     for (b, p) in &combos {
         let mine: Vec<&Cell> = cells
@@ -153,24 +148,14 @@ pub fn sweep_table(header: &JournalHeader, rows: &[SweepRow]) -> String {
             let n: u32 = mine.iter().map(|c| c.verdicts[v as usize]).sum();
             format!("{:.0}%", 100.0 * f64::from(n) / f64::from(runs.max(1)))
         };
-        let safe: Vec<String> = mine
-            .iter()
-            .filter(|c| c.share(Verdict::Absorbed) == 1.0)
-            .map(|c| c.values.join("/"))
-            .collect();
-        let safe = match safe.len() {
-            0 => "nowhere".to_owned(),
-            n if n == mine.len() => "every point".to_owned(),
-            n if n <= 8 => safe.join(", "),
-            n => format!("{n} of {} points: {}, …", mine.len(), safe[..6].join(", ")),
-        };
         let _ = writeln!(
             out,
-            "{b:<13} {p:<16} {:>9} {:>9} {:>10} {:>11}  {safe}",
+            "{b:<13} {p:<16} {:>9} {:>9} {:>10} {:>11}  {}",
             pct(Verdict::Absorbed),
             pct(Verdict::Degraded),
             pct(Verdict::Collapsed),
             pct(Verdict::Metastable),
+            super::sweep_words::tipping(header, &mine).replacen("every seed absorbed at ", "", 1),
         );
     }
     out

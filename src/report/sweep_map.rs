@@ -11,6 +11,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::html::{PALETTE, escape};
 use super::sweep::JournalHeader;
+use super::sweep_words::{axis_label, nearest, profile_point, tipping, value_words};
 use crate::plan::{Cell, SweepRow, cells};
 use crate::retry::parse_duration;
 use crate::sim::Verdict;
@@ -24,7 +25,7 @@ const VERDICTS: [(Verdict, RGBColor); 5] = [
     (Verdict::Inconclusive, RGBColor(190, 190, 190)),
 ];
 
-const FONT: u32 = 13;
+const FONT: u32 = 14;
 
 /// One line of a chart: (balancer, policy, points).
 type Line = (String, String, Vec<(f64, f64)>);
@@ -72,7 +73,9 @@ header p {{ margin: 0; color: #c9d1de; }}
 main {{ max-width: 1240px; margin: 0 auto; padding: 20px 40px 60px; }}
 section {{ background: #fff; border-radius: 8px; box-shadow: 0 1px 3px rgba(0,0,0,.08); padding: 16px 20px; margin: 16px 0; }}
 h2 {{ font-size: 18px; margin: 0 0 10px; }}
-.grid {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(370px, 1fr)); gap: 10px; }}
+.grid {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(560px, 1fr)); gap: 14px; }}
+.grid figure {{ margin: 0; }}
+.grid figcaption {{ font-size: 14px; color: #3d4554; margin: 2px 8px 8px; }}
 .grid svg, .wide svg {{ width: 100%; height: auto; }}
 .legend span {{ display: inline-block; width: 14px; height: 12px; margin: 0 5px 0 14px; vertical-align: middle; border-radius: 2px; }}
 .note {{ color: #5b6474; font-size: 14px; }}
@@ -102,16 +105,32 @@ h2 {{ font-size: 18px; margin: 0 0 10px; }}
     match header.keys.len() {
         1 => one_key(&mut page, header, &cells),
         2 => {
+            let own = profile_point(header);
+            let marked = match (&own[0], &own[1]) {
+                (Some(y), Some(x)) => format!(
+                    " The outlined cell is the profile as written ({} {}, {} {}; the nearest cell where it falls between two).",
+                    escape(short(&header.keys[0])),
+                    escape(&value_words(y)),
+                    escape(short(&header.keys[1])),
+                    escape(&value_words(x))
+                ),
+                _ => String::new(),
+            };
             let _ = write!(
                 page,
-                "<section><h2>The metastability map</h2><p class=\"legend\">Each cell: the verdicts of its seeds, stacked{legend}; the figure is P(metastable) where it is above 0.</p><div class=\"grid\">"
+                "<section><h2>The metastability map</h2><p class=\"legend\">Each cell: the verdicts of its seeds, stacked{legend}; the figure is P(metastable) where it is above 0.{marked}</p><div class=\"grid\">"
             );
             for (b, p) in combos(&cells) {
                 let mine: Vec<&Cell> = cells
                     .iter()
                     .filter(|c| c.balancer == b && c.policy == p)
                     .collect();
-                page.push_str(&heat_map(header, &format!("{b} + {p}"), &mine));
+                let _ = write!(
+                    page,
+                    "<figure>{}<figcaption>{b} + {p}: {}.</figcaption></figure>",
+                    heat_map(header, &format!("{b} + {p}"), &mine, &own),
+                    escape(&tipping(header, &mine))
+                );
             }
             page.push_str("</div></section>");
         }
@@ -124,6 +143,11 @@ h2 {{ font-size: 18px; margin: 0 0 10px; }}
     }
     page.push_str("</main></body></html>\n");
     page
+}
+
+/// A key's last part: `rate` for `clients[0].workload.rate`.
+fn short(key: &str) -> &str {
+    key.rsplit('.').next().unwrap_or(key)
 }
 
 /// Line charts against the one varied key.
@@ -178,10 +202,33 @@ fn one_key(page: &mut String, header: &JournalHeader, cells: &[Cell]) {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let key = &header.keys[0];
+    let key = &axis_label(&header.keys[0], &cells[0].values[0]);
+    let mut said = String::from("<ul class=\"note\">");
+    for (b, p) in &combos {
+        let mine: Vec<&Cell> = cells
+            .iter()
+            .filter(|c| &c.balancer == b && &c.policy == p)
+            .collect();
+        let _ = write!(
+            said,
+            "<li>{} + {}: {}.</li>",
+            escape(b),
+            escape(p),
+            escape(&tipping(header, &mine))
+        );
+    }
+    said.push_str("</ul>");
+    let own = match &profile_point(header)[0] {
+        Some(v) => format!(
+            "<p class=\"note\">The profile as written: {} {}.</p>",
+            escape(short(&header.keys[0])),
+            escape(&value_words(v))
+        ),
+        None => String::new(),
+    };
     let _ = write!(
         page,
-        "<section><h2>Verdicts against {}</h2>{legend}<div class=\"grid\">",
+        "<section><h2>Verdicts against {}</h2>{legend}{said}{own}<div class=\"grid\">",
         escape(key)
     );
     let points: Vec<&Cell> = {
@@ -323,7 +370,12 @@ fn line_chart(
 }
 
 /// One combination's heat map over two keys.
-fn heat_map(header: &JournalHeader, title: &str, cells: &[&Cell]) -> String {
+fn heat_map(
+    header: &JournalHeader,
+    title: &str,
+    cells: &[&Cell],
+    own: &[Option<String>],
+) -> String {
     let mut xs: Vec<&String> = Vec::new();
     let mut ys: Vec<&String> = Vec::new();
     for c in cells {
@@ -337,13 +389,13 @@ fn heat_map(header: &JournalHeader, title: &str, cells: &[&Cell]) -> String {
     let (nx, ny) = (xs.len() as f64, ys.len() as f64);
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (420, 360)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (600, 460)).into_drawing_area();
         let _ = root.fill(&WHITE);
         let Ok(mut chart) = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 15))
             .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(56)
+            .x_label_area_size(48)
+            .y_label_area_size(74)
             .build_cartesian_2d(0f64..nx, 0f64..ny)
         else {
             return String::new();
@@ -351,7 +403,7 @@ fn heat_map(header: &JournalHeader, title: &str, cells: &[&Cell]) -> String {
         let xl = |x: &f64| {
             let i = (x - 0.5).round();
             if (x - 0.5 - i).abs() < 1e-9 && i >= 0.0 && (i as usize) < xs.len() {
-                xs[i as usize].clone()
+                value_words(xs[i as usize])
             } else {
                 String::new()
             }
@@ -359,7 +411,7 @@ fn heat_map(header: &JournalHeader, title: &str, cells: &[&Cell]) -> String {
         let yl = |y: &f64| {
             let i = (y - 0.5).round();
             if (y - 0.5 - i).abs() < 1e-9 && i >= 0.0 && (i as usize) < ys.len() {
-                ys[i as usize].clone()
+                value_words(ys[i as usize])
             } else {
                 String::new()
             }
@@ -367,8 +419,8 @@ fn heat_map(header: &JournalHeader, title: &str, cells: &[&Cell]) -> String {
         let _ = chart
             .configure_mesh()
             .disable_mesh()
-            .x_desc(&header.keys[1])
-            .y_desc(&header.keys[0])
+            .x_desc(axis_label(&header.keys[1], xs[0]))
+            .y_desc(axis_label(&header.keys[0], ys[0]))
             .x_label_formatter(&xl)
             .y_label_formatter(&yl)
             .x_labels(xs.len() * 2 + 1)
@@ -407,6 +459,14 @@ fn heat_map(header: &JournalHeader, title: &str, cells: &[&Cell]) -> String {
                         .pos(Pos::new(HPos::Center, VPos::Center)),
                 )));
             }
+        }
+        // The profile as written: its cell outlined.
+        if let (Some((x, _)), Some((y, _))) = (nearest(&xs, &own[1]), nearest(&ys, &own[0])) {
+            let (x, y) = (x as f64, y as f64);
+            let _ = chart.draw_series(std::iter::once(Rectangle::new(
+                [(x + 0.01, y + 0.01), (x + 0.99, y + 0.99)],
+                ShapeStyle::from(&BLACK).stroke_width(3),
+            )));
         }
         let _ = root.present();
     }
