@@ -202,7 +202,46 @@ pub fn bundled(name: &str) -> Option<&'static str> {
 }
 
 impl Profile {
-    /// Parses and validates a profile; `file` names it in errors.
+    /// Parses and validates a profile; `file` names it in errors, which
+    /// give the line, column and key at fault.
+    ///
+    /// ```
+    /// use drainstorm::profile::Profile;
+    /// use drainstorm::sim::Simulation;
+    ///
+    /// let text = r#"
+    /// name = "two-sites"
+    /// duration = "20s"
+    ///
+    /// [[sites]]
+    /// name = "east"
+    /// backends = [{ count = 4, slots = 1, queue = 20, service = { dist = "exponential", mean = "10ms" } }]
+    ///
+    /// [[sites]]
+    /// name = "west"
+    /// backends = [{ count = 4, slots = 1, queue = 20, service = { dist = "exponential", mean = "10ms" } }]
+    ///
+    /// [[clients]]
+    /// name = "web"
+    /// retry = "grpc"
+    /// workload = { kind = "open", rate = 300 }
+    ///
+    /// [[timeline]]
+    /// at = "10s"
+    /// action = "drain"
+    /// site = "east"
+    /// "#;
+    /// let profile = Profile::from_toml(text, "two-sites.toml")?;
+    /// let mut sim = Simulation::new(profile.sim_config())?;
+    /// sim.run();
+    /// assert!(sim.summary().offered > 5000);
+    ///
+    /// let typo = text.replace("count = 4", "cuont = 4");
+    /// let err = Profile::from_toml(&typo, "two-sites.toml").unwrap_err();
+    /// assert_eq!(err.position, Some((7, 15))); // east's backends, line 7
+    /// assert!(err.to_string().contains("unknown field `cuont`"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_toml(text: &str, file: &str) -> Result<Profile, ProfileError> {
         let profile: Profile = toml::from_str(text).map_err(|e| {
             let (offset, key, message) = place(text, e.span().map(|s| s.start), e.message().trim());

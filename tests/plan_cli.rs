@@ -965,7 +965,10 @@ fn the_map_names_its_axes_marks_the_profile_and_says_where_it_tips() {
         "axis"
     );
     assert!(page.contains("ramp (s) — timeline[0].ramp"), "axis");
-    assert!(page.contains(">\n2.67 s\n<") && !page.contains("2666666666ns"), "tick");
+    assert!(
+        page.contains(">\n2.67 s\n<") && !page.contains("2666666666ns"),
+        "tick"
+    );
     assert!(
         page.contains("The outlined cell is the profile as written (rate 400, ramp 0 s"),
         "mark"

@@ -4,7 +4,7 @@ use pyo3::prelude::*;
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use drainstorm::retry::{Decision, GiveUp, Outcome, PolicyConfig, Pushback, RetryPolicy, SimTime};
+use drainstorm::retry::{Decision, Outcome, PolicyConfig, Pushback, RetryPolicy, SimTime};
 
 use crate::DrainstormError;
 
@@ -86,8 +86,7 @@ impl Policy {
     fn admit(&mut self, now: f64) -> PyResult<Option<&'static str>> {
         Ok(match self.inner.admit(at(now)?, &mut self.rng) {
             Ok(()) => None,
-            Err(drainstorm::retry::Refusal::BreakerOpen) => Some("breaker-open"),
-            Err(drainstorm::retry::Refusal::Throttled) => Some("throttled"),
+            Err(why) => Some(why.name()),
         })
     }
 
@@ -138,17 +137,7 @@ impl Policy {
                 ),
                 Decision::GiveUp(why) => (
                     "give-up",
-                    Some(
-                        match why {
-                            GiveUp::Attempts => "attempts",
-                            GiveUp::Deadline => "deadline",
-                            GiveUp::Budget => "budget",
-                            GiveUp::Pushback => "pushback",
-                        }
-                        .into_pyobject(py)?
-                        .into_any()
-                        .unbind(),
-                    ),
+                    Some(why.name().into_pyobject(py)?.into_any().unbind()),
                 ),
             })
         })

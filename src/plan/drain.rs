@@ -126,6 +126,7 @@ pub fn longest_ramp(config: &SimConfig) -> f64 {
 
 /// One combination's answer: the search's factor is the ramp, minutes.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct DrainAnswer {
     /// The balancer, or `configured`.
     pub balancer: String,
@@ -139,6 +140,7 @@ pub struct DrainAnswer {
 
 /// A drain plan: every combination's shortest safe ramp.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct DrainPlan {
     /// The profile's name.
     pub profile: String,

@@ -51,6 +51,7 @@ use crate::time::{SimDuration, SimTime};
 /// end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Effect {
     /// Retries amplify the load (workload amplification): ablated by
     /// setting every group's policy to one attempt (`set-retry`).
@@ -379,6 +380,7 @@ pub enum Trigger {
 
 /// Why one combination went as it did.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Explanation {
     /// The balancer's name.
     pub balancer: String,
@@ -429,6 +431,7 @@ pub fn ends_sooner(base: &Outcome, ablated: &Outcome, window: SimDuration) -> bo
 
 /// Explanations for every balancer × policy of a profile.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct ExplainPlan {
     /// Seeds per combination.
     pub seeds: u32,

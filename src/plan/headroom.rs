@@ -78,6 +78,7 @@ pub fn site_needs(config: &SimConfig, factor: f64, capacity: Capacity) -> Vec<Si
 
 /// One combination's answer.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Headroom {
     /// The balancer, or `configured`.
     pub balancer: String,
@@ -95,6 +96,7 @@ pub struct Headroom {
 
 /// A headroom plan: every combination's answer.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct HeadroomPlan {
     /// The profile's name.
     pub profile: String,

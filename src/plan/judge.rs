@@ -16,6 +16,7 @@ use crate::time::SimTime;
 /// What a run must do to count as a success for a plan.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Target {
     /// Absorbed: no collapse, and at most the profile's `degraded_loss`
     /// lost (the default).

@@ -125,6 +125,7 @@ impl Default for SearchSettings {
 
 /// A block of fresh seeds judged at a factor.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Check {
     /// The factor judged.
     pub factor: f64,
@@ -224,6 +225,7 @@ pub struct Probe {
 
 /// A finished search.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Search {
     /// The answer.
     pub outcome: Outcome,

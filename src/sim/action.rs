@@ -20,10 +20,18 @@ pub struct TimedAction {
     pub action: Action,
 }
 
+impl TimedAction {
+    /// `action` at `at`.
+    pub fn new(at: SimTime, action: Action) -> Self {
+        Self { at, action }
+    }
+}
+
 /// A change to the scenario. Sites and groups are named as in the
 /// configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "kebab-case", deny_unknown_fields)]
+#[non_exhaustive]
 pub enum Action {
     /// Take a site out of rotation: its router weight goes to 0, at once or
     /// linearly over `ramp`. Its load balancer keeps serving what clients

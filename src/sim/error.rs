@@ -7,6 +7,7 @@ use crate::balancer::BalancerError;
 /// A configuration value out of range, a dangling reference, or a balancer
 /// that refused its backends.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SimError {
     /// A value outside what is allowed.
     #[error("invalid {path} = {value}: allowed {allowed}")]

@@ -93,6 +93,7 @@ pub struct SiteInterval {
 
 /// Totals over the whole run that the series does not keep.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Totals {
     /// Attempts whose server work finished (served, wasted or errors).
     pub completions: u64,

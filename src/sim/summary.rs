@@ -21,6 +21,7 @@ use crate::time::SimTime;
 ///   [`verdict`](super::verdict) module; `rule` holds the thresholds they
 ///   were judged with.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Summary {
     /// Simulated time covered (warm-up excluded), s.
     pub seconds: f64,

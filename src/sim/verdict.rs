@@ -148,6 +148,7 @@ impl std::fmt::Display for Recovery {
 
 /// A maximal run of collapsed intervals lasting at least `collapse_min`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct CollapsePeriod {
     /// Start of the first collapsed interval.
     pub start: SimTime,
@@ -157,6 +158,7 @@ pub struct CollapsePeriod {
 
 /// What [`judge`] finds in a series.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Judgement {
     /// Collapse periods, in time order.
     pub collapses: Vec<CollapsePeriod>,

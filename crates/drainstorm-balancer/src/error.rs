@@ -7,6 +7,7 @@ use super::BackendId;
 /// A failed [`update`](super::Balancer::update) leaves the balancer exactly as
 /// it was: the previous snapshot stays published.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BalancerError {
     /// The backend list was empty. Give at least one backend; to take all
     /// traffic away, set every weight to 0 instead (picks then return `None`).

@@ -5,6 +5,7 @@ use std::fmt;
 /// Every constructor in [`retry`](super) validates into this error instead
 /// of panicking; the message names the parameter, the value and the range.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct RetryConfigError {
     /// The parameter's name, as in the configuration struct.
     pub name: &'static str,

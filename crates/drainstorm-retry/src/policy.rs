@@ -36,6 +36,7 @@ pub enum Outcome {
 
 /// Why a request stopped without success.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum GiveUp {
     /// Every allowed attempt was used.
     Attempts,
@@ -45,6 +46,19 @@ pub enum GiveUp {
     Budget,
     /// The server said not to retry.
     Pushback,
+}
+
+impl GiveUp {
+    /// Its name in files and bindings: `attempts`, `deadline`, `budget`,
+    /// `pushback`.
+    pub fn name(self) -> &'static str {
+        match self {
+            GiveUp::Attempts => "attempts",
+            GiveUp::Deadline => "deadline",
+            GiveUp::Budget => "budget",
+            GiveUp::Pushback => "pushback",
+        }
+    }
 }
 
 /// What to do after an attempt.
@@ -60,11 +74,22 @@ pub enum Decision {
 
 /// Why an attempt was refused before it was sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Refusal {
     /// The circuit breaker is open (or out of half-open probes).
     BreakerOpen,
     /// Adaptive throttling refused it.
     Throttled,
+}
+
+impl Refusal {
+    /// Its name in files and bindings: `breaker-open`, `throttled`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Refusal::BreakerOpen => "breaker-open",
+            Refusal::Throttled => "throttled",
+        }
+    }
 }
 
 /// The per-request state a policy keeps between attempts.
@@ -220,6 +245,7 @@ pub struct ThrottleConfig {
     feature = "serde",
     serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)
 )]
+#[non_exhaustive]
 pub enum BudgetConfig {
     /// gRPC retry throttling: (max_tokens, token_ratio).
     TokenBucket {

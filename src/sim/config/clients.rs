@@ -54,6 +54,38 @@ impl ClientGroup {
     }
 }
 
+impl ClientGroup {
+    /// A group named `name` with this workload and retry policy, its keys
+    /// uniform and its instances the format's default (see
+    /// [`instance_count`](Self::instance_count)).
+    ///
+    /// ```
+    /// use drainstorm::sim::{ClientGroup, RetrySpec, Workload};
+    ///
+    /// let web = ClientGroup::new("web", Workload::open(300.0), RetrySpec::Preset("grpc".into()));
+    /// assert_eq!(web.instance_count(), 300);
+    /// ```
+    pub fn new(name: &str, workload: Workload, retry: RetrySpec) -> Self {
+        Self {
+            name: name.to_owned(),
+            workload,
+            keys: KeyDist::default(),
+            retry,
+            instances: None,
+        }
+    }
+}
+
+impl Workload {
+    /// Poisson arrivals at `rate` a second, no load curve.
+    pub fn open(rate: f64) -> Self {
+        Workload::Open {
+            rate,
+            curve: Vec::new(),
+        }
+    }
+}
+
 /// The most instances a group gets without setting `instances`.
 pub const DEFAULT_INSTANCES_MAX: u32 = 1_000_000;
 
@@ -140,6 +172,7 @@ impl RetrySpec {
 /// How a group's requests arrive.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+#[non_exhaustive]
 pub enum Workload {
     /// Poisson arrivals at `rate` per second, times the load curve: open
     /// loop, so arrivals do not slow down when the service does.
@@ -174,6 +207,7 @@ pub struct CurvePoint {
 /// The distribution of request keys.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "dist", rename_all = "kebab-case", deny_unknown_fields)]
+#[non_exhaustive]
 pub enum KeyDist {
     /// Uniform over `count` keys.
     Uniform {

@@ -11,7 +11,6 @@
 use serde::{Deserialize, Serialize};
 
 use super::action::TimedAction;
-use crate::balancer::{BalancerKind, KindParams};
 use crate::time::{SimDuration, SimTime};
 
 mod clients;
@@ -79,45 +78,45 @@ impl SimConfig {
     /// requests per second with the `envoy` retry preset, for 30 simulated
     /// seconds.
     pub fn example() -> SimConfig {
+        let service = ServiceTime::Exponential {
+            mean: SimDuration::from_millis(10),
+        };
         let site = |name: &str| SiteConfig {
-            name: name.into(),
-            weight: None,
-            balancer: BalancerKind::LeastConn,
-            balancer_params: KindParams::default(),
             max_in_flight: Some(64),
-            max_new_per_sec: None,
-            accept_backlog: 0,
-            scaling: None,
-            backends: vec![BackendGroup {
-                name: None,
-                count: 4,
-                slots: 1,
-                queue: 16,
-                service: ServiceTime::Exponential {
-                    mean: SimDuration::from_millis(10),
-                },
-                speed: 1.0,
-                weight: 1,
-                fail_probability: 0.0,
-            }],
+            ..SiteConfig::new(
+                name,
+                vec![BackendGroup {
+                    queue: 16,
+                    ..BackendGroup::new(4, service)
+                }],
+            )
         };
         SimConfig {
             seed: 1,
-            duration: SimDuration::from_secs(30),
-            sites: vec![site("east"), site("west")],
-            clients: vec![ClientGroup {
-                name: "web".into(),
-                workload: Workload::Open {
-                    rate: 500.0,
-                    curve: Vec::new(),
-                },
-                keys: KeyDist::default(),
-                retry: RetrySpec::Preset("envoy".into()),
-                instances: None,
-            }],
+            ..SimConfig::new(
+                SimDuration::from_secs(30),
+                vec![site("east"), site("west")],
+                vec![ClientGroup::new(
+                    "web",
+                    Workload::open(500.0),
+                    RetrySpec::Preset("envoy".into()),
+                )],
+            )
+        }
+    }
+
+    /// A scenario of `duration` with these sites and clients and every
+    /// other key as a profile leaves it: seed 0, the default router and
+    /// recorder, work kept after a client's timeout, no timeline.
+    pub fn new(duration: SimDuration, sites: Vec<SiteConfig>, clients: Vec<ClientGroup>) -> Self {
+        SimConfig {
+            seed: 0,
+            duration,
             router: RouterConfig::default(),
             cancel_on_timeout: false,
             recorder: RecorderConfig::default(),
+            sites,
+            clients,
             timeline: Vec::new(),
         }
     }

@@ -50,6 +50,7 @@ pub struct RouterConfig {
 /// module for the model).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum RouterMode {
     /// The router's `balancer` picks a site for each attempt (or for each
     /// client instance once per `dns_ttl`): the smooth answers of a global
@@ -107,6 +108,19 @@ pub struct HealthCheckConfig {
     /// Consecutive successes that return it.
     #[serde(default = "default_rise")]
     pub rise: u32,
+}
+
+impl HealthCheckConfig {
+    /// A probe every `interval`, failing after `timeout`, with the
+    /// format's fall (3) and rise (2).
+    pub fn new(interval: SimDuration, timeout: SimDuration) -> Self {
+        Self {
+            interval,
+            timeout,
+            fall: default_fall(),
+            rise: default_rise(),
+        }
+    }
 }
 
 pub(super) fn default_fall() -> u32 {

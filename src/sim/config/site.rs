@@ -51,6 +51,35 @@ pub(super) fn default_site_balancer() -> BalancerKind {
 }
 
 impl SiteConfig {
+    /// A site named `name` with these backends and every other key as a
+    /// profile leaves it: the router weight from its slots, least-conn, no
+    /// in-flight or accept-rate limit, no backlog, no scaling.
+    ///
+    /// ```
+    /// use drainstorm::sim::{BackendGroup, ServiceTime, SiteConfig};
+    /// use drainstorm::time::SimDuration;
+    ///
+    /// let service = ServiceTime::Exponential { mean: SimDuration::from_millis(10) };
+    /// let east = SiteConfig {
+    ///     max_new_per_sec: Some(300.0),
+    ///     ..SiteConfig::new("east", vec![BackendGroup::new(4, service)])
+    /// };
+    /// assert_eq!(east.router_weight(), 4);
+    /// ```
+    pub fn new(name: &str, backends: Vec<BackendGroup>) -> Self {
+        Self {
+            name: name.to_owned(),
+            weight: None,
+            balancer: default_site_balancer(),
+            balancer_params: KindParams::default(),
+            max_in_flight: None,
+            max_new_per_sec: None,
+            accept_backlog: 0,
+            scaling: None,
+            backends,
+        }
+    }
+
     /// The router weight: `weight`, or the site's total slots.
     pub fn router_weight(&self) -> u32 {
         self.weight.unwrap_or_else(|| {
@@ -165,6 +194,45 @@ pub struct BackendGroup {
     pub fail_probability: f64,
 }
 
+impl BackendGroup {
+    /// `count` backends with this service time and every other key as a
+    /// profile leaves it: one slot each, no queue, speed 1, weight 1, no
+    /// failures, named after the site.
+    ///
+    /// ```
+    /// use drainstorm::sim::{BackendGroup, ServiceTime};
+    /// use drainstorm::time::SimDuration;
+    ///
+    /// let mean = SimDuration::from_millis(10);
+    /// let group = BackendGroup { queue: 20, ..BackendGroup::new(4, ServiceTime::Exponential { mean }) };
+    /// assert_eq!((group.count, group.slots, group.weight), (4, 1, 1));
+    /// ```
+    pub fn new(count: u32, service: ServiceTime) -> Self {
+        Self {
+            name: None,
+            count,
+            slots: one(),
+            queue: 0,
+            service,
+            speed: unit(),
+            weight: one(),
+            fail_probability: 0.0,
+        }
+    }
+}
+
+impl LbScaling {
+    /// Scaling up to `max_per_sec` with the format's headroom (1.2) and
+    /// growth (5 % a second).
+    pub fn new(max_per_sec: f64) -> Self {
+        Self {
+            max_per_sec,
+            headroom: default_headroom(),
+            growth: default_growth(),
+        }
+    }
+}
+
 pub(super) fn one() -> u32 {
     1
 }
@@ -176,6 +244,7 @@ pub(super) fn unit() -> f64 {
 /// A service-time distribution.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "dist", rename_all = "kebab-case", deny_unknown_fields)]
+#[non_exhaustive]
 pub enum ServiceTime {
     /// Exponential with this mean (memoryless: an M/M/c server).
     Exponential {

@@ -108,6 +108,7 @@ impl Site {
 
 /// Everything about a site a host may want to look at.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct SiteView {
     /// The site's name.
     pub name: String,
