@@ -4,8 +4,8 @@
 
 use std::fmt;
 
-use super::action::Action;
 use super::arrivals::RateCurve;
+use super::config::Action;
 use super::config::{SimConfig, Workload};
 use crate::retry::{ClientLimits, Population};
 

@@ -13,7 +13,26 @@
 
 use std::hint::select_unpredictable;
 
-use super::queue::Entry;
+/// One pending event: ordered by `time`, then by `seq` (FIFO at an instant).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Entry<E> {
+    pub(crate) time: u64,
+    pub(crate) seq: u64,
+    pub(crate) ev: E,
+}
+
+/// The order of events, (time, sequence), as one integer.
+#[inline]
+pub(crate) fn order_key(time: u64, seq: u64) -> u128 {
+    (u128::from(time) << 64) | u128::from(seq)
+}
+
+impl<E> Entry<E> {
+    #[inline]
+    pub(crate) fn key(&self) -> u128 {
+        order_key(self.time, self.seq)
+    }
+}
 
 /// A min-heap of [`Entry`]s with four children per node.
 #[derive(Clone, Debug)]

@@ -4,7 +4,7 @@
 //! end the run never reaches. The command line prints them as warnings;
 //! `--strict` makes them errors.
 
-use super::action::Action;
+use super::config::Action;
 use super::config::SimConfig;
 
 /// A suspicious part of a configuration: the key path and what is odd.

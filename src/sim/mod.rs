@@ -75,7 +75,6 @@
 //! [`Balancer`]: crate::balancer::Balancer
 //! [`RetryPolicy`]: crate::retry::RetryPolicy
 
-mod action;
 mod arrivals;
 mod batch;
 mod config;
@@ -83,6 +82,7 @@ mod engine;
 mod error;
 mod estimate;
 mod heap;
+mod interval;
 mod lint;
 mod queue;
 mod random;
@@ -94,13 +94,12 @@ mod tally;
 pub mod verdict;
 mod zipf;
 
-pub use self::action::{Action, TimedAction};
 pub use self::batch::{RunResult, run_batch, run_batch_streaming, run_batch_with};
 pub use self::config::{
-    BackendGroup, ClientGroup, CurvePoint, DEFAULT_INSTANCES_MAX, HealthCheckConfig, KeyDist,
-    LbScaling, MAX_BACKENDS_TOTAL, MAX_CLIENTS, MAX_INTERVALS, MAX_RATE, MAX_SERVER_PLACES,
-    MAX_SITES, RecorderConfig, RetrySpec, RouterConfig, RouterMode, ServiceTime, SimConfig,
-    SiteConfig, Workload,
+    Action, BackendGroup, ClientGroup, CurvePoint, DEFAULT_INSTANCES_MAX, HealthCheckConfig,
+    KeyDist, LbScaling, MAX_BACKENDS_TOTAL, MAX_CLIENTS, MAX_INTERVALS, MAX_RATE,
+    MAX_SERVER_PLACES, MAX_SITES, RecorderConfig, RetrySpec, RouterConfig, RouterMode, ServiceTime,
+    SimConfig, SiteConfig, TimedAction, Workload,
 };
 pub use self::engine::{Simulation, SimulationBuilder, SiteView};
 pub use self::error::SimError;
@@ -109,4 +108,5 @@ pub use self::lint::SimWarning;
 pub use self::recorder::{Interval, Recorder, RowSink, SiteInterval, Totals};
 pub use self::scale::{MAX_SCALE, Rounded, Scaled};
 pub use self::summary::Summary;
-pub use self::verdict::{CollapsePeriod, Recovery, Verdict};
+pub use self::tally::judge;
+pub use self::verdict::{CollapsePeriod, Judgement, Recovery, Verdict};

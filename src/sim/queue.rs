@@ -28,27 +28,7 @@
 //! 490 to 340.
 
 use super::heap::Heap;
-
-/// One pending event: ordered by `time`, then by `seq` (FIFO at an instant).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Entry<E> {
-    pub(crate) time: u64,
-    pub(crate) seq: u64,
-    pub(crate) ev: E,
-}
-
-/// The order of events, (time, sequence), as one integer.
-#[inline]
-pub(crate) fn order_key(time: u64, seq: u64) -> u128 {
-    (u128::from(time) << 64) | u128::from(seq)
-}
-
-impl<E> Entry<E> {
-    #[inline]
-    pub(crate) fn key(&self) -> u128 {
-        order_key(self.time, self.seq)
-    }
-}
+pub(crate) use super::heap::{Entry, order_key};
 
 /// The narrowest and widest slots [`EventQueue::with_slot_shift`] takes.
 pub(crate) const SHIFTS: std::ops::RangeInclusive<u32> = 14..=30;

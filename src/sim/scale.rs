@@ -37,7 +37,7 @@
 //! a new backend takes the weight of the first it stands for and fails if
 //! any of them did.
 
-use super::action::Action;
+use super::config::Action;
 use super::config::{KeyDist, SimConfig, Workload};
 use super::error::SimError;
 

@@ -10,15 +10,16 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::action::TimedAction;
 use crate::time::{SimDuration, SimTime};
 
+mod action;
 mod clients;
 mod recorder;
 mod router;
 mod site;
 mod validate;
 
+pub use self::action::{Action, TimedAction};
 pub use self::clients::{
     ClientGroup, CurvePoint, DEFAULT_INSTANCES_MAX, KeyDist, RetrySpec, Workload,
 };
@@ -148,7 +149,6 @@ impl SimConfig {
     /// assert_eq!(c.trigger_end(), Some(SimTime(40_000_000_000)));
     /// ```
     pub fn trigger_end(&self) -> Option<SimTime> {
-        use super::action::Action;
         self.recorder.trigger_end.or_else(|| {
             self.timeline
                 .iter()

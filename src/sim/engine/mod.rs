@@ -35,7 +35,7 @@ use super::recorder::{Recorder, RowSink, SiteInterval};
 use super::router::WeightedSites;
 use super::summary::Summary;
 use crate::balancer::{Balancer, Picker};
-use crate::sim::action::Action;
+use crate::sim::config::Action;
 use crate::sim::config::{HealthCheckConfig, RouterMode, SimConfig};
 use crate::sim::error::SimError;
 use crate::time::SimTime;

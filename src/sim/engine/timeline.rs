@@ -3,8 +3,8 @@
 
 use super::*;
 use crate::retry::Population;
-use crate::sim::action::Action;
 use crate::sim::arrivals::RateCurve;
+use crate::sim::config::Action;
 
 impl Simulation {
     pub(super) fn apply(&mut self, action: Action) {

@@ -1,12 +1,12 @@
 //! Changes to a running simulation: the scenario timeline, and what a host
-//! injects through [`Simulation::inject`](super::Simulation::inject).
+//! injects through [`Simulation::inject`](crate::sim::Simulation::inject).
 
 use serde::{Deserialize, Serialize};
 
-use super::config::{CurvePoint, RetrySpec, SimConfig, validate_curve};
-use super::error::SimError;
+use super::{CurvePoint, RetrySpec, SimConfig, validate_curve};
 use crate::balancer::{BalancerKind, KindParams};
 use crate::retry::{Policy, SimDuration, SimTime};
+use crate::sim::error::SimError;
 
 /// An [`Action`] at a simulated time.
 ///
@@ -273,11 +273,11 @@ impl Action {
                 } => check_probability(*fail_probability)?,
                 Self::SetBalancer {
                     balancer, params, ..
-                } => super::config::check_params("params", *balancer, params)?,
+                } => super::check_params("params", *balancer, params)?,
                 Self::SetAcceptRate {
                     max_new_per_sec, ..
                 } if !(max_new_per_sec.is_finite()
-                    && (1e-3..=super::config::MAX_RATE).contains(max_new_per_sec)) =>
+                    && (1e-3..=super::MAX_RATE).contains(max_new_per_sec)) =>
                 {
                     return Err(SimError::invalid(
                         "max_new_per_sec",
@@ -358,17 +358,14 @@ impl Action {
         };
         match self {
             Self::SetLoad { rate, curve, .. } => {
-                if !matches!(
-                    config.clients[g].workload,
-                    super::config::Workload::Open { .. }
-                ) {
+                if !matches!(config.clients[g].workload, super::Workload::Open { .. }) {
                     return Err(SimError::invalid(
                         "group",
                         group,
                         "an open-loop group (closed-loop groups have no rate)",
                     ));
                 }
-                if !(rate.is_finite() && (0.0..=super::config::MAX_RATE).contains(rate)) {
+                if !(rate.is_finite() && (0.0..=super::MAX_RATE).contains(rate)) {
                     return Err(SimError::invalid("rate", rate, "in [0, 1e8]"));
                 }
                 validate_curve("curve", *rate, curve)
