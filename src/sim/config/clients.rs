@@ -3,7 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::retry::{Policy, PolicyConfig, SimDuration, SimTime};
+use crate::retry::{MAX_POPULATION, Policy, PolicyConfig, SimDuration, SimTime};
+use crate::sim::error::SimError;
+
+use super::validate::finite_in;
+use super::{MAX_CLIENTS, MAX_RATE};
 
 /// A population of clients sharing a workload, a key distribution and a
 /// retry policy.
@@ -227,4 +231,113 @@ impl Default for KeyDist {
     fn default() -> Self {
         Self::Uniform { count: 1 << 32 }
     }
+}
+
+impl ClientGroup {
+    /// Checks the group's workload, keys, instances and retry policy;
+    /// errors name the key under `path` (e.g. `clients[0]`). Unique names
+    /// are [`SimConfig::validate`](super::SimConfig::validate)'s.
+    pub(crate) fn validate(&self, path: &str) -> Result<(), SimError> {
+        match &self.workload {
+            Workload::Open { rate, curve } => {
+                finite_in(
+                    &format!("{path}.workload.rate"),
+                    *rate,
+                    0.0,
+                    MAX_RATE,
+                    "in [0, 1e8] requests per second",
+                )?;
+                validate_curve(&format!("{path}.workload.curve"), *rate, curve)?;
+            }
+            Workload::Closed { clients, think } => {
+                if *clients == 0 || *clients > MAX_CLIENTS {
+                    return Err(SimError::invalid(
+                        format!("{path}.workload.clients"),
+                        clients,
+                        format!("in [1, {MAX_CLIENTS}]"),
+                    ));
+                }
+                if *think == SimDuration::ZERO {
+                    return Err(SimError::invalid(
+                        format!("{path}.workload.think"),
+                        "0s",
+                        "above 0",
+                    ));
+                }
+            }
+        }
+        match self.keys {
+            KeyDist::Uniform { count } | KeyDist::Zipf { count, .. } if count == 0 => {
+                return Err(SimError::invalid(
+                    format!("{path}.keys.count"),
+                    0,
+                    "at least 1",
+                ));
+            }
+            KeyDist::Zipf { exponent, .. } => finite_in(
+                &format!("{path}.keys.exponent"),
+                exponent,
+                1e-3,
+                100.0,
+                "in [0.001, 100]",
+            )?,
+            KeyDist::Uniform { .. } => {}
+        }
+        if let Some(n) = self.instances
+            && !(1..=MAX_POPULATION).contains(&n)
+        {
+            return Err(SimError::invalid(
+                format!("{path}.instances"),
+                n,
+                format!("in [1, {MAX_POPULATION}] independent clients"),
+            ));
+        }
+        let config = self.retry.resolve().ok_or_else(|| {
+            SimError::invalid(
+                format!("{path}.retry"),
+                format!("{:?}", self.retry),
+                format!("a preset ({}) or a table", Policy::PRESETS.join(", ")),
+            )
+        })?;
+        Policy::new(config).map_err(|e| {
+            SimError::invalid(
+                format!("{path}.retry.{}", e.name),
+                &e.value,
+                e.allowed.to_string(),
+            )
+        })?;
+        Ok(())
+    }
+}
+
+/// Checks a load curve's points (`path` names it, e.g.
+/// `clients[0].workload.curve`) for a workload of `rate` requests per
+/// second.
+pub(crate) fn validate_curve(path: &str, rate: f64, curve: &[CurvePoint]) -> Result<(), SimError> {
+    let mut last = None;
+    for (k, pt) in curve.iter().enumerate() {
+        finite_in(
+            &format!("{path}[{k}].factor"),
+            pt.factor,
+            0.0,
+            MAX_RATE,
+            "finite and ≥ 0",
+        )?;
+        if rate * pt.factor > MAX_RATE {
+            return Err(SimError::invalid(
+                format!("{path}[{k}].factor"),
+                pt.factor,
+                format!("small enough that rate × factor ≤ {MAX_RATE}"),
+            ));
+        }
+        if last.is_some_and(|l| pt.at <= l) {
+            return Err(SimError::invalid(
+                format!("{path}[{k}].at"),
+                pt.at,
+                "later than the previous point",
+            ));
+        }
+        last = Some(pt.at);
+    }
+    Ok(())
 }

@@ -5,8 +5,9 @@
 //! One file per part of the model, as in the engine: `router.rs` (how a
 //! request picks a site, health checks), `site.rs` (a load balancer and
 //! its backends), `clients.rs` (workloads, keys, retry policies),
-//! `recorder.rs` (series and the verdict rule); `validate.rs` checks them
-//! all.
+//! `recorder.rs` (series and the verdict rule). Each part checks its own
+//! values beside its type; `validate.rs` checks what only the whole can
+//! (unique names, totals, the timeline).
 
 use serde::{Deserialize, Serialize};
 
@@ -20,13 +21,14 @@ mod site;
 mod validate;
 
 pub use self::action::{Action, TimedAction};
+pub(crate) use self::clients::validate_curve;
 pub use self::clients::{
     ClientGroup, CurvePoint, DEFAULT_INSTANCES_MAX, KeyDist, RetrySpec, Workload,
 };
 pub use self::recorder::RecorderConfig;
 pub use self::router::{HealthCheckConfig, RouterConfig, RouterMode};
 pub use self::site::{BackendGroup, LbScaling, ServiceTime, SiteConfig};
-pub(crate) use self::validate::{check_params, validate_curve};
+pub(crate) use self::validate::check_params;
 
 /// Largest number of sites.
 pub const MAX_SITES: usize = 1024;

@@ -2,7 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::sim::error::SimError;
 use crate::time::{SimDuration, SimTime};
+
+use super::MAX_INTERVALS;
+use super::validate::finite_in;
 
 /// Recorder, summary and verdict settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -126,5 +130,74 @@ impl Default for RecorderConfig {
             recovery_window: None,
             warm_up: SimDuration::ZERO,
         }
+    }
+}
+
+impl RecorderConfig {
+    /// Checks the recorder's settings for a run of `duration`; errors
+    /// name the key under `recorder`.
+    pub(crate) fn validate(&self, duration: SimDuration) -> Result<(), SimError> {
+        if self.interval < SimDuration::from_millis(1) {
+            return Err(SimError::invalid(
+                "recorder.interval",
+                self.interval,
+                "at least 1ms",
+            ));
+        }
+        if duration.0 / self.interval.0 >= MAX_INTERVALS {
+            return Err(SimError::invalid(
+                "recorder.interval",
+                self.interval,
+                format!(
+                    "long enough that duration / interval < {MAX_INTERVALS} (the series would not fit in memory)"
+                ),
+            ));
+        }
+        if self.warm_up >= duration {
+            return Err(SimError::invalid(
+                "recorder.warm_up",
+                self.warm_up,
+                format!(
+                    "below the duration ({duration}): nothing after the warm-up would be measured"
+                ),
+            ));
+        }
+        finite_in(
+            "recorder.collapse_ratio",
+            self.collapse_ratio,
+            0.0,
+            1.0,
+            "in [0, 1]",
+        )?;
+        if !(self.recovered_fraction > 0.0 && self.recovered_fraction <= 1.0) {
+            return Err(SimError::invalid(
+                "recorder.recovered_fraction",
+                self.recovered_fraction,
+                "in (0, 1]",
+            ));
+        }
+        finite_in(
+            "recorder.recovered_amplification",
+            self.recovered_amplification,
+            1.0,
+            100.0,
+            "in [1, 100]",
+        )?;
+        if let Some(w) = self.recovery_window
+            && w < self.interval
+        {
+            return Err(SimError::invalid(
+                "recorder.recovery_window",
+                w,
+                format!("at least one interval ({})", self.interval),
+            ));
+        }
+        finite_in(
+            "recorder.degraded_loss",
+            self.degraded_loss,
+            0.0,
+            1.0,
+            "in [0, 1]",
+        )
     }
 }

@@ -3,7 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::balancer::BalancerKind;
+use crate::sim::error::SimError;
 use crate::time::SimDuration;
+
+use super::validate::finite_in;
 
 /// The global routing layer (DNS / location service): how a request picks
 /// a site.
@@ -129,4 +132,77 @@ pub(super) fn default_fall() -> u32 {
 
 pub(super) fn default_rise() -> u32 {
     2
+}
+
+impl RouterConfig {
+    /// Checks the router's settings; errors name the key under `router`.
+    pub(crate) fn validate(&self) -> Result<(), SimError> {
+        match self.mode {
+            RouterMode::WeightedRandom if self.dns_ttl > SimDuration::ZERO => {
+                return Err(SimError::invalid(
+                    "router.dns_ttl",
+                    self.dns_ttl,
+                    "0s with mode \"weighted-random\" (every attempt draws afresh; mode \"sticky\" keeps answers for a TTL)",
+                ));
+            }
+            RouterMode::Sticky if self.dns_ttl == SimDuration::ZERO => {
+                return Err(SimError::invalid(
+                    "router.dns_ttl",
+                    self.dns_ttl,
+                    "above 0s with mode \"sticky\" (how long a client keeps its answer)",
+                ));
+            }
+            _ => {}
+        }
+        if let Some(n) = self.ttl_buckets {
+            return Err(SimError::invalid(
+                "router.ttl_buckets",
+                n,
+                format!(
+                    "no `ttl_buckets` at all: it was replaced by `clients[].instances`, each client instance keeping its own DNS answer (write `instances = {n}` in each client group for {n} caches)"
+                ),
+            ));
+        }
+        finite_in(
+            "router.panic_threshold",
+            self.panic_threshold,
+            0.0,
+            1.0,
+            "in [0, 1]",
+        )?;
+        match &self.health_check {
+            Some(h) => h.validate("router.health_check"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl HealthCheckConfig {
+    /// Checks the probes' settings; errors name the key under `path`.
+    pub(crate) fn validate(&self, path: &str) -> Result<(), SimError> {
+        if self.interval < SimDuration::from_millis(1) {
+            return Err(SimError::invalid(
+                format!("{path}.interval"),
+                self.interval,
+                "at least 1ms",
+            ));
+        }
+        if self.timeout == SimDuration::ZERO {
+            return Err(SimError::invalid(
+                format!("{path}.timeout"),
+                "0s",
+                "above 0",
+            ));
+        }
+        for (name, v) in [("fall", self.fall), ("rise", self.rise)] {
+            if v == 0 || v > 1000 {
+                return Err(SimError::invalid(
+                    format!("{path}.{name}"),
+                    v,
+                    "in [1, 1000]",
+                ));
+            }
+        }
+        Ok(())
+    }
 }

@@ -4,7 +4,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::balancer::{BalancerKind, KindParams};
+use crate::sim::error::SimError;
 use crate::time::SimDuration;
+
+use super::MAX_RATE;
+use super::validate::{check_params, finite_in};
 
 /// One site: its load balancer and its backends.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -273,5 +277,160 @@ impl ServiceTime {
             Self::Exponential { mean } | Self::LogNormal { mean, .. } => mean,
             Self::Deterministic { value } => value,
         }
+    }
+}
+
+impl SiteConfig {
+    /// Checks the site's own settings and each of its backend groups;
+    /// errors name the key under `path` (e.g. `sites[1]`). Limits across
+    /// sites (names, totals) are [`SimConfig::validate`]'s.
+    pub(crate) fn validate(&self, path: &str) -> Result<(), SimError> {
+        if self.name.is_empty() {
+            return Err(SimError::invalid(format!("{path}.name"), "\"\"", "a name"));
+        }
+        check_params(
+            &format!("{path}.balancer_params"),
+            self.balancer,
+            &self.balancer_params,
+        )?;
+        if self.max_in_flight == Some(0) {
+            return Err(SimError::invalid(
+                format!("{path}.max_in_flight"),
+                0,
+                "at least 1, or absent for no limit",
+            ));
+        }
+        if let Some(rate) = self.max_new_per_sec {
+            finite_in(
+                &format!("{path}.max_new_per_sec"),
+                rate,
+                1e-3,
+                MAX_RATE,
+                "in [0.001, 1e8], or absent for no limit",
+            )?;
+        }
+        if let Some(sc) = &self.scaling {
+            let Some(base) = self.max_new_per_sec else {
+                return Err(SimError::invalid(
+                    format!("{path}.scaling"),
+                    "a table",
+                    "only with max_new_per_sec set (the rate it starts from and never goes below)",
+                ));
+            };
+            sc.validate(&format!("{path}.scaling"), base)?;
+        }
+        if self.backends.is_empty() {
+            return Err(SimError::invalid(
+                format!("{path}.backends"),
+                "[]",
+                "at least one backend group",
+            ));
+        }
+        let mut backends: u64 = 0;
+        for (j, b) in self.backends.iter().enumerate() {
+            let q = format!("{path}.backends[{j}]");
+            b.validate(&q)?;
+            if let Some(name) = &b.name
+                && self.backends[..j]
+                    .iter()
+                    .any(|o| o.name.as_ref() == Some(name))
+            {
+                return Err(SimError::invalid(
+                    format!("{q}.name"),
+                    name,
+                    "a name no other backend group of the site has",
+                ));
+            }
+            backends += u64::from(b.count);
+            if backends > crate::balancer::MAX_BACKENDS as u64 {
+                return Err(SimError::invalid(
+                    format!("{q}.count"),
+                    b.count,
+                    format!(
+                        "small enough that the site has at most {} backends (a balancer's limit)",
+                        crate::balancer::MAX_BACKENDS
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl LbScaling {
+    /// Checks the scaling settings of a load balancer whose configured
+    /// accept rate is `base`; errors name the key under `path`.
+    pub(crate) fn validate(&self, path: &str, base: f64) -> Result<(), SimError> {
+        finite_in(
+            &format!("{path}.max_per_sec"),
+            self.max_per_sec,
+            base,
+            MAX_RATE,
+            "at least max_new_per_sec and at most 1e8",
+        )?;
+        finite_in(
+            &format!("{path}.headroom"),
+            self.headroom,
+            1.0,
+            100.0,
+            "in [1, 100]",
+        )?;
+        finite_in(
+            &format!("{path}.growth"),
+            self.growth,
+            1e-6,
+            10.0,
+            "in (0, 10]",
+        )
+    }
+}
+
+impl BackendGroup {
+    /// Checks one backend group; errors name the key under `path` (e.g.
+    /// `sites[1].backends[0]`).
+    pub(crate) fn validate(&self, path: &str) -> Result<(), SimError> {
+        if self.name.as_deref() == Some("") {
+            return Err(SimError::invalid(format!("{path}.name"), "\"\"", "a name"));
+        }
+        if self.count == 0 {
+            return Err(SimError::invalid(format!("{path}.count"), 0, "at least 1"));
+        }
+        if self.slots == 0 {
+            return Err(SimError::invalid(format!("{path}.slots"), 0, "at least 1"));
+        }
+        finite_in(
+            &format!("{path}.speed"),
+            self.speed,
+            1e-6,
+            1e6,
+            "in [1e-6, 1e6]",
+        )?;
+        finite_in(
+            &format!("{path}.fail_probability"),
+            self.fail_probability,
+            0.0,
+            1.0,
+            "in [0, 1]",
+        )?;
+        self.service.validate(&format!("{path}.service"))
+    }
+}
+
+impl ServiceTime {
+    /// Checks the distribution's parameters; errors name the key under
+    /// `path`.
+    pub(crate) fn validate(&self, path: &str) -> Result<(), SimError> {
+        let mean = self.mean();
+        if mean == SimDuration::ZERO || mean > SimDuration::from_secs(24 * 3600) {
+            return Err(SimError::invalid(
+                format!("{path}.mean"),
+                mean,
+                "above 0 and at most 24h",
+            ));
+        }
+        if let ServiceTime::LogNormal { sigma, .. } = self {
+            finite_in(&format!("{path}.sigma"), *sigma, 0.0, 4.0, "in [0, 4]")?;
+        }
+        Ok(())
     }
 }
