@@ -16,7 +16,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
 use super::config::{CurvePoint, KeyDist};
-use super::random::{draw, mix, unit_open};
+use super::random::{draw, mix, of_group, unit_open};
 use super::zipf::ZipfSampler;
 
 /// Length of one generation window, ns.
@@ -243,7 +243,7 @@ impl ArrivalSource {
         }
         let rng = Xoshiro256PlusPlus::seed_from_u64(draw(
             self.seed,
-            (self.group << 40) ^ w,
+            of_group(self.group, w),
             self.version,
         ));
         Some(WindowDraw {

@@ -44,6 +44,18 @@ pub(crate) fn draw(stream: u64, a: u64, b: u64) -> u64 {
     mix(stream ^ mix(a.wrapping_add(mix(b ^ 0x632b_e59b_d9b4_e019))))
 }
 
+/// Where a client group's index starts in the `a` of [`draw`]: draws that
+/// belong to something of a group (a request, a closed-loop client, a
+/// window of arrivals) carry the group above this bit and their own index
+/// below it, so two groups never share a draw (2^40 per group).
+pub(crate) const GROUP_SHIFT: u32 = 40;
+
+/// The `a` of a draw for item `index` of client group `group`.
+#[inline]
+pub(crate) fn of_group(group: u64, index: u64) -> u64 {
+    (group << GROUP_SHIFT) ^ index
+}
+
 /// A uniform in (0, 1] from 53 random bits: never 0, so `ln` is finite.
 #[inline]
 pub(crate) fn unit_open(bits: u64) -> f64 {

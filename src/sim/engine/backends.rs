@@ -72,7 +72,7 @@ impl Simulation {
         s: u32,
         key: u64,
         (owner, token): (u32, u32),
-        (id, attempt): (u64, u64),
+        (id, attempt): (RequestId, u64),
     ) -> Option<(u32, bool)> {
         let now = self.now;
         let local = self.sites[s as usize].picker.pick(key)?;
@@ -132,8 +132,8 @@ impl Simulation {
         Some((j, immediate))
     }
 
-    pub(super) fn service_draw(&self, b_service: ServiceTime, id: u64, attempt: u64) -> u64 {
-        let bits = draw(self.seeds.service, id, attempt);
+    pub(super) fn service_draw(&self, b_service: ServiceTime, id: RequestId, attempt: u64) -> u64 {
+        let bits = draw(self.seeds.service, id.draws(), attempt);
         match b_service {
             ServiceTime::Deterministic { value } => value.0,
             ServiceTime::Exponential { mean } => {
@@ -246,7 +246,7 @@ impl Simulation {
             let failed = fail_p > 0.0
                 && unit_open(draw(
                     self.seeds.failure,
-                    req.id,
+                    req.id.draws(),
                     u64::from(req.state.attempts),
                 )) <= fail_p;
             if failed {

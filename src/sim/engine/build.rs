@@ -11,7 +11,7 @@ use crate::sim::arrivals::{ArrivalSource, KeySampler, RateCurve};
 use crate::sim::config::TimedAction;
 use crate::sim::config::{RouterMode, SimConfig, Workload};
 use crate::sim::error::SimError;
-use crate::sim::random::{Stream, draw, mix, stream_seed, unit_open};
+use crate::sim::random::{Stream, draw, mix, of_group, stream_seed, unit_open};
 
 /// Builds a [`Simulation`], optionally with your own balancers and retry
 /// policies in place of the configured ones.
@@ -334,7 +334,7 @@ impl Simulation {
             sim.schedule_next_arrival(g as u32);
             if let Workload::Closed { clients, think } = sim.config.clients[g].workload {
                 for c in 0..clients {
-                    let u = unit_open(draw(sim.seeds.think, (g as u64) << 40 | u64::from(c), 0));
+                    let u = unit_open(draw(sim.seeds.think, of_group(g as u64, u64::from(c)), 0));
                     let at = (-u.ln() * think.0 as f64) as u64;
                     sim.push(at, Ev::Think(g as u32, c));
                 }

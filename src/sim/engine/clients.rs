@@ -40,7 +40,7 @@ pub(super) struct Request {
     pub(super) client: u32,
     /// The group's instance the request belongs to.
     pub(super) instance: u32,
-    pub(super) id: u64,
+    pub(super) id: RequestId,
     pub(super) key: u64,
     pub(super) state: RequestState,
     /// Whether the request holds one of its group's concurrent retries.
@@ -149,22 +149,12 @@ impl Group {
     }
 }
 
-/// A request id is its group's index above this bit and the group's
-/// request sequence below it (2^40 requests per group).
-pub(super) const GROUP_SHIFT: u32 = 40;
-
-/// The group a request id belongs to.
-#[inline]
-pub(super) fn group_of(id: u64) -> usize {
-    (id >> GROUP_SHIFT) as usize
-}
-
 impl Simulation {
     /// The instance of group `g` that request `id` (of closed-loop
     /// `client`, or `NONE`) comes from: a pure function of (seed, id), so
     /// every balancer sees the same requests from the same instances.
     #[inline]
-    pub(super) fn instance_of(&self, g: u32, id: u64, client: u32) -> u32 {
+    pub(super) fn instance_of(&self, g: u32, id: RequestId, client: u32) -> u32 {
         let group = &self.groups[g as usize];
         let n = group.instances;
         if n == 1 {
@@ -172,7 +162,7 @@ impl Simulation {
         } else if client != NONE {
             (u64::from(client) * u64::from(n) / u64::from(group.clients)) as u32
         } else {
-            ((u128::from(draw(self.seeds.instance, id, 0)) * u128::from(n)) >> 64) as u32
+            ((u128::from(draw(self.seeds.instance, id.draws(), 0)) * u128::from(n)) >> 64) as u32
         }
     }
 
@@ -194,21 +184,21 @@ impl Simulation {
 
     /// The key of request `id`: a pure function of (seed, id), so it is
     /// the same whenever it is drawn.
-    pub(super) fn key_of(&self, id: u64) -> u64 {
-        self.groups[group_of(id)]
+    pub(super) fn key_of(&self, id: RequestId) -> u64 {
+        self.groups[id.group()]
             .keys
-            .sample(&mut SplitMix(draw(self.seeds.keys, id, 0)))
+            .sample(&mut SplitMix(draw(self.seeds.keys, id.draws(), 0)))
     }
 
     pub(super) fn start_request(&mut self, g: u32, client: u32) {
         let now = SimTime(self.now);
         self.recorder.current.offered += 1;
-        let id = (u64::from(g) << GROUP_SHIFT) | self.groups[g as usize].next_seq;
+        let id = RequestId::new(g, self.groups[g as usize].next_seq);
         let key = if self.keys_needed { self.key_of(id) } else { 0 };
         let instance = self.instance_of(g, id, client);
         let group = &mut self.groups[g as usize];
         group.next_seq += 1;
-        let mut rng = LazySplitMix::new(self.seeds.backoff, id, 0);
+        let mut rng = LazySplitMix::new(self.seeds.backoff, id.draws(), 0);
         if group.policy.admit(instance, now, &mut rng).is_err() {
             self.recorder.current.refused += 1;
             self.recorder.ended(1);
@@ -327,7 +317,11 @@ impl Simulation {
             req.retrying = false;
             self.groups[g as usize].limits(instance).retry_done();
         }
-        let mut rng = LazySplitMix::new(self.seeds.backoff, req.id, u64::from(req.state.attempts));
+        let mut rng = LazySplitMix::new(
+            self.seeds.backoff,
+            req.id.draws(),
+            u64::from(req.state.attempts),
+        );
         let decision = self.groups[g as usize].policy.on_outcome(
             instance,
             now,
@@ -382,12 +376,12 @@ impl Simulation {
     }
 
     /// A closed-loop client thinks, then sends its next request.
-    pub(super) fn client_done(&mut self, g: u32, client: u32, id: u64) {
+    pub(super) fn client_done(&mut self, g: u32, client: u32, id: RequestId) {
         if client == NONE {
             return;
         }
         let think = self.groups[g as usize].think as f64;
-        let u = unit_open(draw(self.seeds.think, id, 1));
+        let u = unit_open(draw(self.seeds.think, id.draws(), 1));
         let at = self.now + (-u.ln() * think) as u64;
         self.push(at, Ev::Think(g, client));
     }
@@ -400,7 +394,7 @@ impl Simulation {
         let (g, instance) = (req.group, req.instance);
         let mut rng = LazySplitMix::new(
             self.seeds.backoff,
-            req.id,
+            req.id.draws(),
             u64::from(req.state.attempts) | 1 << 32,
         );
         if self.groups[g as usize]

@@ -39,14 +39,14 @@ impl Simulation {
         g: u32,
         key: u64,
         instance: u32,
-        id: u64,
+        id: RequestId,
         attempt: u32,
     ) -> Option<u32> {
         let fresh = |sim: &mut Self| match sim.router_mode {
             RouterMode::Balancer => sim.router_picker.pick(key).map(|id| id.0),
             RouterMode::WeightedRandom | RouterMode::Sticky => {
                 sim.site_draw
-                    .pick(draw(sim.seeds.router, id, u64::from(attempt)))
+                    .pick(draw(sim.seeds.router, id.draws(), u64::from(attempt)))
             }
         };
         if self.dns_ttl == 0 {
@@ -83,7 +83,7 @@ impl Simulation {
             return self.probe_result(s, false);
         };
         let key = mix(u64::from(s) << 32 | u64::from(seq));
-        let probe_id = u64::MAX - u64::from(s);
+        let probe_id = RequestId::probe(s);
         let deadline = self.now + h.timeout.0;
         if delay > 0 {
             self.push(deadline, Ev::ProbeTimeout(s, seq));

@@ -29,7 +29,7 @@ pub(super) struct Accepting {
     pub(super) instance: u32,
     pub(super) probe: bool,
     pub(super) key: u64,
-    pub(super) id: u64,
+    pub(super) id: RequestId,
     pub(super) attempt: u64,
     /// Rejected by a `reset-load-balancer` before its turn came.
     pub(super) dropped: bool,
@@ -213,7 +213,7 @@ impl Simulation {
             self.sites[owner as usize].probe_pending == Some(token)
         } else {
             // The id names the group even if the request has ended since.
-            self.groups[group_of(id)].limits(instance).pend_done();
+            self.groups[id.group()].limits(instance).pend_done();
             self.live[owner as usize] == token | WAITING
         };
         if self.cancel && !waiting {
@@ -257,7 +257,7 @@ impl Simulation {
             }
             return;
         }
-        self.groups[group_of(id)].limits(instance).pend_done();
+        self.groups[id.group()].limits(instance).pend_done();
         if self.live[owner as usize] == token | WAITING {
             self.outcome(owner, Outcome::Failure(Pushback::None));
         }

@@ -1,0 +1,60 @@
+//! Names for the engine's identities.
+
+use crate::sim::random::{GROUP_SHIFT, of_group};
+
+/// A request's identity: its client group and its place in the group's
+/// sequence of requests. Every draw that belongs to a request (its key,
+/// its client instance, its service times, its failure coins, its
+/// backoff jitter) is keyed on it, so a request is the same request
+/// under every balancer.
+///
+/// A health probe carries one too, for its service time's draw: that of
+/// a group no configuration reaches (see [`RequestId::probe`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct RequestId(u64);
+
+impl RequestId {
+    /// Request `seq` (counted from 0) of client group `group`.
+    #[inline]
+    pub(super) fn new(group: u32, seq: u64) -> Self {
+        debug_assert!(seq < 1 << GROUP_SHIFT, "2^40 requests per group");
+        Self(of_group(u64::from(group), seq))
+    }
+
+    /// The identity of site `site`'s health probes: the top of the id
+    /// space, where a group would need index 2^24 - 1 and 2^40 requests.
+    #[inline]
+    pub(super) fn probe(site: u32) -> Self {
+        Self(u64::MAX - u64::from(site))
+    }
+
+    /// The client group the request belongs to (meaningless for a probe).
+    #[inline]
+    pub(super) fn group(self) -> usize {
+        (self.0 >> GROUP_SHIFT) as usize
+    }
+
+    /// The `a` of the request's draws.
+    #[inline]
+    pub(super) fn draws(self) -> u64 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_names_its_group_and_ids_of_groups_never_meet() {
+        let a = RequestId::new(3, (1 << GROUP_SHIFT) - 1);
+        let b = RequestId::new(4, 0);
+        assert_eq!(a.group(), 3);
+        assert_eq!(b.group(), 4);
+        assert_ne!(a, b);
+        assert!(a.draws() < b.draws());
+        assert_ne!(RequestId::probe(0), RequestId::new(1023, 0));
+        // The id a request had before it was a type of its own.
+        assert_eq!(RequestId::new(2, 7).draws(), (2 << 40) | 7);
+    }
+}
