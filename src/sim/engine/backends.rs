@@ -216,11 +216,15 @@ impl Simulation {
         }
     }
 
-    pub(super) fn on_complete(&mut self, j: u32) {
+    /// A job's service ends: the backend lets go of it and says what the
+    /// attempt (or probe) came to, if anyone still waits for it. Returns
+    /// that reply and the backend, whose next job the event loop starts
+    /// once the reply is delivered; `None` for a cancelled job.
+    pub(super) fn on_complete(&mut self, j: u32) -> Option<(Option<Reply>, u32)> {
         let job = &self.jobs[j as usize];
         if job.flags & CANCELLED != 0 {
             self.free_jobs.push(j);
-            return;
+            return None;
         }
         let (owner, token, b) = (job.owner, job.token, job.backend);
         let totals = &mut self.recorder.totals;
@@ -234,13 +238,13 @@ impl Simulation {
         self.sites[s].busy -= 1;
         self.free_jobs.push(j);
         let fail_p = self.backends[b as usize].fail_probability;
-        if probe {
-            if self.sites[owner as usize].probe_pending == Some(token) {
+        let reply = if probe {
+            (self.sites[owner as usize].probe_pending == Some(token)).then(|| {
                 let ok = fail_p == 0.0
                     || unit_open(draw(self.seeds.probe, u64::from(owner), u64::from(token)))
                         > fail_p;
-                self.probe_result(owner, ok);
-            }
+                Reply::Probe(owner, ok)
+            })
         } else if self.live[owner as usize] == token | WAITING {
             let req = &self.requests[owner as usize];
             let failed = fail_p > 0.0
@@ -251,13 +255,14 @@ impl Simulation {
                 )) <= fail_p;
             if failed {
                 self.recorder.current.errors += 1;
-                self.outcome(owner, Outcome::Failure(Pushback::None));
+                Some(Reply::Attempt(owner, Outcome::Failure(Pushback::None)))
             } else {
-                self.outcome(owner, Outcome::Success);
+                Some(Reply::Attempt(owner, Outcome::Success))
             }
         } else {
             self.recorder.current.wasted += 1;
-        }
-        self.start_next(b);
+            None
+        };
+        Some((reply, b))
     }
 }

@@ -190,6 +190,23 @@ impl Simulation {
             .sample(&mut SplitMix(draw(self.seeds.keys, id.draws(), 0)))
     }
 
+    /// Draws keys once a balancer that reads them arrives mid-run:
+    /// requests under way (and attempts in a backlog) were given key 0.
+    pub(super) fn give_keys_if_needed(&mut self) {
+        if self.keys_needed || !self.wants_keys() {
+            return;
+        }
+        self.keys_needed = true;
+        for r in 0..self.requests.len() {
+            self.requests[r].key = self.key_of(self.requests[r].id);
+        }
+        for p in 0..self.accepting.len() {
+            if !self.accepting[p].probe {
+                self.accepting[p].key = self.key_of(self.accepting[p].id);
+            }
+        }
+    }
+
     pub(super) fn start_request(&mut self, g: u32, client: u32) {
         let now = SimTime(self.now);
         self.recorder.current.offered += 1;

@@ -15,10 +15,16 @@
 //! | `paced.rs` | the paced drain's controller | `Paced` |
 //! | `build.rs` | construction from a [`SimConfig`] | |
 //!
-//! An attempt flows clients → routing → site → backends → clients: a
-//! request sends an attempt, the router picks a site, the site's load
-//! balancer admits it and picks a backend, the backend serves it, and its
-//! outcome goes back to the request's retry policy.
+//! An attempt flows clients → routing → site → backends: a request sends
+//! an attempt, the router picks a site, the site's load balancer admits
+//! it and picks a backend, the backend serves it. Calls go only that way
+//! (and from the actions in `timeline.rs` and `paced.rs`, which steer
+//! every part): what an attempt or a probe came to travels back up as a
+//! returned [`Reply`] that the event loop delivers to the request's retry
+//! policy or to the router's health check, then sequences what follows
+//! (a backend starts its next job after its reply is delivered).
+//! `tests/structure.rs` checks both rules: no call back up, and no
+//! import circle in `sim/`.
 
 use std::collections::VecDeque;
 
@@ -36,6 +42,7 @@ use super::recorder::{Recorder, RowSink, SiteInterval};
 use super::router::WeightedSites;
 use super::summary::Summary;
 use crate::balancer::{Balancer, Picker};
+use crate::retry::{Outcome, Pushback};
 use crate::sim::config::Action;
 use crate::sim::config::{HealthCheckConfig, RouterMode, SimConfig};
 use crate::sim::error::SimError;
@@ -87,6 +94,29 @@ enum Ev {
 }
 
 type Entry = super::queue::Entry<Ev>;
+
+/// What an attempt or a probe came to, returned by the part that decided
+/// it (a backend, a load balancer's backlog) for the event loop to
+/// [deliver](Simulation::deliver).
+#[derive(Clone, Copy, Debug)]
+enum Reply {
+    /// Request `.0`'s attempt ended with `.1`.
+    Attempt(u32, Outcome),
+    /// Site `.0`'s health probe ended: answered (`true`) or not.
+    Probe(u32, bool),
+}
+
+impl Reply {
+    /// The failure an attempt of request `owner` (or, for a probe, the
+    /// probe of site `owner`) sees when a load balancer turns it away.
+    fn failed(probe: bool, owner: u32) -> Self {
+        if probe {
+            Reply::Probe(owner, false)
+        } else {
+            Reply::Attempt(owner, Outcome::Failure(Pushback::None))
+        }
+    }
+}
 
 /// The seed of each purpose's random stream.
 struct Seeds {
@@ -534,12 +564,29 @@ impl Simulation {
         self.next_boundary = at + self.interval;
     }
 
+    /// Hands what an attempt or a probe came to up to the part that waits
+    /// for it: the backends and the sites return replies rather than call
+    /// back up into the clients or the router.
+    #[inline]
+    fn deliver(&mut self, reply: Option<Reply>) {
+        match reply {
+            Some(Reply::Attempt(r, outcome)) => self.outcome(r, outcome),
+            Some(Reply::Probe(s, ok)) => self.probe_result(s, ok),
+            None => {}
+        }
+    }
+
     fn dispatch(&mut self, ev: Ev) {
         self.recorder.totals.events += 1;
         match ev {
             Ev::Arrival(g) => self.on_arrival(g),
             Ev::Think(g, c) => self.start_request(g, c),
-            Ev::Complete(j) => self.on_complete(j),
+            Ev::Complete(j) => {
+                if let Some((reply, b)) = self.on_complete(j) {
+                    self.deliver(reply);
+                    self.start_next(b);
+                }
+            }
             Ev::Timeout(r, token) => self.on_timeout(r, token),
             Ev::Retry(r, token) => self.on_retry(r, token),
             Ev::Probe(s) => self.on_probe(s),
@@ -555,7 +602,10 @@ impl Simulation {
             Ev::Ramp(s, token) => self.on_ramp(s, token),
             Ev::SlowStart(s) => self.on_slow_start(s),
             Ev::Scale => self.on_scale(),
-            Ev::Accepted(p) => self.on_accepted(p),
+            Ev::Accepted(p) => {
+                let reply = self.on_accepted(p);
+                self.deliver(reply);
+            }
             Ev::BackendSlowStart(s) => self.on_backend_slow_start(s),
             Ev::Paced(token) => self.on_paced(token),
         }

@@ -9,7 +9,6 @@
 
 use super::*;
 use crate::balancer::{Backend, BackendId, Balancer, BalancerKind, KindParams, Picker};
-use crate::retry::{Outcome, Pushback};
 use crate::sim::config::RouterMode;
 use crate::sim::random::{Stream, mix, stream_seed};
 
@@ -199,12 +198,13 @@ impl Simulation {
 
     /// A load balancer accepts an attempt from its backlog and forwards it
     /// to a backend, whether or not its client still waits (it cannot
-    /// know) — unless timeouts cancel.
-    pub(super) fn on_accepted(&mut self, p: u32) {
+    /// know) — unless timeouts cancel. Returns a failure for its client
+    /// (or its probe) if no backend could take it.
+    pub(super) fn on_accepted(&mut self, p: u32) -> Option<Reply> {
         self.free_accepting.push(p);
         let a = &self.accepting[p as usize];
         if a.dropped {
-            return;
+            return None;
         }
         let (s, owner, token, instance, probe, key, id, attempt) = (
             a.site, a.owner, a.token, a.instance, a.probe, a.key, a.id, a.attempt,
@@ -219,32 +219,26 @@ impl Simulation {
         if self.cancel && !waiting {
             self.unhold(s);
             self.recorder.totals.cancelled += 1;
-            return;
+            return None;
         }
         let Some((j, _)) = self.place(s, key, (owner, token), (id, attempt)) else {
             self.unhold(s);
             self.recorder.current.queue_rejects += 1;
             self.sites[s as usize].rejected += 1;
-            if waiting {
-                if probe {
-                    self.probe_result(owner, false);
-                } else {
-                    self.outcome(owner, Outcome::Failure(Pushback::None));
-                }
-            }
-            return;
+            return waiting.then_some(Reply::failed(probe, owner));
         };
         if probe {
             self.jobs[j as usize].flags |= PROBE;
         } else if waiting {
             self.requests[owner as usize].job = j;
         }
+        None
     }
 
     /// Rejects an attempt waiting in a backlog now, as its load balancer
-    /// would when the backlog is reset: the site lets go of it and its
-    /// client (if it still waits) sees a failure.
-    pub(super) fn drop_accepting(&mut self, p: u32) {
+    /// would when the backlog is reset: the site lets go of it, and
+    /// returns the failure its client (or probe) sees if it still waits.
+    pub(super) fn drop_accepting(&mut self, p: u32) -> Option<Reply> {
         let a = &self.accepting[p as usize];
         let (s, owner, token, instance, probe, id) =
             (a.site, a.owner, a.token, a.instance, a.probe, a.id);
@@ -252,15 +246,11 @@ impl Simulation {
         self.recorder.current.lb_rejects += 1;
         self.sites[s as usize].rejected += 1;
         if probe {
-            if self.sites[owner as usize].probe_pending == Some(token) {
-                self.probe_result(owner, false);
-            }
-            return;
+            return (self.sites[owner as usize].probe_pending == Some(token))
+                .then_some(Reply::failed(true, owner));
         }
         self.groups[id.group()].limits(instance).pend_done();
-        if self.live[owner as usize] == token | WAITING {
-            self.outcome(owner, Outcome::Failure(Pushback::None));
-        }
+        (self.live[owner as usize] == token | WAITING).then_some(Reply::failed(false, owner))
     }
 
     pub(super) fn on_scale(&mut self) {
@@ -342,18 +332,6 @@ impl Simulation {
         site.picker = picker;
         site.tracks_load = kind.tracks_load();
         site.hashes = kind.hashes_keys();
-        if !self.keys_needed && self.wants_keys() {
-            // Requests under way were given key 0: give them their keys.
-            self.keys_needed = true;
-            for r in 0..self.requests.len() {
-                self.requests[r].key = self.key_of(self.requests[r].id);
-            }
-            for p in 0..self.accepting.len() {
-                if !self.accepting[p].probe {
-                    self.accepting[p].key = self.key_of(self.accepting[p].id);
-                }
-            }
-        }
     }
 
     /// Whether any balancer (the router's or a site's) reads request keys.

@@ -91,6 +91,7 @@ impl Simulation {
             } => {
                 let s = site_of(self, &site);
                 self.set_balancer(s, balancer, &params);
+                self.give_keys_if_needed();
             }
             Action::SetBackendFailure {
                 site,
@@ -192,7 +193,8 @@ impl Simulation {
                 continue;
             }
             self.accepting[p].dropped = true;
-            self.drop_accepting(p as u32);
+            let reply = self.drop_accepting(p as u32);
+            self.deliver(reply);
         }
     }
 

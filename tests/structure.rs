@@ -1,0 +1,247 @@
+//! The simulator's structure, checked on its source: the engine's parts
+//! call only downwards (clients → routing → site → backends), and no two
+//! modules of `sim/` import each other in a circle.
+//!
+//! Both checks read the source text: a call is `self.name(`, an import is
+//! a path through `crate::sim::` or `super::`. Comments and test modules
+//! are left out.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// The engine's parts, from the top of an attempt's path to its bottom.
+const LAYERS: [&str; 4] = ["clients", "routing", "site", "backends"];
+
+/// A file's code: comment lines dropped, and everything from its trailing
+/// `#[cfg(test)]` module on.
+fn code(path: &Path) -> String {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = match text.find("#[cfg(test)]\nmod tests") {
+        Some(at) => &text[..at],
+        None => &text[..],
+    };
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Every identifier that follows `prefix` in `text`.
+fn after<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
+    text.match_indices(prefix)
+        .filter(|(at, _)| {
+            // A whole path segment: not the tail of a longer identifier.
+            !text[..*at]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_')
+        })
+        .map(|(at, _)| {
+            let rest = &text[at + prefix.len()..];
+            let end = rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            &rest[..end]
+        })
+        .filter(|name| !name.is_empty())
+        .collect()
+}
+
+fn engine_file(part: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("src/sim/engine/{part}.rs"))
+}
+
+/// Where each function of the layered parts is defined.
+fn definitions() -> BTreeMap<String, BTreeSet<&'static str>> {
+    let mut defined: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+    for part in LAYERS {
+        for name in after(&code(&engine_file(part)), "fn ") {
+            defined.entry(name.to_owned()).or_default().insert(part);
+        }
+    }
+    defined
+}
+
+/// The calls from `caller` into another layered part: (callee's part, name).
+fn calls_out(
+    caller: &str,
+    defined: &BTreeMap<String, BTreeSet<&'static str>>,
+) -> Vec<(&'static str, String)> {
+    let text = code(&engine_file(caller));
+    let mut out = Vec::new();
+    for name in after(&text, "self.") {
+        if !text.contains(&format!("self.{name}(")) {
+            continue; // a field
+        }
+        let Some(parts) = defined.get(name) else {
+            continue;
+        };
+        if parts.contains(caller) {
+            continue;
+        }
+        for part in parts {
+            out.push((*part, name.to_owned()));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_engine_calls_only_down_an_attempts_path() {
+    let defined = definitions();
+    let rank = |part: &str| LAYERS.iter().position(|p| *p == part).unwrap();
+    let mut up = Vec::new();
+    for caller in LAYERS {
+        for (callee, name) in calls_out(caller, &defined) {
+            if rank(callee) < rank(caller) {
+                up.push(format!("{caller}.rs calls {callee}.rs's `{name}`"));
+            }
+        }
+    }
+    assert!(
+        up.is_empty(),
+        "calls back up an attempt's path (return a value for the event loop to deliver instead):\n{}",
+        up.join("\n")
+    );
+    // Nor do they call the actions that steer them.
+    for steering in ["timeline", "paced"] {
+        let steering_code = code(&engine_file(steering));
+        let names = after(&steering_code, "fn ");
+        for caller in LAYERS {
+            let text = code(&engine_file(caller));
+            for name in &names {
+                assert!(
+                    defined.contains_key(*name) || !text.contains(&format!("self.{name}(")),
+                    "{caller}.rs calls {steering}.rs's `{name}`"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_check_sees_a_call_back_up() {
+    // The check itself, on a made-up pair of parts: a backend that calls
+    // the clients' `outcome` is found.
+    let text = "fn on_complete(&mut self) { self.outcome(r, o); self.free_jobs.push(j); }";
+    let names = after(text, "self.");
+    assert_eq!(names, ["outcome", "free_jobs"]);
+    assert!(text.contains("self.outcome("));
+    assert_eq!(after("fn a() {} fn bcd(", "fn "), ["a", "bcd"]);
+    assert!(after("self_fn x", "fn ").is_empty(), "not a whole segment");
+    let defined = definitions();
+    assert!(
+        defined["outcome"].contains("clients"),
+        "the clients define `outcome`"
+    );
+}
+
+/// The modules of `sim/` and those each imports.
+fn sim_imports() -> BTreeMap<String, BTreeSet<String>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sim");
+    let mut modules = BTreeMap::new();
+    for entry in fs::read_dir(&root).unwrap() {
+        let path = entry.unwrap().path();
+        let (name, files, own) = if path.is_dir() {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let files: Vec<PathBuf> = fs::read_dir(&path)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+                .collect();
+            (name, files, path.join("mod.rs"))
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            if name == "mod" {
+                continue;
+            }
+            (name, vec![path.clone()], path.clone())
+        } else {
+            continue;
+        };
+        let mut deps = BTreeSet::new();
+        for file in &files {
+            let text = code(file);
+            deps.extend(after(&text, "crate::sim::").into_iter().map(str::to_owned));
+            deps.extend(
+                after(&text, "super::super::")
+                    .into_iter()
+                    .map(str::to_owned),
+            );
+            // `super::` reaches `sim/` from a file of `sim/` or a folder's
+            // `mod.rs`; from the folder's other files it is the folder.
+            if *file == own {
+                deps.extend(after(&text, "super::").into_iter().map(str::to_owned));
+            }
+        }
+        modules.insert(name, deps);
+    }
+    let names: BTreeSet<String> = modules.keys().cloned().collect();
+    for (name, deps) in modules.iter_mut() {
+        deps.retain(|d| names.contains(d) && d != name);
+    }
+    modules
+}
+
+/// A circle of imports, if there is one.
+fn circle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|p| p == node) {
+            let mut found = path[at..].to_vec();
+            found.push(node.to_owned());
+            return Some(found);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_owned());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(found) = visit(next, graph, path, done) {
+                return Some(found);
+            }
+        }
+        path.pop();
+        done.insert(node.to_owned());
+        None
+    }
+    let mut done = BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|start| visit(start, graph, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn no_two_modules_of_sim_import_each_other_in_a_circle() {
+    let graph = sim_imports();
+    assert!(graph.len() > 10, "the modules were found: {graph:?}");
+    assert!(
+        graph["engine"].contains("queue"),
+        "imports were found: {graph:?}"
+    );
+    if let Some(found) = circle(&graph) {
+        panic!("an import circle in sim/: {}", found.join(" → "));
+    }
+}
+
+#[test]
+fn the_circle_check_finds_a_circle() {
+    let graph: BTreeMap<String, BTreeSet<String>> = [
+        ("a", vec!["b"]),
+        ("b", vec!["c"]),
+        ("c", vec!["a"]),
+        ("d", vec![]),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.into_iter().map(str::to_owned).collect()))
+    .collect();
+    assert_eq!(circle(&graph).unwrap(), ["a", "b", "c", "a"]);
+    let mut open = graph.clone();
+    open.get_mut("c").unwrap().clear();
+    assert_eq!(circle(&open), None);
+}
