@@ -12,7 +12,7 @@ use rand_distr::{Distribution, Exp1};
 use super::*;
 use crate::balancer::BackendId;
 use crate::retry::{Outcome, Pushback};
-use crate::sim::config::ServiceTime;
+use crate::sim::config::{BackendGroup, ServiceTime};
 use crate::sim::random::{SplitMix, draw, mix, unit_open};
 
 /// A job's flags: a health probe rather than an attempt.
@@ -58,6 +58,28 @@ pub(super) struct BackendState {
     /// Its identity for the hashing balancers
     /// ([`SiteConfig::backend_hash_keys`](crate::sim::SiteConfig::backend_hash_keys)).
     pub(super) hash_key: u64,
+}
+
+impl BackendState {
+    /// A backend of group `group` at site `site`, idle, known to the
+    /// hashing balancers as `hash_key`.
+    pub(super) fn new(site: u32, group: &BackendGroup, hash_key: u64) -> Self {
+        Self {
+            site,
+            slots: group.slots,
+            busy: 0,
+            queue: VecDeque::new(),
+            queue_cap: group.queue,
+            cancelled_in_queue: 0,
+            service: group.service,
+            speed: group.speed,
+            fail_probability: group.fail_probability,
+            weight: group.weight,
+            target: group.weight,
+            slow_since: None,
+            hash_key,
+        }
+    }
 }
 
 impl Simulation {

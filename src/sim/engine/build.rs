@@ -6,8 +6,7 @@ use std::collections::VecDeque;
 
 use super::*;
 use crate::balancer::Balancer;
-use crate::retry::{ClientLimits, Population, RetryPolicy};
-use crate::sim::arrivals::{ArrivalSource, KeySampler, RateCurve};
+use crate::retry::RetryPolicy;
 use crate::sim::config::TimedAction;
 use crate::sim::config::{RouterMode, SimConfig, Workload};
 use crate::sim::error::SimError;
@@ -19,14 +18,6 @@ pub struct SimulationBuilder {
     pub(super) config: SimConfig,
     pub(super) balancers: Vec<(String, Box<dyn Balancer>)>,
     pub(super) policies: Vec<(String, PolicySource)>,
-}
-
-/// Where a plugged-in policy's state lives.
-pub(super) enum PolicySource {
-    /// One policy for every instance of the group.
-    Shared(Box<dyn RetryPolicy>),
-    /// A policy per instance, made by the host.
-    PerInstance(Box<dyn FnMut(u32) -> Box<dyn RetryPolicy>>),
 }
 
 impl SimulationBuilder {
@@ -100,119 +91,26 @@ impl Simulation {
             }
         }
         let seed = config.seed;
-        let seeds = Seeds {
-            service: stream_seed(seed, Stream::Service),
-            failure: stream_seed(seed, Stream::Failure),
-            backoff: stream_seed(seed, Stream::Backoff),
-            think: stream_seed(seed, Stream::Think),
-            keys: stream_seed(seed, Stream::Keys),
-            probe: stream_seed(seed, Stream::Probe),
-            router: stream_seed(seed, Stream::Router),
-            instance: stream_seed(seed, Stream::Instance),
-        };
+        let seeds = Seeds::new(seed);
         let balancer_seed = stream_seed(seed, Stream::Balancer);
 
         let mut backends = Vec::new();
         let mut sites = Vec::with_capacity(config.sites.len());
         for (i, s) in config.sites.iter().enumerate() {
             let first = backends.len() as u32;
-            let mut slots = 0u64;
             let mut hash_keys = s.backend_hash_keys().into_iter();
             for g in &s.backends {
                 for _ in 0..g.count {
-                    backends.push(BackendState {
-                        site: i as u32,
-                        slots: g.slots,
-                        busy: 0,
-                        queue: VecDeque::new(),
-                        queue_cap: g.queue,
-                        cancelled_in_queue: 0,
-                        service: g.service,
-                        speed: g.speed,
-                        fail_probability: g.fail_probability,
-                        weight: g.weight,
-                        target: g.weight,
-                        slow_since: None,
-                        hash_key: hash_keys.next().expect("one key per backend"),
-                    });
-                    slots += u64::from(g.slots);
+                    let key = hash_keys.next().expect("one key per backend");
+                    backends.push(BackendState::new(i as u32, g, key));
                 }
             }
-            let n = backends.len() as u32 - first;
-            let members = site_backends(&backends, first, n);
-            let wrap = |source| SimError::Balancer {
-                site: s.name.clone(),
-                source,
-            };
-            // A plugged-in balancer keeps its counts where its host can see
-            // them; the engine's own pickers keep theirs as plain integers
-            // (the event loop is their only owner).
-            let (lb, picker, tracks_load, hashes) =
-                match balancers.iter().position(|(name, _)| *name == s.name) {
-                    Some(k) => {
-                        let lb = balancers.swap_remove(k).1;
-                        lb.update(&members).map_err(wrap)?;
-                        let picker = lb.picker();
-                        (lb, picker, true, true)
-                    }
-                    None => {
-                        let lb = s
-                            .balancer
-                            .build_with(&members, mix(balancer_seed ^ i as u64), &s.balancer_params)
-                            .map_err(wrap)?;
-                        let picker = lb.local_picker();
-                        (
-                            lb,
-                            picker,
-                            s.balancer.tracks_load(),
-                            s.balancer.hashes_keys(),
-                        )
-                    }
-                };
-            let weight = s.router_weight();
-            sites.push(Site {
-                name: s.name.clone(),
-                hash_key: crate::balancer::key_of(s.name.as_bytes()),
-                picker,
-                lb,
-                tracks_load,
-                hashes,
-                first_backend: first,
-                backends: n,
-                slots,
-                max_in_flight: s.max_in_flight.unwrap_or(u32::MAX),
-                tat: 0,
-                backlog: s.accept_backlog,
-                rate_cap: 0.0,
-                period: 0,
-                rate_floor: s.max_new_per_sec.unwrap_or(0.0),
-                scaling: s.scaling.clone(),
-                demand: 0,
-                in_flight: 0,
-                busy: 0,
-                queued: 0,
-                last: 0,
-                area_in_flight: 0,
-                area_busy: 0,
-                area_queue: 0,
-                admitted: 0,
-                rejected: 0,
-                base_weight: weight,
-                weight,
-                published: weight,
-                healthy: true,
-                fails: 0,
-                oks: 0,
-                ramp: None,
-                ramp_token: 0,
-                slow_start_since: None,
-                cold_until: 0,
-                cold_factor: 1.0,
-                probe_seq: 0,
-                probe_pending: None,
-            });
-            let site = sites.last_mut().expect("just pushed");
-            site.set_rate(s.max_new_per_sec.unwrap_or(0.0));
+            let plugged = balancers
+                .iter()
+                .position(|(name, _)| *name == s.name)
+                .map(|k| balancers.swap_remove(k).1);
+            let seed = mix(balancer_seed ^ i as u64);
+            sites.push(Site::build(s, &backends, first, plugged, seed)?);
         }
         let router_members = router_members(&sites);
         let router = config
@@ -230,57 +128,12 @@ impl Simulation {
         let arrivals_seed = stream_seed(seed, Stream::Arrivals);
         let mut groups = Vec::with_capacity(config.clients.len());
         for (i, g) in config.clients.iter().enumerate() {
-            let instances = g.instance_count();
-            let resolved = g.retry.resolve().expect("validated");
-            let policy = match policies.iter().position(|(name, _)| *name == g.name) {
-                Some(k) => GroupPolicy::Custom(match policies.swap_remove(k).1 {
-                    PolicySource::Shared(p) => vec![p],
-                    PolicySource::PerInstance(mut make) => (0..instances).map(&mut make).collect(),
-                }),
-                None => GroupPolicy::Builtin(Box::new(
-                    Population::new(resolved.clone(), instances).expect("validated"),
-                )),
-            };
-            let keys = KeySampler::new(g.keys);
-            let (source, think) = match &g.workload {
-                Workload::Open { rate, curve } => (
-                    Some(ArrivalSource::new(
-                        arrivals_seed,
-                        i,
-                        RateCurve::new(*rate, curve),
-                    )),
-                    0,
-                ),
-                Workload::Closed { think, .. } => (None, think.0),
-            };
-            // Each instance keeps its own answer (when answers are kept).
-            let dns_entries = if config.router.dns_ttl > crate::time::SimDuration::ZERO {
-                instances as usize
-            } else {
-                0
-            };
-            let limits = ClientLimits::new(resolved.limits);
-            let limits = if resolved.limits.is_unlimited() {
-                vec![limits]
-            } else {
-                vec![limits; instances as usize]
-            };
-            groups.push(Group {
-                policy,
-                instances,
-                clients: match g.workload {
-                    Workload::Closed { clients, .. } => clients,
-                    Workload::Open { .. } => 0,
-                },
-                limits,
-                source,
-                next_arrival: None,
-                timeouts: VecDeque::new(),
-                think,
-                keys,
-                next_seq: 0,
-                dns: vec![(NONE, 0); dns_entries],
-            });
+            let custom = policies
+                .iter()
+                .position(|(name, _)| *name == g.name)
+                .map(|k| policies.swap_remove(k).1);
+            let dns = config.router.dns_ttl > crate::time::SimDuration::ZERO;
+            groups.push(Group::build(i, g, custom, arrivals_seed, dns));
         }
 
         let interval = config.recorder.interval.0;
@@ -330,29 +183,38 @@ impl Simulation {
             config,
         };
         sim.keys_needed = sim.wants_keys();
-        for g in 0..sim.groups.len() {
-            sim.schedule_next_arrival(g as u32);
-            if let Workload::Closed { clients, think } = sim.config.clients[g].workload {
+        sim.schedule_first_events();
+        Ok(sim)
+    }
+}
+
+impl Simulation {
+    /// The first events: each group's first arrival (or its closed-loop
+    /// clients' first think times), the router's first probes, the first
+    /// scaling tick and the timeline's actions.
+    fn schedule_first_events(&mut self) {
+        for g in 0..self.groups.len() {
+            self.schedule_next_arrival(g as u32);
+            if let Workload::Closed { clients, think } = self.config.clients[g].workload {
                 for c in 0..clients {
-                    let u = unit_open(draw(sim.seeds.think, of_group(g as u64, u64::from(c)), 0));
+                    let u = unit_open(draw(self.seeds.think, of_group(g as u64, u64::from(c)), 0));
                     let at = (-u.ln() * think.0 as f64) as u64;
-                    sim.push(at, Ev::Think(g as u32, c));
+                    self.push(at, Ev::Think(g as u32, c));
                 }
             }
         }
-        if let Some(h) = sim.health.clone() {
-            let n = sim.sites.len() as u64;
+        if let Some(h) = self.health.clone() {
+            let n = self.sites.len() as u64;
             for s in 0..n {
-                sim.push(h.interval.0 * (s + 1) / n, Ev::Probe(s as u32));
+                self.push(h.interval.0 * (s + 1) / n, Ev::Probe(s as u32));
             }
         }
-        if sim.sites.iter().any(|s| s.scaling.is_some()) {
-            sim.push(SCALE_TICK, Ev::Scale);
+        if self.sites.iter().any(|s| s.scaling.is_some()) {
+            self.push(SCALE_TICK, Ev::Scale);
         }
-        for TimedAction { at, action } in sim.config.timeline.clone() {
-            sim.push_action(at.0, action);
+        for TimedAction { at, action } in self.config.timeline.clone() {
+            self.push_action(at.0, action);
         }
-        Ok(sim)
     }
 }
 

@@ -16,7 +16,8 @@ use crate::retry::{
     ClientLimits, Decision, Outcome, Population, Pushback, Refusal, RequestState, RetryPolicy,
     SimTime,
 };
-use crate::sim::arrivals::{ArrivalSource, KeySampler};
+use crate::sim::arrivals::{ArrivalSource, KeySampler, RateCurve};
+use crate::sim::config::{ClientGroup, Workload};
 use crate::sim::random::{LazySplitMix, SplitMix, draw, unit_open};
 
 /// A request's attempt token and whether its client waits on the attempt,
@@ -136,7 +137,74 @@ pub(super) struct Group {
     pub(super) dns: Vec<(u32, u64)>,
 }
 
+/// Where a plugged-in policy's state lives.
+pub(super) enum PolicySource {
+    /// One policy for every instance of the group.
+    Shared(Box<dyn RetryPolicy>),
+    /// A policy per instance, made by the host.
+    PerInstance(Box<dyn FnMut(u32) -> Box<dyn RetryPolicy>>),
+}
+
 impl Group {
+    /// Client group `index` of the configuration, `config`, with its
+    /// arrivals drawn from `arrivals_seed`, under `custom` policies (a
+    /// host's) or its configured one; `dns`: whether its instances keep
+    /// the router's answers (a TTL above zero).
+    pub(super) fn build(
+        index: usize,
+        config: &ClientGroup,
+        custom: Option<PolicySource>,
+        arrivals_seed: u64,
+        dns: bool,
+    ) -> Self {
+        let instances = config.instance_count();
+        let resolved = config.retry.resolve().expect("validated");
+        let policy = match custom {
+            Some(PolicySource::Shared(p)) => GroupPolicy::Custom(vec![p]),
+            Some(PolicySource::PerInstance(mut make)) => {
+                GroupPolicy::Custom((0..instances).map(&mut make).collect())
+            }
+            None => GroupPolicy::Builtin(Box::new(
+                Population::new(resolved.clone(), instances).expect("validated"),
+            )),
+        };
+        let (source, think) = match &config.workload {
+            Workload::Open { rate, curve } => (
+                Some(ArrivalSource::new(
+                    arrivals_seed,
+                    index,
+                    RateCurve::new(*rate, curve),
+                )),
+                0,
+            ),
+            Workload::Closed { think, .. } => (None, think.0),
+        };
+        // Each instance keeps its own answer (when answers are kept).
+        let dns_entries = if dns { instances as usize } else { 0 };
+        let limits = ClientLimits::new(resolved.limits);
+        let limits = if resolved.limits.is_unlimited() {
+            vec![limits]
+        } else {
+            vec![limits; instances as usize]
+        };
+        Group {
+            policy,
+            instances,
+            clients: match config.workload {
+                Workload::Closed { clients, .. } => clients,
+                Workload::Open { .. } => 0,
+            },
+            limits,
+            source,
+            next_arrival: None,
+            timeouts: VecDeque::new(),
+            think,
+            keys: KeySampler::new(config.keys),
+            next_seq: 0,
+            dns: vec![(NONE, 0); dns_entries],
+        }
+    }
+
     /// Instance `instance`'s limits.
     #[inline]
     pub(super) fn limits(&mut self, instance: u32) -> &mut ClientLimits {

@@ -130,6 +130,23 @@ struct Seeds {
     instance: u64,
 }
 
+impl Seeds {
+    /// Each purpose's stream in the run seeded `seed`.
+    fn new(seed: u64) -> Self {
+        use crate::sim::random::{Stream, stream_seed};
+        Self {
+            service: stream_seed(seed, Stream::Service),
+            failure: stream_seed(seed, Stream::Failure),
+            backoff: stream_seed(seed, Stream::Backoff),
+            think: stream_seed(seed, Stream::Think),
+            keys: stream_seed(seed, Stream::Keys),
+            probe: stream_seed(seed, Stream::Probe),
+            router: stream_seed(seed, Stream::Router),
+            instance: stream_seed(seed, Stream::Instance),
+        }
+    }
+}
+
 /// A discrete-event simulation of clients, a router, sites and backends.
 ///
 /// Time is simulated nanoseconds ([`SimTime`]). Events run in (time,

@@ -9,7 +9,8 @@
 
 use super::*;
 use crate::balancer::{Backend, BackendId, Balancer, BalancerKind, KindParams, Picker};
-use crate::sim::config::RouterMode;
+use crate::sim::config::{RouterMode, SiteConfig};
+use crate::sim::error::SimError;
 use crate::sim::random::{Stream, mix, stream_seed};
 
 /// Burst a load balancer's accept rate tolerates: 100 ms of early
@@ -143,6 +144,95 @@ impl Site {
     pub(super) fn set_rate(&mut self, rate: f64) {
         self.rate_cap = rate;
         self.period = if rate > 0.0 { (1e9 / rate) as u64 } else { 0 };
+    }
+
+    /// Site `config`, whose backends are `backends[first..]`, with its
+    /// load balancer: `plugged` (a host's, given the site's backends) or
+    /// the configured kind seeded with `seed`.
+    pub(super) fn build(
+        config: &SiteConfig,
+        backends: &[BackendState],
+        first: u32,
+        plugged: Option<Box<dyn Balancer>>,
+        seed: u64,
+    ) -> Result<Self, SimError> {
+        let n = backends.len() as u32 - first;
+        let slots = backends[first as usize..]
+            .iter()
+            .map(|b| u64::from(b.slots))
+            .sum();
+        let members = site_backends(backends, first, n);
+        let wrap = |source| SimError::Balancer {
+            site: config.name.clone(),
+            source,
+        };
+        // A plugged-in balancer keeps its counts where its host can see
+        // them; the engine's own pickers keep theirs as plain integers
+        // (the event loop is their only owner).
+        let (lb, picker, tracks_load, hashes) = match plugged {
+            Some(lb) => {
+                lb.update(&members).map_err(wrap)?;
+                let picker = lb.picker();
+                (lb, picker, true, true)
+            }
+            None => {
+                let lb = config
+                    .balancer
+                    .build_with(&members, seed, &config.balancer_params)
+                    .map_err(wrap)?;
+                let picker = lb.local_picker();
+                (
+                    lb,
+                    picker,
+                    config.balancer.tracks_load(),
+                    config.balancer.hashes_keys(),
+                )
+            }
+        };
+        let weight = config.router_weight();
+        let mut site = Site {
+            name: config.name.clone(),
+            hash_key: crate::balancer::key_of(config.name.as_bytes()),
+            picker,
+            lb,
+            tracks_load,
+            hashes,
+            first_backend: first,
+            backends: n,
+            slots,
+            max_in_flight: config.max_in_flight.unwrap_or(u32::MAX),
+            tat: 0,
+            backlog: config.accept_backlog,
+            rate_cap: 0.0,
+            period: 0,
+            rate_floor: config.max_new_per_sec.unwrap_or(0.0),
+            scaling: config.scaling.clone(),
+            demand: 0,
+            in_flight: 0,
+            busy: 0,
+            queued: 0,
+            last: 0,
+            area_in_flight: 0,
+            area_busy: 0,
+            area_queue: 0,
+            admitted: 0,
+            rejected: 0,
+            base_weight: weight,
+            weight,
+            published: weight,
+            healthy: true,
+            fails: 0,
+            oks: 0,
+            ramp: None,
+            ramp_token: 0,
+            slow_start_since: None,
+            cold_until: 0,
+            cold_factor: 1.0,
+            probe_seq: 0,
+            probe_pending: None,
+        };
+        site.set_rate(config.max_new_per_sec.unwrap_or(0.0));
+        Ok(site)
     }
 }
 
