@@ -1,7 +1,9 @@
 //! Client concurrency limits (Envoy's circuit-breaker thresholds): never
 //! more held than allowed, and the excess fails fast.
 
-use drainstorm::retry::{Backoff, LimitsConfig, PolicyConfig, SimDuration};
+use drainstorm::retry::{
+    Backoff, ClientLimits, LimitsConfig, PolicyConfig, RetryBudgetLimit, SimDuration,
+};
 use drainstorm::sim::{RetrySpec, SimConfig, Simulation, Workload};
 use proptest::prelude::*;
 
@@ -72,6 +74,126 @@ proptest! {
         let (requests, _, _) = peaks(overloaded(factor, limits, seed));
         prop_assert!(requests <= n as usize, "{requests} requests held, cap {n}");
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(if cfg!(debug_assertions) { 64 } else { 256 }))]
+
+    /// Envoy's retry budget, driven by any sequence of requests, pending
+    /// attempts and retries starting and ending: a retry is let through
+    /// exactly when fewer retries are out than the budget allows for the
+    /// requests and pending attempts out at that moment.
+    #[test]
+    fn a_retry_budget_admits_exactly_what_it_allows(
+        percent in 0.0f64..=100.0,
+        min in 0u32..6,
+        ops in proptest::collection::vec(0u8..6, 0..400),
+    ) {
+        let budget = RetryBudgetLimit { budget_percent: percent, min_retry_concurrency: min };
+        let mut l = ClientLimits::new(LimitsConfig {
+            retry_budget: Some(budget),
+            ..LimitsConfig::default()
+        });
+        for op in ops {
+            match op {
+                0 => prop_assert!(l.try_request()),
+                1 if l.requests() > 0 => l.request_done(),
+                2 => prop_assert!(l.try_pend()),
+                3 if l.pending() > 0 => l.pend_done(),
+                4 => {
+                    let allowed = budget.max_retries(l.requests() + l.pending());
+                    let before = l.retries();
+                    prop_assert_eq!(l.try_retry(), before < allowed);
+                    prop_assert!(l.retries() <= allowed.max(before));
+                }
+                5 if l.retries() > 0 => l.retry_done(),
+                _ => {}
+            }
+        }
+    }
+
+    /// In a run, the client under a retry budget never holds more retries
+    /// at once than the budget allows for the most requests and pending
+    /// attempts it has held (each retry was let through under the budget
+    /// of its moment, and the budget grows with what is held).
+    #[test]
+    fn a_run_never_holds_more_retries_than_its_budget(
+        percent in 0.0f64..=40.0,
+        min in 0u32..5,
+        factor in 0.8f64..3.0,
+        seed in any::<u64>(),
+    ) {
+        let budget = RetryBudgetLimit { budget_percent: percent, min_retry_concurrency: min };
+        let limits = LimitsConfig { retry_budget: Some(budget), ..LimitsConfig::default() };
+        let mut sim = Simulation::new(overloaded(factor, limits, seed)).unwrap();
+        let (mut held, mut peak) = (0, 0);
+        while sim.step().is_some() {
+            let l = sim.client_limits(0, 0).expect("a limited group counts");
+            held = held.max(l.requests() + l.pending());
+            peak = peak.max(l.retries());
+            prop_assert!(
+                l.retries() <= budget.max_retries(held),
+                "{} retries, at most {held} held, {percent} %, min {min}",
+                l.retries()
+            );
+            // The engine's own count of retries agrees with the counter's.
+            prop_assert_eq!(sim.client_load(0).1, l.retries() as usize);
+        }
+        prop_assert!(sim.client_limits(0, 1).is_none());
+    }
+}
+
+#[test]
+fn a_retry_budget_follows_the_load_where_a_fixed_cap_does_not() {
+    // Overloaded, the clients hold many requests: Envoy's 20 % lets more
+    // retries through than its fixed 3, and far fewer than no limit.
+    let (requests, fixed, _) = peaks(overloaded(2.5, LimitsConfig::ENVOY, 1));
+    let (budget_requests, budget, overflows) =
+        peaks(overloaded(2.5, LimitsConfig::ENVOY_RETRY_BUDGET, 1));
+    let (_, free, _) = peaks(overloaded(2.5, LimitsConfig::default(), 1));
+    assert!(
+        fixed <= 3 && requests > 20,
+        "{fixed} retries, {requests} requests"
+    );
+    assert!(budget > 3, "{budget} retries under the budget");
+    assert!(
+        budget < free,
+        "{budget} retries under the budget, {free} without"
+    );
+    assert!(budget as u32 <= RetryBudgetLimit::ENVOY.max_retries(2 * budget_requests as u32));
+    assert!(overflows > 0);
+}
+
+#[test]
+fn a_retry_budget_and_a_retry_cap_together_are_refused() {
+    let config = PolicyConfig {
+        limits: LimitsConfig {
+            max_retries: Some(3),
+            ..LimitsConfig::ENVOY_RETRY_BUDGET
+        },
+        ..PolicyConfig::new(Backoff::Immediate, 4)
+    };
+    let err = drainstorm::retry::Policy::new(config)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("limits.max_retries") && err.contains("retry_budget"),
+        "{err}"
+    );
+    let config = PolicyConfig {
+        limits: LimitsConfig {
+            retry_budget: Some(RetryBudgetLimit {
+                budget_percent: 101.0,
+                min_retry_concurrency: 3,
+            }),
+            ..LimitsConfig::default()
+        },
+        ..PolicyConfig::new(Backoff::Immediate, 4)
+    };
+    let err = drainstorm::retry::Policy::new(config)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("budget_percent = 101"), "{err}");
 }
 
 #[test]

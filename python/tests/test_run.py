@@ -149,3 +149,13 @@ def test_simulation_steps_with_its_host():
         sim.inject({"action": "drain", "site": "nowhere"})
     with pytest.raises(drainstorm.DrainstormError):
         sim.run_until(-1)
+
+
+def test_envoys_retry_budget_as_a_preset_and_as_limits():
+    r = drainstorm.run(TINY, policies=["envoy", "envoy-retry-budget"], balancers=["p2c"])
+    assert [x["policy"] for x in r.summary["runs"]] == ["envoy", "envoy-retry-budget"]
+    assert "20% of those outstanding" in drainstorm.show(
+        TINY, set=['clients[0].retry="envoy-retry-budget"'])
+    with pytest.raises(drainstorm.DrainstormError, match="budget_percent"):
+        drainstorm.run(TINY, set=['clients[0].retry={ max_attempts = 2, backoff = { kind = "immediate" }, '
+                                  'limits = { retry_budget = { budget_percent = 120 } } }'])

@@ -104,11 +104,18 @@ impl fmt::Display for PolicyConfig {
             let part = |v: Option<u32>| v.map_or("∞".to_owned(), |n| n.to_string());
             write!(
                 f,
-                "; limits {} requests, {} pending, {} retries",
+                "; limits {} requests, {} pending, ",
                 part(l.max_requests),
                 part(l.max_pending_requests),
-                part(l.max_retries)
             )?;
+            match &l.retry_budget {
+                Some(b) => write!(
+                    f,
+                    "retries up to {}% of those outstanding (at least {})",
+                    b.budget_percent, b.min_retry_concurrency
+                )?,
+                None => write!(f, "{} retries", part(l.max_retries))?,
+            }
         }
         if self.honour_pushback {
             f.write_str("; pushback honoured")?;
@@ -125,6 +132,9 @@ pub fn preset_source(name: &str) -> Option<&'static str> {
         "grpc" => "gRFC A6 \"gRPC Retry Design\", its example service config",
         "aws-standard" => "AWS SDKs' standard retry mode (AWS SDKs and Tools Reference Guide)",
         "envoy" => "Envoy's route RetryPolicy and cluster circuit-breaker defaults",
+        "envoy-retry-budget" => {
+            "Envoy's route RetryPolicy and cluster circuit breakers with their RetryBudget defaults"
+        }
         "finagle" => "Finagle's default RetryBudget, RequeueFilter's cap",
         "naive" => "a client with three immediate retries and nothing else",
         "smtp-mta" => "Postfix's queue defaults (postconf(5)) for a 451 4.3.2",

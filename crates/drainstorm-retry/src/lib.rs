@@ -45,7 +45,7 @@ pub use self::breaker::{BreakerConfig, BreakerState, BreakerWindow, CircuitBreak
 pub use self::budget::{Budget, RatioBudget, RetryQuota, TokenBucket};
 pub use self::describe::preset_source;
 pub use self::error::RetryConfigError;
-pub use self::limits::{ClientLimits, LimitsConfig};
+pub use self::limits::{ClientLimits, LimitsConfig, RetryBudgetLimit};
 pub use self::policy::{
     BudgetConfig, Decision, GiveUp, Outcome, Policy, PolicyConfig, Pushback, Refusal, RequestState,
     RetryPolicy, ThrottleConfig,

@@ -16,6 +16,12 @@
 //!   a site load balancer to accept them (its accept backlog). Default 1024.
 //! - `max_retries`: retries outstanding at once, from the decision to retry
 //!   until that retry attempt's outcome. Default 3.
+//! - `retry_budget` (Envoy's `Thresholds.RetryBudget`), in place of
+//!   `max_retries`: retries outstanding at once may be `budget_percent` of
+//!   the requests and pending attempts outstanding, and never fewer than
+//!   `min_retry_concurrency`. Defaults 20 % and 3. A fixed `max_retries`
+//!   is either too tight for a busy client or too loose for a quiet one;
+//!   the budget follows the client's own load.
 //!
 //! A request that meets a full limit is not queued: it fails at once
 //! (Envoy answers 503 with `x-envoy-overloaded`), and the simulator counts
@@ -32,7 +38,7 @@
 //! ```
 
 /// The thresholds (`None`: no limit).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct LimitsConfig {
@@ -54,6 +60,13 @@ pub struct LimitsConfig {
         serde(default, skip_serializing_if = "Option::is_none")
     )]
     pub max_retries: Option<u32>,
+    /// Retries outstanding at once as a share of the requests and pending
+    /// attempts outstanding; replaces `max_retries` (set one of them).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub retry_budget: Option<RetryBudgetLimit>,
 }
 
 impl LimitsConfig {
@@ -62,11 +75,81 @@ impl LimitsConfig {
         max_requests: Some(1024),
         max_pending_requests: Some(1024),
         max_retries: Some(3),
+        retry_budget: None,
     };
+
+    /// Envoy's defaults with its retry budget in place of `max_retries`:
+    /// 1024 requests, 1024 pending, retries up to 20 % of those
+    /// outstanding and at least 3.
+    pub const ENVOY_RETRY_BUDGET: Self = Self {
+        max_retries: None,
+        retry_budget: Some(RetryBudgetLimit::ENVOY),
+        ..Self::ENVOY
+    };
+
+    /// The retries that may be outstanding at once while `outstanding`
+    /// requests and pending attempts are (`None`: no limit).
+    #[inline]
+    pub fn retry_limit(&self, outstanding: u32) -> Option<u32> {
+        match &self.retry_budget {
+            Some(b) => Some(b.max_retries(outstanding)),
+            None => self.max_retries,
+        }
+    }
 
     /// Whether no threshold is set.
     pub fn is_unlimited(&self) -> bool {
         *self == Self::default()
+    }
+}
+
+/// Envoy's retry budget (`config.cluster.v3.CircuitBreakers.Thresholds.RetryBudget`):
+/// concurrent retries limited to a share of the concurrent requests.
+///
+/// ```
+/// use drainstorm_retry::RetryBudgetLimit;
+///
+/// let envoy = RetryBudgetLimit::ENVOY; // 20 %, at least 3
+/// assert_eq!(envoy.max_retries(0), 3);
+/// assert_eq!(envoy.max_retries(100), 20);
+/// assert_eq!(envoy.max_retries(104), 20); // rounded down, as Envoy does
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+pub struct RetryBudgetLimit {
+    /// Retries outstanding as a percentage of the requests and pending
+    /// attempts outstanding, in [0, 100]. Envoy's default: 20.
+    pub budget_percent: f64,
+    /// The fewest retries the budget allows at once, however few requests
+    /// are outstanding. Envoy's default: 3.
+    pub min_retry_concurrency: u32,
+}
+
+impl RetryBudgetLimit {
+    /// Envoy's defaults: 20 %, at least 3.
+    pub const ENVOY: Self = Self {
+        budget_percent: 20.0,
+        min_retry_concurrency: 3,
+    };
+
+    /// The retries allowed at once while `outstanding` requests and
+    /// pending attempts are: `budget_percent` of them rounded down, and
+    /// at least `min_retry_concurrency`.
+    #[inline]
+    pub fn max_retries(&self, outstanding: u32) -> u32 {
+        // Multiplied first: the product of a whole or half percentage and
+        // a u32 is exact in a double, so the quotient rounds down exactly
+        // where the share is whole. The result is at most `outstanding`,
+        // and the conversion truncates, as Envoy's does.
+        let share = (self.budget_percent * f64::from(outstanding) / 100.0) as u32;
+        share.max(self.min_retry_concurrency)
+    }
+}
+
+impl Default for RetryBudgetLimit {
+    fn default() -> Self {
+        Self::ENVOY
     }
 }
 
@@ -127,9 +210,14 @@ impl ClientLimits {
         self.pending = self.pending.saturating_sub(1);
     }
 
-    /// Counts a retry, or returns `false` if `max_retries` are outstanding.
+    /// Counts a retry, or returns `false` if `max_retries` are outstanding
+    /// (with a retry budget: as many as it allows for the requests and
+    /// pending attempts outstanding now).
     pub fn try_retry(&mut self) -> bool {
-        take(&mut self.retries, self.config.max_retries)
+        let limit = self
+            .config
+            .retry_limit(self.requests.saturating_add(self.pending));
+        take(&mut self.retries, limit)
     }
 
     /// A retry counted by [`try_retry`](Self::try_retry) has its outcome.
@@ -174,6 +262,7 @@ mod tests {
             max_requests: Some(2),
             max_pending_requests: Some(1),
             max_retries: Some(0),
+            retry_budget: None,
         });
         assert!(!l.try_retry(), "0 forbids retries");
         assert!(l.try_pend() && !l.try_pend());
@@ -181,5 +270,45 @@ mod tests {
         l.request_done();
         l.pend_done();
         assert!(l.try_request() && l.try_pend());
+    }
+
+    #[test]
+    fn a_retry_budget_follows_the_requests_outstanding() {
+        let mut l = ClientLimits::new(LimitsConfig::ENVOY_RETRY_BUDGET);
+        // Nothing outstanding: the minimum, 3.
+        assert!((0..3).all(|_| l.try_retry()) && !l.try_retry());
+        (0..3).for_each(|_| l.retry_done());
+        // 50 requests and 10 pending: 20 % of 60 = 12.
+        assert!((0..50).all(|_| l.try_request()) && (0..10).all(|_| l.try_pend()));
+        assert!((0..12).all(|_| l.try_retry()) && !l.try_retry());
+        // Requests end: the retries already out stay, no new one starts.
+        (0..40).for_each(|_| l.request_done());
+        assert_eq!(l.retries(), 12);
+        assert!(!l.try_retry());
+        (0..12).for_each(|_| l.retry_done());
+        // 10 + 10 outstanding: 4.
+        assert!((0..4).all(|_| l.try_retry()) && !l.try_retry());
+    }
+
+    #[test]
+    fn the_budget_rounds_down_and_never_goes_below_its_minimum() {
+        // Percentages whose double is exact, against integer arithmetic.
+        for percent in [0.0, 0.5, 12.5, 20.0, 37.5, 99.5, 100.0] {
+            let halves = (percent * 2.0) as u64;
+            for min in [0, 1, 3, 50] {
+                let b = RetryBudgetLimit {
+                    budget_percent: percent,
+                    min_retry_concurrency: min,
+                };
+                for n in (0..5_000).chain([u32::MAX - 1, u32::MAX]) {
+                    let share = (u64::from(n) * halves / 200) as u32;
+                    assert_eq!(
+                        b.max_retries(n),
+                        share.max(min),
+                        "{percent} % of {n}, min {min}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -6,7 +6,7 @@ use rand::RngCore;
 use super::backoff::{Backoff, Jitter};
 use super::breaker::{BreakerConfig, CircuitBreaker};
 use super::budget::{Budget, BudgetMut, RatioBudget, RetryQuota, TokenBucket};
-use super::error::RetryConfigError;
+use super::error::{RetryConfigError, check_range};
 use super::limits::LimitsConfig;
 use super::throttle::AdaptiveThrottle;
 use super::{SimDuration, SimTime};
@@ -350,6 +350,22 @@ impl Policy {
                 return Err(RetryConfigError::new(name, 0, "at least 1, or unset"));
             }
         }
+        if let Some(b) = &config.limits.retry_budget {
+            check_range(
+                "limits.retry_budget.budget_percent",
+                b.budget_percent,
+                0.0,
+                100.0,
+                "from 0 to 100 (a percentage)",
+            )?;
+            if let Some(m) = config.limits.max_retries {
+                return Err(RetryConfigError::new(
+                    "limits.max_retries",
+                    m,
+                    "unset when limits.retry_budget is set (the budget replaces it, as in Envoy)",
+                ));
+            }
+        }
         for (name, d) in [
             ("attempt_timeout", config.attempt_timeout),
             ("deadline", config.deadline),
@@ -393,10 +409,11 @@ impl Policy {
 
     /// The names [`Policy::preset_named`] accepts, in the order reports
     /// list them.
-    pub const PRESETS: [&'static str; 6] = [
+    pub const PRESETS: [&'static str; 7] = [
         "grpc",
         "aws-standard",
         "envoy",
+        "envoy-retry-budget",
         "finagle",
         "naive",
         "smtp-mta",
@@ -415,6 +432,7 @@ impl Policy {
             "grpc" => Self::grpc(),
             "aws-standard" => Self::aws_standard(),
             "envoy" => Self::envoy(),
+            "envoy-retry-budget" => Self::envoy_retry_budget(),
             "finagle" => Self::finagle(),
             "naive" => Self::naive(),
             "smtp-mta" => Self::smtp_mta(),
@@ -468,6 +486,27 @@ impl Policy {
             honour_pushback: true,
             limits: LimitsConfig::ENVOY,
             ..PolicyConfig::new(exp(ms(25), 2.0, ms(250), Jitter::Full), 2)
+        })
+    }
+
+    /// [`Policy::envoy`] with the cluster's retry budget in place of its
+    /// fixed retry threshold (`CircuitBreakers.Thresholds.RetryBudget` at
+    /// its defaults, [`LimitsConfig::ENVOY_RETRY_BUDGET`]): retries
+    /// outstanding at once up to 20 % of the requests and pending attempts
+    /// outstanding, and at least 3.
+    ///
+    /// ```
+    /// use drainstorm_retry::Policy;
+    ///
+    /// let p = Policy::preset_named("envoy-retry-budget").unwrap();
+    /// let budget = p.config().limits.retry_budget.unwrap();
+    /// assert_eq!((budget.budget_percent, budget.min_retry_concurrency), (20.0, 3));
+    /// assert_eq!(p.config().limits.max_retries, None);
+    /// ```
+    pub fn envoy_retry_budget() -> Self {
+        Self::preset(PolicyConfig {
+            limits: LimitsConfig::ENVOY_RETRY_BUDGET,
+            ..Self::envoy().config
         })
     }
 

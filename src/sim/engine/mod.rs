@@ -416,6 +416,24 @@ impl Simulation {
             .fold((0, 0), |(q, r), (a, b)| (q + a, r + b))
     }
 
+    /// The counters that enforce instance `instance` of client group
+    /// `group`'s limits ([`LimitsConfig`](crate::retry::LimitsConfig)):
+    /// requests, pending attempts and retries it holds now. `None` if the
+    /// group's policy sets no limit (nothing is counted then) or there is
+    /// no such instance.
+    pub fn client_limits(
+        &self,
+        group: usize,
+        instance: u32,
+    ) -> Option<&crate::retry::ClientLimits> {
+        let g = self.groups.get(group)?;
+        // A limited group has an entry per instance.
+        if g.limits.first()?.config().is_unlimited() {
+            return None;
+        }
+        g.limits.get(instance as usize)
+    }
+
     /// What each instance of client group `group` holds now, as
     /// [`client_load`](Self::client_load) counts it: one (requests,
     /// retries) pair per instance (O(requests + instances)).
