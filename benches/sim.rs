@@ -45,14 +45,9 @@ fn scenario_keys(seconds: u64, balancer: BalancerKind, keys: KeyDist) -> SimConf
         accept_backlog: 0,
         scaling: None,
         backends: vec![BackendGroup {
-            name: None,
-            count: 16,
             slots: 4,
             queue: 32,
-            service: ServiceTime::Exponential { mean: ms(20) },
-            speed: 1.0,
-            weight: 1,
-            fail_probability: 0.0,
+            ..BackendGroup::new(16, ServiceTime::Exponential { mean: ms(20) })
         }],
     };
     // Capacity: 4 sites × 16 backends × 4 slots / 20 ms = 12 800/s.

@@ -28,14 +28,8 @@ fn site(name: &str, count: u32, queue: u32) -> SiteConfig {
         accept_backlog: 0,
         scaling: None,
         backends: vec![BackendGroup {
-            name: None,
-            count,
-            slots: 1,
             queue,
-            service: ServiceTime::Exponential { mean: ms(10) },
-            speed: 1.0,
-            weight: 1,
-            fail_probability: 0.0,
+            ..BackendGroup::new(count, ServiceTime::Exponential { mean: ms(10) })
         }],
     }
 }

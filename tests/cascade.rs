@@ -62,14 +62,9 @@ fn drain(retry: PolicyConfig, ramp: SimDuration) -> SimConfig {
             growth: 0.01,
         }),
         backends: vec![BackendGroup {
-            name: None,
-            count: 8,
             slots: 2,
             queue: 40,
-            service: ServiceTime::Exponential { mean: ms(20) },
-            speed: 1.0,
-            weight: 1,
-            fail_probability: 0.0,
+            ..BackendGroup::new(8, ServiceTime::Exponential { mean: ms(20) })
         }],
     };
     SimConfig {

@@ -64,14 +64,9 @@ fn single_site(
 
 fn server(count: u32, slots: u32, service: ServiceTime) -> BackendGroup {
     BackendGroup {
-        name: None,
-        count,
         slots,
         queue: 1 << 16,
-        service,
-        speed: 1.0,
-        weight: 1,
-        fail_probability: 0.0,
+        ..BackendGroup::new(count, service)
     }
 }
 

@@ -13,6 +13,12 @@ use std::path::{Path, PathBuf};
 /// The engine's parts, from the top of an attempt's path to its bottom.
 const LAYERS: [&str; 4] = ["clients", "routing", "site", "backends"];
 
+/// Files that extend a part with a concept of their own: (file, part).
+const EXTENSIONS: [(&str, &str); 1] = [("codel", "backends")];
+
+/// The engine's other files: the event loop and what steers the parts.
+const OTHERS: [&str; 5] = ["mod", "build", "ids", "timeline", "paced"];
+
 /// A file's code: comment lines dropped, and everything from its trailing
 /// `#[cfg(test)]` module on.
 fn code(path: &Path) -> String {
@@ -52,11 +58,37 @@ fn engine_file(part: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("src/sim/engine/{part}.rs"))
 }
 
+/// The code of a part: its own file and the files that extend it.
+fn part_code(part: &str) -> String {
+    let mut text = code(&engine_file(part));
+    for (file, _) in EXTENSIONS.iter().filter(|(_, p)| *p == part) {
+        text.push('\n');
+        text.push_str(&code(&engine_file(file)));
+    }
+    text
+}
+
+#[test]
+fn every_engine_file_has_a_place() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sim/engine");
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        assert!(
+            LAYERS.contains(&name.as_str())
+                || OTHERS.contains(&name.as_str())
+                || EXTENSIONS.iter().any(|(f, _)| *f == name),
+            "{}: a part (LAYERS), an extension of one (EXTENSIONS) or the loop's (OTHERS)?",
+            path.display()
+        );
+    }
+}
+
 /// Where each function of the layered parts is defined.
 fn definitions() -> BTreeMap<String, BTreeSet<&'static str>> {
     let mut defined: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
     for part in LAYERS {
-        for name in after(&code(&engine_file(part)), "fn ") {
+        for name in after(&part_code(part), "fn ") {
             defined.entry(name.to_owned()).or_default().insert(part);
         }
     }
@@ -68,7 +100,7 @@ fn calls_out(
     caller: &str,
     defined: &BTreeMap<String, BTreeSet<&'static str>>,
 ) -> Vec<(&'static str, String)> {
-    let text = code(&engine_file(caller));
+    let text = part_code(caller);
     let mut out = Vec::new();
     for name in after(&text, "self.") {
         if !text.contains(&format!("self.{name}(")) {
@@ -109,7 +141,7 @@ fn the_engine_calls_only_down_an_attempts_path() {
         let steering_code = code(&engine_file(steering));
         let names = after(&steering_code, "fn ");
         for caller in LAYERS {
-            let text = code(&engine_file(caller));
+            let text = part_code(caller);
             for name in &names {
                 assert!(
                     defined.contains_key(*name) || !text.contains(&format!("self.{name}(")),

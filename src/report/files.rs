@@ -28,7 +28,7 @@
 //! | `unroutable` | attempts with no site to go to |
 //! | `timeouts` | attempts whose client timed out |
 //! | `wasted` | attempts a backend served after their client had stopped waiting |
-//! | `errors` | attempts served with an error (failing backends) |
+//! | `errors` | attempts answered with an error: served by a failing backend, or shed from a queue under controlled delay |
 //! | `goodput_ratio` | `successes ÷ offered` in the interval (1 with nothing offered); above 1 when requests that arrived earlier succeed in it — a backlog draining |
 //! | `amplification` | `attempts ÷ offered` in the interval |
 //! | `mean_latency_s`, `p50_s`, `p99_s` | latency of the interval's successes, first attempt to success |

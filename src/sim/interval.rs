@@ -44,7 +44,8 @@ pub struct Interval {
     /// Attempts served after their client had stopped waiting: wasted
     /// work.
     pub wasted: u64,
-    /// Attempts served with an error (failing backends).
+    /// Attempts answered with an error: served by a failing backend, or
+    /// shed from a queue under controlled delay.
     pub errors: u64,
     /// Sum of latencies of the successes in this interval, ns.
     pub latency_sum_ns: u64,

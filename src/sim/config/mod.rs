@@ -15,6 +15,7 @@ use crate::time::{SimDuration, SimTime};
 
 mod action;
 mod clients;
+mod discipline;
 mod recorder;
 mod router;
 mod site;
@@ -25,6 +26,7 @@ pub(crate) use self::clients::validate_curve;
 pub use self::clients::{
     ClientGroup, CurvePoint, DEFAULT_INSTANCES_MAX, KeyDist, RetrySpec, Workload,
 };
+pub use self::discipline::QueueDiscipline;
 pub use self::recorder::RecorderConfig;
 pub use self::router::{HealthCheckConfig, RouterConfig, RouterMode};
 pub use self::site::{BackendGroup, LbScaling, ServiceTime, SiteConfig};

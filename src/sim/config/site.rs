@@ -8,6 +8,7 @@ use crate::sim::error::SimError;
 use crate::time::SimDuration;
 
 use super::MAX_RATE;
+use super::discipline::QueueDiscipline;
 use super::validate::{check_params, finite_in};
 
 /// One site: its load balancer and its backends.
@@ -181,7 +182,7 @@ pub struct BackendGroup {
     /// Requests each serves at once (≥ 1).
     #[serde(default = "one")]
     pub slots: u32,
-    /// Requests each queues beyond its slots (FIFO); over it, it rejects.
+    /// Requests each queues beyond its slots; over it, it rejects.
     #[serde(default)]
     pub queue: u32,
     /// Service time of one request at speed 1.
@@ -196,6 +197,10 @@ pub struct BackendGroup {
     /// service time), in [0, 1].
     #[serde(default)]
     pub fail_probability: f64,
+    /// The order queued requests are served in, and which are shed
+    /// (default: FIFO, none).
+    #[serde(default, skip_serializing_if = "QueueDiscipline::is_fifo")]
+    pub discipline: QueueDiscipline,
 }
 
 impl BackendGroup {
@@ -221,6 +226,7 @@ impl BackendGroup {
             speed: unit(),
             weight: one(),
             fail_probability: 0.0,
+            discipline: QueueDiscipline::Fifo,
         }
     }
 }
@@ -412,6 +418,7 @@ impl BackendGroup {
             1.0,
             "in [0, 1]",
         )?;
+        self.discipline.validate(&format!("{path}.discipline"))?;
         self.service.validate(&format!("{path}.service"))
     }
 }

@@ -12,7 +12,7 @@ use rand_distr::{Distribution, Exp1};
 use super::*;
 use crate::balancer::BackendId;
 use crate::retry::{Outcome, Pushback};
-use crate::sim::config::{BackendGroup, ServiceTime};
+use crate::sim::config::{BackendGroup, QueueDiscipline, ServiceTime};
 use crate::sim::random::{SplitMix, draw, mix, unit_open};
 
 /// A job's flags: a health probe rather than an attempt.
@@ -35,6 +35,8 @@ pub(super) struct Job {
     pub(super) admitted: u64,
     pub(super) started: u64,
     pub(super) service: u64,
+    /// Until when it may wait in the queue (`u64::MAX` in a FIFO queue).
+    pub(super) expires: u64,
 }
 
 /// A backend: its slots, queue and service.
@@ -58,6 +60,10 @@ pub(super) struct BackendState {
     /// Its identity for the hashing balancers
     /// ([`SiteConfig::backend_hash_keys`](crate::sim::SiteConfig::backend_hash_keys)).
     pub(super) hash_key: u64,
+    /// The order its queue is served in, and which jobs it sheds.
+    pub(super) discipline: QueueDiscipline,
+    /// When its queue last held no live job (controlled delay only).
+    pub(super) last_empty: u64,
 }
 
 impl BackendState {
@@ -78,6 +84,8 @@ impl BackendState {
             target: group.weight,
             slow_since: None,
             hash_key,
+            discipline: group.discipline,
+            last_empty: 0,
         }
     }
 }
@@ -99,6 +107,15 @@ impl Simulation {
         let now = self.now;
         let local = self.sites[s as usize].picker.pick(key)?;
         let b = self.sites[s as usize].first_backend + local.0;
+        let backend = &self.backends[b as usize];
+        let immediate = backend.busy < backend.slots;
+        if !immediate
+            && backend.queue.len() as u32 - backend.cancelled_in_queue >= backend.queue_cap
+            // Under controlled delay, expired jobs hold no place.
+            && !self.make_room(b)
+        {
+            return None;
+        }
         let service = self.service_draw(self.backends[b as usize].service, id, attempt);
         let site = &mut self.sites[s as usize];
         let backend = &mut self.backends[b as usize];
@@ -111,12 +128,6 @@ impl Simulation {
         } else {
             (service as f64 / backend.speed * if cold { site.cold_factor } else { 1.0 }) as u64
         };
-        let immediate = backend.busy < backend.slots;
-        if !immediate
-            && backend.queue.len() as u32 - backend.cancelled_in_queue >= backend.queue_cap
-        {
-            return None;
-        }
         site.touch(now);
         if site.tracks_load {
             site.picker.start(local);
@@ -132,6 +143,7 @@ impl Simulation {
             admitted: now,
             started: now,
             service,
+            expires: u64::MAX,
         };
         let j = match self.free_jobs.pop() {
             Some(j) => {
@@ -150,6 +162,9 @@ impl Simulation {
         } else {
             backend.queue.push_back(j);
             site.queued += 1;
+            if !backend.discipline.is_fifo() {
+                self.codel_enqueued(b, j);
+            }
         }
         Some((j, immediate))
     }
@@ -204,13 +219,18 @@ impl Simulation {
             self.sites[s].busy -= 1;
             self.start_next(b);
         } else {
-            self.backends[b as usize].cancelled_in_queue += 1;
+            let backend = &mut self.backends[b as usize];
+            backend.cancelled_in_queue += 1;
+            backend.note_if_empty(self.now);
             self.sites[s].queued -= 1;
         }
     }
 
     /// Starts the next live job of backend `b`'s queue, if a slot is free.
     pub(super) fn start_next(&mut self, b: u32) {
+        if !self.backends[b as usize].discipline.is_fifo() {
+            return self.start_next_codel(b);
+        }
         let now = self.now;
         loop {
             let backend = &mut self.backends[b as usize];

@@ -159,6 +159,7 @@ impl Simulation {
             free_requests: Vec::new(),
             jobs: Vec::new(),
             free_jobs: Vec::new(),
+            shed: Vec::new(),
             accepting: Vec::new(),
             free_accepting: Vec::new(),
             router,

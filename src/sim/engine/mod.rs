@@ -31,6 +31,7 @@ use std::collections::VecDeque;
 mod backends;
 mod build;
 mod clients;
+mod codel;
 mod ids;
 mod paced;
 mod routing;
@@ -89,6 +90,8 @@ enum Ev {
     Accepted(u32),
     /// A paced drain's next step (its token).
     Paced(u32),
+    /// Replies to jobs a backend shed wait in `shed` for delivery.
+    Shed,
     /// Load balancers that scale adjust their accept rate (every second).
     Scale,
 }
@@ -174,6 +177,10 @@ pub struct Simulation {
     free_requests: Vec<u32>,
     jobs: Vec<Job>,
     free_jobs: Vec<u32>,
+    /// Replies to queued jobs a backend gave up on (controlled delay),
+    /// delivered by a `Shed` event at the same instant, once the event
+    /// that shed them is done.
+    shed: Vec<Reply>,
     accepting: Vec<Accepting>,
     free_accepting: Vec<u32>,
     router: Box<dyn Balancer>,
@@ -643,6 +650,21 @@ impl Simulation {
             }
             Ev::BackendSlowStart(s) => self.on_backend_slow_start(s),
             Ev::Paced(token) => self.on_paced(token),
+            Ev::Shed => self.deliver_shed(),
+        }
+    }
+
+    /// Delivers the replies of shed jobs, in the order they were shed
+    /// (delivering one may shed more: they wait for the next `Shed`).
+    #[cold]
+    fn deliver_shed(&mut self) {
+        let mut replies = std::mem::take(&mut self.shed);
+        for &reply in &replies {
+            self.deliver(Some(reply));
+        }
+        if self.shed.is_empty() {
+            replies.clear();
+            self.shed = replies;
         }
     }
 

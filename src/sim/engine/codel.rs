@@ -1,0 +1,188 @@
+//! Controlled delay and adaptive LIFO at a backend's queue
+//! ([`QueueDiscipline::Codel`]): each queued job gets a deadline when it
+//! joins — the `interval`, or only the `target` while the queue stands —
+//! and a job past it is shed (answered with an error without service);
+//! while the queue stands, the newest job is served first.
+//!
+//! A job is shed when the backend next looks at its queue: when a slot
+//! frees, or when a new job finds the queue full. Its client learns of it then, which
+//! is at most one service time after its deadline on a busy backend.
+//! FIFO backends never come here (`start_next` and `place` test the
+//! discipline first, `place` only once a queue is full or joined), so
+//! their runs are what they were. The replies of shed jobs are delivered
+//! by an event of their own at the same instant (`Ev::Shed`), so the
+//! event loop checks nothing for them on other events.
+
+use super::backends::{CANCELLED, IN_SERVICE, PROBE};
+use super::*;
+use crate::retry::{Outcome, Pushback};
+use crate::sim::config::QueueDiscipline;
+
+impl BackendState {
+    /// Queued jobs its clients have not cancelled.
+    #[inline]
+    fn live_queued(&self) -> u32 {
+        self.queue.len() as u32 - self.cancelled_in_queue
+    }
+
+    /// Records that the queue holds no live job now, if so.
+    #[inline]
+    pub(super) fn note_if_empty(&mut self, now: u64) {
+        if self.live_queued() == 0 {
+            self.last_empty = now;
+        }
+    }
+
+    /// The deadline of a job that just joined the queue at `now`:
+    /// `interval` from now, or `target` if the queue has not been empty
+    /// in the last `interval` (a standing queue).
+    fn queue_deadline(&mut self, now: u64) -> u64 {
+        match self.discipline {
+            QueueDiscipline::Codel {
+                target, interval, ..
+            } => {
+                if self.live_queued() == 1 {
+                    // It was empty until this job came.
+                    self.last_empty = now;
+                }
+                let standing = now - self.last_empty > interval.0;
+                now.saturating_add(if standing { target.0 } else { interval.0 })
+            }
+            _ => u64::MAX,
+        }
+    }
+
+    /// Whether the queue is standing: not empty at any time in the last
+    /// `interval`, and LIFO is on.
+    fn serves_newest(&self, now: u64) -> bool {
+        match self.discipline {
+            QueueDiscipline::Codel {
+                interval,
+                adaptive_lifo,
+                ..
+            } => adaptive_lifo && now - self.last_empty > interval.0,
+            _ => false,
+        }
+    }
+}
+
+impl Simulation {
+    /// Job `j` just joined backend `b`'s queue: its deadline.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn codel_enqueued(&mut self, b: u32, j: u32) {
+        let now = self.now;
+        self.jobs[j as usize].expires = self.backends[b as usize].queue_deadline(now);
+    }
+
+    /// Whether backend `b`'s full queue has room once its expired jobs
+    /// are shed (never for a FIFO queue).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn make_room(&mut self, b: u32) -> bool {
+        if self.backends[b as usize].discipline.is_fifo() {
+            return false;
+        }
+        self.shed_expired(b);
+        let backend = &self.backends[b as usize];
+        backend.live_queued() < backend.queue_cap
+    }
+
+    /// Drops the cancelled and expired jobs at the head of backend `b`'s
+    /// queue (its oldest), shedding the expired ones.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn shed_expired(&mut self, b: u32) {
+        let now = self.now;
+        while let Some(&j) = self.backends[b as usize].queue.front() {
+            let job = &self.jobs[j as usize];
+            if job.flags & CANCELLED != 0 {
+                let backend = &mut self.backends[b as usize];
+                backend.queue.pop_front();
+                backend.cancelled_in_queue -= 1;
+                self.free_jobs.push(j);
+            } else if now > job.expires {
+                self.backends[b as usize].queue.pop_front();
+                self.shed_job(j);
+            } else {
+                break;
+            }
+        }
+        self.backends[b as usize].note_if_empty(now);
+    }
+
+    /// `start_next` for a backend under controlled delay: sheds what
+    /// expired, then fills its free slots from the queue's head, or from
+    /// its tail while the queue stands and LIFO is on.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn start_next_codel(&mut self, b: u32) {
+        let now = self.now;
+        self.shed_expired(b);
+        loop {
+            let backend = &mut self.backends[b as usize];
+            if backend.busy >= backend.slots {
+                return;
+            }
+            let next = if backend.serves_newest(now) {
+                backend.queue.pop_back()
+            } else {
+                backend.queue.pop_front()
+            };
+            let Some(j) = next else {
+                return;
+            };
+            let job = &mut self.jobs[j as usize];
+            if job.flags & CANCELLED != 0 {
+                backend.cancelled_in_queue -= 1;
+                self.free_jobs.push(j);
+                continue;
+            }
+            if now > job.expires {
+                self.shed_job(j);
+                self.backends[b as usize].note_if_empty(now);
+                continue;
+            }
+            job.flags |= IN_SERVICE;
+            job.started = now;
+            let service = job.service;
+            backend.busy += 1;
+            backend.note_if_empty(now);
+            let site = &mut self.sites[backend.site as usize];
+            site.touch(now);
+            site.queued -= 1;
+            site.busy += 1;
+            self.push(now + service, Ev::Complete(j));
+        }
+    }
+
+    /// Job `j`, just taken out of its queue, is answered with an error
+    /// without service: its holds are released, and the attempt's client
+    /// (or the probe's router), if it still waits, hears of it once the
+    /// current event is done.
+    #[cold]
+    #[inline(never)]
+    fn shed_job(&mut self, j: u32) {
+        let job = &self.jobs[j as usize];
+        let (owner, token, b, probe) = (job.owner, job.token, job.backend, job.flags & PROBE != 0);
+        self.release(j);
+        let s = self.backends[b as usize].site as usize;
+        self.sites[s].queued -= 1;
+        self.free_jobs.push(j);
+        let reply = if probe {
+            (self.sites[owner as usize].probe_pending == Some(token))
+                .then_some(Reply::Probe(owner, false))
+        } else if self.live[owner as usize] == token | WAITING {
+            self.recorder.current.errors += 1;
+            Some(Reply::Attempt(owner, Outcome::Failure(Pushback::None)))
+        } else {
+            None
+        };
+        if let Some(reply) = reply {
+            if self.shed.is_empty() {
+                self.push(self.now, Ev::Shed);
+            }
+            self.shed.push(reply);
+        }
+    }
+}
