@@ -13,7 +13,7 @@
 //! by an event of their own at the same instant (`Ev::Shed`), so the
 //! event loop checks nothing for them on other events.
 
-use super::backends::{CANCELLED, IN_SERVICE, PROBE};
+use super::backends::{CANCELLED, PROBE};
 use super::*;
 use crate::retry::{Outcome, Pushback};
 use crate::sim::config::QueueDiscipline;
@@ -143,16 +143,8 @@ impl Simulation {
                 self.backends[b as usize].note_if_empty(now);
                 continue;
             }
-            job.flags |= IN_SERVICE;
-            job.started = now;
-            let service = job.service;
-            backend.busy += 1;
-            backend.note_if_empty(now);
-            let site = &mut self.sites[backend.site as usize];
-            site.touch(now);
-            site.queued -= 1;
-            site.busy += 1;
-            self.push(now + service, Ev::Complete(j));
+            self.serve_queued(b, j);
+            self.backends[b as usize].note_if_empty(now);
         }
     }
 
