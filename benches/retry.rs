@@ -1,13 +1,13 @@
-//! ns per retry decision: each jitter kind alone, and a full policy with a
-//! budget and a breaker. `cargo bench --bench retry`; figures in the README.
+//! ns per retry decision: each jitter kind alone, a full policy with a
+//! budget and a breaker, and a client's retry limit (fixed or a budget). `cargo bench --bench retry`; figures in the README.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use drainstorm::retry::{
-    Backoff, BreakerConfig, BreakerWindow, BudgetConfig, Jitter, Outcome, Policy, PolicyConfig,
-    Pushback, RetryPolicy, SimDuration, SimTime,
+    Backoff, BreakerConfig, BreakerWindow, BudgetConfig, ClientLimits, Jitter, LimitsConfig,
+    Outcome, Policy, PolicyConfig, Pushback, RetryPolicy, SimDuration, SimTime,
 };
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -106,6 +106,37 @@ fn full_policy(c: &mut Criterion) {
     });
 }
 
+/// A client's concurrency limits on a retry: Envoy's fixed `max_retries`
+/// against its retry budget (a share of what the client holds, worked out
+/// on every retry), with 40 requests held and retries taken and given
+/// back in turn.
+fn limits(c: &mut Criterion) {
+    let mut group = c.benchmark_group("retry/limits");
+    for (name, config) in [
+        ("max-retries", LimitsConfig::ENVOY),
+        ("retry-budget", LimitsConfig::ENVOY_RETRY_BUDGET),
+    ] {
+        let mut limits = ClientLimits::new(config);
+        for _ in 0..40 {
+            limits.try_request();
+        }
+        group.bench_function(name, |bench| {
+            bench.iter_custom(|iters| {
+                let start = Instant::now();
+                for i in 0..iters {
+                    if black_box(limits.try_retry()) && i % 4 == 3 {
+                        for _ in 0..limits.retries() {
+                            limits.retry_done();
+                        }
+                    }
+                }
+                start.elapsed()
+            })
+        });
+    }
+    group.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_millis(300))
@@ -113,5 +144,5 @@ fn config() -> Criterion {
         .sample_size(20)
 }
 
-criterion_group! { name = benches; config = config(); targets = backoff, full_policy }
+criterion_group! { name = benches; config = config(); targets = backoff, full_policy, limits }
 criterion_main!(benches);

@@ -5,6 +5,8 @@
 //!
 //! - simulated attempts per second of wall time, single thread, median of
 //!   five runs;
+//! - the same with the backends' queues under controlled delay
+//!   (`disciplines`), alternating with FIFO;
 //! - the peak resident memory of a run and of one ten times longer, each
 //!   in a fresh process (`/proc/self/status` VmHWM).
 //!
@@ -16,8 +18,8 @@ use std::time::Instant;
 use drainstorm::balancer::BalancerKind;
 use drainstorm::retry::{Backoff, Jitter, PolicyConfig, SimDuration};
 use drainstorm::sim::{
-    BackendGroup, ClientGroup, KeyDist, RecorderConfig, RetrySpec, RouterConfig, ServiceTime,
-    SimConfig, Simulation, SiteConfig, Workload,
+    BackendGroup, ClientGroup, KeyDist, QueueDiscipline, RecorderConfig, RetrySpec, RouterConfig,
+    ServiceTime, SimConfig, Simulation, SiteConfig, Workload,
 };
 
 /// The near-saturation scenario, `seconds` long.
@@ -122,6 +124,59 @@ fn throughput(reps: usize) {
             median / 1e6,
             rates[0] / 1e6,
             rates[rates.len() - 1] / 1e6,
+            reps
+        );
+    }
+}
+
+/// The same scenario, least-conn, with each backend queue served FIFO and
+/// under controlled delay: what the discipline costs per attempt (the
+/// runs differ too: shed attempts are retried), alternating the cases
+/// in each round.
+fn disciplines(reps: usize) {
+    let ms = SimDuration::from_millis;
+    println!("sim/disciplines (single thread, the scenario above, least-conn)");
+    let with = |d: QueueDiscipline| {
+        let mut c = scenario(100, BalancerKind::LeastConn);
+        for s in &mut c.sites {
+            for g in &mut s.backends {
+                g.discipline = d;
+            }
+        }
+        c
+    };
+    let cases = [
+        ("fifo", with(QueueDiscipline::Fifo)),
+        ("codel 5 ms / 100 ms", with(QueueDiscipline::FAIL_AT_SCALE)),
+        (
+            "codel 50 ms / 250 ms, FIFO order",
+            with(QueueDiscipline::Codel {
+                target: ms(50),
+                interval: ms(250),
+                adaptive_lifo: false,
+            }),
+        ),
+    ];
+    let mut rates = vec![Vec::new(); cases.len()];
+    let mut attempts = vec![0; cases.len()];
+    for _ in 0..reps {
+        for (k, (_, config)) in cases.iter().enumerate() {
+            let mut sim = Simulation::new(config.clone()).expect("valid");
+            let start = Instant::now();
+            sim.run();
+            let wall = start.elapsed().as_secs_f64();
+            attempts[k] = sim.summary().attempts;
+            rates[k].push(attempts[k] as f64 / wall);
+        }
+    }
+    for (k, (name, _)) in cases.iter().enumerate() {
+        let r = &mut rates[k];
+        r.sort_by(f64::total_cmp);
+        println!(
+            "  {:<34} {:>9} attempts  median {:>6.2} M attempts/s  ({} runs)",
+            name,
+            attempts[k],
+            r[r.len() / 2] / 1e6,
             reps
         );
     }
@@ -288,6 +343,13 @@ fn main() {
             .build()
             .expect("a pool");
         pool.install(|| throughput(if quick { 1 } else { 5 }));
+    }
+    if wants("disciplines") {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .expect("a pool");
+        pool.install(|| disciplines(if quick { 1 } else { 5 }));
     }
     if wants("memory") {
         memory();
