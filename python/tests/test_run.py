@@ -159,3 +159,12 @@ def test_envoys_retry_budget_as_a_preset_and_as_limits():
     with pytest.raises(drainstorm.DrainstormError, match="budget_percent"):
         drainstorm.run(TINY, set=['clients[0].retry={ max_attempts = 2, backoff = { kind = "immediate" }, '
                                   'limits = { retry_budget = { budget_percent = 120 } } }'])
+
+
+def test_controlled_delay_queues_from_a_profile_key():
+    codel = 'sites[0].backends[0].discipline={ kind = "codel", target = "20ms", interval = "100ms" }'
+    r = drainstorm.run(TINY, set=[codel], balancers=["least-conn"])
+    assert r.summary["runs"][0]["summary"]["verdict"] in {"absorbed", "degraded", "collapsed", "metastable"}
+    assert "kind = \"codel\"" in drainstorm.show(TINY, set=[codel])
+    with pytest.raises(drainstorm.DrainstormError, match="discipline.target"):
+        drainstorm.run(TINY, set=['sites[0].backends[0].discipline={ kind = "codel", target = "1s" }'])
