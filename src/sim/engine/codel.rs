@@ -5,13 +5,14 @@
 //! while the queue stands, the newest job is served first.
 //!
 //! A job is shed when the backend next looks at its queue: when a slot
-//! frees, or when a new job finds the queue full. Its client learns of it then, which
-//! is at most one service time after its deadline on a busy backend.
-//! FIFO backends never come here (`start_next` and `place` test the
-//! discipline first, `place` only once a queue is full or joined), so
-//! their runs are what they were. The replies of shed jobs are delivered
-//! by an event of their own at the same instant (`Ev::Shed`), so the
-//! event loop checks nothing for them on other events.
+//! frees, or when a new job finds the queue full. Its client learns of
+//! it then, which is at most one service time after its deadline on a
+//! busy backend. FIFO backends never come here (`start_next` and `place`
+//! test the discipline first, `place` only once a queue is full or
+//! joined), so their runs are what they were. The replies of shed jobs
+//! are delivered by an event of their own at the same instant
+//! (`Ev::Shed`), so the event loop checks nothing for them on other
+//! events.
 
 use super::backends::{CANCELLED, PROBE};
 use super::*;
