@@ -298,36 +298,31 @@ pub fn headroom(args: HeadroomArgs) -> Result<(), Failure> {
         ),
     ];
     // What each answer asks of the sites, in machines and rates.
-    let mut asks: Vec<(f64, Vec<String>, String)> = Vec::new();
-    for a in &plan.answers {
-        let Some(f) = a.search.outcome.factor() else {
-            continue;
-        };
-        let name = format!("{} + {}", a.balancer, a.policy);
-        if let Some(entry) = asks.iter_mut().find(|(g, _, _)| *g == f) {
-            entry.1.push(name);
-            continue;
-        }
-        let per_site: Vec<String> = a
-            .sites
-            .iter()
-            .map(|n| {
-                let mut w = format!(
-                    "{} {} → {} backends (+{})",
-                    n.site,
-                    n.backends,
-                    n.backends_needed,
-                    n.backends_needed.saturating_sub(n.backends)
-                );
-                if let (Some(now), Some(need)) = (n.accept_per_s, n.accept_needed_per_s) {
-                    let _ = write!(w, ", accept {now:.0} → {need:.0}/s");
-                }
-                w
-            })
-            .collect();
-        asks.push((f, vec![name], per_site.join("; ")));
-    }
-    asks.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let asks = by_value(
+        &plan.answers,
+        |a| a.search.outcome.factor(),
+        |a| format!("{} + {}", a.balancer, a.policy),
+        |a, _| {
+            let per_site: Vec<String> = a
+                .sites
+                .iter()
+                .map(|n| {
+                    let mut w = format!(
+                        "{} {} → {} backends (+{})",
+                        n.site,
+                        n.backends,
+                        n.backends_needed,
+                        n.backends_needed.saturating_sub(n.backends)
+                    );
+                    if let (Some(now), Some(need)) = (n.accept_per_s, n.accept_needed_per_s) {
+                        let _ = write!(w, ", accept {now:.0} → {need:.0}/s");
+                    }
+                    w
+                })
+                .collect();
+            per_site.join("; ")
+        },
+    );
     for (f, names, per_site) in &asks {
         notes.push(format!("×{f:.2} ({}): {per_site}.", names.join(", ")));
     }
@@ -424,37 +419,32 @@ pub fn drain(args: DrainArgs) -> Result<(), Failure> {
         ));
     }
     // The answers as steps a runbook can follow, one line per ramp.
-    let mut steps: Vec<(f64, Vec<String>, String)> = Vec::new();
-    for a in &plan.answers {
-        let Some(m) = a.search.outcome.factor() else {
-            continue;
-        };
-        let name = format!("{} + {}", a.balancer, a.policy);
-        if let Some(entry) = steps.iter_mut().find(|(r, _, _)| *r == m) {
-            entry.1.push(name);
-            continue;
-        }
-        let mut by_site: Vec<String> = Vec::new();
-        for site in &plan.drained {
-            let mine: Vec<&drainstorm::plan::Step> =
-                a.schedule.iter().filter(|x| x.site == *site).collect();
-            if let (Some(first), Some(last)) = (mine.first(), mine.last()) {
-                let every = m * 60.0 / 10.0;
-                let start = first.at_s - every;
-                let from = first.weight + (first.weight / 9).max(1);
-                by_site.push(format!(
-                    "lower {site}'s weight by a tenth every {} from {} ({}, {}, … 0 by {})",
-                    drainstorm::report::spoken(every),
-                    clock(&s.profile, start),
-                    from.max(first.weight),
-                    first.weight,
-                    clock(&s.profile, last.at_s)
-                ));
+    let steps = by_value(
+        &plan.answers,
+        |a| a.search.outcome.factor(),
+        |a| format!("{} + {}", a.balancer, a.policy),
+        |a, m| {
+            let mut by_site: Vec<String> = Vec::new();
+            for site in &plan.drained {
+                let mine: Vec<&drainstorm::plan::Step> =
+                    a.schedule.iter().filter(|x| x.site == *site).collect();
+                if let (Some(first), Some(last)) = (mine.first(), mine.last()) {
+                    let every = m * 60.0 / 10.0;
+                    let start = first.at_s - every;
+                    let from = first.weight + (first.weight / 9).max(1);
+                    by_site.push(format!(
+                        "lower {site}'s weight by a tenth every {} from {} ({}, {}, … 0 by {})",
+                        drainstorm::report::spoken(every),
+                        clock(&s.profile, start),
+                        from.max(first.weight),
+                        first.weight,
+                        clock(&s.profile, last.at_s)
+                    ));
+                }
             }
-        }
-        steps.push((m, vec![name], by_site.join("; ")));
-    }
-    steps.sort_by(|a, b| a.0.total_cmp(&b.0));
+            by_site.join("; ")
+        },
+    );
     for (m, names, words) in &steps {
         notes.push(format!("{m:.1} min ({}): {words}.", names.join(", ")));
     }
@@ -554,6 +544,29 @@ impl Setup {
             short.join("; ")
         )))
     }
+}
+
+/// The answers that have a value, grouped by it in increasing order:
+/// (the value, the combinations that share it, what it asks, from
+/// `describe` of the first to have it).
+fn by_value<A>(
+    answers: &[A],
+    value: impl Fn(&A) -> Option<f64>,
+    name: impl Fn(&A) -> String,
+    describe: impl Fn(&A, f64) -> String,
+) -> Vec<(f64, Vec<String>, String)> {
+    let mut groups: Vec<(f64, Vec<String>, String)> = Vec::new();
+    for a in answers {
+        let Some(v) = value(a) else {
+            continue;
+        };
+        match groups.iter_mut().find(|g| g.0 == v) {
+            Some(group) => group.1.push(name(a)),
+            None => groups.push((v, vec![name(a)], describe(a, v))),
+        }
+    }
+    groups.sort_by(|a, b| a.0.total_cmp(&b.0));
+    groups
 }
 
 fn judging_note(notes: &mut Vec<String>, judging: Judging) {
