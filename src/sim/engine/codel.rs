@@ -16,7 +16,6 @@
 
 use super::backends::{CANCELLED, PROBE};
 use super::*;
-use crate::retry::{Outcome, Pushback};
 use crate::sim::config::QueueDiscipline;
 
 impl BackendState {
@@ -162,20 +161,20 @@ impl Simulation {
         let s = self.backends[b as usize].site as usize;
         self.sites[s].queued -= 1;
         self.free_jobs.push(j);
-        let reply = if probe {
-            (self.sites[owner as usize].probe_pending == Some(token))
-                .then_some(Reply::Probe(owner, false))
-        } else if self.live[owner as usize] == token | WAITING {
-            self.recorder.current.errors += 1;
-            Some(Reply::Attempt(owner, Outcome::Failure(Pushback::None)))
+        let waits = if probe {
+            self.sites[owner as usize].probe_pending == Some(token)
         } else {
-            None
+            self.live[owner as usize] == token | WAITING
         };
-        if let Some(reply) = reply {
-            if self.shed.is_empty() {
-                self.push(self.now, Ev::Shed);
-            }
-            self.shed.push(reply);
+        if !waits {
+            return;
         }
+        if !probe {
+            self.recorder.current.errors += 1;
+        }
+        if self.shed.is_empty() {
+            self.push(self.now, Ev::Shed);
+        }
+        self.shed.push(Reply::failed(probe, owner));
     }
 }
