@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use drainstorm::balancer::{
-    Backend, BackendId, Balancer, BalancerKind, BoundedLoad, LeastConn, Maglev, Picker, PowerOfTwo,
-    Ring, SmoothWrr, mix64,
+    Backend, BackendId, Balancer, BalancerKind, BoundedLoad, LeastConn, LeastRequest,
+    LeastRequestParams, Maglev, Picker, PowerOfTwo, Ring, SmoothWrr, mix64,
 };
 
 const SIZES: [usize; 3] = [8, 64, 1024];
@@ -60,7 +60,7 @@ fn run_picks(picker: &mut dyn Picker, keys: &[u64], iters: u64) {
 /// The loop is timed as a whole (`iter_custom`): criterion's per-iteration
 /// closure call costs several ns here, more than a pick itself.
 macro_rules! bench_handle {
-    ($group:expr, $name:literal, $n:expr, $lb:expr, $keys:expr) => {{
+    ($group:expr, $name:expr, $n:expr, $lb:expr, $keys:expr) => {{
         let lb = $lb;
         for i in 0..$n as u32 {
             for _ in 0..(i % 7 + 1) {
@@ -99,6 +99,13 @@ fn single_thread(c: &mut Criterion) {
             BoundedLoad::new(&b).unwrap(),
             keys
         );
+        bench_handle!(
+            group,
+            "least-request",
+            n,
+            LeastRequest::with_seed(&b, 1).unwrap(),
+            keys
+        );
         group.finish();
     }
 
@@ -116,6 +123,36 @@ fn single_thread(c: &mut Criterion) {
                 })
             });
         }
+    }
+    group.finish();
+}
+
+/// Weighted least request's two paths at 64 backends: equal weights (k
+/// random choices; k = 2 is p2c's draw) and the weights 1..4 of the other
+/// groups (a draw over every backend's dynamic weight), with bias 1 (a
+/// division per backend) and 0.5 (a power).
+fn least_request(c: &mut Criterion) {
+    let keys = keys();
+    let n = 64;
+    let mut group = c.benchmark_group("least-request/64");
+    let equal: Vec<Backend> = (0..n as u32).map(|i| Backend::new(i, 1)).collect();
+    for (name, b, choice_count, active_request_bias) in [
+        ("equal-2", &equal, 2, 1.0),
+        ("equal-5", &equal, 5, 1.0),
+        ("weighted-bias-1", &backends(n), 2, 1.0),
+        ("weighted-bias-0.5", &backends(n), 2, 0.5),
+    ] {
+        let params = LeastRequestParams {
+            choice_count,
+            active_request_bias,
+        };
+        bench_handle!(
+            group,
+            name,
+            n,
+            LeastRequest::with_params(b, params, 1).unwrap(),
+            keys
+        );
     }
     group.finish();
 }
@@ -285,5 +322,5 @@ fn config() -> Criterion {
         .sample_size(20)
 }
 
-criterion_group! { name = benches; config = config(); targets = single_thread, shared_scaling, thread_scaling, rebuild }
+criterion_group! { name = benches; config = config(); targets = single_thread, least_request, shared_scaling, thread_scaling, rebuild }
 criterion_main!(benches);

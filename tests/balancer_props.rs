@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 
 use drainstorm::balancer::{
-    Backend, BackendId, Balancer, BoundedLoad, LeastConn, Maglev, PowerOfTwo, Ring, SmoothWrr,
-    mix64,
+    Backend, BackendId, Balancer, BoundedLoad, LeastConn, LeastRequest, LeastRequestParams, Maglev,
+    PowerOfTwo, Ring, SmoothWrr, mix64,
 };
 use proptest::prelude::*;
 
@@ -152,6 +152,85 @@ proptest! {
             if maxes == 1 && loads[id.0 as usize] == max {
                 prop_assert!(false, "picked the strictly most loaded backend");
             }
+        }
+    }
+
+    #[test]
+    fn least_request_dynamic_weight_is_envoys_formula(
+        weight in 0u32..=u32::MAX,
+        active in 0u32..=u32::MAX,
+        bias in prop_oneof![Just(0.0f64), Just(1.0), 0.0f64..=100.0],
+    ) {
+        let p = LeastRequestParams { active_request_bias: bias, ..Default::default() };
+        // weight / (active + 1)^bias, computed as Envoy writes it.
+        let reference = f64::from(weight) / (f64::from(active) + 1.0).powf(bias);
+        let got = p.effective_weight(weight, active);
+        prop_assert!(
+            (got - reference).abs() <= reference * 1e-12,
+            "{got} against {reference}"
+        );
+    }
+
+    #[test]
+    fn least_request_never_takes_the_strictly_most_loaded(
+        loads in prop::collection::vec(0u64..50, 2..30),
+        choices in 2u32..=8,
+        seed: u64,
+    ) {
+        let lb = LeastRequest::with_params(
+            &backends(&vec![2u32; loads.len()]),
+            LeastRequestParams { choice_count: choices, ..Default::default() },
+            seed,
+        ).unwrap();
+        for (i, &l) in loads.iter().enumerate() {
+            for _ in 0..l { lb.start(BackendId(i as u32)); }
+        }
+        let max = *loads.iter().max().unwrap();
+        let min = *loads.iter().min().unwrap();
+        let strict = loads.iter().filter(|&&l| l == max).count() == 1;
+        let mut h = lb.handle();
+        for _ in 0..300 {
+            let l = loads[h.pick(0).unwrap().0 as usize];
+            prop_assert!(!(strict && l == max), "picked the strictly most loaded backend");
+            if choices as usize >= loads.len() {
+                // Every backend is a choice: the pick is a least loaded one.
+                prop_assert_eq!(l, min);
+            }
+        }
+    }
+
+    #[test]
+    fn least_request_shares_unequal_weights_by_dynamic_weight(
+        weights in prop::collection::vec(0u32..6, 2..6),
+        loads in prop::collection::vec(0u32..6, 6),
+        bias in prop_oneof![Just(0.0f64), Just(1.0), 0.0f64..3.0],
+        seed: u64,
+    ) {
+        // Active weights that differ (equal ones take two choices).
+        let active: Vec<u32> = weights.iter().copied().filter(|&w| w > 0).collect();
+        prop_assume!(active.iter().any(|&w| w != active[0]));
+        let params = LeastRequestParams { active_request_bias: bias, ..Default::default() };
+        let lb = LeastRequest::with_params(&backends(&weights), params, seed).unwrap();
+        let mut expected = Vec::new();
+        for (i, &w) in weights.iter().enumerate() {
+            for _ in 0..loads[i] { lb.start(BackendId(i as u32)); }
+            expected.push(if w == 0 { 0.0 } else { params.effective_weight(w, loads[i]) });
+        }
+        let total: f64 = expected.iter().sum();
+        let picks = 20_000u32;
+        let mut seen = vec![0u32; weights.len()];
+        let mut h = lb.handle();
+        for _ in 0..picks { seen[h.pick(0).unwrap().0 as usize] += 1; }
+        for (i, (&s, &e)) in seen.iter().zip(&expected).enumerate() {
+            let p = e / total;
+            // Six standard deviations of a binomial share, and drained
+            // backends never.
+            let sd = (p * (1.0 - p) / f64::from(picks)).sqrt();
+            let share = f64::from(s) / f64::from(picks);
+            prop_assert!(
+                (share - p).abs() <= 6.0 * sd + 1e-9,
+                "backend {}: share {} against {} (weights {:?}, loads {:?})", i, share, p, weights, loads
+            );
         }
     }
 

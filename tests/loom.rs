@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use drainstorm::balancer::{
-    Backend, BackendId, Balancer, BoundedLoad, Handle, LeastConn, Pool, SmoothWrr, Strategy,
+    Backend, BackendId, Balancer, BoundedLoad, Handle, LeastConn, LeastRequest, Pool, SmoothWrr,
+    Strategy,
 };
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::thread;
@@ -59,6 +60,40 @@ fn start_finish_racing_update_keeps_the_total() {
     loom::model(|| {
         let lb = BoundedLoad::new(&[Backend::new(0, 1), Backend::new(1, 1)]).unwrap();
         start_finish_race(lb.handle(), lb);
+    });
+}
+
+/// Weighted least request reads every count twice per pick (once for the
+/// total of the dynamic weights, once to walk to the draw): counts that
+/// change between the two passes, and an update draining a backend, still
+/// give a member of a whole snapshot, and none drained once the update
+/// has returned.
+#[test]
+fn least_request_pick_racing_counts_and_update() {
+    loom::model(|| {
+        let lb = LeastRequest::with_seed(&[Backend::new(0, 3), Backend::new(1, 1)], 7).unwrap();
+        let updated = Arc::new(AtomicBool::new(false));
+        let updater = {
+            let (lb, updated) = (lb.clone(), Arc::clone(&updated));
+            thread::spawn(move || {
+                let guard = Balancer::begin(&lb, BackendId(1)).unwrap();
+                lb.update(&[Backend::new(0, 0), Backend::new(1, 1)])
+                    .unwrap();
+                updated.store(true, Ordering::Release);
+                drop(guard);
+            })
+        };
+        let mut handle = lb.handle();
+        for _ in 0..2 {
+            let after = updated.load(Ordering::Acquire);
+            let id = handle.pick(0).unwrap();
+            assert!(id == BackendId(0) || id == BackendId(1));
+            if after {
+                assert_eq!(id, BackendId(1));
+            }
+        }
+        updater.join().unwrap();
+        assert_eq!(lb.in_flight(BackendId(1)), Some(0));
     });
 }
 

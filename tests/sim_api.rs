@@ -380,6 +380,27 @@ fn runs_that_differ_only_in_balancer_see_the_same_arrivals() {
     }
 }
 
+/// Envoy's least request with its default two choices over equal weights
+/// is the power of two choices: the same run, to the last counter; more
+/// choices change the run and stay whole.
+#[test]
+fn least_request_with_two_choices_runs_as_p2c() {
+    let run = |kind, choices: Option<u32>| {
+        let mut c = busy();
+        for s in &mut c.sites {
+            s.balancer = kind;
+            s.balancer_params.choice_count = choices;
+        }
+        let mut sim = Simulation::new(c).unwrap();
+        sim.run();
+        assert!(sim.summary().successes > 10_000);
+        fingerprint(&sim)
+    };
+    let p2c = run(BalancerKind::PowerOfTwo, None);
+    assert_eq!(run(BalancerKind::LeastRequest, None), p2c);
+    assert_ne!(run(BalancerKind::LeastRequest, Some(4)), p2c);
+}
+
 /// Requests carry keys only while some balancer hashes them. A switch to a
 /// hashing balancer mid-run gives the requests under way the keys they
 /// would have had from the start: the run equals one in which a plugged-in

@@ -29,6 +29,7 @@ __all__ = [
     "DrainstormError",
     "InFlight",
     "LeastConn",
+    "LeastRequest",
     "Maglev",
     "Policy",
     "PowerOfTwo",
@@ -242,6 +243,10 @@ PowerOfTwo = _kind("p2c", "Power of two choices by in-flight count.")
 Ring = _kind("ring", "Consistent-hash ring (points_per_weight=...).")
 Maglev = _kind("maglev", "Maglev consistent hashing (table_size=...).")
 BoundedLoad = _kind("bounded-load", "Consistent hashing with bounded loads (epsilon=...).")
+LeastRequest = _kind(
+    "least-request",
+    "Envoy's weighted least request (choice_count=..., active_request_bias=...).",
+)
 for _cls, _name in [
     (SmoothWrr, "SmoothWrr"),
     (LeastConn, "LeastConn"),
@@ -249,6 +254,7 @@ for _cls, _name in [
     (Ring, "Ring"),
     (Maglev, "Maglev"),
     (BoundedLoad, "BoundedLoad"),
+    (LeastRequest, "LeastRequest"),
 ]:
     _cls.__name__ = _cls.__qualname__ = _name
 

@@ -59,6 +59,8 @@ class Balancer:
         points_per_weight: Optional[int] = ...,
         table_size: Optional[int] = ...,
         epsilon: Optional[float] = ...,
+        choice_count: Optional[int] = ...,
+        active_request_bias: Optional[float] = ...,
     ) -> "Balancer": ...
     @property
     def name(self) -> str: ...

@@ -25,11 +25,12 @@ fn backends(weights: &[u32]) -> Vec<Backend> {
 #[pymethods]
 impl Balancer {
     /// `kind` is a balancer's name (`smooth-wrr`, `least-conn`, `p2c`,
-    /// `ring`, `maglev`, `bounded-load`); `seed` feeds the kinds that
-    /// randomise; the parameters are those of a profile's
+    /// `ring`, `maglev`, `bounded-load`, `least-request`); `seed` feeds
+    /// the kinds that randomise; the parameters are those of a profile's
     /// `balancer_params`.
     #[new]
-    #[pyo3(signature = (kind, weights, *, seed=0, points_per_weight=None, table_size=None, epsilon=None))]
+    #[pyo3(signature = (kind, weights, *, seed=0, points_per_weight=None, table_size=None, epsilon=None, choice_count=None, active_request_bias=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         kind: &str,
         weights: Vec<u32>,
@@ -37,6 +38,8 @@ impl Balancer {
         points_per_weight: Option<u32>,
         table_size: Option<u32>,
         epsilon: Option<f64>,
+        choice_count: Option<u32>,
+        active_request_bias: Option<f64>,
     ) -> PyResult<Self> {
         let kind: BalancerKind = kind
             .parse()
@@ -45,6 +48,8 @@ impl Balancer {
             points_per_weight,
             table_size,
             epsilon,
+            choice_count,
+            active_request_bias,
         };
         let inner = kind
             .build_with(&backends(&weights), seed, &params)

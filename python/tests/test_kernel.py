@@ -5,10 +5,21 @@ import threading
 import pytest
 
 import drainstorm
-from drainstorm import BoundedLoad, LeastConn, Maglev, Policy, PowerOfTwo, Ring, SmoothWrr
+from drainstorm import (
+    BoundedLoad,
+    LeastConn,
+    LeastRequest,
+    Maglev,
+    Policy,
+    PowerOfTwo,
+    Ring,
+    SmoothWrr,
+)
 
 
-@pytest.mark.parametrize("cls", [SmoothWrr, LeastConn, PowerOfTwo, Ring, Maglev, BoundedLoad])
+@pytest.mark.parametrize(
+    "cls", [SmoothWrr, LeastConn, PowerOfTwo, Ring, Maglev, BoundedLoad, LeastRequest]
+)
 def test_every_kind_picks_only_live_backends(cls):
     lb = cls([1, 1, 1, 0])
     picks = {lb.pick(k) for k in range(2000)}
@@ -42,6 +53,26 @@ def test_least_conn_sees_what_is_in_flight():
     assert lb.start(0) and lb.finish(0)
     with pytest.raises(drainstorm.DrainstormError):
         lb.begin(9)
+
+
+def test_least_request_takes_envoys_parameters():
+    # Weights 3:1 with three requests on backend 0: dynamic weights
+    # 3/(3+1)^1 = 0.75 and 1/1, so backend 1 takes 4/7 of the picks.
+    lb = LeastRequest([3, 1], seed=2, active_request_bias=1.0)
+    assert lb.name == "least-request"
+    for _ in range(3):
+        lb.start(0)
+    picks = lb.pick_many([0] * 7000)
+    assert 3700 < picks.count(1) < 4300, picks.count(1)
+    # Bias 0 ignores what is in flight: 3 to 1.
+    flat = LeastRequest([3, 1], seed=2, active_request_bias=0.0)
+    for _ in range(3):
+        flat.start(0)
+    assert 1500 < flat.pick_many([0] * 8000).count(1) < 2500
+    with pytest.raises(drainstorm.DrainstormError, match="choice_count"):
+        LeastRequest([1, 1], choice_count=1)
+    with pytest.raises(drainstorm.DrainstormError, match="active_request_bias"):
+        LeastRequest([2, 1], active_request_bias=-1.0)
 
 
 def test_consistent_hashing_keeps_keys_where_they_were():

@@ -4,8 +4,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::{
-    Backend, Balancer, BalancerError, BoundedLoad, BoundedParams, LeastConn, Maglev, MaglevParams,
-    PowerOfTwo, Ring, RingParams, SmoothWrr,
+    Backend, Balancer, BalancerError, BoundedLoad, BoundedParams, LeastConn, LeastRequest,
+    LeastRequestParams, Maglev, MaglevParams, PowerOfTwo, Ring, RingParams, SmoothWrr,
 };
 
 /// Every balancer of this module, by name: what profiles and the simulator
@@ -38,17 +38,20 @@ pub enum BalancerKind {
     Maglev,
     /// [`BoundedLoad`]: `"bounded-load"`.
     BoundedLoad,
+    /// [`LeastRequest`]: `"least-request"`.
+    LeastRequest,
 }
 
 impl BalancerKind {
     /// All kinds, in the order reports list them.
-    pub const ALL: [BalancerKind; 6] = [
+    pub const ALL: [BalancerKind; 7] = [
         Self::SmoothWrr,
         Self::LeastConn,
         Self::PowerOfTwo,
         Self::Ring,
         Self::Maglev,
         Self::BoundedLoad,
+        Self::LeastRequest,
     ];
 
     /// The kind's name, as accepted by [`FromStr`].
@@ -60,6 +63,7 @@ impl BalancerKind {
             Self::Ring => "ring",
             Self::Maglev => "maglev",
             Self::BoundedLoad => "bounded-load",
+            Self::LeastRequest => "least-request",
         }
     }
 
@@ -71,7 +75,10 @@ impl BalancerKind {
     /// Whether the kind reads in-flight counts (so its users must report
     /// starts and finishes).
     pub const fn tracks_load(self) -> bool {
-        matches!(self, Self::LeastConn | Self::PowerOfTwo | Self::BoundedLoad)
+        matches!(
+            self,
+            Self::LeastConn | Self::PowerOfTwo | Self::BoundedLoad | Self::LeastRequest
+        )
     }
 
     /// Builds a balancer of this kind with `params` (each kind reads the
@@ -111,6 +118,19 @@ impl BalancerKind {
                     BoundedParams {
                         epsilon: params.epsilon.unwrap_or(d.epsilon),
                         points_per_weight: points(d.points_per_weight),
+                    },
+                    seed,
+                )?)
+            }
+            Self::LeastRequest => {
+                let d = LeastRequestParams::default();
+                Box::new(LeastRequest::with_params(
+                    backends,
+                    LeastRequestParams {
+                        choice_count: params.choice_count.unwrap_or(d.choice_count),
+                        active_request_bias: params
+                            .active_request_bias
+                            .unwrap_or(d.active_request_bias),
                     },
                     seed,
                 )?)
@@ -159,6 +179,20 @@ pub struct KindParams {
         serde(default, skip_serializing_if = "Option::is_none")
     )]
     pub epsilon: Option<f64>,
+    /// Least-request: random backends compared per pick (Envoy's
+    /// `choice_count`).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub choice_count: Option<u32>,
+    /// Least-request: how strongly requests in flight lower a backend's
+    /// share when weights differ (Envoy's `active_request_bias`).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub active_request_bias: Option<f64>,
 }
 
 /// The error of parsing a [`BalancerKind`] from an unknown name.

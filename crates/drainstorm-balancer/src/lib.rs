@@ -1,5 +1,6 @@
 //! Lock-free load balancers: smooth weighted round-robin, least connections,
-//! power of two choices, and three kinds of consistent hashing.
+//! power of two choices, weighted least request, and three kinds of
+//! consistent hashing.
 //!
 //! Every balancer is a [`Pool`] of one [`Strategy`] over a backend set that
 //! any thread may replace at any time ([`Balancer::update`]). Picks never
@@ -13,6 +14,7 @@
 //! | [`SmoothWrr`] | O(1): one table read | per cursor, after *t* picks each backend has within 1 of *t·w/W*; exactly *w* per cycle of *W* | nginx smooth WRR |
 //! | [`LeastConn`] | O(n) scan | the least in-flight/weight; ties rotate | HAProxy `leastconn` |
 //! | [`PowerOfTwo`] | O(1) | the less loaded of two distinct random backends | Mitzenmacher 2001 |
+//! | [`LeastRequest`] | O(k) equal weights, O(n) unequal | the least loaded of *k* random backends; unequal weights shared as w/(a+1)^bias | Envoy `LEAST_REQUEST` |
 //! | [`Ring`] | O(log n) (bucketed binary search) | a key moves only when its owner leaves | Karger et al. 1997, ketama |
 //! | [`Maglev`] | O(1): one table read | near-perfect balance; little disruption | Eisenbud et al., NSDI 2016 |
 //! | [`BoundedLoad`] | O(1) expected | no backend above ⌈(1+ε)·mean⌉ in flight | Mirrokni, Thorup, Zadimoghaddam, SODA 2018 |
@@ -40,6 +42,7 @@ mod error;
 mod hash;
 mod kind;
 mod least_conn;
+mod least_request;
 mod local;
 mod local_counts;
 mod maglev;
@@ -56,6 +59,7 @@ pub use self::error::BalancerError;
 pub use self::hash::{key_of, mix64};
 pub use self::kind::{BalancerKind, KindParams, UnknownBalancer};
 pub use self::least_conn::{LeastConn, LeastConnScan};
+pub use self::least_request::{LeastRequest, LeastRequestParams, LeastRequestPicks, MAX_CHOICES};
 pub use self::local::LocalHandle;
 pub use self::maglev::{Maglev, MaglevParams, MaglevTable};
 pub use self::p2c::{PowerOfTwo, TwoChoices};

@@ -24,13 +24,48 @@ pub struct TwoChoices {
     candidates: Box<[Candidate]>,
 }
 
+/// An active member as the randomised strategies keep it.
 #[derive(Debug)]
-struct Candidate {
-    counter: OwnedCounter,
+pub(crate) struct Candidate {
+    pub(crate) counter: OwnedCounter,
     /// The counter's slot, for a single owner's counts.
-    slot: u32,
-    weight: u32,
-    id: BackendId,
+    pub(crate) slot: u32,
+    pub(crate) weight: u32,
+    pub(crate) id: BackendId,
+}
+
+impl Candidate {
+    /// The active members of `members`, in order.
+    pub(crate) fn all_active(members: &Members) -> Box<[Candidate]> {
+        members
+            .active()
+            .iter()
+            .map(|&i| Candidate {
+                counter: members.owned_counter(i as usize),
+                slot: members.slot_index(i as usize) as u32,
+                weight: members.weight(i as usize),
+                id: members.id(i as usize),
+            })
+            .collect()
+    }
+
+    /// Its requests in flight, as `counts` holds them.
+    #[inline]
+    pub(crate) fn load<C: Counts>(&self, counts: &C) -> u32 {
+        counts.load_held(&self.counter, self.slot as usize)
+    }
+}
+
+/// Two distinct positions below `n` (at least 2, at most 2^16) from one
+/// random output: one from each half.
+#[inline]
+pub(crate) fn two_distinct(rng: &mut u64, n: usize) -> (usize, usize) {
+    let r = next_random(rng);
+    let a = (((r & 0xFFFF_FFFF) * n as u64) >> 32) as usize;
+    let b = (((r >> 32) * (n as u64 - 1)) >> 32) as usize;
+    // Computed without a branch: the comparison is a coin flip to a
+    // branch predictor.
+    (a, b + usize::from(b >= a))
 }
 
 /// Power of two choices over a replaceable backend set.
@@ -52,17 +87,9 @@ impl sealed::Strategy for TwoChoices {
     }
 
     fn build(members: &Members, _: &()) -> Self {
-        let candidates = members
-            .active()
-            .iter()
-            .map(|&i| Candidate {
-                counter: members.owned_counter(i as usize),
-                slot: members.slot_index(i as usize) as u32,
-                weight: members.weight(i as usize),
-                id: members.id(i as usize),
-            })
-            .collect();
-        Self { candidates }
+        Self {
+            candidates: Candidate::all_active(members),
+        }
     }
 
     #[inline]
@@ -79,19 +106,13 @@ impl sealed::Strategy for TwoChoices {
             1 => return Some(self.candidates[0].id),
             _ => {}
         }
-        let r = next_random(&mut cursor.rng);
-        // Two draws from the two halves of one 64-bit output (n ≤ 2^16).
-        let a = (((r & 0xFFFF_FFFF) * n as u64) >> 32) as usize;
-        let b = (((r >> 32) * (n as u64 - 1)) >> 32) as usize;
-        // Both choices below are coin flips to a branch predictor: computed
-        // without branches, they cost no mispredictions.
-        let b = b + usize::from(b >= a);
+        let (a, b) = two_distinct(&mut cursor.rng, n);
         let (ca, cb) = (&self.candidates[a], &self.candidates[b]);
         // Counts fit 32 bits, so both products fit 64.
-        let load_a = u64::from(counts.load_held(&ca.counter, ca.slot as usize));
-        let load_b = u64::from(counts.load_held(&cb.counter, cb.slot as usize));
+        let load_a = u64::from(ca.load(counts));
+        let load_b = u64::from(cb.load(counts));
         let better_b = load_b * u64::from(ca.weight) < load_a * u64::from(cb.weight);
-        // A hinted select: LLVM compiles a plain one into a branch here
+        // The choice is a coin flip too. A hinted select: LLVM compiles a plain one into a branch here
         // when the pick is inlined into a loop, which measured 15 ns per
         // pick against 9 ns.
         Some(std::hint::select_unpredictable(better_b, cb.id, ca.id))
