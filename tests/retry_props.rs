@@ -225,6 +225,24 @@ fn presets_match_their_sources() {
             success_increment: 1
         })
     );
+    // The 2026 update: base 50 ms, every transient retry 14 tokens.
+    let aws = Policy::aws_standard_2026();
+    let c = aws.config();
+    assert_eq!(c.max_attempts, 3);
+    assert_eq!(
+        c.backoff,
+        Backoff::exponential(ms(50), 2.0, ms(20_000), Jitter::Full).unwrap()
+    );
+    assert_eq!(
+        c.budget,
+        Some(BudgetConfig::Quota {
+            capacity: 500,
+            retry_cost: 14,
+            timeout_cost: 14,
+            success_increment: 1
+        })
+    );
+    assert!(!c.honour_pushback);
     let envoy = Policy::envoy();
     assert_eq!(envoy.config().max_attempts, 2);
     assert_eq!(

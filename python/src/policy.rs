@@ -45,8 +45,9 @@ impl Request {
 
 #[pymethods]
 impl Policy {
-    /// `preset` (`grpc`, `aws-standard`, `envoy`, `envoy-retry-budget`,
-    /// `finagle`, `naive`, `smtp-mta`) or `config_json`.
+    /// `preset` (`grpc`, `aws-standard`, `aws-standard-2026`, `envoy`,
+    /// `envoy-retry-budget`, `finagle`, `naive`, `smtp-mta`) or
+    /// `config_json`.
     #[new]
     #[pyo3(signature = (*, preset=None, config_json=None, seed=0))]
     fn new(preset: Option<&str>, config_json: Option<&str>, seed: u64) -> PyResult<Self> {

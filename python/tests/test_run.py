@@ -168,3 +168,10 @@ def test_controlled_delay_queues_from_a_profile_key():
     assert "kind = \"codel\"" in drainstorm.show(TINY, set=[codel])
     with pytest.raises(drainstorm.DrainstormError, match="discipline.target"):
         drainstorm.run(TINY, set=['sites[0].backends[0].discipline={ kind = "codel", target = "1s" }'])
+
+
+def test_the_2026_aws_retry_mode_as_a_preset():
+    r = drainstorm.run(TINY, policies=["aws-standard", "aws-standard-2026"], balancers=["least-conn"])
+    assert [x["policy"] for x in r.summary["runs"]] == ["aws-standard", "aws-standard-2026"]
+    shown = drainstorm.show(TINY, set=['clients[0].retry="aws-standard-2026"'])
+    assert "14 a retry (14 after a timeout)" in shown and "backoff 50ms" in shown

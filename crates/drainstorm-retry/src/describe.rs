@@ -131,6 +131,9 @@ pub fn preset_source(name: &str) -> Option<&'static str> {
     Some(match name {
         "grpc" => "gRFC A6 \"gRPC Retry Design\", its example service config",
         "aws-standard" => "AWS SDKs' standard retry mode (AWS SDKs and Tools Reference Guide)",
+        "aws-standard-2026" => {
+            "AWS SDKs' standard retry mode as updated in 2026 (AWS_NEW_RETRIES_2026), for transient errors"
+        }
         "envoy" => "Envoy's route RetryPolicy and cluster circuit-breaker defaults",
         "envoy-retry-budget" => {
             "Envoy's route RetryPolicy and cluster circuit breakers with their RetryBudget defaults"

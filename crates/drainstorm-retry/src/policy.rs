@@ -409,9 +409,10 @@ impl Policy {
 
     /// The names [`Policy::preset_named`] accepts, in the order reports
     /// list them.
-    pub const PRESETS: [&'static str; 7] = [
+    pub const PRESETS: [&'static str; 8] = [
         "grpc",
         "aws-standard",
+        "aws-standard-2026",
         "envoy",
         "envoy-retry-budget",
         "finagle",
@@ -431,6 +432,7 @@ impl Policy {
         Some(match name {
             "grpc" => Self::grpc(),
             "aws-standard" => Self::aws_standard(),
+            "aws-standard-2026" => Self::aws_standard_2026(),
             "envoy" => Self::envoy(),
             "envoy-retry-budget" => Self::envoy_retry_budget(),
             "finagle" => Self::finagle(),
@@ -473,6 +475,45 @@ impl Policy {
                 success_increment: 1,
             }),
             ..PolicyConfig::new(exp(ms(100), 2.0, ms(20_000), Jitter::Full), 3)
+        })
+    }
+
+    /// The AWS SDKs' standard retry mode as updated in 2026 (opt-in with
+    /// `AWS_NEW_RETRIES_2026=true`, the default from November 2026; "Retry
+    /// behavior", AWS SDKs and Tools Reference Guide, and the announcement
+    /// "Announcing updated retry behavior for AWS SDKs and Tools", AWS
+    /// Developer Tools Blog), for the errors this model's servers return:
+    /// 3 attempts, base 50 ms doubling with full jitter under a 20 s cap
+    /// (applied before the jitter), a 500-token quota from which any
+    /// transient retry takes 14 tokens (timeouts no longer cost more), a
+    /// successful retry refunding its cost and a first-try success adding 1.
+    ///
+    /// Two parts of the update do not apply here: throttling errors
+    /// (`ThrottlingException`, HTTP 429) take a 1 s base delay and cost 5
+    /// tokens, and an `x-amz-retry-after` header is honoured between the
+    /// computed delay and 5 s above it; the simulated servers answer with
+    /// neither (an overloaded load balancer's refusal is a `503`, a
+    /// transient error to the SDKs).
+    ///
+    /// ```
+    /// use drainstorm_retry::{BudgetConfig, Policy};
+    ///
+    /// let aws = Policy::aws_standard_2026();
+    /// assert_eq!(aws.config().max_attempts, 3);
+    /// assert!(matches!(
+    ///     aws.config().budget,
+    ///     Some(BudgetConfig::Quota { capacity: 500, retry_cost: 14, timeout_cost: 14, .. })
+    /// ));
+    /// ```
+    pub fn aws_standard_2026() -> Self {
+        Self::preset(PolicyConfig {
+            budget: Some(BudgetConfig::Quota {
+                capacity: 500,
+                retry_cost: 14,
+                timeout_cost: 14,
+                success_increment: 1,
+            }),
+            ..PolicyConfig::new(exp(ms(50), 2.0, ms(20_000), Jitter::Full), 3)
         })
     }
 
