@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use drainstorm::balancer::{
     Backend, BackendId, Balancer, BalancerKind, BoundedLoad, LeastConn, LeastRequest,
-    LeastRequestParams, Maglev, Picker, PowerOfTwo, Ring, SmoothWrr, mix64,
+    LeastRequestParams, Maglev, PeakEwma, Picker, PowerOfTwo, Ring, SmoothWrr, mix64,
 };
 
 const SIZES: [usize; 3] = [8, 64, 1024];
@@ -106,6 +106,7 @@ fn single_thread(c: &mut Criterion) {
             LeastRequest::with_seed(&b, 1).unwrap(),
             keys
         );
+        bench_handle!(group, "peak-ewma", n, peak_ewma_taught(&b), keys);
         group.finish();
     }
 
@@ -154,6 +155,60 @@ fn least_request(c: &mut Criterion) {
             keys
         );
     }
+    group.finish();
+}
+
+/// A Peak-EWMA balancer whose every backend has answered once, each at
+/// its own time (latencies 1–64 ms, answers 1 µs apart from 1 s): every
+/// pick compares two estimates of different ages, so it pays its `exp`.
+fn peak_ewma_taught(b: &[Backend]) -> PeakEwma {
+    let lb = PeakEwma::with_seed(b, 1).unwrap();
+    for (i, backend) in b.iter().enumerate() {
+        let i = i as u64;
+        lb.start(backend.id);
+        lb.finish_observed(
+            backend.id,
+            (i % 64 + 1) * 1_000_000,
+            1_000_000_000 + i * 1_000,
+        );
+    }
+    lb
+}
+
+/// A request's bookkeeping through a handle at 64 backends: start and
+/// finish (p2c), against start and a finish that reports its latency
+/// (Peak-EWMA's observation: a compare-and-swap of the estimate, a
+/// `fetch_max` of the stamp and of the clock, and an `exp`).
+fn observe(c: &mut Criterion) {
+    let b = backends(64);
+    let mut group = c.benchmark_group("observe/64");
+    let p2c = PowerOfTwo::with_seed(&b, 1).unwrap();
+    let mut h = p2c.handle();
+    group.bench_function("p2c-start-finish", |bench| {
+        bench.iter_custom(|iters| {
+            let start = Instant::now();
+            for i in 0..iters {
+                let id = BackendId((i % 64) as u32);
+                h.start(id);
+                black_box(h.finish(id));
+            }
+            start.elapsed()
+        })
+    });
+    let ewma = peak_ewma_taught(&b);
+    let mut h = ewma.handle();
+    group.bench_function("peak-ewma-start-finish-observed", |bench| {
+        bench.iter_custom(|iters| {
+            let start = Instant::now();
+            for i in 0..iters {
+                let id = BackendId((i % 64) as u32);
+                h.start(id);
+                let now = 2_000_000_000 + i * 1_000;
+                black_box(h.finish_observed(id, (i % 50 + 1) * 1_000_000, now));
+            }
+            start.elapsed()
+        })
+    });
     group.finish();
 }
 
@@ -322,5 +377,5 @@ fn config() -> Criterion {
         .sample_size(20)
 }
 
-criterion_group! { name = benches; config = config(); targets = single_thread, least_request, shared_scaling, thread_scaling, rebuild }
+criterion_group! { name = benches; config = config(); targets = single_thread, least_request, observe, shared_scaling, thread_scaling, rebuild }
 criterion_main!(benches);

@@ -9,8 +9,9 @@
 //!
 //! - [`balancer`] (the crate `drainstorm-balancer`, re-exported): the
 //!   `Balancer` trait and its lock-free implementations (smooth weighted
-//!   round-robin, least connections, power of two choices, Envoy's weighted
-//!   least request, ring, Maglev and bounded-load consistent hashing),
+//!   round-robin, least connections, power of two choices by count or by
+//!   Peak-EWMA latency, Envoy's weighted least request, ring, Maglev and
+//!   bounded-load consistent hashing),
 //!   usable in a real proxy or another
 //!   simulator. Taken alone it brings 5 crates besides itself.
 //! - [`retry`] (the crate `drainstorm-retry`, re-exported): client retry

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use drainstorm::balancer::{
     Backend, BackendId, Balancer, BoundedLoad, LeastConn, LeastRequest, LeastRequestParams, Maglev,
-    PowerOfTwo, Ring, SmoothWrr, mix64,
+    PeakEwma, PeakEwmaParams, PowerOfTwo, Ring, SmoothWrr, mix64, peak_ewma_update,
 };
 use proptest::prelude::*;
 
@@ -231,6 +231,55 @@ proptest! {
                 (share - p).abs() <= 6.0 * sd + 1e-9,
                 "backend {}: share {} against {} (weights {:?}, loads {:?})", i, share, p, weights, loads
             );
+        }
+    }
+
+    #[test]
+    fn peak_ewma_takes_peaks_at_once_and_moves_towards_the_rest_with_time(
+        estimate in 0.0f64..1e10,
+        latency in 0.0f64..1e10,
+        elapsed in 0u64..100_000_000_000,
+        more in 1u64..1_000_000_000,
+        decay in 1e6f64..1e11,
+    ) {
+        let next = peak_ewma_update(estimate, latency, elapsed, decay);
+        if latency > estimate {
+            prop_assert_eq!(next, latency);
+        } else {
+            // Between the two, weighted as exp(-elapsed / decay) says.
+            prop_assert!(latency - 1e-6 <= next && next <= estimate + 1e-6);
+            let w = (-(elapsed as f64) / decay).exp();
+            let reference = w * estimate + (1.0 - w) * latency;
+            prop_assert!((next - reference).abs() <= 1e-9 * estimate.max(1.0));
+            // Later is nearer the new latency.
+            let later = peak_ewma_update(estimate, latency, elapsed + more, decay);
+            prop_assert!(later <= next + 1e-6);
+        }
+    }
+
+    #[test]
+    fn peak_ewma_never_takes_the_strictly_most_costly(
+        latencies_ms in prop::collection::vec(1u64..500, 2..20),
+        seed: u64,
+    ) {
+        let n = latencies_ms.len();
+        let lb = PeakEwma::with_params(
+            &backends(&vec![1u32; n]),
+            PeakEwmaParams { decay_ms: 1000.0, ..Default::default() },
+            seed,
+        ).unwrap();
+        // Every backend answers once, at the same instant, so their costs
+        // (nothing in flight) are their latencies.
+        for (i, &ms) in latencies_ms.iter().enumerate() {
+            lb.start(BackendId(i as u32));
+            lb.finish_observed(BackendId(i as u32), ms * 1_000_000, 5_000_000_000);
+        }
+        let max = *latencies_ms.iter().max().unwrap();
+        let strict = latencies_ms.iter().filter(|&&l| l == max).count() == 1;
+        let mut h = lb.handle();
+        for _ in 0..300 {
+            let l = latencies_ms[h.pick(0).unwrap().0 as usize];
+            prop_assert!(!(strict && l == max), "picked the strictly slowest backend");
         }
     }
 

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use drainstorm::balancer::{
-    Backend, BackendId, Balancer, BoundedLoad, Handle, LeastConn, LeastRequest, Pool, SmoothWrr,
-    Strategy,
+    Backend, BackendId, Balancer, BoundedLoad, Handle, LeastConn, LeastRequest, PeakEwma, Picker,
+    Pool, SmoothWrr, Strategy,
 };
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::thread;
@@ -94,6 +94,41 @@ fn least_request_pick_racing_counts_and_update() {
         }
         updater.join().unwrap();
         assert_eq!(lb.in_flight(BackendId(1)), Some(0));
+    });
+}
+
+/// Peak-EWMA: two answers from one backend observed at once, while an
+/// update reweights the set (the new snapshot's strategy shares the
+/// latency table): the counts return to 0, and a pick afterwards sees
+/// backend 0 as slow — its estimate is one the observations wrote, at
+/// least the faster answer (a peak replaces the 30 ms default at once),
+/// never torn, whichever snapshot each observation went through.
+#[test]
+fn peak_ewma_observations_racing_each_other_and_an_update() {
+    loom::model(|| {
+        let lb = PeakEwma::with_seed(&[Backend::new(0, 1), Backend::new(1, 1)], 3).unwrap();
+        lb.start(BackendId(0));
+        lb.start(BackendId(0));
+        let observer = {
+            let lb = lb.clone();
+            thread::spawn(move || {
+                let mut p = lb.picker();
+                p.finish_observed(BackendId(0), 200_000_000, 1_000_000_000);
+            })
+        };
+        let updater = {
+            let lb = lb.clone();
+            thread::spawn(move || {
+                lb.update(&[Backend::new(0, 1), Backend::new(1, 2)])
+                    .unwrap();
+            })
+        };
+        lb.finish_observed(BackendId(0), 100_000_000, 1_000_000_000);
+        observer.join().unwrap();
+        updater.join().unwrap();
+        assert_eq!(lb.in_flight(BackendId(0)), Some(0));
+        let mut handle = lb.handle();
+        assert_eq!(handle.pick(0), Some(BackendId(1)));
     });
 }
 

@@ -401,6 +401,33 @@ fn least_request_with_two_choices_runs_as_p2c() {
     assert_ne!(run(BalancerKind::LeastRequest, Some(4)), p2c);
 }
 
+/// Peak-EWMA learns what the engine tells it: each site has one backend
+/// ten times slower than its four others (a gray failure, same weight),
+/// which counts of requests in flight see only once a queue stands and
+/// latencies see at its first answer.
+#[test]
+fn peak_ewma_learns_the_engines_latencies_and_routes_around_a_slow_backend() {
+    let run = |kind| {
+        let mut c = SimConfig::example();
+        c.duration = SimDuration::from_secs(60);
+        for s in &mut c.sites {
+            s.balancer = kind;
+            let mut slow = s.backends[0].clone();
+            slow.count = 1;
+            slow.speed = 0.1;
+            s.backends.push(slow);
+        }
+        let mut sim = Simulation::new(c).unwrap();
+        sim.run();
+        sim.summary().mean_latency
+    };
+    let (p2c, peak) = (run(BalancerKind::PowerOfTwo), run(BalancerKind::PeakEwma));
+    assert!(
+        peak < 0.8 * p2c,
+        "Peak-EWMA {peak:.4} s against p2c {p2c:.4} s"
+    );
+}
+
 /// Requests carry keys only while some balancer hashes them. A switch to a
 /// hashing balancer mid-run gives the requests under way the keys they
 /// would have had from the start: the run equals one in which a plugged-in

@@ -31,6 +31,7 @@ __all__ = [
     "LeastConn",
     "LeastRequest",
     "Maglev",
+    "PeakEwma",
     "Policy",
     "PowerOfTwo",
     "Request",
@@ -243,6 +244,11 @@ PowerOfTwo = _kind("p2c", "Power of two choices by in-flight count.")
 Ring = _kind("ring", "Consistent-hash ring (points_per_weight=...).")
 Maglev = _kind("maglev", "Maglev consistent hashing (table_size=...).")
 BoundedLoad = _kind("bounded-load", "Consistent hashing with bounded loads (epsilon=...).")
+PeakEwma = _kind(
+    "peak-ewma",
+    "Two choices by Peak-EWMA latency (decay_ms=..., default_rtt_ms=...); "
+    "teach it with finish_observed.",
+)
 LeastRequest = _kind(
     "least-request",
     "Envoy's weighted least request (choice_count=..., active_request_bias=...).",
@@ -255,6 +261,7 @@ for _cls, _name in [
     (Maglev, "Maglev"),
     (BoundedLoad, "BoundedLoad"),
     (LeastRequest, "LeastRequest"),
+    (PeakEwma, "PeakEwma"),
 ]:
     _cls.__name__ = _cls.__qualname__ = _name
 

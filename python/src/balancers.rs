@@ -25,11 +25,11 @@ fn backends(weights: &[u32]) -> Vec<Backend> {
 #[pymethods]
 impl Balancer {
     /// `kind` is a balancer's name (`smooth-wrr`, `least-conn`, `p2c`,
-    /// `ring`, `maglev`, `bounded-load`, `least-request`); `seed` feeds
+    /// `ring`, `maglev`, `bounded-load`, `least-request`, `peak-ewma`); `seed` feeds
     /// the kinds that randomise; the parameters are those of a profile's
     /// `balancer_params`.
     #[new]
-    #[pyo3(signature = (kind, weights, *, seed=0, points_per_weight=None, table_size=None, epsilon=None, choice_count=None, active_request_bias=None))]
+    #[pyo3(signature = (kind, weights, *, seed=0, points_per_weight=None, table_size=None, epsilon=None, choice_count=None, active_request_bias=None, decay_ms=None, default_rtt_ms=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         kind: &str,
@@ -40,6 +40,8 @@ impl Balancer {
         epsilon: Option<f64>,
         choice_count: Option<u32>,
         active_request_bias: Option<f64>,
+        decay_ms: Option<f64>,
+        default_rtt_ms: Option<f64>,
     ) -> PyResult<Self> {
         let kind: BalancerKind = kind
             .parse()
@@ -50,6 +52,8 @@ impl Balancer {
             epsilon,
             choice_count,
             active_request_bias,
+            decay_ms,
+            default_rtt_ms,
         };
         let inner = kind
             .build_with(&backends(&weights), seed, &params)
@@ -115,6 +119,24 @@ impl Balancer {
     /// Counts a request on `backend` finished.
     fn finish(&self, backend: u32) -> bool {
         self.inner.finish(BackendId(backend))
+    }
+
+    /// Counts a request on `backend` finished after `latency` seconds, at
+    /// `now` seconds on your clock: `peak-ewma` learns from it, the other
+    /// kinds count it as `finish` does.
+    fn finish_observed(&self, backend: u32, latency: f64, now: f64) -> PyResult<bool> {
+        let ns = |name: &str, s: f64| {
+            if s.is_finite() && (0.0..=1.8e10).contains(&s) {
+                Ok((s * 1e9) as u64)
+            } else {
+                Err(DrainstormError::new_err(format!(
+                    "finish_observed: {name} = {s} is not allowed: allowed 0 to 1.8e10 seconds"
+                )))
+            }
+        };
+        Ok(self
+            .inner
+            .finish_observed(BackendId(backend), ns("latency", latency)?, ns("now", now)?))
     }
 
     /// Counts a request in flight on `backend` until the returned guard is

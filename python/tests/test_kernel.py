@@ -10,6 +10,7 @@ from drainstorm import (
     LeastConn,
     LeastRequest,
     Maglev,
+    PeakEwma,
     Policy,
     PowerOfTwo,
     Ring,
@@ -18,7 +19,7 @@ from drainstorm import (
 
 
 @pytest.mark.parametrize(
-    "cls", [SmoothWrr, LeastConn, PowerOfTwo, Ring, Maglev, BoundedLoad, LeastRequest]
+    "cls", [SmoothWrr, LeastConn, PowerOfTwo, Ring, Maglev, BoundedLoad, LeastRequest, PeakEwma]
 )
 def test_every_kind_picks_only_live_backends(cls):
     lb = cls([1, 1, 1, 0])
@@ -73,6 +74,18 @@ def test_least_request_takes_envoys_parameters():
         LeastRequest([1, 1], choice_count=1)
     with pytest.raises(drainstorm.DrainstormError, match="active_request_bias"):
         LeastRequest([2, 1], active_request_bias=-1.0)
+
+
+def test_peak_ewma_learns_latencies_from_finish_observed():
+    lb = PeakEwma([1, 1], seed=4, decay_ms=1000.0)
+    assert lb.name == "peak-ewma"
+    lb.start(0)
+    assert lb.finish_observed(0, 0.5, 2.0)  # 500 ms, at t = 2 s
+    assert set(lb.pick_many([0] * 200)) == {1}
+    with pytest.raises(drainstorm.DrainstormError, match="latency"):
+        lb.finish_observed(0, -1.0, 3.0)
+    with pytest.raises(drainstorm.DrainstormError, match="decay_ms"):
+        PeakEwma([1, 1], decay_ms=0.0)
 
 
 def test_consistent_hashing_keeps_keys_where_they_were():

@@ -5,7 +5,8 @@ use std::str::FromStr;
 
 use super::{
     Backend, Balancer, BalancerError, BoundedLoad, BoundedParams, LeastConn, LeastRequest,
-    LeastRequestParams, Maglev, MaglevParams, PowerOfTwo, Ring, RingParams, SmoothWrr,
+    LeastRequestParams, Maglev, MaglevParams, PeakEwma, PeakEwmaParams, PowerOfTwo, Ring,
+    RingParams, SmoothWrr,
 };
 
 /// Every balancer of this module, by name: what profiles and the simulator
@@ -40,11 +41,13 @@ pub enum BalancerKind {
     BoundedLoad,
     /// [`LeastRequest`]: `"least-request"`.
     LeastRequest,
+    /// [`PeakEwma`]: `"peak-ewma"`.
+    PeakEwma,
 }
 
 impl BalancerKind {
     /// All kinds, in the order reports list them.
-    pub const ALL: [BalancerKind; 7] = [
+    pub const ALL: [BalancerKind; 8] = [
         Self::SmoothWrr,
         Self::LeastConn,
         Self::PowerOfTwo,
@@ -52,6 +55,7 @@ impl BalancerKind {
         Self::Maglev,
         Self::BoundedLoad,
         Self::LeastRequest,
+        Self::PeakEwma,
     ];
 
     /// The kind's name, as accepted by [`FromStr`].
@@ -64,6 +68,7 @@ impl BalancerKind {
             Self::Maglev => "maglev",
             Self::BoundedLoad => "bounded-load",
             Self::LeastRequest => "least-request",
+            Self::PeakEwma => "peak-ewma",
         }
     }
 
@@ -77,7 +82,11 @@ impl BalancerKind {
     pub const fn tracks_load(self) -> bool {
         matches!(
             self,
-            Self::LeastConn | Self::PowerOfTwo | Self::BoundedLoad | Self::LeastRequest
+            Self::LeastConn
+                | Self::PowerOfTwo
+                | Self::BoundedLoad
+                | Self::LeastRequest
+                | Self::PeakEwma
         )
     }
 
@@ -131,6 +140,17 @@ impl BalancerKind {
                         active_request_bias: params
                             .active_request_bias
                             .unwrap_or(d.active_request_bias),
+                    },
+                    seed,
+                )?)
+            }
+            Self::PeakEwma => {
+                let d = PeakEwmaParams::default();
+                Box::new(PeakEwma::with_params(
+                    backends,
+                    PeakEwmaParams {
+                        decay_ms: params.decay_ms.unwrap_or(d.decay_ms),
+                        default_rtt_ms: params.default_rtt_ms.unwrap_or(d.default_rtt_ms),
                     },
                     seed,
                 )?)
@@ -193,6 +213,19 @@ pub struct KindParams {
         serde(default, skip_serializing_if = "Option::is_none")
     )]
     pub active_request_bias: Option<f64>,
+    /// Peak-EWMA: how fast a latency estimate forgets, in milliseconds.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub decay_ms: Option<f64>,
+    /// Peak-EWMA: a backend's latency estimate before its first answer, in
+    /// milliseconds.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub default_rtt_ms: Option<f64>,
 }
 
 /// The error of parsing a [`BalancerKind`] from an unknown name.

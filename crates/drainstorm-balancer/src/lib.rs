@@ -1,6 +1,6 @@
 //! Lock-free load balancers: smooth weighted round-robin, least connections,
-//! power of two choices, weighted least request, and three kinds of
-//! consistent hashing.
+//! power of two choices (by count or by Peak-EWMA latency), weighted least
+//! request, and three kinds of consistent hashing.
 //!
 //! Every balancer is a [`Pool`] of one [`Strategy`] over a backend set that
 //! any thread may replace at any time ([`Balancer::update`]). Picks never
@@ -14,6 +14,7 @@
 //! | [`SmoothWrr`] | O(1): one table read | per cursor, after *t* picks each backend has within 1 of *t·w/W*; exactly *w* per cycle of *W* | nginx smooth WRR |
 //! | [`LeastConn`] | O(n) scan | the least in-flight/weight; ties rotate | HAProxy `leastconn` |
 //! | [`PowerOfTwo`] | O(1) | the less loaded of two distinct random backends | Mitzenmacher 2001 |
+//! | [`PeakEwma`] | O(1) | the lower of two random backends' latency estimate × (in flight + 1); latency from [`Picker::finish_observed`] | Finagle, linkerd, tower |
 //! | [`LeastRequest`] | O(k) equal weights, O(n) unequal | the least loaded of *k* random backends; unequal weights shared as w/(a+1)^bias | Envoy `LEAST_REQUEST` |
 //! | [`Ring`] | O(log n) (bucketed binary search) | a key moves only when its owner leaves | Karger et al. 1997, ketama |
 //! | [`Maglev`] | O(1): one table read | near-perfect balance; little disruption | Eisenbud et al., NSDI 2016 |
@@ -48,6 +49,7 @@ mod local_counts;
 mod maglev;
 mod members;
 mod p2c;
+mod peak_ewma;
 mod pool;
 mod ring;
 mod smooth_wrr;
@@ -63,6 +65,7 @@ pub use self::least_request::{LeastRequest, LeastRequestParams, LeastRequestPick
 pub use self::local::LocalHandle;
 pub use self::maglev::{Maglev, MaglevParams, MaglevTable};
 pub use self::p2c::{PowerOfTwo, TwoChoices};
+pub use self::peak_ewma::{PeakEwma, PeakEwmaParams, PeakEwmaPicks, peak_ewma_update};
 pub use self::pool::{Cursor, Handle, Pool, Snapshot, Strategy};
 pub use self::ring::{Ring, RingParams, RingTable};
 pub use self::smooth_wrr::{SmoothWrr, WrrTable};
@@ -175,6 +178,16 @@ pub trait Balancer: Send + Sync {
     /// not a member or has nothing in flight (the count never goes below 0).
     fn finish(&self, id: BackendId) -> bool;
 
+    /// Records that a request finished on `id` after `latency_ns`
+    /// nanoseconds, at `now_ns` on the caller's clock (any monotone
+    /// nanosecond count): what latency-aware balancers ([`PeakEwma`])
+    /// learn from. The others count it as [`finish`](Self::finish), which
+    /// is the default.
+    fn finish_observed(&self, id: BackendId, latency_ns: u64, now_ns: u64) -> bool {
+        let _ = (latency_ns, now_ns);
+        self.finish(id)
+    }
+
     /// Starts a request on `id` and returns a guard that finishes it when
     /// dropped — on the same backend even if an update removed it meanwhile.
     /// `None` if `id` is not a member.
@@ -200,6 +213,13 @@ pub trait Picker: Send {
     fn start(&mut self, id: BackendId) -> bool;
     /// Records a request finished on `id`; `false` if not a member or idle.
     fn finish(&mut self, id: BackendId) -> bool;
+    /// Records a request finished on `id` after `latency_ns`, at `now_ns`
+    /// on the caller's clock (see [`Balancer::finish_observed`]); defaults
+    /// to [`finish`](Self::finish).
+    fn finish_observed(&mut self, id: BackendId, latency_ns: u64, now_ns: u64) -> bool {
+        let _ = (latency_ns, now_ns);
+        self.finish(id)
+    }
 }
 
 /// A request in flight on one backend; finishes it when dropped.

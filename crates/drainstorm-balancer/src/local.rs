@@ -112,6 +112,25 @@ impl<S: Strategy> LocalHandle<S> {
         }
     }
 
+    /// Records a request finished on `id` that took `latency_ns`, at
+    /// `now_ns` on the caller's clock (see [`Handle::finish_observed`]):
+    /// the count is this handle's, the latency state the pool's.
+    #[inline]
+    pub fn finish_observed(&mut self, id: BackendId, latency_ns: u64, now_ns: u64) -> bool {
+        self.sync();
+        let snap = &*self.handle.snapshot;
+        let members = &snap.members;
+        match members.index_of(id) {
+            Some(i) => {
+                if S::OBSERVES {
+                    snap.strategy.observe(members, i, latency_ns, now_ns);
+                }
+                self.counts.finish(members, i)
+            }
+            None => false,
+        }
+    }
+
     /// Requests in flight on `id` by this handle's count, or `None` if it
     /// is not a member.
     pub fn in_flight(&mut self, id: BackendId) -> Option<u64> {
@@ -134,5 +153,9 @@ impl<S: Strategy> Picker for LocalHandle<S> {
 
     fn finish(&mut self, id: BackendId) -> bool {
         LocalHandle::finish(self, id)
+    }
+
+    fn finish_observed(&mut self, id: BackendId, latency_ns: u64, now_ns: u64) -> bool {
+        LocalHandle::finish_observed(self, id, latency_ns, now_ns)
     }
 }

@@ -48,6 +48,13 @@ pub(crate) mod sealed {
             key: u64,
             cursor: &mut Cursor,
         ) -> Option<BackendId>;
+        /// Whether the strategy learns from latencies ([`observe`](Self::observe)).
+        const OBSERVES: bool = false;
+        /// Learns that member `index` answered after `latency_ns`, at
+        /// `now_ns` on the caller's clock (latency-aware strategies).
+        fn observe(&self, members: &Members, index: usize, latency_ns: u64, now_ns: u64) {
+            let _ = (members, index, latency_ns, now_ns);
+        }
     }
 }
 
@@ -408,6 +415,20 @@ impl<S: Strategy> Balancer for Pool<S> {
             .unwrap_or(false)
     }
 
+    fn finish_observed(&self, id: BackendId, latency_ns: u64, now_ns: u64) -> bool {
+        self.shared
+            .with_snapshot(|snap| {
+                let members = &snap.members;
+                members.index_of(id).map(|i| {
+                    if S::OBSERVES {
+                        snap.strategy.observe(members, i, latency_ns, now_ns);
+                    }
+                    members.counter(i).finish(members.total())
+                })
+            })
+            .unwrap_or(false)
+    }
+
     fn begin(&self, id: BackendId) -> Option<InFlight> {
         self.with_member(id, |m, i| InFlight::new(m.owned_counter(i), m.total()))
     }
@@ -502,6 +523,22 @@ impl<S: Strategy> Handle<S> {
             .is_some_and(|i| members.counter(i).finish(members.total()))
     }
 
+    /// Records a request finished on `id` that took `latency_ns`, at
+    /// `now_ns` on the caller's clock: latency-aware strategies learn from
+    /// it, the others count it as [`finish`](Self::finish) does. `false`
+    /// if `id` is not a member or has nothing in flight.
+    #[inline]
+    pub fn finish_observed(&mut self, id: BackendId, latency_ns: u64, now_ns: u64) -> bool {
+        let snap = self.current();
+        let members = &snap.members;
+        members.index_of(id).is_some_and(|i| {
+            if S::OBSERVES {
+                snap.strategy.observe(members, i, latency_ns, now_ns);
+            }
+            members.counter(i).finish(members.total())
+        })
+    }
+
     /// The pool this handle reads.
     pub fn pool(&self) -> Pool<S> {
         Pool {
@@ -522,5 +559,9 @@ impl<S: Strategy> Picker for Handle<S> {
 
     fn finish(&mut self, id: BackendId) -> bool {
         Handle::finish(self, id)
+    }
+
+    fn finish_observed(&mut self, id: BackendId, latency_ns: u64, now_ns: u64) -> bool {
+        Handle::finish_observed(self, id, latency_ns, now_ns)
     }
 }

@@ -25,8 +25,8 @@ pub struct SiteConfig {
     #[serde(default = "default_site_balancer")]
     pub balancer: BalancerKind,
     /// Parameters of the balancer (ring points, Maglev table size,
-    /// bounded-load ε, least-request choices and bias); unset fields keep
-    /// their defaults.
+    /// bounded-load ε, least-request choices and bias, Peak-EWMA decay and
+    /// default latency); unset fields keep their defaults.
     #[serde(default)]
     pub balancer_params: KindParams,
     /// Most attempts the load balancer holds at once (proxied and not yet

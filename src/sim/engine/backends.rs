@@ -188,19 +188,24 @@ impl Simulation {
         }
     }
 
-    /// Releases a job's hold on its site and balancer.
+    /// Releases a job's hold on its site and balancer, telling both how
+    /// long the backend held it (what latency-aware balancers learn from;
+    /// the others count a finish).
     pub(super) fn release(&mut self, j: u32) {
         let job = &self.jobs[j as usize];
         let b = job.backend;
+        let latency = self.now - job.admitted;
         let s = self.backends[b as usize].site;
         let site = &mut self.sites[s as usize];
         site.touch(self.now);
         site.in_flight -= 1;
         if site.tracks_load {
-            site.picker.finish(BackendId(b - site.first_backend));
+            site.picker
+                .finish_observed(BackendId(b - site.first_backend), latency, self.now);
         }
         if self.router_tracks_load {
-            self.router_picker.finish(BackendId(s));
+            self.router_picker
+                .finish_observed(BackendId(s), latency, self.now);
         }
     }
 
