@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use drainstorm::balancer::{
     Backend, BackendId, Balancer, BalancerKind, BoundedLoad, LeastConn, LeastRequest,
-    LeastRequestParams, Maglev, PeakEwma, Picker, PowerOfTwo, Ring, SmoothWrr, mix64,
+    LeastRequestParams, Maglev, PeakEwma, Picker, PowerOfTwo, Ring, SmoothWrr,
+    deterministic_subset, mix64, random_subset,
 };
 
 const SIZES: [usize; 3] = [8, 64, 1024];
@@ -212,6 +213,27 @@ fn observe(c: &mut Criterion) {
     group.finish();
 }
 
+/// One client's subset of 32 of 1 024 backends: deterministic (a shuffle
+/// of the round) and random (a hash per backend and a selection).
+fn subsets(c: &mut Criterion) {
+    let b = backends(1024);
+    let mut group = c.benchmark_group("subset/1024");
+    let mut client = 0u64;
+    group.bench_function("deterministic-32", |bench| {
+        bench.iter(|| {
+            client += 1;
+            black_box(deterministic_subset(&b, client, 32, 7))
+        })
+    });
+    group.bench_function("random-32", |bench| {
+        bench.iter(|| {
+            client += 1;
+            black_box(random_subset(&b, client, 32))
+        })
+    });
+    group.finish();
+}
+
 fn shared_scaling(c: &mut Criterion) {
     let keys = Arc::new(keys());
     let n = 64;
@@ -377,5 +399,5 @@ fn config() -> Criterion {
         .sample_size(20)
 }
 
-criterion_group! { name = benches; config = config(); targets = single_thread, least_request, observe, shared_scaling, thread_scaling, rebuild }
+criterion_group! { name = benches; config = config(); targets = single_thread, least_request, observe, subsets, shared_scaling, thread_scaling, rebuild }
 criterion_main!(benches);

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 
 use drainstorm::balancer::{
     Backend, BackendId, Balancer, BoundedLoad, LeastConn, LeastRequest, LeastRequestParams, Maglev,
-    PeakEwma, PeakEwmaParams, PowerOfTwo, Ring, SmoothWrr, mix64, peak_ewma_update,
+    PeakEwma, PeakEwmaParams, PowerOfTwo, Ring, SmoothWrr, deterministic_subset, mix64,
+    peak_ewma_update, random_subset,
 };
 use proptest::prelude::*;
 
@@ -280,6 +281,64 @@ proptest! {
         for _ in 0..300 {
             let l = latencies_ms[h.pick(0).unwrap().0 as usize];
             prop_assert!(!(strict && l == max), "picked the strictly slowest backend");
+        }
+    }
+
+    #[test]
+    fn subsets_are_of_equal_size_distinct_and_deterministic_per_client(
+        n in 0u32..200, size in 0usize..40, client: u64, seed: u64,
+    ) {
+        let set = backends(&vec![1; n as usize]);
+        let mut reversed = set.clone();
+        reversed.reverse();
+        for subset in [
+            deterministic_subset(&set, client, size, seed),
+            random_subset(&set, client, size),
+        ] {
+            prop_assert_eq!(subset.len(), size.min(n as usize));
+            let distinct: std::collections::HashSet<_> = subset.iter().collect();
+            prop_assert_eq!(distinct.len(), subset.len());
+            prop_assert!(subset.iter().all(|id| id.0 < n));
+        }
+        prop_assert_eq!(
+            deterministic_subset(&set, client, size, seed),
+            deterministic_subset(&reversed, client, size, seed)
+        );
+        prop_assert_eq!(random_subset(&set, client, size), random_subset(&reversed, client, size));
+    }
+
+    #[test]
+    fn deterministic_subsets_give_every_backend_one_client_per_round(
+        per_round in 1u32..20, size in 1u32..10, rounds in 1u64..6, first_round in 0u64..1000, seed: u64,
+    ) {
+        // n = per_round · size backends: each whole round of clients
+        // covers every backend exactly once.
+        let set = backends(&vec![1; (per_round * size) as usize]);
+        let mut clients_of = vec![0u64; set.len()];
+        let first = first_round * u64::from(per_round);
+        for client in first..first + rounds * u64::from(per_round) {
+            for id in deterministic_subset(&set, client, size as usize, seed) {
+                clients_of[id.0 as usize] += 1;
+            }
+        }
+        prop_assert!(clients_of.iter().all(|&c| c == rounds), "{:?}", clients_of);
+    }
+
+    #[test]
+    fn a_random_subset_moves_only_when_it_must(
+        n in 2u32..150, size in 1usize..30, client: u64, leaving in 0u32..150,
+    ) {
+        let set = backends(&vec![1; n as usize]);
+        let leaving = BackendId(leaving % n);
+        let before = random_subset(&set, client, size);
+        let rest: Vec<Backend> = set.iter().copied().filter(|b| b.id != leaving).collect();
+        let after = random_subset(&rest, client, size);
+        if before.contains(&leaving) {
+            // One place changes hands: the others stay.
+            let kept = before.iter().filter(|id| after.contains(id)).count();
+            prop_assert_eq!(kept, before.len() - 1);
+        } else {
+            prop_assert_eq!(after, before);
         }
     }
 

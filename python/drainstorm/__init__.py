@@ -21,7 +21,15 @@ from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional
 
 from . import _drainstorm
-from ._drainstorm import DrainstormError, InFlight, Request, __version__, bundled
+from ._drainstorm import (
+    DrainstormError,
+    InFlight,
+    Request,
+    __version__,
+    bundled,
+    deterministic_subset,
+    random_subset,
+)
 
 __all__ = [
     "Balancer",
@@ -40,6 +48,8 @@ __all__ = [
     "Simulation",
     "SmoothWrr",
     "bundled",
+    "deterministic_subset",
+    "random_subset",
     "explain",
     "Explanation",
     "SweepResult",

@@ -200,3 +200,30 @@ impl InFlight {
         false
     }
 }
+
+fn members(ids: &[u32]) -> Vec<Backend> {
+    ids.iter().map(|&id| Backend::new(id, 1)).collect()
+}
+
+/// The `size` backends (of the ids `backends`) that client number `client`
+/// connects to, by the SRE book's deterministic subsetting: each round of
+/// `len(backends) // size` clients covers every backend once.
+#[pyfunction]
+#[pyo3(signature = (backends, client, size, *, seed=0))]
+pub fn deterministic_subset(backends: Vec<u32>, client: u64, size: usize, seed: u64) -> Vec<u32> {
+    drainstorm::balancer::deterministic_subset(&members(&backends), client, size, seed)
+        .into_iter()
+        .map(|id| id.0)
+        .collect()
+}
+
+/// The `size` backends (of the ids `backends`) a client with seed
+/// `client_seed` connects to, by gRPC A68's random subsetting: stable when
+/// backends come and go.
+#[pyfunction]
+pub fn random_subset(backends: Vec<u32>, client_seed: u64, size: usize) -> Vec<u32> {
+    drainstorm::balancer::random_subset(&members(&backends), client_seed, size)
+        .into_iter()
+        .map(|id| id.0)
+        .collect()
+}

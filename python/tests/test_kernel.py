@@ -88,6 +88,15 @@ def test_peak_ewma_learns_latencies_from_finish_observed():
         PeakEwma([1, 1], decay_ms=0.0)
 
 
+def test_subsets_are_equal_sized_and_cover_each_backend_once_per_round():
+    ids = list(range(100, 112))
+    covered = sorted(b for c in range(4) for b in drainstorm.deterministic_subset(ids, c, 3, seed=5))
+    assert covered == ids
+    a = drainstorm.random_subset(ids, 7, 4)
+    assert len(a) == len(set(a)) == 4 and set(a) <= set(ids)
+    assert drainstorm.random_subset(list(reversed(ids)), 7, 4) == a
+
+
 def test_consistent_hashing_keeps_keys_where_they_were():
     a = Maglev(list([1] * 10), seed=1)
     before = a.pick_many(list(range(5000)))

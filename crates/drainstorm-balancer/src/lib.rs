@@ -20,6 +20,11 @@
 //! | [`Maglev`] | O(1): one table read | near-perfect balance; little disruption | Eisenbud et al., NSDI 2016 |
 //! | [`BoundedLoad`] | O(1) expected | no backend above ⌈(1+ε)·mean⌉ in flight | Mirrokni, Thorup, Zadimoghaddam, SODA 2018 |
 //!
+//! Which backends each of many clients connects to is subsetting:
+//! [`deterministic_subset`] (the SRE book's: balanced, reshuffled by any
+//! change) and [`random_subset`] (gRPC A68's rendezvous hashing: stable,
+//! balanced in expectation). Build each client's balancer over its subset.
+//!
 //! ```
 //! use drainstorm_balancer::{Backend, BackendId, Balancer, SmoothWrr};
 //!
@@ -53,6 +58,7 @@ mod peak_ewma;
 mod pool;
 mod ring;
 mod smooth_wrr;
+mod subset;
 mod sync;
 mod total;
 
@@ -69,6 +75,7 @@ pub use self::peak_ewma::{PeakEwma, PeakEwmaParams, PeakEwmaPicks, peak_ewma_upd
 pub use self::pool::{Cursor, Handle, Pool, Snapshot, Strategy};
 pub use self::ring::{Ring, RingParams, RingTable};
 pub use self::smooth_wrr::{SmoothWrr, WrrTable};
+pub use self::subset::{deterministic_subset, random_subset};
 
 use self::members::OwnedCounter;
 
