@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use drainstorm::balancer::{
     Backend, BackendId, Balancer, BalancerKind, BoundedLoad, LeastConn, LeastRequest,
-    LeastRequestParams, Maglev, PeakEwma, Picker, PowerOfTwo, Ring, SmoothWrr,
-    deterministic_subset, mix64, random_subset,
+    LeastRequestParams, Maglev, OutlierDetector, OutlierParams, PeakEwma, Picker, PowerOfTwo, Ring,
+    SmoothWrr, deterministic_subset, mix64, random_subset,
 };
 
 const SIZES: [usize; 3] = [8, 64, 1024];
@@ -234,6 +234,32 @@ fn subsets(c: &mut Criterion) {
     group.finish();
 }
 
+/// Outlier detection's bookkeeping per answer, 64 backends: answers
+/// that are all fine, and one in ten an error (ejections and releases
+/// come and go: 2 errors in a row eject for 1 µs of the answers' clock).
+fn outliers(c: &mut Criterion) {
+    let mut group = c.benchmark_group("outlier/64");
+    let params = OutlierParams {
+        consecutive_errors: 2,
+        base_ejection_ns: 1_000,
+        max_ejection_ns: 10_000,
+        max_ejection_percent: 10,
+    };
+    for (name, every) in [("all-ok", u64::MAX), ("one-in-ten-errors", 10)] {
+        let mut od = OutlierDetector::new(64, params).unwrap();
+        let mut t = 0u64;
+        group.bench_function(name, |bench| {
+            bench.iter(|| {
+                t += 1;
+                let b = (mix64(t) % 64) as usize;
+                od.release(t);
+                black_box(od.record(b, !t.is_multiple_of(every), t))
+            })
+        });
+    }
+    group.finish();
+}
+
 fn shared_scaling(c: &mut Criterion) {
     let keys = Arc::new(keys());
     let n = 64;
@@ -399,5 +425,5 @@ fn config() -> Criterion {
         .sample_size(20)
 }
 
-criterion_group! { name = benches; config = config(); targets = single_thread, least_request, observe, subsets, shared_scaling, thread_scaling, rebuild }
+criterion_group! { name = benches; config = config(); targets = single_thread, least_request, observe, subsets, outliers, shared_scaling, thread_scaling, rebuild }
 criterion_main!(benches);

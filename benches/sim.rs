@@ -46,6 +46,7 @@ fn scenario_keys(seconds: u64, balancer: BalancerKind, keys: KeyDist) -> SimConf
         max_new_per_sec: None,
         accept_backlog: 0,
         scaling: None,
+        outlier_detection: None,
         backends: vec![BackendGroup {
             slots: 4,
             queue: 32,

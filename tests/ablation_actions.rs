@@ -19,18 +19,14 @@ fn secs(n: u64) -> SimTime {
 
 fn site(name: &str, count: u32, queue: u32) -> SiteConfig {
     SiteConfig {
-        name: name.into(),
-        weight: None,
         balancer: BalancerKind::LeastConn,
-        balancer_params: Default::default(),
-        max_in_flight: None,
-        max_new_per_sec: None,
-        accept_backlog: 0,
-        scaling: None,
-        backends: vec![BackendGroup {
-            queue,
-            ..BackendGroup::new(count, ServiceTime::Exponential { mean: ms(10) })
-        }],
+        ..SiteConfig::new(
+            name,
+            vec![BackendGroup {
+                queue,
+                ..BackendGroup::new(count, ServiceTime::Exponential { mean: ms(10) })
+            }],
+        )
     }
 }
 

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use drainstorm::balancer::{
     Backend, BackendId, Balancer, BoundedLoad, LeastConn, LeastRequest, LeastRequestParams, Maglev,
-    PeakEwma, PeakEwmaParams, PowerOfTwo, Ring, SmoothWrr, deterministic_subset, mix64,
-    peak_ewma_update, random_subset,
+    OutlierDetector, OutlierParams, PeakEwma, PeakEwmaParams, PowerOfTwo, Ring, SmoothWrr,
+    deterministic_subset, mix64, peak_ewma_update, random_subset,
 };
 use proptest::prelude::*;
 
@@ -339,6 +339,56 @@ proptest! {
             prop_assert_eq!(kept, before.len() - 1);
         } else {
             prop_assert_eq!(after, before);
+        }
+    }
+
+    #[test]
+    fn outlier_ejection_never_exceeds_its_share_and_lasts_base_times_k(
+        n in 1usize..40,
+        percent in 0u32..=100,
+        consecutive in 1u32..5,
+        answers in prop::collection::vec((0usize..40, prop::bool::weighted(0.3), 0u64..3_000), 1..600),
+    ) {
+        let params = OutlierParams {
+            consecutive_errors: consecutive,
+            base_ejection_ns: 1_000,
+            max_ejection_ns: 3_500,
+            max_ejection_percent: percent,
+        };
+        let mut od = OutlierDetector::new(n, params).unwrap();
+        let allowed = (n * percent as usize / 100).max(1);
+        prop_assert_eq!(od.allowed(), allowed);
+        // A reference: per backend, errors in a row, times ejected, until.
+        let mut errors = vec![0u32; n];
+        let mut times = vec![0u64; n];
+        let mut until = vec![0u64; n];
+        let mut now = 0u64;
+        for (b, ok, step) in answers {
+            now += step;
+            od.release(now);
+            for u in until.iter_mut() {
+                if *u != 0 && *u <= now { *u = 0; }
+            }
+            let b = b % n;
+            let ejected = od.record(b, ok, now);
+            let out = until.iter().filter(|&&u| u != 0).count();
+            let expect = if ok {
+                errors[b] = 0;
+                false
+            } else {
+                errors[b] += 1;
+                until[b] == 0 && errors[b] >= consecutive && out < allowed
+            };
+            prop_assert_eq!(ejected, expect);
+            if expect {
+                times[b] += 1;
+                until[b] = now + (1_000 * times[b]).min(3_500);
+                errors[b] = 0;
+            }
+            prop_assert!(od.ejected() <= allowed);
+            for (i, &u) in until.iter().enumerate() {
+                prop_assert_eq!(od.is_ejected(i), u != 0);
+            }
         }
     }
 

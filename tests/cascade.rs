@@ -61,6 +61,7 @@ fn drain(retry: PolicyConfig, ramp: SimDuration) -> SimConfig {
             headroom: 1.2,
             growth: 0.01,
         }),
+        outlier_detection: None,
         backends: vec![BackendGroup {
             slots: 2,
             queue: 40,

@@ -38,6 +38,7 @@ fn single_site(
             max_new_per_sec: None,
             accept_backlog: 0,
             scaling: None,
+            outlier_detection: None,
             backends,
         }],
         clients: vec![ClientGroup {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: [&str; 4] = ["clients", "routing", "site", "backends"];
 
 /// Files that extend a part with a concept of their own: (file, part).
-const EXTENSIONS: [(&str, &str); 1] = [("codel", "backends")];
+const EXTENSIONS: [(&str, &str); 2] = [("codel", "backends"), ("outlier", "site")];
 
 /// The engine's other files: the event loop and what steers the parts.
 const OTHERS: [&str; 5] = ["mod", "build", "ids", "timeline", "paced"];

@@ -170,6 +170,15 @@ def test_controlled_delay_queues_from_a_profile_key():
         drainstorm.run(TINY, set=['sites[0].backends[0].discipline={ kind = "codel", target = "1s" }'])
 
 
+def test_outlier_detection_from_a_profile_key():
+    od = 'sites[0].outlier_detection={ consecutive_errors = 2, base_ejection = "5s" }'
+    r = drainstorm.run(TINY, set=[od], balancers=["least-conn"])
+    assert r.summary["runs"][0]["summary"]["verdict"] in {"absorbed", "degraded", "collapsed", "metastable"}
+    assert "consecutive_errors = 2" in drainstorm.show(TINY, set=[od])
+    with pytest.raises(drainstorm.DrainstormError, match="max_ejection_percent"):
+        drainstorm.run(TINY, set=['sites[0].outlier_detection={ max_ejection_percent = 101 }'])
+
+
 def test_the_2026_aws_retry_mode_as_a_preset():
     r = drainstorm.run(TINY, policies=["aws-standard", "aws-standard-2026"], balancers=["least-conn"])
     assert [x["policy"] for x in r.summary["runs"]] == ["aws-standard", "aws-standard-2026"]

@@ -20,6 +20,10 @@
 //! | [`Maglev`] | O(1): one table read | near-perfect balance; little disruption | Eisenbud et al., NSDI 2016 |
 //! | [`BoundedLoad`] | O(1) expected | no backend above ⌈(1+ε)·mean⌉ in flight | Mirrokni, Thorup, Zadimoghaddam, SODA 2018 |
 //!
+//! [`OutlierDetector`] says which backends to eject for answering with
+//! errors (Envoy's consecutive-errors outlier detection), to apply as
+//! weights of 0.
+//!
 //! Which backends each of many clients connects to is subsetting:
 //! [`deterministic_subset`] (the SRE book's: balanced, reshuffled by any
 //! change) and [`random_subset`] (gRPC A68's rendezvous hashing: stable,
@@ -53,6 +57,7 @@ mod local;
 mod local_counts;
 mod maglev;
 mod members;
+mod outlier;
 mod p2c;
 mod peak_ewma;
 mod pool;
@@ -70,6 +75,7 @@ pub use self::least_conn::{LeastConn, LeastConnScan};
 pub use self::least_request::{LeastRequest, LeastRequestParams, LeastRequestPicks, MAX_CHOICES};
 pub use self::local::LocalHandle;
 pub use self::maglev::{Maglev, MaglevParams, MaglevTable};
+pub use self::outlier::{OutlierDetector, OutlierParams};
 pub use self::p2c::{PowerOfTwo, TwoChoices};
 pub use self::peak_ewma::{PeakEwma, PeakEwmaParams, PeakEwmaPicks, peak_ewma_update};
 pub use self::pool::{Cursor, Handle, Pool, Snapshot, Strategy};

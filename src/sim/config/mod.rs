@@ -16,6 +16,7 @@ use crate::time::{SimDuration, SimTime};
 mod action;
 mod clients;
 mod discipline;
+mod outlier;
 mod recorder;
 mod router;
 mod site;
@@ -27,6 +28,7 @@ pub use self::clients::{
     ClientGroup, CurvePoint, DEFAULT_INSTANCES_MAX, KeyDist, RetrySpec, Workload,
 };
 pub use self::discipline::QueueDiscipline;
+pub use self::outlier::OutlierDetection;
 pub use self::recorder::RecorderConfig;
 pub use self::router::{HealthCheckConfig, RouterConfig, RouterMode};
 pub use self::site::{BackendGroup, LbScaling, ServiceTime, SiteConfig};

@@ -9,6 +9,7 @@ use crate::time::SimDuration;
 
 use super::MAX_RATE;
 use super::discipline::QueueDiscipline;
+use super::outlier::OutlierDetection;
 use super::validate::{check_params, finite_in};
 
 /// One site: its load balancer and its backends.
@@ -48,6 +49,10 @@ pub struct SiteConfig {
     /// cloud load balancer scales its capacity: with lag. `None`: fixed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scaling: Option<LbScaling>,
+    /// Eject backends that answer with errors in a row (Envoy's outlier
+    /// detection). `None`: off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outlier_detection: Option<OutlierDetection>,
     /// Groups of identical backends.
     pub backends: Vec<BackendGroup>,
 }
@@ -82,6 +87,7 @@ impl SiteConfig {
             max_new_per_sec: None,
             accept_backlog: 0,
             scaling: None,
+            outlier_detection: None,
             backends,
         }
     }
@@ -325,6 +331,9 @@ impl SiteConfig {
                 ));
             };
             sc.validate(&format!("{path}.scaling"), base)?;
+        }
+        if let Some(od) = &self.outlier_detection {
+            od.validate(&format!("{path}.outlier_detection"))?;
         }
         if self.backends.is_empty() {
             return Err(SimError::invalid(

@@ -64,6 +64,10 @@ pub(super) struct BackendState {
     pub(super) discipline: QueueDiscipline,
     /// When its queue last held no live job (controlled delay only).
     pub(super) last_empty: u64,
+    /// Taken out of its balancer by outlier detection.
+    pub(super) ejected: bool,
+    /// Its site detects outliers: its answers go to `answers`.
+    pub(super) watched: bool,
 }
 
 impl BackendState {
@@ -86,6 +90,8 @@ impl BackendState {
             hash_key,
             discipline: group.discipline,
             last_empty: 0,
+            ejected: false,
+            watched: false,
         }
     }
 }
@@ -114,6 +120,9 @@ impl Simulation {
             // Under controlled delay, expired jobs hold no place.
             && !self.make_room(b)
         {
+            if self.backends[b as usize].watched {
+                self.answers.push((b, false));
+            }
             return None;
         }
         let service = self.service_draw(self.backends[b as usize].service, id, attempt);
@@ -310,6 +319,9 @@ impl Simulation {
                     req.id.draws(),
                     u64::from(req.state.attempts),
                 )) <= fail_p;
+            if self.backends[b as usize].watched {
+                self.answers.push((b, !failed));
+            }
             if failed {
                 self.recorder.current.errors += 1;
                 Some(Reply::Attempt(owner, Outcome::Failure(Pushback::None)))

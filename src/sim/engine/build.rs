@@ -102,7 +102,9 @@ impl Simulation {
             for g in &s.backends {
                 for _ in 0..g.count {
                     let key = hash_keys.next().expect("one key per backend");
-                    backends.push(BackendState::new(i as u32, g, key));
+                    let mut backend = BackendState::new(i as u32, g, key);
+                    backend.watched = s.outlier_detection.is_some();
+                    backends.push(backend);
                 }
             }
             let plugged = balancers
@@ -160,6 +162,7 @@ impl Simulation {
             jobs: Vec::new(),
             free_jobs: Vec::new(),
             shed: Vec::new(),
+            answers: Vec::new(),
             accepting: Vec::new(),
             free_accepting: Vec::new(),
             router,

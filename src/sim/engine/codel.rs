@@ -161,6 +161,9 @@ impl Simulation {
         let s = self.backends[b as usize].site as usize;
         self.sites[s].queued -= 1;
         self.free_jobs.push(j);
+        if !probe && self.backends[b as usize].watched {
+            self.answers.push((b, false));
+        }
         let waits = if probe {
             self.sites[owner as usize].probe_pending == Some(token)
         } else {

@@ -33,6 +33,7 @@ mod build;
 mod clients;
 mod codel;
 mod ids;
+mod outlier;
 mod paced;
 mod routing;
 mod site;
@@ -181,6 +182,9 @@ pub struct Simulation {
     /// delivered by a `Shed` event at the same instant, once the event
     /// that shed them is done.
     shed: Vec<Reply>,
+    /// Answers of backends whose sites detect outliers, for the event loop
+    /// to hand to them: (backend, whether it was not an error).
+    answers: Vec<(u32, bool)>,
     accepting: Vec<Accepting>,
     free_accepting: Vec<u32>,
     router: Box<dyn Balancer>,
@@ -391,6 +395,8 @@ impl Simulation {
                 in_flight: s.in_flight,
                 busy: s.busy,
                 queued: s.queued,
+                ejected: s.outliers.as_ref().map_or(0, |od| od.ejected() as u32),
+                ejections: s.ejections,
             })
             .collect()
     }
@@ -651,6 +657,9 @@ impl Simulation {
             Ev::BackendSlowStart(s) => self.on_backend_slow_start(s),
             Ev::Paced(token) => self.on_paced(token),
             Ev::Shed => self.deliver_shed(),
+        }
+        if !self.answers.is_empty() {
+            self.detect_outliers();
         }
     }
 

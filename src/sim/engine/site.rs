@@ -91,6 +91,10 @@ pub(super) struct Site {
     pub(super) cold_factor: f64,
     pub(super) probe_seq: u32,
     pub(super) probe_pending: Option<u32>,
+    /// Its outlier detection, if configured.
+    pub(super) outliers: Option<crate::balancer::OutlierDetector>,
+    /// Backends it ejected, over the run.
+    pub(super) ejections: u64,
 }
 
 impl Site {
@@ -126,6 +130,10 @@ pub struct SiteView {
     pub busy: u32,
     /// Queued attempts.
     pub queued: u32,
+    /// Backends its outlier detection holds out now.
+    pub ejected: u32,
+    /// Ejections its outlier detection made, over the run.
+    pub ejections: u64,
 }
 
 /// The members of a site's balancer: its backends at their weights in
@@ -134,7 +142,8 @@ pub(super) fn site_backends(backends: &[BackendState], first: u32, n: u32) -> Ve
     (0..n)
         .map(|i| {
             let b = &backends[(first + i) as usize];
-            Backend::new(i, b.weight).with_hash_key(b.hash_key)
+            let weight = if b.ejected { 0 } else { b.weight };
+            Backend::new(i, weight).with_hash_key(b.hash_key)
         })
         .collect()
 }
@@ -230,6 +239,13 @@ impl Site {
             cold_factor: 1.0,
             probe_seq: 0,
             probe_pending: None,
+            outliers: match &config.outlier_detection {
+                Some(od) => Some(
+                    crate::balancer::OutlierDetector::new(n as usize, od.params()).map_err(wrap)?,
+                ),
+                None => None,
+            },
+            ejections: 0,
         };
         site.set_rate(config.max_new_per_sec.unwrap_or(0.0));
         Ok(site)

@@ -1,0 +1,106 @@
+//! A site load balancer's outlier detection in runs: bad backends go out,
+//! come back when their time is up, and never more of them at once than
+//! the share allows.
+
+use drainstorm::sim::{
+    BackendGroup, OutlierDetection, ServiceTime, SimConfig, SimError, Simulation, SiteConfig,
+    Workload,
+};
+use drainstorm::time::{SimDuration, SimTime};
+
+/// One site of ten backends, `bad` of which fail every request they
+/// serve; clients retry once at once (no budget), 300 requests/s for
+/// `seconds`.
+fn scenario(bad: u32, od: Option<OutlierDetection>, seconds: u64) -> SimConfig {
+    let service = ServiceTime::Exponential {
+        mean: SimDuration::from_millis(10),
+    };
+    let group = |count| BackendGroup {
+        queue: 16,
+        ..BackendGroup::new(count, service)
+    };
+    let mut groups = vec![group(10 - bad)];
+    if bad > 0 {
+        groups.push(BackendGroup {
+            fail_probability: 1.0,
+            ..group(bad)
+        });
+    }
+    let mut c = SimConfig::example();
+    c.duration = SimDuration::from_secs(seconds);
+    c.sites = vec![SiteConfig {
+        outlier_detection: od,
+        ..SiteConfig::new("only", groups)
+    }];
+    c.clients[0].workload = Workload::open(300.0);
+    c
+}
+
+fn od(consecutive_errors: u32, base: u64, percent: u32) -> OutlierDetection {
+    let mut od = OutlierDetection::default();
+    od.consecutive_errors = consecutive_errors;
+    od.base_ejection = SimDuration::from_secs(base);
+    od.max_ejection = SimDuration::from_secs(10 * base);
+    od.max_ejection_percent = percent;
+    od
+}
+
+#[test]
+fn a_backend_that_fails_everything_is_ejected_and_errors_fall() {
+    let run = |od| {
+        let mut sim = Simulation::new(scenario(1, od, 120)).unwrap();
+        sim.run();
+        let errors: u64 = sim.recorder().series().iter().map(|i| i.errors).sum();
+        (errors, sim.sites()[0].ejections)
+    };
+    let (errors_without, none) = run(None);
+    let (errors_with, ejections) = run(Some(od(5, 30, 10)));
+    assert_eq!(none, 0);
+    // Ejected for 30 s, then 60 s, then 90 s: brought back twice in two
+    // minutes, each time failing five more answers.
+    assert!((2..=4).contains(&ejections), "{ejections} ejections");
+    assert!(
+        errors_with * 20 < errors_without,
+        "{errors_with} errors with outlier detection, {errors_without} without"
+    );
+}
+
+#[test]
+fn no_more_backends_are_out_at_once_than_the_share_allows() {
+    // Three bad backends of ten; 20 % allows two out at once.
+    let mut sim = Simulation::new(scenario(3, Some(od(2, 5, 20)), 60)).unwrap();
+    let mut most = 0;
+    for t in 1..=600 {
+        sim.run_until(SimTime::from_millis(100 * t));
+        most = most.max(sim.sites()[0].ejected);
+    }
+    assert_eq!(most, 2);
+    assert!(sim.sites()[0].ejections >= 4);
+}
+
+#[test]
+fn healthy_backends_are_never_ejected_and_runs_stay_the_same() {
+    // Nothing fails: outlier detection changes nothing, to the counter.
+    let plain = {
+        let mut sim = Simulation::new(scenario(0, None, 30)).unwrap();
+        sim.run();
+        format!("{:?}", sim.summary())
+    };
+    let mut sim = Simulation::new(scenario(0, Some(od(1, 30, 100)), 30)).unwrap();
+    sim.run();
+    assert_eq!(sim.sites()[0].ejections, 0);
+    assert_eq!(format!("{:?}", sim.summary()), plain);
+}
+
+#[test]
+fn out_of_range_settings_are_refused_by_key() {
+    let mut bad = od(5, 30, 10);
+    bad.max_ejection = SimDuration::from_secs(10);
+    let err = Simulation::new(scenario(1, Some(bad), 10)).err().unwrap();
+    assert!(matches!(err, SimError::Invalid { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("sites[0].outlier_detection.max_ejection"),
+        "{err}"
+    );
+}
