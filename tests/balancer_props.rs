@@ -388,7 +388,10 @@ proptest! {
             prop_assert!(od.ejected() <= allowed);
             for (i, &u) in until.iter().enumerate() {
                 prop_assert_eq!(od.is_ejected(i), u != 0);
+                prop_assert_eq!(od.ejected_until(i), (u != 0).then_some(u));
             }
+            let next = until.iter().copied().filter(|&u| u != 0).min();
+            prop_assert_eq!(od.next_release(), next);
         }
     }
 

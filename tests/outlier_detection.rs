@@ -19,7 +19,10 @@ fn scenario(bad: u32, od: Option<OutlierDetection>, seconds: u64) -> SimConfig {
         queue: 16,
         ..BackendGroup::new(count, service)
     };
-    let mut groups = vec![group(10 - bad)];
+    let mut groups = Vec::new();
+    if bad < 10 {
+        groups.push(group(10 - bad));
+    }
     if bad > 0 {
         groups.push(BackendGroup {
             fail_probability: 1.0,
@@ -76,6 +79,29 @@ fn no_more_backends_are_out_at_once_than_the_share_allows() {
     }
     assert_eq!(most, 2);
     assert!(sim.sites()[0].ejections >= 4);
+}
+
+#[test]
+fn backends_come_back_on_time_even_when_every_one_is_out() {
+    // Every backend fails; all may be out at once. With none left the
+    // site answers nothing, so only the ejections' own ends bring the
+    // backends back: at 5 s, then 10 s after their second ejection, ...
+    let mut sim = Simulation::new(scenario(10, Some(od(1, 5, 100)), 40)).unwrap();
+    sim.run_until(SimTime::from_millis(2_000));
+    assert_eq!(sim.sites()[0].ejected, 10);
+    sim.run_until(SimTime::from_millis(5_500));
+    assert!(
+        sim.sites()[0].ejections > 10,
+        "{}",
+        sim.sites()[0].ejections
+    );
+    sim.run();
+    // Ejected at about 0, 5, 15 and 30 s: four times each.
+    assert!(
+        sim.sites()[0].ejections >= 30,
+        "{}",
+        sim.sites()[0].ejections
+    );
 }
 
 #[test]

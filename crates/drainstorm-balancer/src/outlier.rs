@@ -190,6 +190,19 @@ impl OutlierDetector {
         released
     }
 
+    /// When the earliest ejection ends, if any backend is ejected: when to
+    /// call [`release`](Self::release) next.
+    pub fn next_release(&self) -> Option<u64> {
+        (self.next_release != u64::MAX).then_some(self.next_release)
+    }
+
+    /// When `backend`'s ejection ends, if it is ejected.
+    pub fn ejected_until(&self, backend: usize) -> Option<u64> {
+        self.hosts
+            .get(backend)
+            .and_then(|h| (h.until != 0).then_some(h.until))
+    }
+
     /// Whether `backend` is ejected.
     pub fn is_ejected(&self, backend: usize) -> bool {
         self.hosts.get(backend).is_some_and(|h| h.until != 0)

@@ -95,6 +95,9 @@ enum Ev {
     Shed,
     /// Load balancers that scale adjust their accept rate (every second).
     Scale,
+    /// A site's outlier detection brings back the backends whose
+    /// ejection is over (site).
+    OutlierRelease(u32),
 }
 
 type Entry = super::queue::Entry<Ev>;
@@ -657,6 +660,7 @@ impl Simulation {
             Ev::BackendSlowStart(s) => self.on_backend_slow_start(s),
             Ev::Paced(token) => self.on_paced(token),
             Ev::Shed => self.deliver_shed(),
+            Ev::OutlierRelease(s) => self.release_outliers(s),
         }
         if !self.answers.is_empty() {
             self.detect_outliers();

@@ -3,9 +3,11 @@
 //!
 //! The backends do not call up into their sites: they leave each answer
 //! in `answers` (only at sites that detect outliers), and the event loop
-//! hands them over after the event that produced them.
+//! hands them over after the event that produced them. An ejection's end
+//! is an event of its own, so a backend comes back on time even at a site
+//! whose every backend is out (and so answers nothing).
 
-use super::Simulation;
+use super::{Ev, Simulation};
 
 impl Simulation {
     /// Hands the backends' answers to their sites' outlier detection: an
@@ -26,18 +28,48 @@ impl Simulation {
             let first = site.first_backend;
             let released = od.release(now);
             let ejected = od.record((b - first) as usize, ok, now);
-            if !(released || ejected) {
-                continue;
+            if ejected {
+                site.ejections += 1;
+                let until = od
+                    .ejected_until((b - first) as usize)
+                    .expect("just ejected");
+                self.push(until, Ev::OutlierRelease(s));
             }
-            for i in 0..site.backends {
-                self.backends[(first + i) as usize].ejected = od.is_ejected(i as usize);
+            if released || ejected {
+                self.publish_ejections(s);
             }
-            site.ejections += u64::from(ejected);
-            self.publish_backends(s);
         }
         answers.clear();
         if self.answers.is_empty() {
             self.answers = answers;
         }
+    }
+
+    /// An ejection at site `s` is due to end: brings back every backend
+    /// whose time is up.
+    pub(super) fn release_outliers(&mut self, s: u32) {
+        let now = self.now;
+        let released = self.sites[s as usize]
+            .outliers
+            .as_mut()
+            .is_some_and(|od| od.release(now));
+        if released {
+            self.publish_ejections(s);
+        }
+    }
+
+    /// Marks site `s`'s backends ejected or not, as its detection says,
+    /// and publishes the weights in effect to its balancer.
+    fn publish_ejections(&mut self, s: u32) {
+        let site = &self.sites[s as usize];
+        let od = site
+            .outliers
+            .as_ref()
+            .expect("a site that detects outliers");
+        let first = site.first_backend;
+        for i in 0..site.backends {
+            self.backends[(first + i) as usize].ejected = od.is_ejected(i as usize);
+        }
+        self.publish_backends(s);
     }
 }
