@@ -112,7 +112,8 @@ impl Bias {
 ///   seed; more choices move it towards least connections (Mitzenmacher
 ///   2001; Envoy draws with replacement, this draws distinct backends, so
 ///   the strictly most loaded backend never takes a request while `n > 1`).
-///   Floyd's algorithm draws the set in exactly `choice_count` draws.
+///   Floyd's algorithm draws the set in `choice_count` draws, and one
+///   more turns it by a random offset so that ties favour no backend.
 /// - **Weights differ:** picks backend *i* with probability proportional
 ///   to its dynamic weight `wᵢ / (aᵢ + 1)^bias` ([`LeastRequestParams::effective_weight`]),
 ///   `aᵢ` its requests in flight: two passes over the active backends, O(n).

@@ -139,9 +139,10 @@ impl Latencies {
 /// the caller's own clock: the kernel reads no clock. A plain `finish`
 /// counts the request done and teaches nothing.
 ///
-/// Designed by Finagle ("Peak EWMA", Twitter, 2016) and used by linkerd
-/// and tower; in tower's benchmark it cut p99.9 from 857 ms (least-loaded
-/// P2C) to 105 ms.
+/// Finagle's design, described in linkerd's "Beyond Round Robin: Load
+/// Balancing for Latency" (2016), and tower's `PeakEwma`; tower's own
+/// benchmark reports p99.9 of 105 ms for it against 857 ms for
+/// least-loaded P2C.
 ///
 /// # Memory ordering
 ///
