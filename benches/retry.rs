@@ -1,13 +1,15 @@
 //! ns per retry decision: each jitter kind alone, a full policy with a
-//! budget and a breaker, and a client's retry limit (fixed or a budget). `cargo bench --bench retry`; figures in the README.
+//! budget and a breaker, a client's retry limit (fixed or a budget), and
+//! an adaptive concurrency limit's acquire and sample. `cargo bench --bench retry`; figures in the README.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use drainstorm::retry::{
-    Backoff, BreakerConfig, BreakerWindow, BudgetConfig, ClientLimits, Jitter, LimitsConfig,
-    Outcome, Policy, PolicyConfig, Pushback, RetryPolicy, SimDuration, SimTime,
+    AdaptiveLimit, AdaptiveLimiter, Backoff, BreakerConfig, BreakerWindow, BudgetConfig,
+    ClientLimits, Jitter, LimitsConfig, Outcome, Policy, PolicyConfig, Pushback, RetryPolicy,
+    SimDuration, SimTime,
 };
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -137,6 +139,33 @@ fn limits(c: &mut Criterion) {
     group.finish();
 }
 
+/// One attempt through an adaptive limit: `try_acquire`, then `complete`
+/// with a round trip that wanders between 10 and 40 ms (so each algorithm
+/// takes its growing and its shrinking branches) and a drop one time in 16,
+/// with the limit kept about full.
+fn adaptive(c: &mut Criterion) {
+    let mut group = c.benchmark_group("retry/adaptive");
+    for config in [
+        AdaptiveLimit::vegas(),
+        AdaptiveLimit::gradient2(),
+        AdaptiveLimit::aimd(),
+    ] {
+        let mut l = AdaptiveLimiter::new(config, 1);
+        group.bench_function(config.name(), |bench| {
+            bench.iter_custom(|iters| {
+                let start = Instant::now();
+                for i in 0..iters {
+                    let n = l.try_acquire().expect("each attempt is given back");
+                    let rtt = 10_000_000 + (i.wrapping_mul(0x9E37_79B9) % 30_000_000);
+                    l.complete(SimDuration(rtt), black_box(n.max(l.limit())), i % 16 == 0);
+                }
+                start.elapsed()
+            })
+        });
+    }
+    group.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_millis(300))
@@ -144,5 +173,5 @@ fn config() -> Criterion {
         .sample_size(20)
 }
 
-criterion_group! { name = benches; config = config(); targets = backoff, full_policy, limits }
+criterion_group! { name = benches; config = config(); targets = backoff, full_policy, limits, adaptive }
 criterion_main!(benches);

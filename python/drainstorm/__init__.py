@@ -32,6 +32,7 @@ from ._drainstorm import (
 )
 
 __all__ = [
+    "AdaptiveLimiter",
     "Balancer",
     "BoundedLoad",
     "DrainstormError",
@@ -274,6 +275,43 @@ for _cls, _name in [
     (PeakEwma, "PeakEwma"),
 ]:
     _cls.__name__ = _cls.__qualname__ = _name
+
+
+class AdaptiveLimiter:
+    """One client's adaptive limit on attempts in flight (Netflix's
+    concurrency-limits): ``AdaptiveLimiter("vegas")``,
+    ``AdaptiveLimiter("gradient2", min_limit=5)`` or ``AdaptiveLimiter("aimd")``
+    with the keys of a profile's ``limits.adaptive`` table. Call
+    ``try_acquire()`` before sending an attempt (``None``: do not send it),
+    then ``complete(rtt_seconds, in_flight, dropped=...)`` with what it
+    returned, or ``ignore()``."""
+
+    def __init__(self, algorithm: str, *, seed: int = 0, **params: Any):
+        self._l = _drainstorm.AdaptiveLimiter(
+            json.dumps({"algorithm": algorithm, **params}), seed=seed
+        )
+
+    def try_acquire(self) -> Optional[int]:
+        """The attempts in flight with this one, or ``None`` if the limit is full."""
+        return self._l.try_acquire()
+
+    def complete(self, rtt: float, in_flight: int, *, dropped: bool = False) -> None:
+        """An attempt ended after ``rtt`` seconds (``dropped``: timed out or refused)."""
+        self._l.complete(float(rtt), int(in_flight), dropped=bool(dropped))
+
+    def ignore(self) -> None:
+        """An attempt ended with nothing to learn from."""
+        self._l.ignore()
+
+    @property
+    def limit(self) -> int:
+        """The current limit."""
+        return self._l.limit
+
+    @property
+    def in_flight(self) -> int:
+        """Attempts in flight."""
+        return self._l.in_flight
 
 
 class Policy:

@@ -17,6 +17,7 @@ use drainstorm::profile::{Override, Profile, ProfileError};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod balancers;
+mod limiter;
 mod planning;
 mod policy;
 mod simulation;
@@ -181,6 +182,7 @@ fn _drainstorm(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<balancers::InFlight>()?;
     m.add_class::<policy::Policy>()?;
     m.add_class::<policy::Request>()?;
+    m.add_class::<limiter::AdaptiveLimiter>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

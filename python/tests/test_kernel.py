@@ -204,3 +204,32 @@ def test_pick_many_takes_numpy_arrays_and_agrees_with_pick():
     assert (lb.pick_many(np.arange(3)) == -1).all()
     with pytest.raises(drainstorm.DrainstormError):
         lb.pick_many_packed(b"123")
+
+
+def test_an_adaptive_limiter_falls_when_round_trips_grow():
+    from drainstorm import AdaptiveLimiter
+    lim = AdaptiveLimiter("gradient2", initial_limit=100, min_limit=10)
+    assert lim.limit == 100
+
+    def send(rtt):
+        n = lim.try_acquire()
+        assert n is not None
+        lim.complete(rtt, max(n, lim.limit))
+
+    for _ in range(50):
+        send(0.010)
+    grown = lim.limit
+    assert grown > 100
+    for _ in range(50):
+        send(0.100)
+    assert lim.limit < grown // 2
+    assert lim.in_flight == 0
+    # The limit is a hard cap on attempts in flight.
+    held = [lim.try_acquire() for _ in range(lim.limit + 5)]
+    assert held[-1] is None and held[lim.limit - 1] == lim.limit
+    with pytest.raises(drainstorm.DrainstormError, match="initial_limit"):
+        AdaptiveLimiter("aimd", initial_limit=5)
+    with pytest.raises(drainstorm.DrainstormError, match="unknown field"):
+        AdaptiveLimiter("vegas", min_limt=5)
+    with pytest.raises(drainstorm.DrainstormError, match="without an attempt"):
+        AdaptiveLimiter("vegas").ignore()

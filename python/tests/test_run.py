@@ -184,3 +184,12 @@ def test_the_2026_aws_retry_mode_as_a_preset():
     assert [x["policy"] for x in r.summary["runs"]] == ["aws-standard", "aws-standard-2026"]
     shown = drainstorm.show(TINY, set=['clients[0].retry="aws-standard-2026"'])
     assert "14 a retry (14 after a timeout)" in shown and "backoff 50ms" in shown
+
+
+def test_adaptive_concurrency_limits_from_a_profile_key():
+    vegas = 'clients[0].retry={ max_attempts = 2, backoff = { kind = "immediate" }, limits = { adaptive = { algorithm = "vegas" } } }'
+    r = drainstorm.run(TINY, set=[vegas], balancers=["least-conn"])
+    assert r.summary["runs"][0]["summary"]["verdict"] in {"absorbed", "degraded", "collapsed", "metastable"}
+    assert 'algorithm = "vegas"' in drainstorm.show(TINY, set=[vegas])
+    with pytest.raises(drainstorm.DrainstormError, match="limits.adaptive.smoothing"):
+        drainstorm.run(TINY, set=[vegas.replace('"vegas"', '"vegas", smoothing = 2.0')])

@@ -23,6 +23,8 @@ pub(crate) enum Stream {
     Probe = 8,
     Router = 9,
     Instance = 10,
+    /// Each client instance's adaptive concurrency limit (Vegas's probes).
+    Limits = 11,
 }
 
 /// SplitMix64's finaliser: a bijection of `u64` with full avalanche.

@@ -116,6 +116,9 @@ impl fmt::Display for PolicyConfig {
                 )?,
                 None => write!(f, "{} retries", part(l.max_retries))?,
             }
+            if let Some(a) = &l.adaptive {
+                write!(f, ", and {a}")?;
+            }
         }
         if self.honour_pushback {
             f.write_str("; pushback honoured")?;

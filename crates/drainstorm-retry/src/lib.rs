@@ -27,6 +27,7 @@
 //! assert_eq!(attempts, 4);
 //! ```
 
+mod adaptive;
 mod backoff;
 mod breaker;
 mod budget;
@@ -40,6 +41,7 @@ mod throttle;
 pub mod time;
 mod window;
 
+pub use self::adaptive::{AdaptiveLimit, AdaptiveLimiter, AimdLimit, Gradient2Limit, VegasLimit};
 pub use self::backoff::{Backoff, Exponential, Jitter};
 pub use self::breaker::{BreakerConfig, BreakerState, BreakerWindow, CircuitBreaker};
 pub use self::budget::{Budget, RatioBudget, RetryQuota, TokenBucket};

@@ -22,6 +22,9 @@
 //!   `min_retry_concurrency`. Defaults 20 % and 3. A fixed `max_retries`
 //!   is either too tight for a busy client or too loose for a quiet one;
 //!   the budget follows the client's own load.
+//! - `adaptive`: a limit on attempts in flight that each instance learns
+//!   from its round trips (Netflix concurrency-limits' Vegas, Gradient2 or
+//!   AIMD; see [`AdaptiveLimit`]).
 //!
 //! A request that meets a full limit is not queued: it fails at once
 //! (Envoy answers 503 with `x-envoy-overloaded`), and the simulator counts
@@ -36,6 +39,9 @@
 //! limits.retry_done();
 //! assert!(limits.try_retry());
 //! ```
+
+use super::adaptive::{AdaptiveLimit, AdaptiveLimiter};
+use super::time::SimDuration;
 
 /// The thresholds (`None`: no limit).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -67,6 +73,13 @@ pub struct LimitsConfig {
         serde(default, skip_serializing_if = "Option::is_none")
     )]
     pub retry_budget: Option<RetryBudgetLimit>,
+    /// An adaptive limit on attempts in flight (Netflix's Vegas, Gradient2
+    /// or AIMD; see [`AdaptiveLimit`]), each instance learning its own.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub adaptive: Option<AdaptiveLimit>,
 }
 
 impl LimitsConfig {
@@ -76,6 +89,7 @@ impl LimitsConfig {
         max_pending_requests: Some(1024),
         max_retries: Some(3),
         retry_budget: None,
+        adaptive: None,
     };
 
     /// Envoy's defaults with its retry budget in place of `max_retries`:
@@ -162,6 +176,7 @@ pub struct ClientLimits {
     requests: u32,
     pending: u32,
     retries: u32,
+    adaptive: Option<AdaptiveLimiter>,
 }
 
 fn take(count: &mut u32, max: Option<u32>) -> bool {
@@ -175,8 +190,16 @@ fn take(count: &mut u32, max: Option<u32>) -> bool {
 impl ClientLimits {
     /// Counters at zero under `config`.
     pub fn new(config: LimitsConfig) -> Self {
+        Self::seeded(config, 0)
+    }
+
+    /// Counters at zero under `config`; `seed` drives the adaptive
+    /// limit's random draws (Vegas's probe jitter), so that instances
+    /// built from different seeds do not probe in step.
+    pub fn seeded(config: LimitsConfig, seed: u64) -> Self {
         Self {
             config,
+            adaptive: config.adaptive.map(|a| AdaptiveLimiter::new(a, seed)),
             ..Self::default()
         }
     }
@@ -226,6 +249,43 @@ impl ClientLimits {
         self.retries = self.retries.saturating_sub(1);
     }
 
+    /// Counts an attempt about to be sent against the adaptive limit:
+    /// `Some(n)` with `n` the attempts in flight with it (0 without an
+    /// adaptive limit), or `None` if the limit is full. Match a `Some(n)`
+    /// with `n > 0` by [`attempt_done`](Self::attempt_done) or
+    /// [`attempt_ignored`](Self::attempt_ignored).
+    #[inline]
+    pub fn try_attempt(&mut self) -> Option<u32> {
+        match &mut self.adaptive {
+            Some(a) => a.try_acquire(),
+            None => Some(0),
+        }
+    }
+
+    /// An attempt counted by [`try_attempt`](Self::try_attempt) ended
+    /// after `rtt`; `dropped`: it failed for a reason that signals
+    /// overload.
+    #[inline]
+    pub fn attempt_done(&mut self, rtt: SimDuration, in_flight: u32, dropped: bool) {
+        if let Some(a) = &mut self.adaptive {
+            a.complete(rtt, in_flight, dropped);
+        }
+    }
+
+    /// An attempt counted by [`try_attempt`](Self::try_attempt) ended with
+    /// nothing to learn from (the request was abandoned before it).
+    #[inline]
+    pub fn attempt_ignored(&mut self) {
+        if let Some(a) = &mut self.adaptive {
+            a.ignore();
+        }
+    }
+
+    /// The adaptive limit, if the thresholds set one.
+    pub fn adaptive(&self) -> Option<&AdaptiveLimiter> {
+        self.adaptive.as_ref()
+    }
+
     /// Requests outstanding.
     pub fn requests(&self) -> u32 {
         self.requests
@@ -263,6 +323,7 @@ mod tests {
             max_pending_requests: Some(1),
             max_retries: Some(0),
             retry_budget: None,
+            adaptive: None,
         });
         assert!(!l.try_retry(), "0 forbids retries");
         assert!(l.try_pend() && !l.try_pend());

@@ -350,6 +350,9 @@ impl Policy {
                 return Err(RetryConfigError::new(name, 0, "at least 1, or unset"));
             }
         }
+        if let Some(a) = &config.limits.adaptive {
+            a.validate()?;
+        }
         if let Some(b) = &config.limits.retry_budget {
             check_range(
                 "limits.retry_budget.budget_percent",

@@ -128,6 +128,7 @@ impl Simulation {
         site_draw.set(sites.iter().map(|s| s.published));
 
         let arrivals_seed = stream_seed(seed, Stream::Arrivals);
+        let limits_seed = stream_seed(seed, Stream::Limits);
         let mut groups = Vec::with_capacity(config.clients.len());
         for (i, g) in config.clients.iter().enumerate() {
             let custom = policies
@@ -135,8 +136,10 @@ impl Simulation {
                 .position(|(name, _)| *name == g.name)
                 .map(|k| policies.swap_remove(k).1);
             let dns = config.router.dns_ttl > crate::time::SimDuration::ZERO;
-            groups.push(Group::build(i, g, custom, arrivals_seed, dns));
+            let seeds = (arrivals_seed, limits_seed);
+            groups.push(Group::build(i, g, custom, seeds, dns));
         }
+        let adaptive_limits = groups.iter().any(|g| g.adaptive);
 
         let interval = config.recorder.interval.0;
         let mut sim = Simulation {
@@ -158,6 +161,8 @@ impl Simulation {
             groups,
             requests: Vec::new(),
             live: Vec::new(),
+            held: Vec::new(),
+            adaptive_limits,
             free_requests: Vec::new(),
             jobs: Vec::new(),
             free_jobs: Vec::new(),

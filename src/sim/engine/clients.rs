@@ -14,11 +14,11 @@ use std::collections::VecDeque;
 use super::*;
 use crate::retry::{
     ClientLimits, Decision, Outcome, Population, Pushback, Refusal, RequestState, RetryPolicy,
-    SimTime,
+    SimDuration, SimTime,
 };
 use crate::sim::arrivals::{ArrivalSource, KeySampler, RateCurve};
 use crate::sim::config::{ClientGroup, Workload};
-use crate::sim::random::{LazySplitMix, SplitMix, draw, unit_open};
+use crate::sim::random::{LazySplitMix, SplitMix, draw, of_group, unit_open};
 
 /// A request's attempt token and whether its client waits on the attempt,
 /// as one word: `token | WAITING`. Tokens are even; every attempt and the
@@ -122,6 +122,9 @@ pub(super) struct Group {
     /// one shared entry when the policy sets no limit (an unlimited
     /// counter never refuses, so sharing it changes nothing).
     pub(super) limits: Vec<ClientLimits>,
+    /// Whether the limits include an adaptive one (attempts then record
+    /// when they were sent, for its round trips).
+    pub(super) adaptive: bool,
     pub(super) source: Option<ArrivalSource>,
     /// The next arrival's (time, sequence): arrivals are a lane of their
     /// own, outside the queue.
@@ -147,14 +150,15 @@ pub(super) enum PolicySource {
 
 impl Group {
     /// Client group `index` of the configuration, `config`, with its
-    /// arrivals drawn from `arrivals_seed`, under `custom` policies (a
+    /// arrivals drawn from `seeds.0` and its instances' adaptive limits
+    /// from `seeds.1`, under `custom` policies (a
     /// host's) or its configured one; `dns`: whether its instances keep
     /// the router's answers (a TTL above zero).
     pub(super) fn build(
         index: usize,
         config: &ClientGroup,
         custom: Option<PolicySource>,
-        arrivals_seed: u64,
+        (arrivals_seed, limits_seed): (u64, u64),
         dns: bool,
     ) -> Self {
         let instances = config.instance_count();
@@ -181,11 +185,15 @@ impl Group {
         };
         // Each instance keeps its own answer (when answers are kept).
         let dns_entries = if dns { instances as usize } else { 0 };
-        let limits = ClientLimits::new(resolved.limits);
         let limits = if resolved.limits.is_unlimited() {
-            vec![limits]
+            vec![ClientLimits::new(resolved.limits)]
         } else {
-            vec![limits; instances as usize]
+            (0..instances)
+                .map(|k| {
+                    let seed = draw(limits_seed, of_group(index as u64, u64::from(k)), 0);
+                    ClientLimits::seeded(resolved.limits, seed)
+                })
+                .collect()
         };
         Group {
             policy,
@@ -195,6 +203,7 @@ impl Group {
                 Workload::Open { .. } => 0,
             },
             limits,
+            adaptive: resolved.limits.adaptive.is_some(),
             source,
             next_arrival: None,
             timeouts: VecDeque::new(),
@@ -321,6 +330,7 @@ impl Simulation {
                     retrying: false,
                 });
                 self.live.push(0);
+                self.held.push((0, 0));
                 self.requests.len() as u32 - 1
             }
         };
@@ -333,6 +343,14 @@ impl Simulation {
         let req = &self.requests[r as usize];
         let (g, key, id, attempt, instance) =
             (req.group, req.key, req.id, req.state.attempts, req.instance);
+        if self.adaptive_limits && self.groups[g as usize].adaptive {
+            // The instance's adaptive limit decides whether it is sent.
+            let Some(n) = self.groups[g as usize].limits(instance).try_attempt() else {
+                self.recorder.overflow(attempt - 1);
+                return self.free_request(r);
+            };
+            self.held[r as usize] = (now, n);
+        }
         self.recorder.current.attempts += 1;
         if attempt > 1 {
             self.recorder.current.retries += 1;
@@ -397,6 +415,17 @@ impl Simulation {
         self.live[r as usize] &= !WAITING;
         let req = &mut self.requests[r as usize];
         let (g, instance) = (req.group, req.instance);
+        if self.adaptive_limits && self.groups[g as usize].adaptive {
+            let (sent, n) = std::mem::take(&mut self.held[r as usize]);
+            if n > 0 {
+                // A timeout or a refusal is a drop; an answer is a sample.
+                let dropped = !matches!(outcome, Outcome::Success);
+                let rtt = SimDuration(now.0 - sent);
+                let limits = self.groups[g as usize].limits(instance);
+                limits.attempt_done(rtt, n, dropped);
+            }
+        }
+        let req = &mut self.requests[r as usize];
         if req.retrying {
             // The outcome of a retry attempt: the retry is over.
             req.retrying = false;
@@ -452,6 +481,9 @@ impl Simulation {
         let req = &mut self.requests[r as usize];
         let (g, client, id) = (req.group, req.client, req.id);
         let limits = self.groups[g as usize].limits(req.instance);
+        if self.adaptive_limits && std::mem::take(&mut self.held[r as usize].1) > 0 {
+            limits.attempt_ignored();
+        }
         if std::mem::take(&mut req.retrying) {
             limits.retry_done();
         }

@@ -178,6 +178,12 @@ pub struct Simulation {
     /// Per request: its token, `| WAITING` while its client waits on the
     /// current attempt.
     live: Vec<u32>,
+    /// Per request, in groups with an adaptive concurrency limit: when its
+    /// current attempt was sent and the attempts its instance had in
+    /// flight with it (0: the attempt holds no place in the limit).
+    held: Vec<(u64, u32)>,
+    /// Whether any group has an adaptive limit (`held` is used only then).
+    adaptive_limits: bool,
     free_requests: Vec<u32>,
     jobs: Vec<Job>,
     free_jobs: Vec<u32>,
@@ -434,8 +440,10 @@ impl Simulation {
 
     /// The counters that enforce instance `instance` of client group
     /// `group`'s limits ([`LimitsConfig`](crate::retry::LimitsConfig)):
-    /// requests, pending attempts and retries it holds now. `None` if the
-    /// group's policy sets no limit (nothing is counted then) or there is
+    /// requests, pending attempts and retries it holds now, and its
+    /// adaptive limit with the attempts in flight against it
+    /// ([`ClientLimits::adaptive`](crate::retry::ClientLimits::adaptive)).
+    /// `None` if the group's policy sets no limit (nothing is counted then) or there is
     /// no such instance.
     pub fn client_limits(
         &self,
