@@ -244,6 +244,7 @@ fn outliers(c: &mut Criterion) {
         base_ejection_ns: 1_000,
         max_ejection_ns: 10_000,
         max_ejection_percent: 10,
+        ..OutlierParams::default()
     };
     for (name, every) in [("all-ok", u64::MAX), ("one-in-ten-errors", 10)] {
         let mut od = OutlierDetector::new(64, params).unwrap();
@@ -257,6 +258,24 @@ fn outliers(c: &mut Criterion) {
             })
         });
     }
+    // A sweep over 64 backends with 200 answers each, one of them failing
+    // half: success rate and failure percentage both enforced.
+    let mut sweeping = OutlierParams::default();
+    sweeping.failure_percentage.enforcing = 100;
+    group.bench_function("sweep", |bench| {
+        bench.iter_batched_ref(
+            || {
+                let mut od = OutlierDetector::new(64, sweeping).unwrap();
+                for t in 0..200u64 * 64 {
+                    let b = (t % 64) as usize;
+                    od.record(b, b != 7 || t % 2 == 0, t);
+                }
+                od
+            },
+            |od| black_box(od.sweep(1 << 40)),
+            criterion::BatchSize::SmallInput,
+        )
+    });
     group.finish();
 }
 

@@ -3,9 +3,10 @@
 use std::collections::HashMap;
 
 use drainstorm::balancer::{
-    Backend, BackendId, Balancer, BoundedLoad, LeastConn, LeastRequest, LeastRequestParams, Maglev,
-    OutlierDetector, OutlierParams, PeakEwma, PeakEwmaParams, PowerOfTwo, Ring, SmoothWrr,
-    deterministic_subset, mix64, peak_ewma_update, random_subset,
+    Backend, BackendId, Balancer, BoundedLoad, FailurePercentageParams, LeastConn, LeastRequest,
+    LeastRequestParams, Maglev, OutlierDetector, OutlierParams, PeakEwma, PeakEwmaParams,
+    PowerOfTwo, Ring, SmoothWrr, SuccessRateParams, deterministic_subset, mix64, peak_ewma_update,
+    random_subset,
 };
 use proptest::prelude::*;
 
@@ -347,48 +348,110 @@ proptest! {
         n in 1usize..40,
         percent in 0u32..=100,
         consecutive in 1u32..5,
-        answers in prop::collection::vec((0usize..40, prop::bool::weighted(0.3), 0u64..3_000), 1..600),
+        sr in (1u32..6, 1u32..12, 0u32..3000, prop::bool::ANY),
+        fp in (0u32..=100, 1u32..6, 1u32..12, prop::bool::ANY),
+        answers in prop::collection::vec(
+            (0usize..40, prop::bool::weighted(0.3), 0u64..3_000, prop::bool::weighted(0.05)),
+            1..600,
+        ),
     ) {
         let params = OutlierParams {
             consecutive_errors: consecutive,
             base_ejection_ns: 1_000,
             max_ejection_ns: 3_500,
             max_ejection_percent: percent,
+            success_rate: SuccessRateParams {
+                minimum_hosts: sr.0,
+                request_volume: sr.1,
+                stdev_factor: sr.2,
+                enforcing: if sr.3 { 100 } else { 0 },
+            },
+            failure_percentage: FailurePercentageParams {
+                threshold: fp.0,
+                minimum_hosts: fp.1,
+                request_volume: fp.2,
+                enforcing: if fp.3 { 100 } else { 0 },
+            },
+            ..OutlierParams::default()
         };
         let mut od = OutlierDetector::new(n, params).unwrap();
         let allowed = (n * percent as usize / 100).max(1);
         prop_assert_eq!(od.allowed(), allowed);
-        // A reference: per backend, errors in a row, times ejected, until.
+        // A reference: per backend, errors in a row, its multiplier, until,
+        // and the answers and errors since the last sweep.
         let mut errors = vec![0u32; n];
         let mut times = vec![0u64; n];
         let mut until = vec![0u64; n];
+        let mut seen = vec![(0u32, 0u32); n];
         let mut now = 0u64;
-        for (b, ok, step) in answers {
+        let eject = |i: usize, now: u64, times: &mut [u64], until: &mut [u64], errors: &mut [u32]| {
+            if until[i] != 0 || until.iter().filter(|&&u| u != 0).count() >= allowed {
+                return false;
+            }
+            times[i] += 1;
+            until[i] = now + (1_000 * times[i]).min(3_500);
+            errors[i] = 0;
+            true
+        };
+        for (b, ok, step, sweep) in answers {
             now += step;
             od.release(now);
             for u in until.iter_mut() {
                 if *u != 0 && *u <= now { *u = 0; }
             }
-            let b = b % n;
-            let ejected = od.record(b, ok, now);
-            let out = until.iter().filter(|&&u| u != 0).count();
-            let expect = if ok {
-                errors[b] = 0;
-                false
+            if sweep {
+                for i in 0..n {
+                    if until[i] == 0 { times[i] = times[i].saturating_sub(1); }
+                }
+                let mut expect = Vec::new();
+                let rates: Vec<(usize, f64)> = (0..n)
+                    .filter(|&i| sr.3 && until[i] == 0 && seen[i].0 >= sr.1)
+                    .map(|i| (i, 100.0 * f64::from(seen[i].0 - seen[i].1) / f64::from(seen[i].0)))
+                    .collect();
+                if sr.3 && rates.len() >= sr.0 as usize {
+                    let k = rates.len() as f64;
+                    let mean = rates.iter().map(|r| r.1).sum::<f64>() / k;
+                    let var = rates.iter().map(|r| (r.1 - mean).powi(2)).sum::<f64>() / k;
+                    let floor = mean - f64::from(sr.2) / 1000.0 * var.sqrt();
+                    for (i, rate) in rates {
+                        if rate < floor && eject(i, now, &mut times, &mut until, &mut errors) {
+                            expect.push(i);
+                        }
+                    }
+                }
+                let enough = |i: usize, until: &[u64]| until[i] == 0 && seen[i].0 >= fp.2;
+                if fp.3 && (0..n).filter(|&i| enough(i, &until)).count() >= fp.1 as usize {
+                    for (i, &(answered, failed)) in seen.iter().enumerate() {
+                        if enough(i, &until)
+                            && u64::from(failed) * 100 >= u64::from(fp.0) * u64::from(answered)
+                            && eject(i, now, &mut times, &mut until, &mut errors)
+                        {
+                            expect.push(i);
+                        }
+                    }
+                }
+                expect.sort_unstable();
+                prop_assert_eq!(od.sweep(now), expect);
+                seen.iter_mut().for_each(|s| *s = (0, 0));
             } else {
-                errors[b] += 1;
-                until[b] == 0 && errors[b] >= consecutive && out < allowed
-            };
-            prop_assert_eq!(ejected, expect);
-            if expect {
-                times[b] += 1;
-                until[b] = now + (1_000 * times[b]).min(3_500);
-                errors[b] = 0;
+                let b = b % n;
+                let ejected = od.record(b, ok, now);
+                seen[b].0 += 1;
+                let expect = if ok {
+                    errors[b] = 0;
+                    false
+                } else {
+                    seen[b].1 += 1;
+                    errors[b] += 1;
+                    errors[b] >= consecutive && eject(b, now, &mut times, &mut until, &mut errors)
+                };
+                prop_assert_eq!(ejected, expect);
             }
             prop_assert!(od.ejected() <= allowed);
             for (i, &u) in until.iter().enumerate() {
                 prop_assert_eq!(od.is_ejected(i), u != 0);
                 prop_assert_eq!(od.ejected_until(i), (u != 0).then_some(u));
+                prop_assert_eq!(u64::from(od.multiplier(i)), times[i]);
             }
             let next = until.iter().copied().filter(|&u| u != 0).min();
             prop_assert_eq!(od.next_release(), next);

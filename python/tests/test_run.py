@@ -174,9 +174,13 @@ def test_outlier_detection_from_a_profile_key():
     od = 'sites[0].outlier_detection={ consecutive_errors = 2, base_ejection = "5s" }'
     r = drainstorm.run(TINY, set=[od], balancers=["least-conn"])
     assert r.summary["runs"][0]["summary"]["verdict"] in {"absorbed", "degraded", "collapsed", "metastable"}
-    assert "consecutive_errors = 2" in drainstorm.show(TINY, set=[od])
+    shown = drainstorm.show(TINY, set=[od])
+    assert "consecutive_errors = 2" in shown
+    assert "success_rate_stdev_factor = 1900" in shown and "enforcing_failure_percentage = 0" in shown
     with pytest.raises(drainstorm.DrainstormError, match="max_ejection_percent"):
         drainstorm.run(TINY, set=['sites[0].outlier_detection={ max_ejection_percent = 101 }'])
+    with pytest.raises(drainstorm.DrainstormError, match="success_rate_request_volume"):
+        drainstorm.run(TINY, set=['sites[0].outlier_detection={ success_rate_request_volume = 0 }'])
 
 
 def test_the_2026_aws_retry_mode_as_a_preset():

@@ -75,7 +75,9 @@ pub use self::least_conn::{LeastConn, LeastConnScan};
 pub use self::least_request::{LeastRequest, LeastRequestParams, LeastRequestPicks, MAX_CHOICES};
 pub use self::local::LocalHandle;
 pub use self::maglev::{Maglev, MaglevParams, MaglevTable};
-pub use self::outlier::{OutlierDetector, OutlierParams};
+pub use self::outlier::{
+    FailurePercentageParams, OutlierDetector, OutlierParams, SuccessRateParams,
+};
 pub use self::p2c::{PowerOfTwo, TwoChoices};
 pub use self::peak_ewma::{PeakEwma, PeakEwmaParams, PeakEwmaPicks, peak_ewma_update};
 pub use self::pool::{Cursor, Handle, Pool, Snapshot, Strategy};

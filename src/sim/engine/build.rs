@@ -218,6 +218,11 @@ impl Simulation {
                 self.push(h.interval.0 * (s + 1) / n, Ev::Probe(s as u32));
             }
         }
+        for s in 0..self.sites.len() {
+            if let Some(od) = &self.sites[s].outliers {
+                self.push(od.params().interval_ns, Ev::OutlierSweep(s as u32));
+            }
+        }
         if self.sites.iter().any(|s| s.scaling.is_some()) {
             self.push(SCALE_TICK, Ev::Scale);
         }

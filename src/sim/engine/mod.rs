@@ -98,6 +98,8 @@ enum Ev {
     /// A site's outlier detection brings back the backends whose
     /// ejection is over (site).
     OutlierRelease(u32),
+    /// A site's outlier detection sweeps its interval's answers (site).
+    OutlierSweep(u32),
 }
 
 type Entry = super::queue::Entry<Ev>;
@@ -669,6 +671,7 @@ impl Simulation {
             Ev::Paced(token) => self.on_paced(token),
             Ev::Shed => self.deliver_shed(),
             Ev::OutlierRelease(s) => self.release_outliers(s),
+            Ev::OutlierSweep(s) => self.sweep_outliers(s),
         }
         if !self.answers.is_empty() {
             self.detect_outliers();

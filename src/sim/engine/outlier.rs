@@ -5,7 +5,8 @@
 //! in `answers` (only at sites that detect outliers), and the event loop
 //! hands them over after the event that produced them. An ejection's end
 //! is an event of its own, so a backend comes back on time even at a site
-//! whose every backend is out (and so answers nothing).
+//! whose every backend is out (and so answers nothing); so is each
+//! interval's sweep (success rate, failure percentage, multipliers).
 
 use super::{Ev, Simulation};
 
@@ -56,6 +57,31 @@ impl Simulation {
         if released {
             self.publish_ejections(s);
         }
+    }
+
+    /// Site `s`'s interval is over: its detection sweeps the interval's
+    /// answers, and the next sweep is scheduled.
+    pub(super) fn sweep_outliers(&mut self, s: u32) {
+        let now = self.now;
+        let site = &mut self.sites[s as usize];
+        let Some(od) = site.outliers.as_mut() else {
+            return;
+        };
+        let released = od.release(now);
+        let ejected = od.sweep(now);
+        let interval = od.params().interval_ns;
+        let untils: Vec<u64> = ejected
+            .iter()
+            .filter_map(|&i| od.ejected_until(i))
+            .collect();
+        site.ejections += ejected.len() as u64;
+        for until in untils {
+            self.push(until, Ev::OutlierRelease(s));
+        }
+        if released || !ejected.is_empty() {
+            self.publish_ejections(s);
+        }
+        self.push(now + interval, Ev::OutlierSweep(s));
     }
 
     /// Marks site `s`'s backends ejected or not, as its detection says,

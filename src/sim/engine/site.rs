@@ -241,7 +241,12 @@ impl Site {
             probe_pending: None,
             outliers: match &config.outlier_detection {
                 Some(od) => Some(
-                    crate::balancer::OutlierDetector::new(n as usize, od.params()).map_err(wrap)?,
+                    crate::balancer::OutlierDetector::seeded(
+                        n as usize,
+                        od.params(),
+                        mix(seed ^ 0x0d),
+                    )
+                    .map_err(wrap)?,
                 ),
                 None => None,
             },
