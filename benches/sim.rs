@@ -38,20 +38,16 @@ fn scenario(seconds: u64, balancer: BalancerKind) -> SimConfig {
 fn scenario_keys(seconds: u64, balancer: BalancerKind, keys: KeyDist) -> SimConfig {
     let ms = SimDuration::from_millis;
     let site = |i: usize| SiteConfig {
-        name: format!("dc{i}"),
-        weight: None,
         balancer,
-        balancer_params: Default::default(),
         max_in_flight: Some(16 * 40),
-        max_new_per_sec: None,
-        accept_backlog: 0,
-        scaling: None,
-        outlier_detection: None,
-        backends: vec![BackendGroup {
-            slots: 4,
-            queue: 32,
-            ..BackendGroup::new(16, ServiceTime::Exponential { mean: ms(20) })
-        }],
+        ..SiteConfig::new(
+            &format!("dc{i}"),
+            vec![BackendGroup {
+                slots: 4,
+                queue: 32,
+                ..BackendGroup::new(16, ServiceTime::Exponential { mean: ms(20) })
+            }],
+        )
     };
     // Capacity: 4 sites × 16 backends × 4 slots / 20 ms = 12 800/s.
     let retry = PolicyConfig {

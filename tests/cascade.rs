@@ -49,11 +49,7 @@ fn backoff_and_budget() -> PolicyConfig {
 /// timeout, 3 failures eject, 2 successes return.
 fn drain(retry: PolicyConfig, ramp: SimDuration) -> SimConfig {
     let site = |i: usize| SiteConfig {
-        name: format!("dc{}", i + 1),
-        weight: None,
         balancer: BalancerKind::LeastConn,
-        balancer_params: Default::default(),
-        max_in_flight: None,
         max_new_per_sec: Some(672.0),
         accept_backlog: 1000,
         scaling: Some(LbScaling {
@@ -61,12 +57,14 @@ fn drain(retry: PolicyConfig, ramp: SimDuration) -> SimConfig {
             headroom: 1.2,
             growth: 0.01,
         }),
-        outlier_detection: None,
-        backends: vec![BackendGroup {
-            slots: 2,
-            queue: 40,
-            ..BackendGroup::new(8, ServiceTime::Exponential { mean: ms(20) })
-        }],
+        ..SiteConfig::new(
+            &format!("dc{}", i + 1),
+            vec![BackendGroup {
+                slots: 2,
+                queue: 40,
+                ..BackendGroup::new(8, ServiceTime::Exponential { mean: ms(20) })
+            }],
+        )
     };
     SimConfig {
         seed: 1,

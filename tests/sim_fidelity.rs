@@ -30,16 +30,8 @@ fn single_site(
         seed: 20260122,
         duration,
         sites: vec![SiteConfig {
-            name: "only".into(),
-            weight: None,
             balancer,
-            balancer_params: Default::default(),
-            max_in_flight: None,
-            max_new_per_sec: None,
-            accept_backlog: 0,
-            scaling: None,
-            outlier_detection: None,
-            backends,
+            ..SiteConfig::new("only", backends)
         }],
         clients: vec![ClientGroup {
             name: "poisson".into(),

@@ -14,7 +14,11 @@ use std::path::{Path, PathBuf};
 const LAYERS: [&str; 4] = ["clients", "routing", "site", "backends"];
 
 /// Files that extend a part with a concept of their own: (file, part).
-const EXTENSIONS: [(&str, &str); 2] = [("codel", "backends"), ("outlier", "site")];
+const EXTENSIONS: [(&str, &str); 3] = [
+    ("codel", "backends"),
+    ("outlier", "site"),
+    ("autoscale", "site"),
+];
 
 /// The engine's other files: the event loop and what steers the parts.
 const OTHERS: [&str; 5] = ["mod", "build", "ids", "timeline", "paced"];

@@ -197,3 +197,12 @@ def test_adaptive_concurrency_limits_from_a_profile_key():
     assert 'algorithm = "vegas"' in drainstorm.show(TINY, set=[vegas])
     with pytest.raises(drainstorm.DrainstormError, match="limits.adaptive.smoothing"):
         drainstorm.run(TINY, set=[vegas.replace('"vegas"', '"vegas", smoothing = 2.0')])
+
+
+def test_backend_autoscaling_from_a_profile_key():
+    scale = 'sites[0].autoscaling={ initial = 2, target_utilisation = 0.5, lag = "5s" }'
+    r = drainstorm.run(TINY, set=[scale], balancers=["least-conn"])
+    assert r.summary["runs"][0]["summary"]["verdict"] in {"absorbed", "degraded", "collapsed", "metastable"}
+    assert "target_utilisation = 0.5" in drainstorm.show(TINY, set=[scale])
+    with pytest.raises(drainstorm.DrainstormError, match="autoscaling.initial"):
+        drainstorm.run(TINY, set=['sites[0].autoscaling={ initial = 99, target_utilisation = 0.5 }'])

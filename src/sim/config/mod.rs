@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::time::{SimDuration, SimTime};
 
 mod action;
+mod autoscaling;
 mod clients;
 mod discipline;
 mod outlier;
@@ -23,6 +24,7 @@ mod site;
 mod validate;
 
 pub use self::action::{Action, TimedAction};
+pub use self::autoscaling::Autoscaling;
 pub(crate) use self::clients::validate_curve;
 pub use self::clients::{
     ClientGroup, CurvePoint, DEFAULT_INSTANCES_MAX, KeyDist, RetrySpec, Workload,

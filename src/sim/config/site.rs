@@ -8,6 +8,7 @@ use crate::sim::error::SimError;
 use crate::time::SimDuration;
 
 use super::MAX_RATE;
+use super::autoscaling::Autoscaling;
 use super::discipline::QueueDiscipline;
 use super::outlier::OutlierDetection;
 use super::validate::{check_params, finite_in};
@@ -53,6 +54,11 @@ pub struct SiteConfig {
     /// detection). `None`: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outlier_detection: Option<OutlierDetection>,
+    /// Whether the site runs only as many of its backends as its load
+    /// needs, adding them with a boot lag (a target-tracking autoscaler).
+    /// `None`: every backend is in service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<Autoscaling>,
     /// Groups of identical backends.
     pub backends: Vec<BackendGroup>,
 }
@@ -88,6 +94,7 @@ impl SiteConfig {
             accept_backlog: 0,
             scaling: None,
             outlier_detection: None,
+            autoscaling: None,
             backends,
         }
     }
@@ -334,6 +341,9 @@ impl SiteConfig {
         }
         if let Some(od) = &self.outlier_detection {
             od.validate(&format!("{path}.outlier_detection"))?;
+        }
+        if let Some(a) = &self.autoscaling {
+            a.validate(&format!("{path}.autoscaling"), self.backend_count())?;
         }
         if self.backends.is_empty() {
             return Err(SimError::invalid(

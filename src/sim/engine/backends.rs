@@ -68,6 +68,8 @@ pub(super) struct BackendState {
     pub(super) ejected: bool,
     /// Its site detects outliers: its answers go to `answers`.
     pub(super) watched: bool,
+    /// Out of its balancer, standing by for its site's autoscaler.
+    pub(super) standby: bool,
 }
 
 impl BackendState {
@@ -92,6 +94,7 @@ impl BackendState {
             last_empty: 0,
             ejected: false,
             watched: false,
+            standby: false,
         }
     }
 }

@@ -99,11 +99,13 @@ impl Simulation {
         for (i, s) in config.sites.iter().enumerate() {
             let first = backends.len() as u32;
             let mut hash_keys = s.backend_hash_keys().into_iter();
+            let in_service = s.autoscaling.map_or(u32::MAX, |a| a.initial);
             for g in &s.backends {
                 for _ in 0..g.count {
                     let key = hash_keys.next().expect("one key per backend");
                     let mut backend = BackendState::new(i as u32, g, key);
                     backend.watched = s.outlier_detection.is_some();
+                    backend.standby = backends.len() as u32 - first >= in_service;
                     backends.push(backend);
                 }
             }
@@ -221,6 +223,9 @@ impl Simulation {
         for s in 0..self.sites.len() {
             if let Some(od) = &self.sites[s].outliers {
                 self.push(od.params().interval_ns, Ev::OutlierSweep(s as u32));
+            }
+            if let Some(a) = &self.sites[s].autoscaler {
+                self.push(a.config.interval.0, Ev::Autoscale(s as u32));
             }
         }
         if self.sites.iter().any(|s| s.scaling.is_some()) {

@@ -28,6 +28,7 @@
 
 use std::collections::VecDeque;
 
+mod autoscale;
 mod backends;
 mod build;
 mod clients;
@@ -100,6 +101,10 @@ enum Ev {
     OutlierRelease(u32),
     /// A site's outlier detection sweeps its interval's answers (site).
     OutlierSweep(u32),
+    /// A site's autoscaler measures its interval (site).
+    Autoscale(u32),
+    /// Backends a site's autoscaler started have booted (site).
+    BackendsBooted(u32),
 }
 
 type Entry = super::queue::Entry<Ev>;
@@ -408,6 +413,8 @@ impl Simulation {
                 queued: s.queued,
                 ejected: s.outliers.as_ref().map_or(0, |od| od.ejected() as u32),
                 ejections: s.ejections,
+                in_service: s.autoscaler.as_ref().map_or(s.backends, |a| a.in_service),
+                booting: s.autoscaler.as_ref().map_or(0, |a| a.booting()),
             })
             .collect()
     }
@@ -672,6 +679,8 @@ impl Simulation {
             Ev::Shed => self.deliver_shed(),
             Ev::OutlierRelease(s) => self.release_outliers(s),
             Ev::OutlierSweep(s) => self.sweep_outliers(s),
+            Ev::Autoscale(s) => self.on_autoscale(s),
+            Ev::BackendsBooted(s) => self.on_backends_booted(s),
         }
         if !self.answers.is_empty() {
             self.detect_outliers();

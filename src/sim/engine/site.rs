@@ -72,6 +72,8 @@ pub(super) struct Site {
     pub(super) last: u64,
     pub(super) area_in_flight: u128,
     pub(super) area_busy: u128,
+    /// Busy slot-time over the run (ns), for the autoscaler.
+    pub(super) busy_total: u128,
     pub(super) area_queue: u128,
     pub(super) admitted: u64,
     pub(super) rejected: u64,
@@ -95,6 +97,8 @@ pub(super) struct Site {
     pub(super) outliers: Option<crate::balancer::OutlierDetector>,
     /// Backends it ejected, over the run.
     pub(super) ejections: u64,
+    /// Its backend autoscaler, if configured.
+    pub(super) autoscaler: Option<super::autoscale::Autoscaler>,
 }
 
 impl Site {
@@ -104,6 +108,7 @@ impl Site {
         if dt != 0 {
             self.area_in_flight += u128::from(self.in_flight) * dt;
             self.area_busy += u128::from(self.busy) * dt;
+            self.busy_total += u128::from(self.busy) * dt;
             self.area_queue += u128::from(self.queued) * dt;
             self.last = now;
         }
@@ -134,6 +139,10 @@ pub struct SiteView {
     pub ejected: u32,
     /// Ejections its outlier detection made, over the run.
     pub ejections: u64,
+    /// Backends its autoscaler has in service (all of them without one).
+    pub in_service: u32,
+    /// Backends its autoscaler is booting.
+    pub booting: u32,
 }
 
 /// The members of a site's balancer: its backends at their weights in
@@ -142,7 +151,7 @@ pub(super) fn site_backends(backends: &[BackendState], first: u32, n: u32) -> Ve
     (0..n)
         .map(|i| {
             let b = &backends[(first + i) as usize];
-            let weight = if b.ejected { 0 } else { b.weight };
+            let weight = if b.ejected || b.standby { 0 } else { b.weight };
             Backend::new(i, weight).with_hash_key(b.hash_key)
         })
         .collect()
@@ -223,6 +232,7 @@ impl Site {
             last: 0,
             area_in_flight: 0,
             area_busy: 0,
+            busy_total: 0,
             area_queue: 0,
             admitted: 0,
             rejected: 0,
@@ -251,6 +261,9 @@ impl Site {
                 None => None,
             },
             ejections: 0,
+            autoscaler: config
+                .autoscaling
+                .map(|a| super::autoscale::Autoscaler::new(a, n)),
         };
         site.set_rate(config.max_new_per_sec.unwrap_or(0.0));
         Ok(site)
