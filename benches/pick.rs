@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use drainstorm::balancer::{
     Backend, BackendId, Balancer, BalancerKind, BoundedLoad, LeastConn, LeastRequest,
-    LeastRequestParams, Maglev, OutlierDetector, OutlierParams, PeakEwma, Picker, PowerOfTwo, Ring,
-    SmoothWrr, deterministic_subset, mix64, random_subset,
+    LeastRequestParams, Maglev, OrcaParams, OrcaWeights, OutlierDetector, OutlierParams, PeakEwma,
+    Picker, PowerOfTwo, Ring, SmoothWrr, deterministic_subset, mix64, random_subset,
 };
 
 const SIZES: [usize; 3] = [8, 64, 1024];
@@ -237,6 +237,23 @@ fn subsets(c: &mut Criterion) {
 /// Outlier detection's bookkeeping per answer, 64 backends: answers
 /// that are all fine, and one in ten an error (ejections and releases
 /// come and go: 2 errors in a row eject for 1 µs of the answers' clock).
+/// One update of backend-reported weights over 64 backends: 64 reports,
+/// then the scaled weights (what a site does once per update period).
+fn orca(c: &mut Criterion) {
+    let mut w = OrcaWeights::new(64, OrcaParams::default()).unwrap();
+    let mut t = 0u64;
+    c.bench_function("orca/64/update", |bench| {
+        bench.iter(|| {
+            t += 1_000_000_000;
+            for i in 0..64u64 {
+                let util = 0.2 + (mix64(t ^ i) % 700) as f64 / 1000.0;
+                w.report(i as usize, 50.0 + i as f64, (i % 3) as f64, util, t);
+            }
+            black_box(w.weights(t, 100))
+        })
+    });
+}
+
 fn outliers(c: &mut Criterion) {
     let mut group = c.benchmark_group("outlier/64");
     let params = OutlierParams {
@@ -444,5 +461,5 @@ fn config() -> Criterion {
         .sample_size(20)
 }
 
-criterion_group! { name = benches; config = config(); targets = single_thread, least_request, observe, subsets, outliers, shared_scaling, thread_scaling, rebuild }
+criterion_group! { name = benches; config = config(); targets = single_thread, least_request, observe, subsets, outliers, orca, shared_scaling, thread_scaling, rebuild }
 criterion_main!(benches);

@@ -4,9 +4,9 @@ use std::collections::HashMap;
 
 use drainstorm::balancer::{
     Backend, BackendId, Balancer, BoundedLoad, FailurePercentageParams, LeastConn, LeastRequest,
-    LeastRequestParams, Maglev, OutlierDetector, OutlierParams, PeakEwma, PeakEwmaParams,
-    PowerOfTwo, Ring, SmoothWrr, SuccessRateParams, deterministic_subset, mix64, peak_ewma_update,
-    random_subset,
+    LeastRequestParams, Maglev, OrcaParams, OrcaWeights, OutlierDetector, OutlierParams, PeakEwma,
+    PeakEwmaParams, PowerOfTwo, Ring, SmoothWrr, SuccessRateParams, deterministic_subset, mix64,
+    peak_ewma_update, random_subset,
 };
 use proptest::prelude::*;
 
@@ -455,6 +455,54 @@ proptest! {
             }
             let next = until.iter().copied().filter(|&u| u != 0).min();
             prop_assert_eq!(od.next_release(), next);
+        }
+    }
+
+    #[test]
+    fn reported_weights_follow_grpcs_formula_and_keep_their_order(
+        reports in prop::collection::vec(
+            (0usize..12, 0.0f64..500.0, 0.0f64..50.0, 0.0f64..2.0, 0u64..40),
+            1..80,
+        ),
+        max in 1u32..1000,
+    ) {
+        const S: u64 = 1_000_000_000;
+        let n = 12;
+        let mut w = OrcaWeights::new(n, OrcaParams::default()).unwrap();
+        // A reference: per backend, its weight and first and last report.
+        let mut reference: Vec<Option<(f64, u64, u64)>> = vec![None; n];
+        let mut now = 0u64;
+        for (b, qps, eps, util, step) in reports {
+            now += step * S;
+            let used = w.report(b, qps, eps, util, now);
+            prop_assert_eq!(used, qps > 0.0 && util > 0.0);
+            if used {
+                let weight = qps / (util + eps / qps);
+                let since = match reference[b] {
+                    Some((_, since, last)) if now - last <= 180 * S => since,
+                    _ => now,
+                };
+                reference[b] = Some((weight, since, now));
+            }
+            let valid: Vec<Option<f64>> = reference
+                .iter()
+                .map(|r| r.and_then(|(w, since, last)| {
+                    (now - last <= 180 * S && now - since >= 10 * S).then_some(w)
+                }))
+                .collect();
+            for (i, v) in valid.iter().enumerate() {
+                prop_assert_eq!(w.weight(i, now), *v);
+            }
+            let table = w.weights(now, max);
+            prop_assert!(table.iter().all(|&x| (1..=max).contains(&x)));
+            // A larger valid weight never scales to a smaller whole one.
+            for i in 0..n {
+                for j in 0..n {
+                    if let (Some(a), Some(b)) = (valid[i], valid[j]) && a > b {
+                        prop_assert!(table[i] >= table[j]);
+                    }
+                }
+            }
         }
     }
 

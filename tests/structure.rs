@@ -14,10 +14,11 @@ use std::path::{Path, PathBuf};
 const LAYERS: [&str; 4] = ["clients", "routing", "site", "backends"];
 
 /// Files that extend a part with a concept of their own: (file, part).
-const EXTENSIONS: [(&str, &str); 3] = [
+const EXTENSIONS: [(&str, &str); 4] = [
     ("codel", "backends"),
     ("outlier", "site"),
     ("autoscale", "site"),
+    ("orca", "site"),
 ];
 
 /// The engine's other files: the event loop and what steers the parts.

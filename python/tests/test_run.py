@@ -206,3 +206,12 @@ def test_backend_autoscaling_from_a_profile_key():
     assert "target_utilisation = 0.5" in drainstorm.show(TINY, set=[scale])
     with pytest.raises(drainstorm.DrainstormError, match="autoscaling.initial"):
         drainstorm.run(TINY, set=['sites[0].autoscaling={ initial = 99, target_utilisation = 0.5 }'])
+
+
+def test_backend_reported_weights_from_a_profile_key():
+    orca = 'sites[0].orca={ blackout_period = "2s" }'
+    r = drainstorm.run(TINY, set=[orca], balancers=["smooth-wrr"])
+    assert r.summary["runs"][0]["summary"]["verdict"] in {"absorbed", "degraded", "collapsed", "metastable"}
+    assert 'blackout_period = "2s"' in drainstorm.show(TINY, set=[orca])
+    with pytest.raises(drainstorm.DrainstormError, match="orca.update_period"):
+        drainstorm.run(TINY, set=['sites[0].orca={ update_period = "0s" }'])

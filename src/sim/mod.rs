@@ -98,8 +98,9 @@ pub use self::batch::{RunResult, run_batch, run_batch_streaming, run_batch_with}
 pub use self::config::{
     Action, Autoscaling, BackendGroup, ClientGroup, CurvePoint, DEFAULT_INSTANCES_MAX,
     HealthCheckConfig, KeyDist, LbScaling, MAX_BACKENDS_TOTAL, MAX_CLIENTS, MAX_INTERVALS,
-    MAX_RATE, MAX_SERVER_PLACES, MAX_SITES, OutlierDetection, QueueDiscipline, RecorderConfig,
-    RetrySpec, RouterConfig, RouterMode, ServiceTime, SimConfig, SiteConfig, TimedAction, Workload,
+    MAX_RATE, MAX_SERVER_PLACES, MAX_SITES, Orca, OutlierDetection, QueueDiscipline,
+    RecorderConfig, RetrySpec, RouterConfig, RouterMode, ServiceTime, SimConfig, SiteConfig,
+    TimedAction, Workload,
 };
 pub use self::engine::{Simulation, SimulationBuilder, SiteView};
 pub use self::error::SimError;

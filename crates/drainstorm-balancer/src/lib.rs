@@ -57,6 +57,7 @@ mod local;
 mod local_counts;
 mod maglev;
 mod members;
+mod orca;
 mod outlier;
 mod p2c;
 mod peak_ewma;
@@ -75,6 +76,7 @@ pub use self::least_conn::{LeastConn, LeastConnScan};
 pub use self::least_request::{LeastRequest, LeastRequestParams, LeastRequestPicks, MAX_CHOICES};
 pub use self::local::LocalHandle;
 pub use self::maglev::{Maglev, MaglevParams, MaglevTable};
+pub use self::orca::{OrcaParams, OrcaWeights};
 pub use self::outlier::{
     FailurePercentageParams, OutlierDetector, OutlierParams, SuccessRateParams,
 };

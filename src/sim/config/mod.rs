@@ -17,6 +17,7 @@ mod action;
 mod autoscaling;
 mod clients;
 mod discipline;
+mod orca;
 mod outlier;
 mod recorder;
 mod router;
@@ -30,6 +31,7 @@ pub use self::clients::{
     ClientGroup, CurvePoint, DEFAULT_INSTANCES_MAX, KeyDist, RetrySpec, Workload,
 };
 pub use self::discipline::QueueDiscipline;
+pub use self::orca::Orca;
 pub use self::outlier::OutlierDetection;
 pub use self::recorder::RecorderConfig;
 pub use self::router::{HealthCheckConfig, RouterConfig, RouterMode};

@@ -10,6 +10,7 @@ use crate::time::SimDuration;
 use super::MAX_RATE;
 use super::autoscaling::Autoscaling;
 use super::discipline::QueueDiscipline;
+use super::orca::Orca;
 use super::outlier::OutlierDetection;
 use super::validate::{check_params, finite_in};
 
@@ -54,6 +55,11 @@ pub struct SiteConfig {
     /// detection). `None`: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outlier_detection: Option<OutlierDetection>,
+    /// Weigh backends by what they report: their answers, errors and
+    /// utilisation (gRPC's weighted round robin over ORCA reports).
+    /// `None`: the configured weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orca: Option<Orca>,
     /// Whether the site runs only as many of its backends as its load
     /// needs, adding them with a boot lag (a target-tracking autoscaler).
     /// `None`: every backend is in service.
@@ -94,6 +100,7 @@ impl SiteConfig {
             accept_backlog: 0,
             scaling: None,
             outlier_detection: None,
+            orca: None,
             autoscaling: None,
             backends,
         }
@@ -341,6 +348,9 @@ impl SiteConfig {
         }
         if let Some(od) = &self.outlier_detection {
             od.validate(&format!("{path}.outlier_detection"))?;
+        }
+        if let Some(o) = &self.orca {
+            o.validate(&format!("{path}.orca"))?;
         }
         if let Some(a) = &self.autoscaling {
             a.validate(&format!("{path}.autoscaling"), self.backend_count())?;

@@ -70,6 +70,15 @@ pub(super) struct BackendState {
     pub(super) watched: bool,
     /// Out of its balancer, standing by for its site's autoscaler.
     pub(super) standby: bool,
+    /// Its site weighs backends by their load reports: it counts what it
+    /// serves for the next one.
+    pub(super) reports: bool,
+    /// Since its last report: service time finished (ns), answers, errors.
+    pub(super) served_ns: u64,
+    pub(super) answered: u32,
+    pub(super) errors: u32,
+    /// Its weight from its reports (0: none yet; the configured one holds).
+    pub(super) orca_weight: u32,
 }
 
 impl BackendState {
@@ -95,6 +104,11 @@ impl BackendState {
             ejected: false,
             watched: false,
             standby: false,
+            reports: false,
+            served_ns: 0,
+            answered: 0,
+            errors: 0,
+            orca_weight: 0,
         }
     }
 }
@@ -301,6 +315,12 @@ impl Simulation {
         totals.server_sojourn_ns += u128::from(self.now - job.admitted);
         totals.server_wait_ns += u128::from(job.started - job.admitted);
         let probe = job.flags & PROBE != 0;
+        if self.orca && !probe && self.backends[b as usize].reports {
+            let service = self.jobs[j as usize].service;
+            let bk = &mut self.backends[b as usize];
+            bk.served_ns += service;
+            bk.answered += 1;
+        }
         self.release(j);
         let s = self.backends[b as usize].site as usize;
         self.backends[b as usize].busy -= 1;
@@ -324,6 +344,9 @@ impl Simulation {
                 )) <= fail_p;
             if self.backends[b as usize].watched {
                 self.answers.push((b, !failed));
+            }
+            if self.orca && failed && self.backends[b as usize].reports {
+                self.backends[b as usize].errors += 1;
             }
             if failed {
                 self.recorder.current.errors += 1;

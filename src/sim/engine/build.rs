@@ -105,6 +105,7 @@ impl Simulation {
                     let key = hash_keys.next().expect("one key per backend");
                     let mut backend = BackendState::new(i as u32, g, key);
                     backend.watched = s.outlier_detection.is_some();
+                    backend.reports = s.orca.is_some();
                     backend.standby = backends.len() as u32 - first >= in_service;
                     backends.push(backend);
                 }
@@ -165,6 +166,7 @@ impl Simulation {
             live: Vec::new(),
             held: Vec::new(),
             adaptive_limits,
+            orca: config.sites.iter().any(|s| s.orca.is_some()),
             free_requests: Vec::new(),
             jobs: Vec::new(),
             free_jobs: Vec::new(),
@@ -223,6 +225,9 @@ impl Simulation {
         for s in 0..self.sites.len() {
             if let Some(od) = &self.sites[s].outliers {
                 self.push(od.params().interval_ns, Ev::OutlierSweep(s as u32));
+            }
+            if let Some((_, period)) = &self.sites[s].orca {
+                self.push(*period, Ev::OrcaUpdate(s as u32));
             }
             if let Some(a) = &self.sites[s].autoscaler {
                 self.push(a.config.interval.0, Ev::Autoscale(s as u32));

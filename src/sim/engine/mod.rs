@@ -34,6 +34,7 @@ mod build;
 mod clients;
 mod codel;
 mod ids;
+mod orca;
 mod outlier;
 mod paced;
 mod routing;
@@ -105,6 +106,9 @@ enum Ev {
     Autoscale(u32),
     /// Backends a site's autoscaler started have booted (site).
     BackendsBooted(u32),
+    /// A site's backends report their load, and its balancer is reweighed
+    /// (site).
+    OrcaUpdate(u32),
 }
 
 type Entry = super::queue::Entry<Ev>;
@@ -191,6 +195,8 @@ pub struct Simulation {
     held: Vec<(u64, u32)>,
     /// Whether any group has an adaptive limit (`held` is used only then).
     adaptive_limits: bool,
+    /// Whether any site weighs its backends by their reports.
+    orca: bool,
     free_requests: Vec<u32>,
     jobs: Vec<Job>,
     free_jobs: Vec<u32>,
@@ -681,6 +687,7 @@ impl Simulation {
             Ev::OutlierSweep(s) => self.sweep_outliers(s),
             Ev::Autoscale(s) => self.on_autoscale(s),
             Ev::BackendsBooted(s) => self.on_backends_booted(s),
+            Ev::OrcaUpdate(s) => self.on_orca_update(s),
         }
         if !self.answers.is_empty() {
             self.detect_outliers();

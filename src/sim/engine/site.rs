@@ -99,6 +99,9 @@ pub(super) struct Site {
     pub(super) ejections: u64,
     /// Its backend autoscaler, if configured.
     pub(super) autoscaler: Option<super::autoscale::Autoscaler>,
+    /// Its backends' reported weights and the time between reports, if
+    /// configured.
+    pub(super) orca: Option<(crate::balancer::OrcaWeights, u64)>,
 }
 
 impl Site {
@@ -151,7 +154,13 @@ pub(super) fn site_backends(backends: &[BackendState], first: u32, n: u32) -> Ve
     (0..n)
         .map(|i| {
             let b = &backends[(first + i) as usize];
-            let weight = if b.ejected || b.standby { 0 } else { b.weight };
+            let weight = if b.ejected || b.standby || b.weight == 0 {
+                0
+            } else if b.orca_weight > 0 {
+                b.orca_weight
+            } else {
+                b.weight
+            };
             Backend::new(i, weight).with_hash_key(b.hash_key)
         })
         .collect()
@@ -264,6 +273,13 @@ impl Site {
             autoscaler: config
                 .autoscaling
                 .map(|a| super::autoscale::Autoscaler::new(a, n)),
+            orca: match &config.orca {
+                Some(o) => Some((
+                    crate::balancer::OrcaWeights::new(n as usize, o.params()).map_err(wrap)?,
+                    o.update_period.0,
+                )),
+                None => None,
+            },
         };
         site.set_rate(config.max_new_per_sec.unwrap_or(0.0));
         Ok(site)

@@ -1,0 +1,50 @@
+//! A site's backend-reported weights (ORCA): every update period each
+//! backend reports what it served, and the site's balancer is reweighed.
+//!
+//! Backends count their own work as they finish it (service time, answers,
+//! errors); the event loop's `OrcaUpdate` reads and resets the counts, as
+//! an out-of-band ORCA stream would report them.
+
+use super::{Ev, Simulation};
+
+/// The largest weight a report gives: weights are scaled to 1 ..= this.
+const MAX_WEIGHT: u32 = 100;
+
+impl Simulation {
+    /// Site `s`'s backends report the last period; its balancer gets the
+    /// weights in effect, and the next report is scheduled.
+    pub(super) fn on_orca_update(&mut self, s: u32) {
+        let now = self.now;
+        let site = &mut self.sites[s as usize];
+        let (first, n) = (site.first_backend, site.backends);
+        let Some((weights, period)) = site.orca.as_mut() else {
+            return;
+        };
+        let secs = *period as f64 / 1e9;
+        for i in 0..n {
+            let b = &mut self.backends[(first + i) as usize];
+            let qps = f64::from(b.answered) / secs;
+            let eps = f64::from(b.errors) / secs;
+            let utilization = b.served_ns as f64 / (f64::from(b.slots) * *period as f64);
+            weights.report(i as usize, qps, eps, utilization, now);
+            (b.served_ns, b.answered, b.errors) = (0, 0, 0);
+        }
+        // Until some backend has a weight, the configured ones hold.
+        let table = if (0..n as usize).any(|i| weights.weight(i, now).is_some()) {
+            weights.weights(now, MAX_WEIGHT)
+        } else {
+            vec![0; n as usize]
+        };
+        let next = now + *period;
+        let mut changed = false;
+        for (i, w) in table.into_iter().enumerate() {
+            let b = &mut self.backends[first as usize + i];
+            changed |= b.orca_weight != w;
+            b.orca_weight = w;
+        }
+        if changed {
+            self.publish_backends(s);
+        }
+        self.push(next, Ev::OrcaUpdate(s));
+    }
+}
