@@ -24,7 +24,7 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use drainstorm::balancer::{
     Backend, BackendId, Balancer, BalancerKind, BoundedLoad, LeastConn, LeastRequest,
     LeastRequestParams, Maglev, OrcaParams, OrcaWeights, OutlierDetector, OutlierParams, PeakEwma,
-    Picker, PowerOfTwo, Ring, SmoothWrr, deterministic_subset, mix64, random_subset,
+    Picker, PowerOfTwo, Ring, SmoothWrr, deterministic_subset, mix64, random_subset, zone_split,
 };
 
 const SIZES: [usize; 3] = [8, 64, 1024];
@@ -254,6 +254,17 @@ fn orca(c: &mut Criterion) {
     });
 }
 
+/// Envoy's zone split of one zone's traffic over 8 zones, the zone short
+/// of capacity (what a zone-aware router works out again when a site's
+/// weight moves).
+fn zones(c: &mut Criterion) {
+    let healthy = [1.0, 3.0, 2.0, 2.0, 4.0, 2.0, 2.0, 1.0];
+    let clients = [2.0; 8];
+    c.bench_function("zone/8/split", |bench| {
+        bench.iter(|| black_box(zone_split(black_box(0), &healthy, &clients)))
+    });
+}
+
 fn outliers(c: &mut Criterion) {
     let mut group = c.benchmark_group("outlier/64");
     let params = OutlierParams {
@@ -461,5 +472,5 @@ fn config() -> Criterion {
         .sample_size(20)
 }
 
-criterion_group! { name = benches; config = config(); targets = single_thread, least_request, observe, subsets, outliers, orca, shared_scaling, thread_scaling, rebuild }
+criterion_group! { name = benches; config = config(); targets = single_thread, least_request, observe, subsets, outliers, orca, zones, shared_scaling, thread_scaling, rebuild }
 criterion_main!(benches);

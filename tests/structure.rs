@@ -14,11 +14,12 @@ use std::path::{Path, PathBuf};
 const LAYERS: [&str; 4] = ["clients", "routing", "site", "backends"];
 
 /// Files that extend a part with a concept of their own: (file, part).
-const EXTENSIONS: [(&str, &str); 4] = [
+const EXTENSIONS: [(&str, &str); 5] = [
     ("codel", "backends"),
     ("outlier", "site"),
     ("autoscale", "site"),
     ("orca", "site"),
+    ("zones", "routing"),
 ];
 
 /// The engine's other files: the event loop and what steers the parts.

@@ -29,6 +29,7 @@ from ._drainstorm import (
     bundled,
     deterministic_subset,
     random_subset,
+    zone_split,
 )
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "bundled",
     "deterministic_subset",
     "random_subset",
+    "zone_split",
     "explain",
     "Explanation",
     "SweepResult",

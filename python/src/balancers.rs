@@ -227,3 +227,19 @@ pub fn random_subset(backends: Vec<u32>, client_seed: u64, size: usize) -> Vec<u
         .map(|id| id.0)
         .collect()
 }
+
+/// The share of zone `local`'s traffic each zone receives under Envoy's
+/// zone-aware routing, from each zone's healthy capacity and its clients'
+/// traffic: all of it at home while the zone holds its clients' share,
+/// else the shortfall spilled by the other zones' room.
+#[pyfunction]
+pub fn zone_split(local: usize, healthy: Vec<f64>, clients: Vec<f64>) -> PyResult<Vec<f64>> {
+    if healthy.len() != clients.len() || local >= healthy.len() {
+        return Err(crate::DrainstormError::new_err(format!(
+            "zone_split: local = {local} of {} zones with {} client shares: allowed one share per zone and local below the zone count",
+            healthy.len(),
+            clients.len()
+        )));
+    }
+    Ok(drainstorm::balancer::zone_split(local, &healthy, &clients))
+}

@@ -177,6 +177,7 @@ fn _drainstorm(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(planning::size_json, m)?)?;
     m.add_function(wrap_pyfunction!(balancers::deterministic_subset, m)?)?;
     m.add_function(wrap_pyfunction!(balancers::random_subset, m)?)?;
+    m.add_function(wrap_pyfunction!(balancers::zone_split, m)?)?;
     m.add_class::<simulation::Simulation>()?;
     m.add_class::<balancers::Balancer>()?;
     m.add_class::<balancers::InFlight>()?;

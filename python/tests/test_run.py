@@ -215,3 +215,20 @@ def test_backend_reported_weights_from_a_profile_key():
     assert 'blackout_period = "2s"' in drainstorm.show(TINY, set=[orca])
     with pytest.raises(drainstorm.DrainstormError, match="orca.update_period"):
         drainstorm.run(TINY, set=['sites[0].orca={ update_period = "0s" }'])
+
+
+def test_zone_aware_routing_from_a_profile_key():
+    zone = ['router.mode="zone-aware"', 'router.dns_ttl="0s"']
+    r = drainstorm.run(TINY, set=zone, balancers=["least-conn"])
+    assert r.summary["runs"][0]["summary"]["verdict"] in {"absorbed", "degraded", "collapsed", "metastable"}
+    assert 'mode = "zone-aware"' in drainstorm.show(TINY, set=zone)
+    with pytest.raises(drainstorm.DrainstormError, match="router.dns_ttl"):
+        drainstorm.run(TINY, set=['router.mode="zone-aware"', 'router.dns_ttl="30s"'])
+
+
+def test_zone_split_spills_only_a_short_zones_shortfall():
+    split = drainstorm.zone_split(0, [1.0, 2.0, 2.0], [1.0, 1.0, 1.0])
+    assert [round(x, 9) for x in split] == [0.6, 0.2, 0.2]
+    assert drainstorm.zone_split(1, [1.0, 2.0, 2.0], [1.0, 1.0, 1.0]) == [0.0, 1.0, 0.0]
+    with pytest.raises(drainstorm.DrainstormError, match="one share per zone"):
+        drainstorm.zone_split(0, [1.0], [1.0, 1.0])

@@ -18,6 +18,12 @@
 //!   site it drew for `dns_ttl`, then draws again; a cached site that left
 //!   rotation is dropped at once, as a client would retry another answer.
 //!
+//! A fourth mode, `zone-aware`, is not DNS: each instance lives in a
+//! site's zone and its attempts stay there while the zone has the capacity
+//! for its clients, spilling the shortfall (Envoy's zone-aware routing;
+//! [`zone_split`](crate::balancer::zone_split)). It draws from the same
+//! per-attempt numbers as `weighted-random`.
+//!
 //! A draw costs a binary search over the cumulative weights: O(log sites).
 
 /// Sites with weights, drawn in proportion to them.

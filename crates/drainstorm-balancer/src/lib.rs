@@ -67,6 +67,7 @@ mod smooth_wrr;
 mod subset;
 mod sync;
 mod total;
+mod zone;
 
 pub use self::bounded::{BoundedLoad, BoundedParams, BoundedRing};
 pub use self::error::BalancerError;
@@ -86,6 +87,7 @@ pub use self::pool::{Cursor, Handle, Pool, Snapshot, Strategy};
 pub use self::ring::{Ring, RingParams, RingTable};
 pub use self::smooth_wrr::{SmoothWrr, WrrTable};
 pub use self::subset::{deterministic_subset, random_subset};
+pub use self::zone::zone_split;
 
 use self::members::OwnedCounter;
 

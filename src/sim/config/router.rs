@@ -66,6 +66,12 @@ pub enum RouterMode {
     /// Each client instance keeps its weighted random draw for `dns_ttl`,
     /// then draws again: DNS with a TTL.
     Sticky,
+    /// Each client instance lives in a site's zone (drawn by the sites'
+    /// configured weights) and every attempt stays in it while the zone
+    /// holds at least its clients' share of the healthy capacity;
+    /// otherwise the shortfall spills to the other zones by their room
+    /// beyond their own clients' share (Envoy's zone-aware routing).
+    ZoneAware,
 }
 
 impl RouterMode {
@@ -75,6 +81,7 @@ impl RouterMode {
             Self::Balancer => "balancer",
             Self::WeightedRandom => "weighted-random",
             Self::Sticky => "sticky",
+            Self::ZoneAware => "zone-aware",
         }
     }
 }
@@ -143,6 +150,13 @@ impl RouterConfig {
                     "router.dns_ttl",
                     self.dns_ttl,
                     "0s with mode \"weighted-random\" (every attempt draws afresh; mode \"sticky\" keeps answers for a TTL)",
+                ));
+            }
+            RouterMode::ZoneAware if self.dns_ttl > SimDuration::ZERO => {
+                return Err(SimError::invalid(
+                    "router.dns_ttl",
+                    self.dns_ttl,
+                    "0s with mode \"zone-aware\" (every attempt is routed afresh)",
                 ));
             }
             RouterMode::Sticky if self.dns_ttl == SimDuration::ZERO => {

@@ -129,6 +129,11 @@ impl Simulation {
         let router_picker = router.local_picker();
         let mut site_draw = WeightedSites::default();
         site_draw.set(sites.iter().map(|s| s.published));
+        let zones = (config.router.mode == RouterMode::ZoneAware).then(|| {
+            let base: Vec<u32> = config.sites.iter().map(|s| s.router_weight()).collect();
+            let published: Vec<u32> = sites.iter().map(|s| s.published).collect();
+            zones::Zones::new(&base, &published)
+        });
 
         let arrivals_seed = stream_seed(seed, Stream::Arrivals);
         let limits_seed = stream_seed(seed, Stream::Limits);
@@ -167,6 +172,7 @@ impl Simulation {
             held: Vec::new(),
             adaptive_limits,
             orca: config.sites.iter().any(|s| s.orca.is_some()),
+            zones,
             free_requests: Vec::new(),
             jobs: Vec::new(),
             free_jobs: Vec::new(),
@@ -196,6 +202,7 @@ impl Simulation {
             config,
         };
         sim.keys_needed = sim.wants_keys();
+        sim.count_zone_clients();
         sim.schedule_first_events();
         Ok(sim)
     }

@@ -40,6 +40,7 @@ mod paced;
 mod routing;
 mod site;
 mod timeline;
+mod zones;
 
 use super::queue::{EventQueue, order_key};
 use super::recorder::{Recorder, RowSink, SiteInterval};
@@ -197,6 +198,8 @@ pub struct Simulation {
     adaptive_limits: bool,
     /// Whether any site weighs its backends by their reports.
     orca: bool,
+    /// The zones' splits, in zone-aware routing.
+    zones: Option<zones::Zones>,
     free_requests: Vec<u32>,
     jobs: Vec<Job>,
     free_jobs: Vec<u32>,

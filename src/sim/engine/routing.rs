@@ -42,15 +42,8 @@ impl Simulation {
         id: RequestId,
         attempt: u32,
     ) -> Option<u32> {
-        let fresh = |sim: &mut Self| match sim.router_mode {
-            RouterMode::Balancer => sim.router_picker.pick(key).map(|id| id.0),
-            RouterMode::WeightedRandom | RouterMode::Sticky => {
-                sim.site_draw
-                    .pick(draw(sim.seeds.router, id.draws(), u64::from(attempt)))
-            }
-        };
         if self.dns_ttl == 0 {
-            return fresh(self);
+            return self.fresh_site(g, key, instance, id, attempt);
         }
         let b = instance as usize;
         let (site, expires) = self.groups[g as usize].dns[b];
@@ -60,9 +53,29 @@ impl Simulation {
         {
             return Some(site);
         }
-        let site = fresh(self)?;
+        let site = self.fresh_site(g, key, instance, id, attempt)?;
         self.groups[g as usize].dns[b] = (site, self.now + self.dns_ttl);
         Some(site)
+    }
+
+    /// A site drawn afresh for the attempt, by the router's mode.
+    #[inline(always)]
+    fn fresh_site(
+        &mut self,
+        g: u32,
+        key: u64,
+        instance: u32,
+        id: RequestId,
+        attempt: u32,
+    ) -> Option<u32> {
+        match self.router_mode {
+            RouterMode::Balancer => self.router_picker.pick(key).map(|id| id.0),
+            RouterMode::WeightedRandom | RouterMode::Sticky => {
+                self.site_draw
+                    .pick(draw(self.seeds.router, id.draws(), u64::from(attempt)))
+            }
+            RouterMode::ZoneAware => self.zone_route(g, instance, id, attempt),
+        }
     }
 
     pub(super) fn on_probe(&mut self, s: u32) {
@@ -181,6 +194,7 @@ impl Simulation {
         }
         if changed {
             self.site_draw.set(self.sites.iter().map(|s| s.published));
+            self.refresh_zones();
             self.router
                 .update(&router_members(&self.sites))
                 .expect("site ids are unique and fewer than the limit");
