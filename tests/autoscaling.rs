@@ -54,6 +54,7 @@ fn scaler() -> Autoscaling {
 
 /// Runs `c`, sampling (backends in service, booting) every second.
 fn trace(c: SimConfig) -> (Vec<(u32, u32)>, Summary) {
+    let initial = c.sites[0].autoscaling.map_or(40, |a| a.initial);
     let mut sim = Simulation::new(c).unwrap();
     let mut samples = Vec::new();
     for t in 1..=240 {
@@ -62,6 +63,17 @@ fn trace(c: SimConfig) -> (Vec<(u32, u32)>, Summary) {
         samples.push((site.in_service, site.booting));
     }
     sim.run();
+    // The recorder's rows (sites.csv's `in_service`) say the same at each
+    // interval's end: row i closes just before second i + 1's events (the
+    // autoscaler's all fall on whole seconds), sample i just after them.
+    let rows: Vec<u32> = sim
+        .recorder()
+        .site_series(0)
+        .map(|x| x.in_service)
+        .collect();
+    let seen: Vec<u32> = samples.iter().map(|s| s.0).collect();
+    assert_eq!(rows[0], initial);
+    assert_eq!(rows[1..], seen[..seen.len() - 1]);
     (samples, sim.summary())
 }
 

@@ -206,6 +206,10 @@ def test_backend_autoscaling_from_a_profile_key():
     assert "target_utilisation = 0.5" in drainstorm.show(TINY, set=[scale])
     with pytest.raises(drainstorm.DrainstormError, match="autoscaling.initial"):
         drainstorm.run(TINY, set=['sites[0].autoscaling={ initial = 99, target_utilisation = 0.5 }'])
+    sim = drainstorm.Simulation(TINY, set=[scale])
+    sim.run_until(3.0)
+    sites = sim.sites()
+    assert list(sites[sites["site"] == sites["site"].iloc[0]]["in_service"])[0] == 2
 
 
 def test_backend_reported_weights_from_a_profile_key():

@@ -22,7 +22,7 @@ use crate::sim::{Interval, SiteInterval, TimedAction};
 pub const SERIES_HEADER: &str = "balancer,policy,seed,time_s,offered,attempts,retries,successes,failures,refused,overflows,lb_rejects,queue_rejects,unroutable,timeouts,wasted,errors,goodput_ratio,amplification,mean_latency_s,p50_s,p99_s\n";
 
 /// The first line of `sites.csv`.
-pub const SITES_HEADER: &str = "balancer,policy,seed,time_s,site,admitted,rejected,utilisation,mean_queue,mean_in_flight,weight,healthy,accept_rate\n";
+pub const SITES_HEADER: &str = "balancer,policy,seed,time_s,site,admitted,rejected,utilisation,mean_queue,mean_in_flight,weight,healthy,accept_rate,in_service\n";
 
 /// The first line of `timeline.csv`.
 pub const TIMELINE_HEADER: &str = "at_s,action,target,parameters\n";
@@ -90,6 +90,7 @@ struct SiteRecord<'a> {
     weight: u32,
     healthy: bool,
     accept_rate: f64,
+    in_service: u32,
 }
 
 #[derive(Serialize)]
@@ -160,6 +161,7 @@ impl<W: Write> CsvRows<W> {
                 weight: x.weight,
                 healthy: x.healthy,
                 accept_rate: round(x.accept_rate, 1),
+                in_service: x.in_service,
             })?;
         }
         Ok(())

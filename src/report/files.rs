@@ -47,6 +47,7 @@
 //! | `weight` | its router weight at the interval's end (0: out of rotation) |
 //! | `healthy` | whether health checks saw it healthy at the interval's end |
 //! | `accept_rate` | its load balancer's accept rate at the interval's end, new attempts a second (0: unlimited) |
+//! | `in_service` | backends in its balancer's rotation by its autoscaler at the interval's end (all of them without one) |
 //!
 //! `timeline.csv` — one row per timeline action, as run.
 //!

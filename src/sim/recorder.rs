@@ -30,6 +30,9 @@ pub struct SiteInterval {
     /// The load balancer's accept rate at the end of the interval, new
     /// attempts per second (0: unlimited).
     pub accept_rate: f64,
+    /// Backends in its balancer's rotation by its autoscaler at the end
+    /// of the interval (all of its backends without one).
+    pub in_service: u32,
 }
 
 /// Totals over the whole run that the series does not keep.
@@ -347,4 +350,5 @@ fn merge_site(a: &mut SiteInterval, b: &SiteInterval, wa: f64, wb: f64) {
     a.weight = b.weight;
     a.healthy = b.healthy;
     a.accept_rate = b.accept_rate;
+    a.in_service = b.in_service;
 }

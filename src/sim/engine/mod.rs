@@ -621,6 +621,7 @@ impl Simulation {
                     weight: s.published,
                     healthy: s.healthy,
                     accept_rate: s.rate_cap,
+                    in_service: s.autoscaler.as_ref().map_or(s.backends, |a| a.in_service),
                 };
                 s.area_busy = 0;
                 s.area_queue = 0;
