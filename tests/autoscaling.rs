@@ -169,3 +169,29 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn initial_and_min_scale_with_the_pool() {
+    use drainstorm::plan::{Capacity, scale_capacity};
+    let mut a = scaler();
+    a.min = Some(3);
+    let c = scenario(1500.0, 100, Some(a));
+    // A plan's capacity factor under 1 shrinks the pool below the initial
+    // count unless the autoscaler shrinks with it.
+    for (factor, pool, initial, min) in [(0.5, 20, 3, 2), (0.1, 4, 1, 1), (2.0, 80, 10, 6)] {
+        let smaller = scale_capacity(&c, factor, Capacity::Backends);
+        let site = &smaller.sites[0];
+        assert_eq!(site.backend_count(), pool);
+        let got = site.autoscaling.unwrap();
+        assert_eq!((got.initial, got.min), (initial, Some(min)), "× {factor}");
+        smaller.validate().unwrap();
+        Simulation::new(smaller).unwrap();
+    }
+    // So does a profile run at another size.
+    let big = c.scaled(3.0).unwrap().config;
+    let got = big.sites[0].autoscaling.unwrap();
+    assert_eq!(
+        (big.sites[0].backend_count(), got.initial, got.min),
+        (120, 15, Some(9))
+    );
+}

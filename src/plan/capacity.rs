@@ -93,6 +93,10 @@ pub fn scale_capacity(config: &SimConfig, factor: f64, capacity: Capacity) -> Si
                 b.count = scaled_count(b.count, factor);
             }
             let new: Vec<u32> = site.backends.iter().map(|b| b.count).collect();
+            let pool = site.backend_count();
+            if let Some(a) = &mut site.autoscaling {
+                a.resize(factor, pool);
+            }
             let name = site.name.clone();
             for t in &mut c.timeline {
                 match &mut t.action {

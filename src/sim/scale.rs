@@ -13,6 +13,7 @@
 //! | `sites[].backends[].count` | extensive | × k, rounded up |
 //! | `sites[].max_new_per_sec`, `scaling.max_per_sec` | extensive | × k |
 //! | `sites[].accept_backlog`, `max_in_flight` | extensive | × k, rounded up |
+//! | `sites[].autoscaling.initial`, `min` | extensive | × k, rounded up, within the pool |
 //! | `sites[].weight` | extensive (relative) | × k, rounded; shares unchanged |
 //! | `clients[].workload.rate`, closed-loop `clients` | extensive | × k (clients rounded up) |
 //! | `clients[].instances` | extensive | × k, rounded up (the default follows the rate) |
@@ -197,6 +198,10 @@ impl SimConfig {
                 let old = b.count;
                 b.count = s.up32(|| format!("sites[{i}].backends[{j}].count"), old);
                 sizes.push((old, b.count));
+            }
+            let pool = site.backend_count();
+            if let Some(a) = &mut site.autoscaling {
+                a.resize(k, pool);
             }
             groups.push(sizes);
         }

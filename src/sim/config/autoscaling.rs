@@ -101,6 +101,18 @@ impl Autoscaling {
         self.min.unwrap_or(self.initial)
     }
 
+    /// The same autoscaler over a pool `factor` times as large, now of
+    /// `pool` backends: `initial` and `min` (counts of backends) scale
+    /// with it, rounded up and kept within the pool.
+    pub(crate) fn resize(&mut self, factor: f64, pool: u64) {
+        let scaled = |n: u32, most: u64| {
+            crate::sim::scale::round_up(u64::from(n), factor).clamp(1, most.max(1)) as u32
+        };
+        self.initial = scaled(self.initial, pool);
+        let initial = u64::from(self.initial);
+        self.min = self.min.map(|m| scaled(m, initial));
+    }
+
     /// Checks the ranges against a pool of `pool` backends, naming the key
     /// under `path`.
     pub(crate) fn validate(&self, path: &str, pool: u64) -> Result<(), SimError> {
