@@ -93,9 +93,8 @@ pub fn scale_capacity(config: &SimConfig, factor: f64, capacity: Capacity) -> Si
                 b.count = scaled_count(b.count, factor);
             }
             let new: Vec<u32> = site.backends.iter().map(|b| b.count).collect();
-            let pool = site.backend_count();
             if let Some(a) = &mut site.autoscaling {
-                a.resize(factor, pool);
+                a.resize(factor);
             }
             let name = site.name.clone();
             for t in &mut c.timeline {

@@ -199,9 +199,8 @@ impl SimConfig {
                 b.count = s.up32(|| format!("sites[{i}].backends[{j}].count"), old);
                 sizes.push((old, b.count));
             }
-            let pool = site.backend_count();
             if let Some(a) = &mut site.autoscaling {
-                a.resize(k, pool);
+                a.resize(k);
             }
             groups.push(sizes);
         }

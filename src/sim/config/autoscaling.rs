@@ -65,6 +65,11 @@ pub struct Autoscaling {
     pub stabilization: SimDuration,
 }
 
+/// `n` backends `factor` times over, rounded up, at least 1.
+fn scaled_count(n: u32, factor: f64) -> u32 {
+    crate::sim::scale::round_up(u64::from(n), factor).clamp(1, u64::from(u32::MAX)) as u32
+}
+
 fn default_interval() -> SimDuration {
     SimDuration::from_secs(15)
 }
@@ -101,16 +106,14 @@ impl Autoscaling {
         self.min.unwrap_or(self.initial)
     }
 
-    /// The same autoscaler over a pool `factor` times as large, now of
-    /// `pool` backends: `initial` and `min` (counts of backends) scale
-    /// with it, rounded up and kept within the pool.
-    pub(crate) fn resize(&mut self, factor: f64, pool: u64) {
-        let scaled = |n: u32, most: u64| {
-            crate::sim::scale::round_up(u64::from(n), factor).clamp(1, most.max(1)) as u32
-        };
-        self.initial = scaled(self.initial, pool);
-        let initial = u64::from(self.initial);
-        self.min = self.min.map(|m| scaled(m, initial));
+    /// The same autoscaler over a pool `factor` times as large: `initial`
+    /// and `min` (counts of backends) scale with it, rounded up as the
+    /// pool's counts are, so a valid autoscaler stays valid (⌈a·k⌉ ≤ ⌈b·k⌉
+    /// when a ≤ b). An invalid one may round into a valid one, so a
+    /// configuration is validated as written first (profiles are).
+    pub(crate) fn resize(&mut self, factor: f64) {
+        self.initial = scaled_count(self.initial, factor);
+        self.min = self.min.map(|m| scaled_count(m, factor));
     }
 
     /// Checks the ranges against a pool of `pool` backends, naming the key
