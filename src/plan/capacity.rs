@@ -94,7 +94,7 @@ pub fn scale_capacity(config: &SimConfig, factor: f64, capacity: Capacity) -> Si
             }
             let new: Vec<u32> = site.backends.iter().map(|b| b.count).collect();
             if let Some(a) = &mut site.autoscaling {
-                a.resize(factor);
+                crate::sim::scale::resize_autoscaling(a, factor);
             }
             let name = site.name.clone();
             for t in &mut c.timeline {

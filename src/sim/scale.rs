@@ -111,6 +111,18 @@ impl Scaler {
     }
 }
 
+/// An autoscaler over a pool `k` times as large: `initial` and `min`
+/// (counts of backends) scale with it, rounded up as the pool's counts
+/// are, so a valid autoscaler stays valid (⌈a·k⌉ ≤ ⌈b·k⌉ when a ≤ b). An
+/// invalid one may round into a valid one, so a configuration is
+/// validated as written first (profiles are).
+pub(crate) fn resize_autoscaling(a: &mut crate::sim::config::Autoscaling, k: f64) {
+    a.initial = round_up(u64::from(a.initial), k).clamp(1, u64::from(u32::MAX)) as u32;
+    a.min = a
+        .min
+        .map(|m| round_up(u64::from(m), k).clamp(1, u64::from(u32::MAX)) as u32);
+}
+
 /// `⌈v × k⌉`, at least 1 if `v` was; an exact product is not rounded up
 /// by its floating-point error (0.1 × 30 is 3, not 4).
 pub(crate) fn round_up(v: u64, k: f64) -> u64 {
@@ -200,7 +212,7 @@ impl SimConfig {
                 sizes.push((old, b.count));
             }
             if let Some(a) = &mut site.autoscaling {
-                a.resize(k);
+                resize_autoscaling(a, k);
             }
             groups.push(sizes);
         }

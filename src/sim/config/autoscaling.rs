@@ -65,11 +65,6 @@ pub struct Autoscaling {
     pub stabilization: SimDuration,
 }
 
-/// `n` backends `factor` times over, rounded up, at least 1.
-fn scaled_count(n: u32, factor: f64) -> u32 {
-    crate::sim::scale::round_up(u64::from(n), factor).clamp(1, u64::from(u32::MAX)) as u32
-}
-
 fn default_interval() -> SimDuration {
     SimDuration::from_secs(15)
 }
@@ -104,16 +99,6 @@ impl Autoscaling {
     /// The fewest backends in service.
     pub fn min_backends(&self) -> u32 {
         self.min.unwrap_or(self.initial)
-    }
-
-    /// The same autoscaler over a pool `factor` times as large: `initial`
-    /// and `min` (counts of backends) scale with it, rounded up as the
-    /// pool's counts are, so a valid autoscaler stays valid (⌈a·k⌉ ≤ ⌈b·k⌉
-    /// when a ≤ b). An invalid one may round into a valid one, so a
-    /// configuration is validated as written first (profiles are).
-    pub(crate) fn resize(&mut self, factor: f64) {
-        self.initial = scaled_count(self.initial, factor);
-        self.min = self.min.map(|m| scaled_count(m, factor));
     }
 
     /// Checks the ranges against a pool of `pool` backends, naming the key
