@@ -22,9 +22,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use drainstorm::balancer::{
-    Backend, BackendId, Balancer, BalancerKind, BoundedLoad, LeastConn, LeastRequest,
-    LeastRequestParams, Maglev, OrcaParams, OrcaWeights, OutlierDetector, OutlierParams, PeakEwma,
-    Picker, PowerOfTwo, Ring, SmoothWrr, deterministic_subset, mix64, random_subset, zone_split,
+    Backend, BackendId, Balancer, BalancerKind, BoundedLoad, ConcurrencyParams, GradientController,
+    LeastConn, LeastRequest, LeastRequestParams, Maglev, OrcaParams, OrcaWeights, OutlierDetector,
+    OutlierParams, PeakEwma, Picker, PowerOfTwo, Ring, SmoothWrr, deterministic_subset, mix64,
+    random_subset, zone_split,
 };
 
 const SIZES: [usize; 3] = [8, 64, 1024];
@@ -234,9 +235,6 @@ fn subsets(c: &mut Criterion) {
     group.finish();
 }
 
-/// Outlier detection's bookkeeping per answer, 64 backends: answers
-/// that are all fine, and one in ten an error (ejections and releases
-/// come and go: 2 errors in a row eject for 1 µs of the answers' clock).
 /// One update of backend-reported weights over 64 backends: 64 reports,
 /// then the scaled weights (what a site does once per update period).
 fn orca(c: &mut Criterion) {
@@ -265,6 +263,32 @@ fn zones(c: &mut Criterion) {
     });
 }
 
+/// Envoy's adaptive concurrency filter per request, outside a minRTT
+/// window: a forward and its answer, one request outstanding at a time,
+/// 1 ms apart (so one in 100 runs a limit update, which takes the
+/// interval's percentile).
+fn concurrency(c: &mut Criterion) {
+    let params = ConcurrencyParams {
+        fixed_min_rtt_ns: Some(10_000_000),
+        ..ConcurrencyParams::default()
+    };
+    let mut g = GradientController::new(params, 0, 1).unwrap();
+    let mut t = 0u64;
+    c.bench_function("concurrency/forward+answer", |bench| {
+        bench.iter(|| {
+            t += 1_000_000;
+            if g.try_forward() {
+                g.record(t - 9_000_000 - mix64(t) % 4_000_000, t);
+            }
+            g.advance(t);
+            black_box(g.limit())
+        })
+    });
+}
+
+/// Outlier detection's bookkeeping per answer, 64 backends: answers
+/// that are all fine, and one in ten an error (ejections and releases
+/// come and go: 2 errors in a row eject for 1 µs of the answers' clock).
 fn outliers(c: &mut Criterion) {
     let mut group = c.benchmark_group("outlier/64");
     let params = OutlierParams {
@@ -472,5 +496,5 @@ fn config() -> Criterion {
         .sample_size(20)
 }
 
-criterion_group! { name = benches; config = config(); targets = single_thread, least_request, observe, subsets, outliers, orca, zones, shared_scaling, thread_scaling, rebuild }
+criterion_group! { name = benches; config = config(); targets = single_thread, least_request, observe, subsets, outliers, orca, zones, concurrency, shared_scaling, thread_scaling, rebuild }
 criterion_main!(benches);

@@ -14,8 +14,11 @@ use std::path::{Path, PathBuf};
 const LAYERS: [&str; 4] = ["clients", "routing", "site", "backends"];
 
 /// Files that extend a part with a concept of their own: (file, part).
-const EXTENSIONS: [(&str, &str); 5] = [
+const EXTENSIONS: [(&str, &str); 6] = [
     ("codel", "backends"),
+    // A site's adaptive concurrency filter sits where the site hands an
+    // attempt to a backend, and hears how each job it let on ends.
+    ("concurrency", "backends"),
     ("outlier", "site"),
     ("autoscale", "site"),
     ("orca", "site"),

@@ -35,6 +35,7 @@ from ._drainstorm import (
 __all__ = [
     "AdaptiveLimiter",
     "Balancer",
+    "ConcurrencyFilter",
     "BoundedLoad",
     "DrainstormError",
     "InFlight",
@@ -314,6 +315,61 @@ class AdaptiveLimiter:
     def in_flight(self) -> int:
         """Attempts in flight."""
         return self._l.in_flight
+
+
+class ConcurrencyFilter:
+    """Envoy's adaptive concurrency filter (its gradient controller) for a
+    server or proxy: ``ConcurrencyFilter()`` with Envoy's defaults, or
+    ``ConcurrencyFilter(min_concurrency=10, interval="30s")`` with the keys
+    of a site's ``adaptive_concurrency`` table. Times are seconds on your
+    clock, from ``now``. Call ``try_forward()`` for each request
+    (``False``: answer it with a 503), then ``record(sent_at, now)`` when
+    it is answered or ``cancel()`` if it is not, and ``advance(now)`` by
+    ``next_deadline``."""
+
+    def __init__(self, *, now: float = 0.0, seed: int = 0, **params: Any):
+        self._f = _drainstorm.ConcurrencyFilter(json.dumps(params), now=float(now), seed=seed)
+
+    def try_forward(self) -> bool:
+        """Whether a new request may go on."""
+        return self._f.try_forward()
+
+    def record(self, sent_at: float, now: float) -> None:
+        """A request let on at ``sent_at`` was answered at ``now``."""
+        self._f.record(float(sent_at), float(now))
+
+    def cancel(self) -> None:
+        """A request let on ended without an answer."""
+        self._f.cancel()
+
+    def advance(self, now: float) -> None:
+        """Runs the timers due by ``now``."""
+        self._f.advance(float(now))
+
+    @property
+    def next_deadline(self) -> Optional[float]:
+        """When a timer is next due, if any is armed."""
+        return self._f.next_deadline
+
+    @property
+    def limit(self) -> int:
+        """The limit in effect."""
+        return self._f.limit
+
+    @property
+    def outstanding(self) -> int:
+        """Requests let on and not yet answered or cancelled."""
+        return self._f.outstanding
+
+    @property
+    def min_rtt(self) -> Optional[float]:
+        """The minRTT in use (seconds), once measured."""
+        return self._f.min_rtt
+
+    @property
+    def in_min_rtt_window(self) -> bool:
+        """Whether a minRTT window is open (the limit pinned to its minimum)."""
+        return self._f.in_min_rtt_window
 
 
 class Policy:

@@ -233,3 +233,31 @@ def test_an_adaptive_limiter_falls_when_round_trips_grow():
         AdaptiveLimiter("vegas", min_limt=5)
     with pytest.raises(drainstorm.DrainstormError, match="without an attempt"):
         AdaptiveLimiter("vegas").ignore()
+
+
+def test_a_concurrency_filter_measures_then_follows_latency():
+    from drainstorm import ConcurrencyFilter
+    f = ConcurrencyFilter(request_count=10)
+    assert f.in_min_rtt_window and f.limit == 3
+    assert [f.try_forward() for _ in range(4)] == [True, True, True, False]
+    t = 0.0
+    for i in range(10):
+        if i >= 3:
+            assert f.try_forward()
+        t += 0.010
+        f.record(t - 0.010, t)
+    assert not f.in_min_rtt_window and f.outstanding == 0
+    assert f.min_rtt == pytest.approx(0.010)
+    # Answers as fast as the minRTT: each update raises the limit.
+    for _ in range(5):
+        due = f.next_deadline
+        assert f.try_forward()
+        f.record(due - 0.010, due)
+        f.advance(due)
+    assert f.limit > 3
+    with pytest.raises(drainstorm.DrainstormError, match="max_concurrency_limit"):
+        ConcurrencyFilter(max_concurrency_limit=2)
+    with pytest.raises(drainstorm.DrainstormError, match="unknown field"):
+        ConcurrencyFilter(min_concurency=5)
+    with pytest.raises(drainstorm.DrainstormError, match="without a request"):
+        ConcurrencyFilter().cancel()

@@ -96,9 +96,9 @@ mod zipf;
 
 pub use self::batch::{RunResult, run_batch, run_batch_streaming, run_batch_with};
 pub use self::config::{
-    Action, Autoscaling, BackendGroup, ClientGroup, CurvePoint, DEFAULT_INSTANCES_MAX,
-    HealthCheckConfig, KeyDist, LbScaling, MAX_BACKENDS_TOTAL, MAX_CLIENTS, MAX_INTERVALS,
-    MAX_RATE, MAX_SERVER_PLACES, MAX_SITES, Orca, OutlierDetection, QueueDiscipline,
+    Action, AdaptiveConcurrency, Autoscaling, BackendGroup, ClientGroup, CurvePoint,
+    DEFAULT_INSTANCES_MAX, HealthCheckConfig, KeyDist, LbScaling, MAX_BACKENDS_TOTAL, MAX_CLIENTS,
+    MAX_INTERVALS, MAX_RATE, MAX_SERVER_PLACES, MAX_SITES, Orca, OutlierDetection, QueueDiscipline,
     RecorderConfig, RetrySpec, RouterConfig, RouterMode, ServiceTime, SimConfig, SiteConfig,
     TimedAction, Workload,
 };

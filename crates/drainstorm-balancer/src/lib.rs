@@ -48,6 +48,7 @@
 //! ```
 
 mod bounded;
+mod concurrency;
 mod error;
 mod hash;
 mod kind;
@@ -70,6 +71,7 @@ mod total;
 mod zone;
 
 pub use self::bounded::{BoundedLoad, BoundedParams, BoundedRing};
+pub use self::concurrency::{ConcurrencyParams, GradientController};
 pub use self::error::BalancerError;
 pub use self::hash::{key_of, mix64};
 pub use self::kind::{BalancerKind, KindParams, UnknownBalancer};

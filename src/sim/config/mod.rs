@@ -16,6 +16,7 @@ use crate::time::{SimDuration, SimTime};
 mod action;
 mod autoscaling;
 mod clients;
+mod concurrency;
 mod discipline;
 mod orca;
 mod outlier;
@@ -30,6 +31,7 @@ pub(crate) use self::clients::validate_curve;
 pub use self::clients::{
     ClientGroup, CurvePoint, DEFAULT_INSTANCES_MAX, KeyDist, RetrySpec, Workload,
 };
+pub use self::concurrency::AdaptiveConcurrency;
 pub use self::discipline::QueueDiscipline;
 pub use self::orca::Orca;
 pub use self::outlier::OutlierDetection;

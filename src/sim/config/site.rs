@@ -9,6 +9,7 @@ use crate::time::SimDuration;
 
 use super::MAX_RATE;
 use super::autoscaling::Autoscaling;
+use super::concurrency::AdaptiveConcurrency;
 use super::discipline::QueueDiscipline;
 use super::orca::Orca;
 use super::outlier::OutlierDetection;
@@ -65,6 +66,11 @@ pub struct SiteConfig {
     /// `None`: every backend is in service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoscaling: Option<Autoscaling>,
+    /// Limit the attempts forwarded to the backends and not yet answered,
+    /// learning the limit from their latency (Envoy's adaptive
+    /// concurrency filter). `None`: no such limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptive_concurrency: Option<AdaptiveConcurrency>,
     /// Groups of identical backends.
     pub backends: Vec<BackendGroup>,
 }
@@ -102,6 +108,7 @@ impl SiteConfig {
             outlier_detection: None,
             orca: None,
             autoscaling: None,
+            adaptive_concurrency: None,
             backends,
         }
     }
@@ -351,6 +358,9 @@ impl SiteConfig {
         }
         if let Some(o) = &self.orca {
             o.validate(&format!("{path}.orca"))?;
+        }
+        if let Some(a) = &self.adaptive_concurrency {
+            a.validate(&format!("{path}.adaptive_concurrency"))?;
         }
         if let Some(a) = &self.autoscaling {
             a.validate(&format!("{path}.autoscaling"), self.backend_count())?;

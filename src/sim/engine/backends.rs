@@ -21,6 +21,9 @@ pub(super) const PROBE: u8 = 1;
 pub(super) const IN_SERVICE: u8 = 2;
 /// A job's flags: cancelled (its client timed out and cancels).
 pub(super) const CANCELLED: u8 = 4;
+/// A job's flags: let on by its site's concurrency filter, which hears
+/// how it ends.
+pub(super) const LIMITED: u8 = 8;
 
 /// One cache line each, like [`Request`]: a job is read cold when its
 /// service starts or ends.
@@ -245,6 +248,9 @@ impl Simulation {
         self.jobs[j as usize].flags |= CANCELLED;
         let b = self.jobs[j as usize].backend;
         let s = self.backends[b as usize].site as usize;
+        if flags & LIMITED != 0 {
+            self.concurrency_cancelled(s as u32);
+        }
         if flags & IN_SERVICE != 0 {
             self.backends[b as usize].busy -= 1;
             self.sites[s].busy -= 1;
@@ -310,6 +316,7 @@ impl Simulation {
             return None;
         }
         let (owner, token, b) = (job.owner, job.token, job.backend);
+        let (limited, sent) = (job.flags & LIMITED != 0, job.admitted);
         let totals = &mut self.recorder.totals;
         totals.completions += 1;
         totals.server_sojourn_ns += u128::from(self.now - job.admitted);
@@ -323,6 +330,9 @@ impl Simulation {
         }
         self.release(j);
         let s = self.backends[b as usize].site as usize;
+        if limited {
+            self.concurrency_answered(s as u32, sent);
+        }
         self.backends[b as usize].busy -= 1;
         self.sites[s].busy -= 1;
         self.free_jobs.push(j);

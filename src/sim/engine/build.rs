@@ -236,6 +236,7 @@ impl Simulation {
             if let Some((_, period)) = &self.sites[s].orca {
                 self.push(*period, Ev::OrcaUpdate(s as u32));
             }
+            self.schedule_concurrency(s as u32);
             if let Some(a) = &self.sites[s].autoscaler {
                 self.push(a.config.interval.0, Ev::Autoscale(s as u32));
             }

@@ -396,11 +396,13 @@ impl Simulation {
             self.push(now + delay, Ev::Accepted(p));
             return;
         }
-        let Some((j, immediate)) = self.place(s, key, (r, token), (id, u64::from(attempt))) else {
-            self.unhold(s);
-            self.recorder.current.queue_rejects += 1;
-            self.sites[s as usize].rejected += 1;
-            return self.outcome(r, Outcome::Failure(Pushback::None));
+        let (j, immediate) = match self.forward(s, key, (r, token), (id, u64::from(attempt))) {
+            Forward::Placed(j, immediate) => (j, immediate),
+            refused => {
+                self.unhold(s);
+                self.count_refusal(s, &refused);
+                return self.outcome(r, Outcome::Failure(Pushback::None));
+            }
         };
         self.requests[r as usize].job = j;
         if let Some(d) = deadline

@@ -14,7 +14,7 @@
 //! (`Ev::Shed`), so the event loop checks nothing for them on other
 //! events.
 
-use super::backends::{CANCELLED, PROBE};
+use super::backends::{CANCELLED, LIMITED, PROBE};
 use super::*;
 use crate::sim::config::QueueDiscipline;
 
@@ -157,6 +157,11 @@ impl Simulation {
     fn shed_job(&mut self, j: u32) {
         let job = &self.jobs[j as usize];
         let (owner, token, b, probe) = (job.owner, job.token, job.backend, job.flags & PROBE != 0);
+        if job.flags & LIMITED != 0 {
+            // Shed with an error: an answer, for the site's filter.
+            let (s, sent) = (self.backends[b as usize].site, job.admitted);
+            self.concurrency_answered(s, sent);
+        }
         self.release(j);
         let s = self.backends[b as usize].site as usize;
         self.sites[s].queued -= 1;

@@ -33,6 +33,7 @@ mod backends;
 mod build;
 mod clients;
 mod codel;
+mod concurrency;
 mod ids;
 mod orca;
 mod outlier;
@@ -56,6 +57,7 @@ use crate::time::SimTime;
 use self::backends::*;
 pub use self::build::SimulationBuilder;
 use self::clients::*;
+use self::concurrency::Forward;
 use self::ids::RequestId;
 use self::routing::*;
 pub use self::site::SiteView;
@@ -110,6 +112,8 @@ enum Ev {
     /// A site's backends report their load, and its balancer is reweighed
     /// (site).
     OrcaUpdate(u32),
+    /// A site's adaptive concurrency timers (site).
+    Concurrency(u32),
 }
 
 type Entry = super::queue::Entry<Ev>;
@@ -424,6 +428,8 @@ impl Simulation {
                 ejections: s.ejections,
                 in_service: s.autoscaler.as_ref().map_or(s.backends, |a| a.in_service),
                 booting: s.autoscaler.as_ref().map_or(0, |a| a.booting()),
+                concurrency_limit: s.limit.as_ref().map(|l| l.controller.limit()),
+                concurrency_outstanding: s.limit.as_ref().map_or(0, |l| l.controller.outstanding()),
             })
             .collect()
     }
@@ -692,6 +698,7 @@ impl Simulation {
             Ev::Autoscale(s) => self.on_autoscale(s),
             Ev::BackendsBooted(s) => self.on_backends_booted(s),
             Ev::OrcaUpdate(s) => self.on_orca_update(s),
+            Ev::Concurrency(s) => self.on_concurrency(s),
         }
         if !self.answers.is_empty() {
             self.detect_outliers();

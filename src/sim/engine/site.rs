@@ -102,6 +102,8 @@ pub(super) struct Site {
     /// Its backends' reported weights and the time between reports, if
     /// configured.
     pub(super) orca: Option<(crate::balancer::OrcaWeights, u64)>,
+    /// Its adaptive concurrency filter, if configured.
+    pub(super) limit: Option<Box<super::concurrency::SiteLimit>>,
 }
 
 impl Site {
@@ -146,6 +148,11 @@ pub struct SiteView {
     pub in_service: u32,
     /// Backends its autoscaler is booting.
     pub booting: u32,
+    /// Its adaptive concurrency filter's limit now (`None`: no filter).
+    pub concurrency_limit: Option<u32>,
+    /// Attempts its filter let on that have not yet been answered or
+    /// cancelled (0 without a filter).
+    pub concurrency_outstanding: u32,
 }
 
 /// The members of a site's balancer: its backends at their weights in
@@ -280,6 +287,13 @@ impl Site {
                 )),
                 None => None,
             },
+            limit: match &config.adaptive_concurrency {
+                Some(a) => Some(Box::new(super::concurrency::SiteLimit::new(
+                    crate::balancer::GradientController::new(a.params(), 0, mix(seed ^ 0x0c))
+                        .map_err(wrap)?,
+                ))),
+                None => None,
+            },
         };
         site.set_rate(config.max_new_per_sec.unwrap_or(0.0));
         Ok(site)
@@ -361,11 +375,21 @@ impl Simulation {
             self.recorder.totals.cancelled += 1;
             return None;
         }
-        let Some((j, _)) = self.place(s, key, (owner, token), (id, attempt)) else {
-            self.unhold(s);
-            self.recorder.current.queue_rejects += 1;
-            self.sites[s as usize].rejected += 1;
-            return waiting.then_some(Reply::failed(probe, owner));
+        let forwarded = if probe {
+            match self.place(s, key, (owner, token), (id, attempt)) {
+                Some((j, immediate)) => Forward::Placed(j, immediate),
+                None => Forward::Refused,
+            }
+        } else {
+            self.forward(s, key, (owner, token), (id, attempt))
+        };
+        let j = match forwarded {
+            Forward::Placed(j, _) => j,
+            refused => {
+                self.unhold(s);
+                self.count_refusal(s, &refused);
+                return waiting.then_some(Reply::failed(probe, owner));
+            }
         };
         if probe {
             self.jobs[j as usize].flags |= PROBE;
