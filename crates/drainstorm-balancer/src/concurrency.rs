@@ -1,38 +1,7 @@
 //! Server-side adaptive concurrency: Envoy's gradient controller
 //! (`envoy.filters.http.adaptive_concurrency`).
 //!
-//! A proxy in front of a service limits the requests it has outstanding
-//! to the service, and learns the limit from their latency:
-//!
-//! - every `concurrency_update_interval` it takes a percentile of the
-//!   latencies answered since the last update (the *sample RTT*) and sets
-//!   `limit ← limit × g + √(limit × g)`, where the gradient `g = (minRTT ×
-//!   (1 + buffer)) / sampleRTT`, clamped to `[0.5, 2]`, and the limit to
-//!   `[min_concurrency, max_concurrency_limit]`;
-//! - every `interval` (plus up to `jitter` of it, drawn at random) it pins
-//!   the limit to `min_concurrency` until `request_count` requests sent
-//!   since then have answered, and takes their percentile as the new
-//!   *minRTT* — the latency of the service when it is not queueing. Five
-//!   updates in a row at the minimum start such a window at once (the
-//!   minRTT is then likely stale);
-//! - a request over the limit is answered at once with a 503.
-//!
-//! The logic follows Envoy's `GradientController`
-//! (`source/extensions/filters/http/adaptive_concurrency/controller/`);
-//! the defaults are its own, and the two intervals Envoy requires default
-//! to its documentation's example (100 ms, 60 s). Two differences: the
-//! percentile is the exact nearest rank of the samples, where Envoy reads
-//! it from a log-linear histogram of two significant digits, and timers
-//! due at the same instant run the sample update before the minRTT window.
-//!
-//! # State and time
-//!
-//! A controller is single-owner state (`&mut self`), driven by the
-//! caller's clock in nanoseconds: a proxy keeps one per worker, or one
-//! behind whatever its owner serialises on; a simulator calls
-//! [`advance`](GradientController::advance) at
-//! [`next_deadline`](GradientController::next_deadline). Its memory is the
-//! latency samples of one update interval (or one minRTT window).
+//! See [`GradientController`].
 
 use super::BalancerError;
 use super::hash::{next_random, reduce};
@@ -135,8 +104,42 @@ impl ConcurrencyParams {
     }
 }
 
-/// Envoy's adaptive concurrency gradient controller; see the
-/// [module](self).
+/// Envoy's adaptive concurrency gradient controller.
+///
+/// A proxy in front of a service limits the requests it has outstanding
+/// to the service, and learns the limit from their latency:
+///
+/// - every `concurrency_update_interval` it takes a percentile of the
+///   latencies answered since the last update (the *sample RTT*) and sets
+///   `limit ← limit × g + √(limit × g)`, where the gradient `g = (minRTT ×
+///   (1 + buffer)) / sampleRTT`, clamped to `[0.5, 2]`, and the limit to
+///   `[min_concurrency, max_concurrency_limit]`;
+/// - every `interval` (plus up to `jitter` of it, drawn at random) it pins
+///   the limit to `min_concurrency` until `request_count` requests sent
+///   since then have answered, and takes their percentile as the new
+///   *minRTT* — the latency of the service when it is not queueing. Five
+///   updates in a row at the minimum start such a window at once (the
+///   minRTT is then likely stale);
+/// - a request over the limit is answered at once with a 503.
+///
+/// The logic follows Envoy's `GradientController`
+/// (`source/extensions/filters/http/adaptive_concurrency/controller/`);
+/// the defaults are its own, and the two intervals Envoy requires default
+/// to its documentation's example (100 ms, 60 s). Two differences: the
+/// percentile is the exact nearest rank of the samples, where Envoy reads
+/// it from a log-linear histogram of two significant digits, and timers
+/// due at the same instant run the sample update before the minRTT window.
+///
+/// # State and time
+///
+/// A controller is single-owner state (`&mut self`), driven by the
+/// caller's clock in nanoseconds: a proxy keeps one per worker, or one
+/// behind whatever its owner serialises on; a simulator calls
+/// [`advance`](GradientController::advance) at
+/// [`next_deadline`](GradientController::next_deadline). Its memory is the
+/// latency samples of one update interval (or one minRTT window).
+///
+/// # Example
 ///
 /// ```
 /// use drainstorm_balancer::{ConcurrencyParams, GradientController};
