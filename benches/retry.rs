@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use drainstorm::retry::{
     AdaptiveLimit, AdaptiveLimiter, Backoff, BreakerConfig, BreakerWindow, BudgetConfig,
-    ClientLimits, Jitter, LimitsConfig, Outcome, Policy, PolicyConfig, Pushback, RetryPolicy,
-    SimDuration, SimTime,
+    ClientLimits, Hedge, HedgeStep, Jitter, LimitsConfig, Outcome, Policy, PolicyConfig, Pushback,
+    RetryPolicy, SimDuration, SimTime,
 };
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -62,6 +62,7 @@ fn full_policy(c: &mut Criterion) {
         }),
         throttle: None,
         limits: Default::default(),
+        hedging: None,
     };
     let mut policy = Policy::new(config.clone()).unwrap();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(2);
@@ -166,6 +167,24 @@ fn adaptive(c: &mut Criterion) {
     group.finish();
 }
 
+/// A hedged request's bookkeeping: three attempts sent (the second after
+/// the delay, the third at once after a failure), then a success.
+fn hedging(c: &mut Criterion) {
+    c.bench_function("retry/hedge-cycle", |bench| {
+        bench.iter(|| {
+            let mut h = Hedge::new(black_box(3));
+            h.sent();
+            if h.may_send() {
+                h.sent();
+            }
+            if h.on_outcome(false) == HedgeStep::Send {
+                h.sent();
+            }
+            black_box(h.on_outcome(true))
+        })
+    });
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_millis(300))
@@ -173,5 +192,5 @@ fn config() -> Criterion {
         .sample_size(20)
 }
 
-criterion_group! { name = benches; config = config(); targets = backoff, full_policy, limits, adaptive }
+criterion_group! { name = benches; config = config(); targets = backoff, full_policy, limits, adaptive, hedging }
 criterion_main!(benches);

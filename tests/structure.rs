@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 const LAYERS: [&str; 4] = ["clients", "routing", "site", "backends"];
 
 /// Files that extend a part with a concept of their own: (file, part).
-const EXTENSIONS: [(&str, &str); 6] = [
+const EXTENSIONS: [(&str, &str); 7] = [
+    ("hedging", "clients"),
     ("codel", "backends"),
     // A site's adaptive concurrency filter sits where the site hands an
     // attempt to a backend, and hears how each job it let on ends.

@@ -236,3 +236,12 @@ def test_zone_split_spills_only_a_short_zones_shortfall():
     assert drainstorm.zone_split(1, [1.0, 2.0, 2.0], [1.0, 1.0, 1.0]) == [0.0, 1.0, 0.0]
     with pytest.raises(drainstorm.DrainstormError, match="one share per zone"):
         drainstorm.zone_split(0, [1.0], [1.0, 1.0])
+
+
+def test_hedged_requests_from_a_policy_key():
+    hedge = 'policies.hasty.hedging={ delay = "20ms" }'
+    r = drainstorm.run(TINY, set=[hedge], balancers=["least-conn"])
+    assert r.summary["runs"][0]["summary"]["verdict"] in {"absorbed", "degraded", "collapsed", "metastable"}
+    assert 'delay = "20ms"' in drainstorm.show(TINY, set=[hedge])
+    with pytest.raises(drainstorm.DrainstormError, match="max_attempts"):
+        drainstorm.run(TINY, set=[hedge, "policies.hasty.max_attempts=6"])

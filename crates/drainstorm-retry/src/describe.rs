@@ -24,7 +24,13 @@ impl fmt::Display for PolicyConfig {
             u32::MAX => f.write_str("attempts without limit")?,
             n => write!(f, "{n} attempts")?,
         }
-        if self.max_attempts > 1 {
+        if let Some(h) = self.hedging {
+            write!(
+                f,
+                "; hedged: one more every {} while none has answered, the first success wins",
+                h.delay
+            )?;
+        } else if self.max_attempts > 1 {
             match &self.backoff {
                 Backoff::Immediate => f.write_str("; retries at once")?,
                 Backoff::Constant(d) => write!(f, "; retries after {d}")?,

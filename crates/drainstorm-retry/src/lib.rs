@@ -33,6 +33,7 @@ mod breaker;
 mod budget;
 mod describe;
 mod error;
+mod hedging;
 mod limits;
 mod policy;
 mod population;
@@ -47,6 +48,7 @@ pub use self::breaker::{BreakerConfig, BreakerState, BreakerWindow, CircuitBreak
 pub use self::budget::{Budget, RatioBudget, RetryQuota, TokenBucket};
 pub use self::describe::preset_source;
 pub use self::error::RetryConfigError;
+pub use self::hedging::{Hedge, HedgeStep, HedgingConfig, MAX_HEDGED_ATTEMPTS};
 pub use self::limits::{ClientLimits, LimitsConfig, RetryBudgetLimit};
 pub use self::policy::{
     BudgetConfig, Decision, GiveUp, Outcome, Policy, PolicyConfig, Pushback, Refusal, RequestState,

@@ -7,6 +7,7 @@ use super::backoff::{Backoff, Jitter};
 use super::breaker::{BreakerConfig, CircuitBreaker};
 use super::budget::{Budget, BudgetMut, RatioBudget, RetryQuota, TokenBucket};
 use super::error::{RetryConfigError, check_range};
+use super::hedging::HedgingConfig;
 use super::limits::LimitsConfig;
 use super::throttle::AdaptiveThrottle;
 use super::{SimDuration, SimTime};
@@ -194,6 +195,15 @@ pub struct PolicyConfig {
         serde(default, skip_serializing_if = "LimitsConfig::is_unlimited")
     )]
     pub limits: LimitsConfig,
+    /// Hedged attempts instead of retries (gRPC's hedging policy): up to
+    /// `max_attempts` in flight, one more each `delay` while none has
+    /// answered. The simulator runs them; the policy's backoff is not
+    /// used. See [`Hedge`](super::Hedge).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub hedging: Option<HedgingConfig>,
 }
 
 impl PolicyConfig {
@@ -221,6 +231,7 @@ impl PolicyConfig {
             breaker: None,
             throttle: None,
             limits: LimitsConfig::default(),
+            hedging: None,
         }
     }
 }
@@ -375,6 +386,22 @@ impl Policy {
         ] {
             if d == Some(SimDuration::ZERO) {
                 return Err(RetryConfigError::new(name, "0", "above 0, or unset"));
+            }
+        }
+        if let Some(h) = &config.hedging {
+            h.validate(config.max_attempts)?;
+            let with = [
+                ("budget", config.budget.is_some()),
+                ("breaker", config.breaker.is_some()),
+                ("throttle", config.throttle.is_some()),
+                ("limits.adaptive", config.limits.adaptive.is_some()),
+            ];
+            if let Some((name, _)) = with.iter().find(|(_, set)| *set) {
+                return Err(RetryConfigError::new(
+                    name,
+                    "a table",
+                    "unset with hedging (how they count hedged attempts is not modelled)",
+                ));
             }
         }
         let budget = config

@@ -148,6 +148,7 @@ impl Simulation {
             groups.push(Group::build(i, g, custom, seeds, dns));
         }
         let adaptive_limits = groups.iter().any(|g| g.adaptive);
+        let hedging = groups.iter().any(|g| g.hedge.is_some());
 
         let interval = config.recorder.interval.0;
         let mut sim = Simulation {
@@ -171,6 +172,9 @@ impl Simulation {
             live: Vec::new(),
             held: Vec::new(),
             adaptive_limits,
+            hedges: Vec::new(),
+            hedging,
+            legs_live: 0,
             orca: config.sites.iter().any(|s| s.orca.is_some()),
             zones,
             free_requests: Vec::new(),

@@ -125,6 +125,9 @@ pub(super) struct Group {
     /// Whether the limits include an adaptive one (attempts then record
     /// when they were sent, for its round trips).
     pub(super) adaptive: bool,
+    /// Its policy's hedging: (most attempts, delay in ns); `None`: it
+    /// retries instead.
+    pub(super) hedge: Option<(u32, u64)>,
     pub(super) source: Option<ArrivalSource>,
     /// The next arrival's (time, sequence): arrivals are a lane of their
     /// own, outside the queue.
@@ -163,6 +166,8 @@ impl Group {
     ) -> Self {
         let instances = config.instance_count();
         let resolved = config.retry.resolve().expect("validated");
+        // A host's policy replaces the configured one, hedging included.
+        let custom_policy = custom.is_some();
         let policy = match custom {
             Some(PolicySource::Shared(p)) => GroupPolicy::Custom(vec![p]),
             Some(PolicySource::PerInstance(mut make)) => {
@@ -204,6 +209,10 @@ impl Group {
             },
             limits,
             adaptive: resolved.limits.adaptive.is_some(),
+            hedge: match custom_policy {
+                true => None,
+                false => resolved.hedging.map(|h| (resolved.max_attempts, h.delay.0)),
+            },
             source,
             next_arrival: None,
             timeouts: VecDeque::new(),
@@ -305,36 +314,43 @@ impl Simulation {
             return;
         }
         let state = group.policy.begin(instance, now);
-        let r = match self.free_requests.pop() {
+        let hedge = group.hedge;
+        let r = self.alloc_request(Request {
+            group: g,
+            job: NONE,
+            client,
+            instance,
+            id,
+            key,
+            state,
+            retrying: false,
+        });
+        match hedge {
+            Some((max, _)) if self.hedging => self.hedge_begin(r, max),
+            _ => self.send_attempt(r),
+        }
+    }
+
+    /// A request slot holding `req`: a free one, or a new one. Always
+    /// inlined: as a call it cost 1.3 % of the simulator benchmark's
+    /// instructions.
+    #[inline(always)]
+    pub(super) fn alloc_request(&mut self, req: Request) -> u32 {
+        match self.free_requests.pop() {
             Some(r) => {
-                let q = &mut self.requests[r as usize];
-                q.group = g;
-                q.job = NONE;
-                q.client = client;
-                q.instance = instance;
-                q.id = id;
-                q.key = key;
-                q.state = state;
-                q.retrying = false;
+                self.requests[r as usize] = req;
                 r
             }
             None => {
-                self.requests.push(Request {
-                    group: g,
-                    job: NONE,
-                    client,
-                    instance,
-                    id,
-                    key,
-                    state,
-                    retrying: false,
-                });
+                self.requests.push(req);
                 self.live.push(0);
                 self.held.push((0, 0));
+                if self.hedging {
+                    self.hedges.push(Default::default());
+                }
                 self.requests.len() as u32 - 1
             }
-        };
-        self.send_attempt(r);
+        }
     }
 
     pub(super) fn send_attempt(&mut self, r: u32) {
@@ -375,6 +391,9 @@ impl Simulation {
             if !self.groups[g as usize].limits(instance).try_pend() {
                 // No room to wait for the load balancer: fail fast.
                 self.unhold(s);
+                if self.is_leg(r) {
+                    return self.outcome(r, Outcome::Failure(Pushback::None));
+                }
                 let attempts = self.requests[r as usize].state.attempts;
                 self.recorder.overflow(attempts);
                 return self.free_request(r);
@@ -415,6 +434,9 @@ impl Simulation {
     pub(super) fn outcome(&mut self, r: u32, outcome: Outcome) {
         let now = SimTime(self.now);
         self.live[r as usize] &= !WAITING;
+        if self.is_leg(r) {
+            return self.leg_outcome(r, outcome);
+        }
         let req = &mut self.requests[r as usize];
         let (g, instance) = (req.group, req.instance);
         if self.adaptive_limits && self.groups[g as usize].adaptive {

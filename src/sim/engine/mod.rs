@@ -34,6 +34,7 @@ mod build;
 mod clients;
 mod codel;
 mod concurrency;
+mod hedging;
 mod ids;
 mod orca;
 mod outlier;
@@ -114,6 +115,8 @@ enum Ev {
     OrcaUpdate(u32),
     /// A site's adaptive concurrency timers (site).
     Concurrency(u32),
+    /// A hedged request's delay passed: (request, token).
+    Hedge(u32, u32),
 }
 
 type Entry = super::queue::Entry<Ev>;
@@ -200,6 +203,13 @@ pub struct Simulation {
     held: Vec<(u64, u32)>,
     /// Whether any group has an adaptive limit (`held` is used only then).
     adaptive_limits: bool,
+    /// Per request slot, while `hedging`: hedged requests' attempts and
+    /// legs, and which slots are legs.
+    hedges: Vec<hedging::HedgeSlot>,
+    /// Whether any group hedges (or may, after a `set-retry`).
+    hedging: bool,
+    /// Slots that are legs of hedged requests now.
+    legs_live: usize,
     /// Whether any site weighs its backends by their reports.
     orca: bool,
     /// The zones' splits, in zone-aware routing.
@@ -448,7 +458,7 @@ impl Simulation {
 
     /// Requests in progress (waiting on an attempt or in backoff).
     pub fn requests_in_progress(&self) -> usize {
-        self.requests.len() - self.free_requests.len()
+        self.requests.len() - self.free_requests.len() - self.legs_live
     }
 
     /// What client group `group` holds now, counted by scanning the
@@ -492,7 +502,7 @@ impl Simulation {
         }
         let mut load = vec![(0, 0); self.groups[group].instances as usize];
         for (r, req) in self.requests.iter().enumerate() {
-            if free[r] || req.group as usize != group {
+            if free[r] || req.group as usize != group || self.is_leg(r as u32) {
                 continue;
             }
             let l = &mut load[req.instance as usize];
@@ -699,6 +709,7 @@ impl Simulation {
             Ev::BackendsBooted(s) => self.on_backends_booted(s),
             Ev::OrcaUpdate(s) => self.on_orca_update(s),
             Ev::Concurrency(s) => self.on_concurrency(s),
+            Ev::Hedge(r, token) => self.on_hedge(r, token),
         }
         if !self.answers.is_empty() {
             self.detect_outliers();

@@ -161,6 +161,11 @@ impl Simulation {
                 let g = self.config.group_index(&group).expect("validated");
                 let config = retry.resolve().expect("validated");
                 let instances = self.groups[g].instances;
+                self.groups[g].hedge = config.hedging.map(|h| (config.max_attempts, h.delay.0));
+                if self.groups[g].hedge.is_some() && !self.hedging {
+                    self.hedging = true;
+                    self.hedges.resize(self.requests.len(), Default::default());
+                }
                 self.groups[g].policy = GroupPolicy::Builtin(Box::new(
                     Population::new(config, instances).expect("validated"),
                 ));

@@ -1,0 +1,163 @@
+//! Hedged requests (a policy's `hedging`, gRPC's hedging policy): a
+//! request sends an attempt, another each `delay` while none has
+//! answered, the next at once when one fails, up to `max_attempts`; the
+//! first success wins and the others are cancelled.
+//!
+//! Each attempt of a hedged request is a *leg*: a request slot of its own
+//! (its own token, job and deadline), so the attempt path —
+//! [`send_attempt`](Simulation::send_attempt), timeouts, the sites and
+//! backends — runs unchanged, several at once for one request. The
+//! request's own slot holds no attempt: it keeps the [`Hedge`], its legs
+//! and the delay's timer (`Ev::Hedge`, stale once its token moves on).
+//! A leg's outcome comes here instead of to the retry policy. A losing
+//! leg's job is cancelled at its backend when timeouts cancel
+//! (`cancel_on_timeout`: the servers stop work their client gave up on);
+//! otherwise it runs on, and its answer is wasted work.
+
+use super::clients::{Request, WAITING};
+use super::{Ev, NONE, Simulation};
+use crate::retry::{Hedge, HedgeStep, MAX_HEDGED_ATTEMPTS, Outcome, RequestState, SimTime};
+
+/// A request slot's hedging state.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct HedgeSlot {
+    /// For a hedged request: its attempts.
+    hedge: Hedge,
+    /// For a hedged request: its legs out (`NONE` in free places).
+    legs: [u32; MAX_HEDGED_ATTEMPTS as usize],
+    /// For a leg: its request; `NONE` for any other slot.
+    pub(super) parent: u32,
+}
+
+impl Default for HedgeSlot {
+    fn default() -> Self {
+        Self {
+            hedge: Hedge::default(),
+            legs: [NONE; MAX_HEDGED_ATTEMPTS as usize],
+            parent: NONE,
+        }
+    }
+}
+
+impl Simulation {
+    /// Whether slot `r` is a hedged request's leg.
+    #[inline]
+    pub(super) fn is_leg(&self, r: u32) -> bool {
+        self.hedging && self.hedges[r as usize].parent != NONE
+    }
+
+    /// Starts hedged request `r` (of a group whose policy hedges up to
+    /// `max` attempts): its first leg.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn hedge_begin(&mut self, r: u32, max: u32) {
+        self.hedges[r as usize] = HedgeSlot {
+            hedge: Hedge::new(max),
+            ..HedgeSlot::default()
+        };
+        self.send_leg(r);
+    }
+
+    /// Sends request `r`'s next attempt as a new leg, and arms the delay's
+    /// timer if another may follow.
+    fn send_leg(&mut self, r: u32) {
+        let req = &self.requests[r as usize];
+        let g = req.group;
+        let n = self.hedges[r as usize].hedge.attempts() + 1;
+        let leg = Request {
+            group: g,
+            job: NONE,
+            client: NONE,
+            instance: req.instance,
+            id: req.id,
+            key: req.key,
+            state: RequestState {
+                attempts: n,
+                ..req.state
+            },
+            retrying: false,
+        };
+        let l = self.alloc_request(leg);
+        self.hedges[l as usize].parent = r;
+        self.legs_live += 1;
+        let slot = &mut self.hedges[r as usize];
+        let free = slot
+            .legs
+            .iter()
+            .position(|&x| x == NONE)
+            .expect("a place per attempt");
+        slot.legs[free] = l;
+        slot.hedge.sent();
+        let more = slot.hedge.may_send();
+        // A new token: the previous timer is stale.
+        let token = self.next_token(r);
+        if more {
+            let delay = self.groups[g as usize].hedge.expect("a hedging group").1;
+            self.push(self.now + delay, Ev::Hedge(r, token));
+        }
+        self.send_attempt(l);
+    }
+
+    /// Request `r`'s delay passed with no answer: its next leg.
+    pub(super) fn on_hedge(&mut self, r: u32, token: u32) {
+        if self.live[r as usize] != token || !self.hedges[r as usize].hedge.may_send() {
+            return;
+        }
+        self.send_leg(r);
+    }
+
+    /// Leg `l`'s attempt ended with `outcome`: the leg is freed, and its
+    /// request wins, sends its next leg, waits, or loses.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn leg_outcome(&mut self, l: u32, outcome: Outcome) {
+        let r = self.hedges[l as usize].parent;
+        self.free_leg(l);
+        let slot = &mut self.hedges[r as usize];
+        if let Some(k) = slot.legs.iter().position(|&x| x == l) {
+            slot.legs[k] = NONE;
+        }
+        let step = slot.hedge.on_outcome(matches!(outcome, Outcome::Success));
+        let attempts = slot.hedge.attempts();
+        match step {
+            HedgeStep::Won => {
+                let started = self.requests[r as usize].state.started;
+                let latency = SimTime(self.now).since(started);
+                self.recorder.success(latency, attempts);
+                self.cancel_legs(r);
+                self.free_request(r);
+            }
+            HedgeStep::Send => self.send_leg(r),
+            HedgeStep::Wait => {}
+            HedgeStep::Lost => {
+                self.recorder.failure(attempts);
+                self.free_request(r);
+            }
+        }
+    }
+
+    /// Request `r` won: its other legs are abandoned, their jobs
+    /// cancelled at their backends if timeouts cancel.
+    fn cancel_legs(&mut self, r: u32) {
+        let legs = std::mem::replace(
+            &mut self.hedges[r as usize].legs,
+            [NONE; MAX_HEDGED_ATTEMPTS as usize],
+        );
+        for l in legs.into_iter().filter(|&l| l != NONE) {
+            let job = self.requests[l as usize].job;
+            if self.cancel && self.live[l as usize] & WAITING != 0 && job != NONE {
+                self.cancel_job(job);
+            }
+            self.free_leg(l);
+        }
+    }
+
+    /// Frees leg `l`'s slot: its token moves on, so its attempt's answer
+    /// or deadline finds no one waiting.
+    fn free_leg(&mut self, l: u32) {
+        self.next_token(l);
+        self.hedges[l as usize].parent = NONE;
+        self.legs_live -= 1;
+        self.free_requests.push(l);
+    }
+}
