@@ -23,6 +23,7 @@ from typing import Any, Dict, Iterable, List, Optional
 from . import _drainstorm
 from ._drainstorm import (
     DrainstormError,
+    Hedge,
     InFlight,
     Request,
     __version__,
@@ -38,6 +39,7 @@ __all__ = [
     "ConcurrencyFilter",
     "BoundedLoad",
     "DrainstormError",
+    "Hedge",
     "InFlight",
     "LeastConn",
     "LeastRequest",
@@ -404,6 +406,15 @@ class Policy:
         ``("give-up", reason)`` after an attempt's outcome (``"success"``,
         ``"failure"``, ``"timeout"``)."""
         return self._p.on_outcome(float(now), request, outcome)
+
+    @property
+    def hedging_delay(self) -> Optional[float]:
+        """The hedging delay in seconds, if the policy hedges instead of retrying."""
+        return self._p.hedging_delay
+
+    def hedge(self) -> "Hedge":
+        """A new hedged request's attempts (the policy must hedge)."""
+        return self._p.hedge()
 
 
 @dataclass

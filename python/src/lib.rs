@@ -183,6 +183,7 @@ fn _drainstorm(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<balancers::InFlight>()?;
     m.add_class::<policy::Policy>()?;
     m.add_class::<policy::Request>()?;
+    m.add_class::<policy::Hedge>()?;
     m.add_class::<limiter::AdaptiveLimiter>()?;
     m.add_class::<limiter::ConcurrencyFilter>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -143,4 +143,101 @@ impl Policy {
             })
         })
     }
+
+    /// The policy's hedging delay (seconds), if it hedges instead of
+    /// retrying.
+    #[getter]
+    fn hedging_delay(&self) -> Option<f64> {
+        self.inner.config().hedging.map(|h| h.delay.as_secs_f64())
+    }
+
+    /// A new hedged request's attempts, bounded by the policy's
+    /// `max_attempts` (an error if the policy does not hedge).
+    fn hedge(&self) -> PyResult<Hedge> {
+        if self.inner.config().hedging.is_none() {
+            return Err(DrainstormError::new_err(
+                "hedge(): the policy has no `hedging` table",
+            ));
+        }
+        Ok(Hedge {
+            inner: drainstorm::retry::Hedge::new(self.inner.config().max_attempts),
+        })
+    }
+}
+
+/// One hedged request's attempts (gRPC's hedging policy): send one, then
+/// another each hedging delay while `may_send`, the next at once when
+/// `on_outcome` says `"send"`; `"won"` ends it (cancel the others),
+/// `"lost"` fails it.
+#[pyclass(module = "drainstorm._drainstorm")]
+pub struct Hedge {
+    inner: drainstorm::retry::Hedge,
+}
+
+fn step_name(step: drainstorm::retry::HedgeStep) -> &'static str {
+    use drainstorm::retry::HedgeStep;
+    match step {
+        HedgeStep::Won => "won",
+        HedgeStep::Send => "send",
+        HedgeStep::Wait => "wait",
+        HedgeStep::Lost => "lost",
+    }
+}
+
+#[pymethods]
+impl Hedge {
+    #[new]
+    fn new(max_attempts: u32) -> PyResult<Self> {
+        if !(1..=drainstorm::retry::MAX_HEDGED_ATTEMPTS).contains(&max_attempts) {
+            return Err(DrainstormError::new_err(format!(
+                "max_attempts = {max_attempts}: allowed 1 to 5 (gRPC's cap)"
+            )));
+        }
+        Ok(Self {
+            inner: drainstorm::retry::Hedge::new(max_attempts),
+        })
+    }
+
+    /// Whether another attempt may be sent now.
+    #[getter]
+    fn may_send(&self) -> bool {
+        self.inner.may_send()
+    }
+
+    /// Records an attempt sent.
+    fn sent(&mut self) -> PyResult<()> {
+        if !self.inner.may_send() {
+            return Err(DrainstormError::new_err(
+                "sent(): no attempt may be sent (over, or none left)",
+            ));
+        }
+        self.inner.sent();
+        Ok(())
+    }
+
+    /// An attempt ended: `"won"`, `"send"`, `"wait"` or `"lost"`.
+    fn on_outcome(&mut self, success: bool) -> PyResult<&'static str> {
+        if self.inner.outstanding() == 0 || self.inner.is_over() {
+            return Err(DrainstormError::new_err("on_outcome(): no attempt is out"));
+        }
+        Ok(step_name(self.inner.on_outcome(success)))
+    }
+
+    /// No more attempts may be sent: `"lost"` if none is out, else
+    /// `"wait"`.
+    fn stop(&mut self) -> &'static str {
+        step_name(self.inner.stop())
+    }
+
+    /// Attempts sent so far.
+    #[getter]
+    fn attempts(&self) -> u32 {
+        self.inner.attempts()
+    }
+
+    /// Attempts sent and not yet ended.
+    #[getter]
+    fn outstanding(&self) -> u32 {
+        self.inner.outstanding()
+    }
 }

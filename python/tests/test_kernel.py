@@ -261,3 +261,27 @@ def test_a_concurrency_filter_measures_then_follows_latency():
         ConcurrencyFilter(min_concurency=5)
     with pytest.raises(drainstorm.DrainstormError, match="without a request"):
         ConcurrencyFilter().cancel()
+
+
+def test_a_hedge_sends_on_delay_and_on_failure_and_ends_on_success():
+    from drainstorm import Hedge, Policy
+    p = Policy(max_attempts=3, backoff={"kind": "immediate"}, hedging={"delay": "50ms"})
+    assert p.hedging_delay == pytest.approx(0.05)
+    h = p.hedge()
+    h.sent()
+    assert h.may_send  # the delay passes without an answer
+    h.sent()
+    assert h.on_outcome(False) == "send"
+    h.sent()
+    assert not h.may_send and h.outstanding == 2
+    assert h.on_outcome(True) == "won"
+    assert h.attempts == 3
+    with pytest.raises(drainstorm.DrainstormError, match="no attempt may be sent"):
+        h.sent()
+    lost = Hedge(1)
+    lost.sent()
+    assert lost.on_outcome(False) == "lost"
+    with pytest.raises(drainstorm.DrainstormError, match="gRPC's cap"):
+        Hedge(6)
+    with pytest.raises(drainstorm.DrainstormError, match="no `hedging`"):
+        Policy("grpc").hedge()
