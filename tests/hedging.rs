@@ -81,6 +81,13 @@ fn a_delay_that_never_passes_changes_nothing() {
 }
 
 #[test]
+fn a_delay_of_zero_sends_every_attempt_at_once() {
+    let s = run(gray(30.0, 3, Some(0)));
+    assert_eq!(s.lost, 0.0);
+    assert_eq!(s.amplification, 3.0, "three attempts for every request");
+}
+
+#[test]
 fn a_failure_sends_the_next_attempt_at_once() {
     // Half the answers are errors; three attempts, the next at once on a
     // failure: 1/8 of requests fail, as with three immediate retries.
@@ -144,7 +151,7 @@ proptest! {
     fn nothing_is_held_once_requests_end(
         rate in 5.0..150.0f64,
         attempts in 1u32..=5,
-        delay in 5u64..200,
+        delay in 0u64..200,
         fail in 0.0..0.6f64,
         timeout in prop::option::of(30u64..400),
         cancel in any::<bool>(),

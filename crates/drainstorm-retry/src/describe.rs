@@ -24,7 +24,11 @@ impl fmt::Display for PolicyConfig {
             u32::MAX => f.write_str("attempts without limit")?,
             n => write!(f, "{n} attempts")?,
         }
-        if let Some(h) = self.hedging {
+        if let Some(h) = self.hedging
+            && h.delay == super::SimDuration::ZERO
+        {
+            f.write_str("; hedged: every attempt at once, the first success wins")?;
+        } else if let Some(h) = self.hedging {
             write!(
                 f,
                 "; hedged: one more every {} while none has answered, the first success wins",
