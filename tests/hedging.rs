@@ -7,7 +7,8 @@
 use drainstorm::balancer::BalancerKind;
 use drainstorm::retry::{Backoff, BudgetConfig, HedgingConfig, PolicyConfig};
 use drainstorm::sim::{
-    BackendGroup, RetrySpec, ServiceTime, SimConfig, Simulation, SiteConfig, Summary, Workload,
+    Action, BackendGroup, RetrySpec, ServiceTime, SimConfig, Simulation, SiteConfig, Summary,
+    TimedAction, Workload,
 };
 use drainstorm::time::{SimDuration, SimTime};
 use proptest::prelude::*;
@@ -118,6 +119,31 @@ fn losers_are_cancelled_when_timeouts_cancel() {
     assert!(wasted > 0, "losers run on and are answered to no one");
     assert_eq!(sim.summary().wasted, 0);
     assert!(sim.recorder().totals().cancelled > 0);
+}
+
+#[test]
+fn a_policy_change_leaves_hedges_under_way_to_finish() {
+    // Hedging every 60 ms, then a plain policy at 5 s and hedging again at
+    // 10 s: hedges under way at each change finish as they began.
+    let mut c = gray(30.0, 3, Some(60));
+    let plain = RetrySpec::Config(Box::new(PolicyConfig::new(Backoff::Immediate, 3)));
+    let hedged = c.clients[0].retry.clone();
+    for (at, retry) in [(5, plain), (10, hedged)] {
+        c.timeline.push(TimedAction {
+            at: SimTime::from_secs(at),
+            action: Action::SetRetry {
+                group: c.clients[0].name.clone(),
+                retry,
+            },
+        });
+    }
+    let mut sim = Simulation::new(c).unwrap();
+    sim.run();
+    let s = sim.summary();
+    assert!(s.lost < 0.01, "{}", s.lost);
+    assert!(s.amplification > 1.0);
+    let (requests, _) = sim.client_load(0);
+    assert_eq!(requests, sim.requests_in_progress());
 }
 
 #[test]

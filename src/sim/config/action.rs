@@ -162,7 +162,8 @@ pub enum Action {
         curve: Vec<CurvePoint>,
     },
     /// Replace a group's retry policy (budgets and breakers start afresh;
-    /// requests in flight finish under the new policy).
+    /// requests in flight finish under the new policy, except that a
+    /// hedged request keeps its own hedging).
     SetRetry {
         /// The client group.
         group: String,

@@ -326,7 +326,7 @@ impl Simulation {
             retrying: false,
         });
         match hedge {
-            Some((max, _)) if self.hedging => self.hedge_begin(r, max),
+            Some(hedge) if self.hedging => self.hedge_begin(r, hedge),
             _ => self.send_attempt(r),
         }
     }

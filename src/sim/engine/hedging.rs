@@ -25,6 +25,9 @@ pub(super) struct HedgeSlot {
     hedge: Hedge,
     /// For a hedged request: its legs out (`NONE` in free places).
     legs: [u32; MAX_HEDGED_ATTEMPTS as usize],
+    /// For a hedged request: its policy's delay (ns), kept with it so a
+    /// `set-retry` mid-request does not change it.
+    delay: u64,
     /// For a leg: its request; `NONE` for any other slot.
     pub(super) parent: u32,
 }
@@ -34,6 +37,7 @@ impl Default for HedgeSlot {
         Self {
             hedge: Hedge::default(),
             legs: [NONE; MAX_HEDGED_ATTEMPTS as usize],
+            delay: 0,
             parent: NONE,
         }
     }
@@ -47,12 +51,13 @@ impl Simulation {
     }
 
     /// Starts hedged request `r` (of a group whose policy hedges up to
-    /// `max` attempts): its first leg.
+    /// `max` attempts, `delay` ns apart): its first leg.
     #[cold]
     #[inline(never)]
-    pub(super) fn hedge_begin(&mut self, r: u32, max: u32) {
+    pub(super) fn hedge_begin(&mut self, r: u32, (max, delay): (u32, u64)) {
         self.hedges[r as usize] = HedgeSlot {
             hedge: Hedge::new(max),
+            delay,
             ..HedgeSlot::default()
         };
         self.send_leg(r);
@@ -88,11 +93,10 @@ impl Simulation {
             .expect("a place per attempt");
         slot.legs[free] = l;
         slot.hedge.sent();
-        let more = slot.hedge.may_send();
+        let (more, delay) = (slot.hedge.may_send(), slot.delay);
         // A new token: the previous timer is stale.
         let token = self.next_token(r);
         if more {
-            let delay = self.groups[g as usize].hedge.expect("a hedging group").1;
             self.push(self.now + delay, Ev::Hedge(r, token));
         }
         self.send_attempt(l);
