@@ -36,12 +36,29 @@ fn cut(name: &str) -> SimDuration {
     }
 }
 
-fn comparison(name: &str) -> Comparison {
+fn comparison(name: &str, network: bool) -> Comparison {
     let mut profile = Profile::bundled(name).unwrap().unwrap();
     profile.scenario.duration = profile.scenario.duration.min(cut(name));
     profile.compare.seeds = 1;
+    if network {
+        // Sites at different distances, one of them none, and an odd
+        // round trip (its two halves differ by a nanosecond).
+        let ms = SimDuration::from_millis;
+        for (site, rtt) in profile.scenario.sites.iter_mut().zip([
+            ms(0),
+            ms(20),
+            SimDuration::from_nanos(45_000_001),
+            ms(70),
+        ]) {
+            site.rtt = rtt;
+        }
+    }
     Comparison::run(profile).expect("the bundled profile runs")
 }
+
+/// The profile that runs a second time with a network between its
+/// clients and sites, as `<name>+rtt`.
+const NETWORK: &str = "ramped-drain";
 
 fn sha256(text: &str) -> String {
     Sha256::digest(text.as_bytes())
@@ -53,8 +70,14 @@ fn sha256(text: &str) -> String {
 /// `profile file hash` lines for every bundled profile.
 fn current() -> String {
     let mut out = String::new();
-    for (name, _) in BUNDLED {
-        let c = comparison(name);
+    let runs = BUNDLED.iter().map(|(n, _)| (*n, false));
+    for (name, network) in runs.chain([(NETWORK, true)]) {
+        let c = comparison(name, network);
+        let name = if network {
+            format!("{name}+rtt")
+        } else {
+            name.to_owned()
+        };
         for (file, text) in [
             ("summary.json", c.json()),
             ("series.csv", c.series_csv()),

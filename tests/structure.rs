@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: [&str; 4] = ["clients", "routing", "site", "backends"];
 
 /// Files that extend a part with a concept of their own: (file, part).
-const EXTENSIONS: [(&str, &str); 7] = [
+const EXTENSIONS: [(&str, &str); 8] = [
     ("hedging", "clients"),
     ("codel", "backends"),
     // A site's adaptive concurrency filter sits where the site hands an
@@ -24,6 +24,9 @@ const EXTENSIONS: [(&str, &str); 7] = [
     ("autoscale", "site"),
     ("orca", "site"),
     ("zones", "routing"),
+    // The network carries an attempt from its routing to its site, and
+    // the site's answer back for the event loop to deliver.
+    ("network", "routing"),
 ];
 
 /// The engine's other files: the event loop and what steers the parts.

@@ -75,6 +75,18 @@ impl SimDuration {
         (ns >= 0.0 && ns < u64::MAX as f64).then_some(Self(ns as u64))
     }
 
+    /// Whether the span is empty.
+    ///
+    /// ```
+    /// use drainstorm_retry::SimDuration;
+    ///
+    /// assert!(SimDuration::ZERO.is_zero());
+    /// assert!(!SimDuration::from_nanos(1).is_zero());
+    /// ```
+    pub const fn is_zero(&self) -> bool {
+        self.0 == 0
+    }
+
     /// Nanoseconds.
     pub const fn as_nanos(self) -> u64 {
         self.0

@@ -71,9 +71,19 @@ pub struct SiteConfig {
     /// concurrency filter). `None`: no such limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adaptive_concurrency: Option<AdaptiveConcurrency>,
+    /// The network round trip between the clients and the site's load
+    /// balancer: an attempt reaches the site half of it after it is sent,
+    /// and the answer comes back the other half after the site gives it.
+    /// Clients' timeouts and latencies include it; the router's health
+    /// probes do not see it. At most 10 s; default 0 (no network).
+    #[serde(default, skip_serializing_if = "SimDuration::is_zero")]
+    pub rtt: SimDuration,
     /// Groups of identical backends.
     pub backends: Vec<BackendGroup>,
 }
+
+/// The longest round trip a site may be away from its clients.
+const MAX_RTT: SimDuration = SimDuration::from_secs(10);
 
 pub(super) fn default_site_balancer() -> BalancerKind {
     BalancerKind::LeastConn
@@ -109,6 +119,7 @@ impl SiteConfig {
             orca: None,
             autoscaling: None,
             adaptive_concurrency: None,
+            rtt: SimDuration::ZERO,
             backends,
         }
     }
@@ -364,6 +375,13 @@ impl SiteConfig {
         }
         if let Some(a) = &self.autoscaling {
             a.validate(&format!("{path}.autoscaling"), self.backend_count())?;
+        }
+        if self.rtt > MAX_RTT {
+            return Err(SimError::invalid(
+                format!("{path}.rtt"),
+                self.rtt,
+                format!("at most {MAX_RTT}"),
+            ));
         }
         if self.backends.is_empty() {
             return Err(SimError::invalid(

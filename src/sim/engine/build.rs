@@ -176,6 +176,7 @@ impl Simulation {
             hedging,
             legs_live: 0,
             orca: config.sites.iter().any(|s| s.orca.is_some()),
+            network: network::Network::new(&config.sites),
             zones,
             free_requests: Vec::new(),
             jobs: Vec::new(),

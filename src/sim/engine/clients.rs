@@ -291,6 +291,12 @@ impl Simulation {
                 self.accepting[p].key = self.key_of(self.accepting[p].id);
             }
         }
+        if let Some(mut net) = self.network.take() {
+            for a in net.transit_mut() {
+                a.key = self.key_of(a.id);
+            }
+            self.network = Some(net);
+        }
     }
 
     pub(super) fn start_request(&mut self, g: u32, client: u32) {
@@ -375,6 +381,9 @@ impl Simulation {
             self.recorder.current.unroutable += 1;
             return self.outcome(r, Outcome::Failure(Pushback::None));
         };
+        if self.network.is_some() {
+            return self.send_over(r, s, token);
+        }
         let Some(delay) = self.admit_at_site(s, false) else {
             self.recorder.current.lb_rejects += 1;
             self.sites[s as usize].rejected += 1;
@@ -391,12 +400,7 @@ impl Simulation {
             if !self.groups[g as usize].limits(instance).try_pend() {
                 // No room to wait for the load balancer: fail fast.
                 self.unhold(s);
-                if self.is_leg(r) {
-                    return self.outcome(r, Outcome::Failure(Pushback::None));
-                }
-                let attempts = self.requests[r as usize].state.attempts;
-                self.recorder.overflow(attempts);
-                return self.free_request(r);
+                return self.overflowed(r);
             }
             if let Some(d) = deadline {
                 self.push_timeout(g, d, r, token);
@@ -490,6 +494,18 @@ impl Simulation {
                 self.free_request(r);
             }
         }
+    }
+
+    /// Request `r`'s attempt found no room among its instance's attempts
+    /// pending at a load balancer: a hedge's leg fails, a request ends as
+    /// an overflow.
+    pub(super) fn overflowed(&mut self, r: u32) {
+        if self.is_leg(r) {
+            return self.outcome(r, Outcome::Failure(Pushback::None));
+        }
+        let attempts = self.requests[r as usize].state.attempts;
+        self.recorder.overflow(attempts);
+        self.free_request(r);
     }
 
     /// Moves request `r` to its next token, not waiting, and returns it.

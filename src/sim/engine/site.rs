@@ -21,6 +21,7 @@ pub(super) const BURST_NS: u64 = 100_000_000;
 pub(super) const SCALE_TICK: u64 = 1_000_000_000;
 
 /// An attempt (or probe) waiting in a load balancer's accept backlog.
+#[derive(Clone, Copy)]
 pub(super) struct Accepting {
     pub(super) site: u32,
     pub(super) owner: u32,

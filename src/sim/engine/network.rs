@@ -1,0 +1,216 @@
+//! The network between the clients and the sites: each site's round trip
+//! ([`SiteConfig::rtt`](crate::sim::SiteConfig::rtt)), half of it on the
+//! way out and the rest on the way back.
+//!
+//! An attempt is routed when its client sends it, then travels as an
+//! `Arrive` event to its site, where the load balancer admits it as it
+//! would an attempt sent there directly. Whatever the site answers (a
+//! backend's answer, a rejection, a refusal, an overflow of its client's
+//! pending limit) travels back as an `Answer` event, and the client hears
+//! it only if it still waits on that attempt. The client's deadline runs
+//! from the send, so an attempt can time out on the way, at the site, or
+//! on the way back.
+//!
+//! Only when some site has a round trip: with none, [`Network::new`]
+//! returns `None` and attempts take the direct path, unchanged. Health
+//! probes take the direct path always. Cancellation (on a timeout, of a
+//! hedge's losers) reaches a backend at once; an attempt still on its way
+//! when its client gives up is dropped on arrival if timeouts cancel.
+
+use super::site::Accepting;
+use super::{Ev, NONE, Reply, Simulation, WAITING};
+use crate::retry::{Outcome, Pushback, SimTime};
+use crate::sim::config::SiteConfig;
+
+/// The network's state: each site's two halves of its round trip, the
+/// attempts on their way to a site, and the site each request slot's
+/// current attempt went to.
+pub(super) struct Network {
+    /// Per site: ns from a client to the site.
+    out: Vec<u64>,
+    /// Per site: ns from the site back to a client.
+    back: Vec<u64>,
+    /// Attempts on their way, as the load balancer will hold them.
+    transit: Vec<Accepting>,
+    free: Vec<u32>,
+    /// Per request slot: the site of its current attempt (`NONE` before
+    /// its first).
+    via: Vec<u32>,
+}
+
+impl Network {
+    /// The network of `sites`, or `None` if no site has a round trip.
+    pub(super) fn new(sites: &[SiteConfig]) -> Option<Box<Self>> {
+        if sites.iter().all(|s| s.rtt.is_zero()) {
+            return None;
+        }
+        let (out, back) = sites
+            .iter()
+            .map(|s| {
+                let rtt = s.rtt.as_nanos();
+                (rtt / 2, rtt - rtt / 2)
+            })
+            .unzip();
+        Some(Box::new(Self {
+            out,
+            back,
+            transit: Vec::new(),
+            free: Vec::new(),
+            via: Vec::new(),
+        }))
+    }
+
+    /// Puts `a` on its way from request slot `r`; returns its place.
+    fn depart(&mut self, r: u32, a: Accepting) -> u32 {
+        let r = r as usize;
+        if self.via.len() <= r {
+            self.via.resize(r + 1, NONE);
+        }
+        self.via[r] = a.site;
+        match self.free.pop() {
+            Some(p) => {
+                self.transit[p as usize] = a;
+                p
+            }
+            None => {
+                self.transit.push(a);
+                self.transit.len() as u32 - 1
+            }
+        }
+    }
+
+    /// Takes attempt `p` off the network at its site.
+    fn arrive(&mut self, p: u32) -> Accepting {
+        self.free.push(p);
+        self.transit[p as usize]
+    }
+
+    /// The attempts on their way (for keys drawn mid-run): every slot,
+    /// free ones included.
+    pub(super) fn transit_mut(&mut self) -> &mut [Accepting] {
+        &mut self.transit
+    }
+}
+
+/// What a site answered an attempt, as it travels back.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Answer {
+    /// Served.
+    Success,
+    /// An error, a rejection or a refusal.
+    Failure,
+    /// Its client's limit of attempts pending at a load balancer was full.
+    Overflow,
+}
+
+impl Simulation {
+    /// Sends request `r`'s attempt (token `token`) over the network to
+    /// site `s`, with its deadline counted from now. Out of line, so that
+    /// the direct path pays only a test.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn send_over(&mut self, r: u32, s: u32, token: u32) {
+        let g = self.requests[r as usize].group;
+        let deadline = self.groups[g as usize]
+            .policy
+            .attempt_deadline(SimTime(self.now), &self.requests[r as usize].state)
+            .map(|d| d.0);
+        let net = self.network.as_deref_mut().expect("a network");
+        let out = net.out[s as usize];
+        let req = &mut self.requests[r as usize];
+        req.job = NONE;
+        let a = Accepting {
+            site: s,
+            owner: r,
+            token,
+            instance: req.instance,
+            probe: false,
+            key: req.key,
+            id: req.id,
+            attempt: u64::from(req.state.attempts),
+            dropped: false,
+        };
+        let p = net.depart(r, a);
+        self.live[r as usize] |= WAITING;
+        if let Some(d) = deadline {
+            self.push_timeout(g, d, r, token);
+        }
+        self.push(self.now + out, Ev::Arrive(p));
+    }
+
+    /// Attempt `p` reaches its site: the load balancer admits it (or
+    /// turns it away), and places it at a backend or holds it in its
+    /// backlog, whether or not its client still waits — unless timeouts
+    /// cancel. Returns the answer for its client, if any yet.
+    pub(super) fn on_arrive(&mut self, p: u32) -> Option<Reply> {
+        let a = self.network.as_deref_mut().expect("a network").arrive(p);
+        let (s, r, token) = (a.site, a.owner, a.token);
+        let waiting = self.live[r as usize] == token | WAITING;
+        if self.cancel && !waiting {
+            self.recorder.totals.cancelled += 1;
+            return None;
+        }
+        let Some(delay) = self.admit_at_site(s, false) else {
+            self.recorder.current.lb_rejects += 1;
+            self.sites[s as usize].rejected += 1;
+            return waiting.then_some(Reply::failed(false, r));
+        };
+        if delay > 0 {
+            if !self.groups[a.id.group()].limits(a.instance).try_pend() {
+                self.unhold(s);
+                return waiting.then_some(Reply::Overflow(r));
+            }
+            let p = self.hold_accepting(a);
+            self.push(self.now + delay, Ev::Accepted(p));
+            return None;
+        }
+        match self.forward(s, a.key, (r, token), (a.id, a.attempt)) {
+            super::Forward::Placed(j, _) => {
+                if waiting {
+                    self.requests[r as usize].job = j;
+                }
+                None
+            }
+            refused => {
+                self.unhold(s);
+                self.count_refusal(s, &refused);
+                waiting.then_some(Reply::failed(false, r))
+            }
+        }
+    }
+
+    /// Puts the answer `answer` to request `r`'s current attempt on its
+    /// way back from the attempt's site; `false` if that site is no
+    /// distance away (the answer is heard now).
+    pub(super) fn send_back(&mut self, r: u32, answer: Answer) -> bool {
+        let net = self.network.as_deref().expect("a network");
+        let s = net.via[r as usize];
+        let back = net.back[s as usize];
+        if back == 0 {
+            return false;
+        }
+        // The job is over: a timeout before the answer arrives has nothing
+        // to cancel.
+        self.requests[r as usize].job = NONE;
+        let token = self.live[r as usize] & !WAITING;
+        self.push(self.now + back, Ev::Answer(answer, r, token));
+        true
+    }
+
+    /// An answer reaches its client: heard if the client still waits on
+    /// that attempt. A success no one hears was wasted work, as is a job
+    /// a backend finishes after its client stopped waiting.
+    pub(super) fn answer_outcome(&mut self, r: u32, token: u32, answer: Answer) -> Option<Reply> {
+        if self.live[r as usize] != token | WAITING {
+            if let Answer::Success = answer {
+                self.recorder.current.wasted += 1;
+            }
+            return None;
+        }
+        Some(match answer {
+            Answer::Success => Reply::Attempt(r, Outcome::Success),
+            Answer::Failure => Reply::Attempt(r, Outcome::Failure(Pushback::None)),
+            Answer::Overflow => Reply::Overflow(r),
+        })
+    }
+}

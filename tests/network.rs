@@ -1,0 +1,212 @@
+//! The network between clients and sites (a site's `rtt`): an attempt
+//! reaches its site half a round trip after it is sent and its answer
+//! comes back after the other half; clients' latencies and deadlines
+//! include both, while the site's own counts see only the time the
+//! attempt spends there.
+
+use drainstorm::retry::{Backoff, LimitsConfig, PolicyConfig};
+use drainstorm::sim::{
+    BackendGroup, CurvePoint, RetrySpec, RouterMode, ServiceTime, SimConfig, Simulation,
+    SiteConfig, Summary, Workload,
+};
+use drainstorm::time::{SimDuration, SimTime};
+use proptest::prelude::*;
+
+fn ms(v: u64) -> SimDuration {
+    SimDuration::from_millis(v)
+}
+
+/// A site per entry of `rtts`, of 20 backends serving 10 ms each
+/// (always), that many milliseconds away, offered `rate` requests/s for
+/// 15 s of a 20 s run (so every request has ended by its end) by a policy
+/// of `attempts` attempts with no backoff and `timeout` ms per attempt.
+fn net(rtts: &[u64], rate: f64, attempts: u32, timeout: Option<u64>) -> SimConfig {
+    let mut c = SimConfig::example();
+    c.duration = SimDuration::from_secs(20);
+    c.router.health_check = None;
+    c.router.mode = RouterMode::WeightedRandom;
+    c.sites = rtts
+        .iter()
+        .enumerate()
+        .map(|(i, &rtt)| SiteConfig {
+            rtt: ms(rtt),
+            ..SiteConfig::new(
+                &format!("s{i}"),
+                vec![BackendGroup::new(
+                    20,
+                    ServiceTime::Deterministic { value: ms(10) },
+                )],
+            )
+        })
+        .collect();
+    c.clients[0].workload = Workload::Open {
+        rate,
+        curve: vec![
+            CurvePoint {
+                at: SimTime::ZERO,
+                factor: 1.0,
+            },
+            CurvePoint {
+                at: SimTime::from_secs(15),
+                factor: 0.0,
+            },
+        ],
+    };
+    c.clients[0].retry = RetrySpec::Config(Box::new(PolicyConfig {
+        attempt_timeout: timeout.map(ms),
+        ..PolicyConfig::new(Backoff::Immediate, attempts)
+    }));
+    c
+}
+
+fn run(c: SimConfig) -> Summary {
+    let mut sim = Simulation::new(c).unwrap();
+    sim.run();
+    sim.summary()
+}
+
+#[test]
+fn a_round_trip_adds_to_every_latency_and_nothing_at_the_site() {
+    // 100 requests/s on 20 slots of 10 ms: 5 % busy, almost no wait.
+    let near = Simulation::new(net(&[0], 100.0, 1, None)).map(|mut s| {
+        s.run();
+        s
+    });
+    let far = Simulation::new(net(&[40], 100.0, 1, None)).map(|mut s| {
+        s.run();
+        s
+    });
+    let (near, far) = (near.unwrap(), far.unwrap());
+    let (a, b) = (near.summary(), far.summary());
+    assert_eq!(a.lost, 0.0);
+    assert_eq!(b.lost, 0.0);
+    // Every latency moves by the round trip, to the histogram's precision.
+    for (x, y) in [(a.p50, b.p50), (a.p99, b.p99), (a.max, b.max)] {
+        assert!((y - x - 0.040).abs() < 0.001, "{x} → {y}");
+    }
+    // The site holds an attempt only while it is there: the same time in
+    // flight with or without the trip.
+    let in_flight = |s: &Simulation| {
+        s.recorder()
+            .site_series(0)
+            .map(|i| i.mean_in_flight)
+            .sum::<f64>()
+    };
+    let (x, y) = (in_flight(&near), in_flight(&far));
+    assert!((x - y).abs() < 0.05 * x, "{x} against {y}");
+}
+
+#[test]
+fn a_deadline_counts_the_trip_both_ways() {
+    // 10 ms of service: a 45 ms timeout is enough at 30 ms of round trip,
+    // and never at 40.
+    let ok = run(net(&[30], 50.0, 1, Some(45)));
+    assert_eq!(ok.timeouts, 0);
+    assert_eq!(ok.lost, 0.0);
+    let late = run(net(&[40], 50.0, 1, Some(45)));
+    assert_eq!(late.successes, 0);
+    assert_eq!(late.timeouts, late.attempts);
+    // The backends served every attempt, and no client heard: wasted.
+    assert_eq!(late.wasted, late.attempts);
+    // Timed out on the way out (before the site): nothing is served.
+    let lost_on_the_way = run(net(&[200], 50.0, 1, Some(45)));
+    assert_eq!(lost_on_the_way.successes, 0);
+    assert!(lost_on_the_way.wasted > 0);
+    let mut c = net(&[200], 50.0, 1, Some(45));
+    c.cancel_on_timeout = true;
+    let mut sim = Simulation::new(c).unwrap();
+    sim.run();
+    // With cancellation, an attempt whose client gave up on the way is
+    // dropped when it arrives.
+    assert_eq!(sim.summary().wasted, 0);
+    assert_eq!(sim.recorder().totals().completions, 0);
+    assert!(sim.recorder().totals().cancelled > 0);
+}
+
+#[test]
+fn each_site_has_its_own_distance() {
+    // Two sites, one near and one 100 ms away, drawn at random: half the
+    // requests take 10 ms, half 110 ms.
+    let s = run(net(&[0, 100], 100.0, 1, None));
+    assert_eq!(s.lost, 0.0);
+    assert!(s.p50 < 0.012 || s.p50 > 0.108, "{}", s.p50);
+    assert!((s.p99 - 0.110).abs() < 0.002, "{}", s.p99);
+    assert!((s.mean_latency - 0.060).abs() < 0.005, "{}", s.mean_latency);
+}
+
+#[test]
+fn a_round_trip_of_zero_changes_nothing() {
+    // A zero round trip beside one that is not zero takes the network's
+    // path; all zero is the direct path. Both give the same latencies.
+    let direct = run(net(&[0, 0], 300.0, 3, Some(100)));
+    let mut c = net(&[0, 0], 300.0, 3, Some(100));
+    c.sites[1].rtt = SimDuration::from_nanos(0);
+    assert_eq!(run(c), direct);
+}
+
+#[test]
+fn a_longer_trip_than_allowed_is_a_named_error() {
+    let mut c = net(&[0], 10.0, 1, None);
+    c.sites[0].rtt = SimDuration::from_secs(11);
+    let err = Simulation::new(c).unwrap_err().to_string();
+    assert!(err.contains("sites[0].rtt"), "{err}");
+    assert!(err.contains("at most 10s"), "{err}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// However far the sites, the timeouts, the retries, the backlogs and
+    /// the pending limits, every request ends once the clients stop, and
+    /// each one ends once: as a success, a failure (an overflow is one) or
+    /// a refusal.
+    #[test]
+    fn every_request_ends_once(
+        rtts in prop::collection::vec(0u64..300, 1..4),
+        rate in 20.0..600.0f64,
+        attempts in 1u32..=4,
+        timeout in prop::option::of(20u64..400),
+        cancel in any::<bool>(),
+        accept in prop::option::of(50.0..400.0f64),
+        backlog in 0u32..50,
+        pending in prop::option::of(1u32..10),
+        seed in 0u64..1000,
+    ) {
+        let mut c = net(&rtts, rate, attempts, timeout);
+        c.seed = seed;
+        c.cancel_on_timeout = cancel;
+        for s in &mut c.sites {
+            s.max_new_per_sec = accept;
+            s.accept_backlog = backlog;
+        }
+        if let RetrySpec::Config(p) = &mut c.clients[0].retry {
+            p.limits = LimitsConfig { max_pending_requests: pending, ..LimitsConfig::default() };
+        }
+        c.clients[0].workload = Workload::Open {
+            rate,
+            curve: vec![
+                CurvePoint { at: SimTime::ZERO, factor: 1.0 },
+                CurvePoint { at: SimTime::from_secs(5), factor: 0.0 },
+            ],
+        };
+        let mut sim = Simulation::new(c).unwrap();
+        for t in (500..8_000).step_by(500) {
+            sim.run_until(SimTime::from_millis(t));
+            let (requests, _) = sim.client_load(0);
+            prop_assert_eq!(requests, sim.requests_in_progress());
+        }
+        sim.run();
+        prop_assert_eq!(sim.requests_in_progress(), 0);
+        for site in sim.sites() {
+            prop_assert_eq!(site.in_flight, 0);
+        }
+        let s = sim.summary();
+        // Overflows are failures of their own kind.
+        prop_assert_eq!(s.offered, s.successes + s.failures + s.refused);
+        prop_assert!(s.overflows <= s.failures);
+        let t = sim.recorder().totals();
+        // Every job a backend finished was heard as a success or an error,
+        // or wasted.
+        prop_assert!(s.successes + s.wasted <= t.completions);
+    }
+}
