@@ -466,6 +466,7 @@ impl Simulation {
     pub fn pending_events(&self) -> usize {
         self.queue.len()
             + self.at_once.len()
+            + self.network.as_deref().map_or(0, |n| n.pending())
             + self
                 .groups
                 .iter()
@@ -574,6 +575,10 @@ impl Simulation {
     fn next_event(&mut self, limit: u64) -> Option<(u64, Ev)> {
         const HEAP: usize = usize::MAX;
         const AT_ONCE: usize = usize::MAX - 1;
+        // The network's lanes, counted down from here (at most
+        // `network::MAX_LANES`).
+        const LANES: usize = usize::MAX - 2;
+        const LANES_END: usize = LANES - network::MAX_LANES;
         // Nothing pending is the maximum key.
         let mut best = self.queue.peek_key();
         let mut source = (HEAP, false);
@@ -582,6 +587,12 @@ impl Simulation {
         {
             best = order_key(t, seq);
             source = (AT_ONCE, false);
+        }
+        if let Some(net) = self.network.as_deref()
+            && let Some((l, key)) = net.earliest(best)
+        {
+            best = key;
+            source = (LANES - l, false);
         }
         for (g, group) in self.groups.iter_mut().enumerate() {
             if let Some((t, seq)) = group.next_arrival
@@ -610,6 +621,10 @@ impl Simulation {
         Some(match source {
             (HEAP, _) => (time, self.queue.pop().expect("peeked").ev),
             (AT_ONCE, _) => (time, self.at_once.pop_front().expect("peeked").2),
+            (l, _) if l > LANES_END => {
+                let net = self.network.as_deref_mut().expect("a lane");
+                (time, net.pop(LANES - l))
+            }
             (g, false) => {
                 self.groups[g].next_arrival = None;
                 (time, Ev::Arrival(g as u32))

@@ -17,25 +17,47 @@
 //! hedge's losers) reaches a backend at once; an attempt still on its way
 //! when its client gives up is dropped on arrival if timeouts cancel.
 
+use std::collections::VecDeque;
+
 use super::site::Accepting;
 use super::{Ev, NONE, Reply, Simulation, WAITING};
 use crate::retry::{Outcome, Pushback, SimTime};
 use crate::sim::config::SiteConfig;
+use crate::sim::queue::order_key;
+
+/// Most lanes a network keeps (distances beyond go through the queue):
+/// every event scans each lane's front.
+pub(super) const MAX_LANES: usize = 8;
+
+/// Events a fixed delay ahead, in the order pushed: (time, sequence,
+/// event).
+type Lane = VecDeque<(u64, u64, Ev)>;
 
 /// The network's state: each site's two halves of its round trip, the
 /// attempts on their way to a site, and the site each request slot's
 /// current attempt went to.
 pub(super) struct Network {
-    /// Per site: ns from a client to the site.
-    out: Vec<u64>,
-    /// Per site: ns from the site back to a client.
-    back: Vec<u64>,
     /// Attempts on their way, as the load balancer will hold them.
     transit: Vec<Accepting>,
     free: Vec<u32>,
     /// Per request slot: the site of its current attempt (`NONE` before
     /// its first).
     via: Vec<u32>,
+    /// Per site: ns from a client to the site.
+    out: Vec<u64>,
+    /// Per site: ns from the site back to a client.
+    back: Vec<u64>,
+    /// One lane per distinct non-zero delay of the sites' halves (the
+    /// first [`MAX_LANES`]; the queue takes the others): the
+    /// events pushed that far ahead, in the order pushed. A fixed delay
+    /// from a clock that never goes back keeps a lane sorted by (time,
+    /// sequence), so its front is its earliest and a push and a pop cost
+    /// a `VecDeque`'s rather than the queue's.
+    lanes: Vec<(u64, Lane)>,
+    /// Per site: the lane of its way out and of its way back (`NONE`: the
+    /// queue's).
+    lane_out: Vec<u32>,
+    lane_back: Vec<u32>,
 }
 
 impl Network {
@@ -44,20 +66,68 @@ impl Network {
         if sites.iter().all(|s| s.rtt.is_zero()) {
             return None;
         }
-        let (out, back) = sites
+        // Per site: ns from a client to the site, and back.
+        let (out, back): (Vec<u64>, Vec<u64>) = sites
             .iter()
             .map(|s| {
                 let rtt = s.rtt.as_nanos();
                 (rtt / 2, rtt - rtt / 2)
             })
             .unzip();
+        let mut lanes: Vec<(u64, Lane)> = Vec::new();
+        let mut lane_of = |delay: u64| -> u32 {
+            if delay == 0 {
+                return NONE;
+            }
+            match lanes.iter().position(|(d, _)| *d == delay) {
+                Some(l) => l as u32,
+                None if lanes.len() < MAX_LANES => {
+                    lanes.push((delay, VecDeque::new()));
+                    lanes.len() as u32 - 1
+                }
+                None => NONE,
+            }
+        };
+        let lane_out = out.iter().map(|&d| lane_of(d)).collect();
+        let lane_back = back.iter().map(|&d| lane_of(d)).collect();
         Some(Box::new(Self {
             out,
             back,
             transit: Vec::new(),
             free: Vec::new(),
             via: Vec::new(),
+            lanes,
+            lane_out,
+            lane_back,
         }))
+    }
+
+    /// The lane whose front comes before `best` (an [`order_key`]) and
+    /// earliest, with its key.
+    #[inline]
+    pub(super) fn earliest(&self, best: u128) -> Option<(usize, u128)> {
+        let mut found = None;
+        let mut best = best;
+        for (l, (_, lane)) in self.lanes.iter().enumerate() {
+            if let Some(&(t, seq, _)) = lane.front()
+                && order_key(t, seq) < best
+            {
+                best = order_key(t, seq);
+                found = Some((l, best));
+            }
+        }
+        found
+    }
+
+    /// Takes the front event of lane `l`.
+    #[inline]
+    pub(super) fn pop(&mut self, l: usize) -> Ev {
+        self.lanes[l].1.pop_front().expect("a front").2
+    }
+
+    /// Events waiting in the lanes.
+    pub(super) fn pending(&self) -> usize {
+        self.lanes.iter().map(|(_, lane)| lane.len()).sum()
     }
 
     /// Puts `a` on its way from request slot `r`; returns its place.
@@ -116,7 +186,7 @@ impl Simulation {
             .attempt_deadline(SimTime(self.now), &self.requests[r as usize].state)
             .map(|d| d.0);
         let net = self.network.as_deref_mut().expect("a network");
-        let out = net.out[s as usize];
+        let (out, lane) = (net.out[s as usize], net.lane_out[s as usize]);
         let req = &mut self.requests[r as usize];
         req.job = NONE;
         let a = Accepting {
@@ -135,7 +205,22 @@ impl Simulation {
         if let Some(d) = deadline {
             self.push_timeout(g, d, r, token);
         }
-        self.push(self.now + out, Ev::Arrive(p));
+        self.push_far(out, lane, Ev::Arrive(p));
+    }
+
+    /// Schedules `ev` `delay` from now, in lane `lane` (`NONE`: the
+    /// queue) with the sequence number `push` would give it, so the order
+    /// of events is the queue's either way.
+    #[inline]
+    fn push_far(&mut self, delay: u64, lane: u32, ev: Ev) {
+        if lane == NONE {
+            return self.push(self.now + delay, ev);
+        }
+        self.seq += 1;
+        let net = self.network.as_deref_mut().expect("a network");
+        let (lane_delay, lane) = &mut net.lanes[lane as usize];
+        debug_assert_eq!(*lane_delay, delay);
+        lane.push_back((self.now + delay, self.seq, ev));
     }
 
     /// Attempt `p` reaches its site: the load balancer admits it (or
@@ -184,8 +269,8 @@ impl Simulation {
     /// distance away (the answer is heard now).
     pub(super) fn send_back(&mut self, r: u32, answer: Answer) -> bool {
         let net = self.network.as_deref().expect("a network");
-        let s = net.via[r as usize];
-        let back = net.back[s as usize];
+        let s = net.via[r as usize] as usize;
+        let (back, lane) = (net.back[s], net.lane_back[s]);
         if back == 0 {
             return false;
         }
@@ -193,7 +278,7 @@ impl Simulation {
         // to cancel.
         self.requests[r as usize].job = NONE;
         let token = self.live[r as usize] & !WAITING;
-        self.push(self.now + back, Ev::Answer(answer, r, token));
+        self.push_far(back, lane, Ev::Answer(answer, r, token));
         true
     }
 
