@@ -8,10 +8,10 @@
 //! |---|---|---|
 //! | `mod.rs` | the clock, the event queue and lanes, interval closing, the host's API | dispatch |
 //! | `clients.rs` | requests, client groups, tokens, retries | `Arrival`, `Think`, `Timeout`, `Retry` |
-//! | `routing.rs` | site choice, health checks, panic, site weights | `Probe`, `ProbeTimeout`, `Ramp`, `SlowStart` |
+//! | `routing.rs` | site choice, health checks, panic, site weights | `Probe`, `ProbeTimeout`, `ProbeArrive`, `Ramp`, `SlowStart` |
 //! | `site.rs` | a load balancer's admission, backlog, scaling, its balancer | `Accepted`, `Scale`, `BackendSlowStart` |
 //! | `backends.rs` | slots, queues, jobs, service times | `Complete` |
-//! | `network.rs` | each site's round trip, attempts and answers on their way | `Arrive`, `Answer` |
+//! | `network.rs` | each site's round trip, attempts, probes and answers on their way | `Arrive`, `Answer`, `ProbeAnswer` |
 //! | `timeline.rs` | what an action does | `Action` |
 //! | `paced.rs` | the paced drain's controller | `Paced` |
 //! | `build.rs` | construction from a [`SimConfig`] | |
@@ -126,6 +126,12 @@ enum Ev {
     /// A site's answer reaches its client over the network: (answer,
     /// request, attempt token).
     Answer(Answer, u32, u32),
+    /// A health probe reaches its site over the network: (site, probe
+    /// sequence).
+    ProbeArrive(u32, u32),
+    /// A site's answer to a probe reaches the router over the network:
+    /// (answer, site, probe sequence).
+    ProbeAnswer(Answer, u32, u32),
 }
 
 const _: () = assert!(std::mem::size_of::<Ev>() == 12);
@@ -700,14 +706,14 @@ impl Simulation {
     fn deliver(&mut self, reply: Option<Reply>) {
         match reply {
             Some(Reply::Attempt(r, outcome)) if self.network.is_none() => self.outcome(r, outcome),
-            Some(Reply::Probe(s, ok)) => self.probe_result(s, ok),
+            Some(Reply::Probe(s, ok)) if self.network.is_none() => self.probe_result(s, ok),
             Some(reply) => self.deliver_far(reply),
             None => {}
         }
     }
 
-    /// Delivers an attempt's answer over the network: it travels back
-    /// unless its site is no distance away. Out of line, so that the
+    /// Delivers an attempt's or a probe's answer over the network: it
+    /// travels back unless its site is no distance away. Out of line, so that the
     /// direct path pays only a test (inlined, this path cost 1.2 % of
     /// the simulator benchmark's instructions without a network).
     #[cold]
@@ -728,7 +734,11 @@ impl Simulation {
                     self.overflowed(r);
                 }
             }
-            Reply::Probe(s, ok) => self.probe_result(s, ok),
+            Reply::Probe(s, ok) => {
+                if !self.send_probe_back(s, ok) {
+                    self.probe_result(s, ok);
+                }
+            }
         }
     }
 
@@ -781,6 +791,15 @@ impl Simulation {
                 Some(Reply::Overflow(r)) => self.overflowed(r),
                 _ => {}
             },
+            Ev::ProbeArrive(s, seq) => {
+                let reply = self.on_probe_arrive(s, seq);
+                self.deliver(reply);
+            }
+            Ev::ProbeAnswer(answer, s, seq) => {
+                if self.sites[s as usize].probe_pending == Some(seq) {
+                    self.probe_result(s, matches!(answer, Answer::Success));
+                }
+            }
         }
         if !self.answers.is_empty() {
             self.detect_outliers();

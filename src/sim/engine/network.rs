@@ -12,10 +12,12 @@
 //! on the way back.
 //!
 //! Only when some site has a round trip: with none, [`Network::new`]
-//! returns `None` and attempts take the direct path, unchanged. Health
-//! probes take the direct path always. Cancellation (on a timeout, of a
-//! hedge's losers) reaches a backend at once; an attempt still on its way
-//! when its client gives up is dropped on arrival if timeouts cancel.
+//! returns `None` and attempts take the direct path, unchanged. The
+//! router's health probes cross the network the same way (`ProbeArrive`,
+//! `ProbeAnswer`), their timeout running from the send. Cancellation (on
+//! a timeout, of a hedge's losers) reaches a backend at once; an attempt
+//! still on its way when its client gives up is dropped on arrival if
+//! timeouts cancel.
 
 use std::collections::VecDeque;
 
@@ -206,6 +208,31 @@ impl Simulation {
             self.push_timeout(g, d, r, token);
         }
         self.push_far(out, lane, Ev::Arrive(p));
+    }
+
+    /// Sends site `s`'s health probe `seq` over the network, failed if
+    /// not answered by `deadline`.
+    pub(super) fn probe_over(&mut self, s: u32, seq: u32, deadline: u64) {
+        let net = self.network.as_deref().expect("a network");
+        let (out, lane) = (net.out[s as usize], net.lane_out[s as usize]);
+        self.push(deadline, Ev::ProbeTimeout(s, seq));
+        self.push_far(out, lane, Ev::ProbeArrive(s, seq));
+    }
+
+    /// Puts the answer to site `s`'s awaited probe on its way back;
+    /// `false` if the site is no distance away (the answer is heard now).
+    pub(super) fn send_probe_back(&mut self, s: u32, ok: bool) -> bool {
+        let net = self.network.as_deref().expect("a network");
+        let (back, lane) = (net.back[s as usize], net.lane_back[s as usize]);
+        let Some(seq) = self.sites[s as usize].probe_pending else {
+            return false;
+        };
+        if back == 0 {
+            return false;
+        }
+        let answer = if ok { Answer::Success } else { Answer::Failure };
+        self.push_far(back, lane, Ev::ProbeAnswer(answer, s, seq));
+        true
     }
 
     /// Schedules `ev` `delay` from now, in lane `lane` (`NONE`: the

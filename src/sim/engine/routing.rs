@@ -22,6 +22,11 @@ pub(super) struct Ramp {
 }
 
 /// The router's members: every site at its published weight.
+/// The key a site's probe `seq` hashes by.
+fn probe_key(s: u32, seq: u32) -> u64 {
+    mix(u64::from(s) << 32 | u64::from(seq))
+}
+
 pub(super) fn router_members(sites: &[Site]) -> Vec<Backend> {
     sites
         .iter()
@@ -92,12 +97,15 @@ impl Simulation {
         let seq = site.probe_seq;
         site.probe_pending = Some(seq);
         self.recorder.totals.probes += 1;
+        let deadline = self.now + h.timeout.0;
+        if self.network.is_some() {
+            return self.probe_over(s, seq, deadline);
+        }
         let Some(delay) = self.admit_at_site(s, true) else {
             return self.probe_result(s, false);
         };
-        let key = mix(u64::from(s) << 32 | u64::from(seq));
+        let key = probe_key(s, seq);
         let probe_id = RequestId::probe(s);
-        let deadline = self.now + h.timeout.0;
         if delay > 0 {
             self.push(deadline, Ev::ProbeTimeout(s, seq));
             let p = self.hold_accepting(Accepting {
@@ -122,6 +130,40 @@ impl Simulation {
         if !immediate || self.now + self.jobs[j as usize].service > deadline {
             self.push(deadline, Ev::ProbeTimeout(s, seq));
         }
+    }
+
+    /// Probe `seq` of site `s` reaches the site over the network: the
+    /// load balancer admits it and places it, or holds it in its backlog,
+    /// or turns it away (the failure travels back).
+    pub(super) fn on_probe_arrive(&mut self, s: u32, seq: u32) -> Option<Reply> {
+        // A failure is heard only by the probe still awaited.
+        let failed =
+            (self.sites[s as usize].probe_pending == Some(seq)).then_some(Reply::Probe(s, false));
+        let Some(delay) = self.admit_at_site(s, true) else {
+            return failed;
+        };
+        let (key, probe_id) = (probe_key(s, seq), RequestId::probe(s));
+        if delay > 0 {
+            let p = self.hold_accepting(Accepting {
+                site: s,
+                owner: s,
+                token: seq,
+                instance: 0,
+                probe: true,
+                key,
+                id: probe_id,
+                attempt: u64::from(seq),
+                dropped: false,
+            });
+            self.push(self.now + delay, Ev::Accepted(p));
+            return None;
+        }
+        let Some((j, _)) = self.place(s, key, (s, seq), (probe_id, u64::from(seq))) else {
+            self.unhold(s);
+            return failed;
+        };
+        self.jobs[j as usize].flags |= PROBE;
+        None
     }
 
     pub(super) fn probe_result(&mut self, s: u32, ok: bool) {
