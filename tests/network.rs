@@ -254,3 +254,27 @@ proptest! {
         prop_assert!(s.successes + s.wasted <= t.completions);
     }
 }
+
+#[test]
+fn the_size_line_says_how_far_the_sites_are() {
+    use drainstorm::profile::Profile;
+    use drainstorm::report::Comparison;
+    let line = |rtts: &[u64]| {
+        let mut profile = Profile::bundled("ramped-drain").unwrap().unwrap();
+        profile.scenario.duration = SimDuration::from_secs(5);
+        profile.compare.balancers.truncate(1);
+        profile.compare.policies.truncate(1);
+        for (site, &rtt) in profile.scenario.sites.iter_mut().zip(rtts) {
+            site.rtt = SimDuration::from_micros(rtt);
+        }
+        Comparison::run(profile).unwrap().size_line()
+    };
+    assert!(!line(&[0, 0, 0, 0]).contains("round trip"));
+    let same = line(&[20_000, 20_000, 20_000, 20_000]);
+    assert!(same.contains(", 20 ms round trip to every site."), "{same}");
+    let apart = line(&[0, 1_500, 20_000, 70_000]);
+    assert!(
+        apart.contains(", 0–70 ms round trips to the sites."),
+        "{apart}"
+    );
+}

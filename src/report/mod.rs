@@ -237,6 +237,16 @@ impl Comparison {
             n(instances, "client instance"),
             (peak * 100.0).round() / 100.0
         );
+        let trips = config.sites.iter().map(|s| s.rtt.as_secs_f64());
+        let (near, far) = trips.fold((f64::MAX, 0.0f64), |(a, b), t| (a.min(t), b.max(t)));
+        let ms = |t: f64| format!("{}", (t * 1e5).round() / 100.0);
+        if far > 0.0 {
+            line += &if near == far {
+                format!(", {} ms round trip to every site", ms(far))
+            } else {
+                format!(", {}–{} ms round trips to the sites", ms(near), ms(far))
+            };
+        }
         if self.profile.scale != 1.0 {
             line += &format!(" (scale {} of the profile as written)", self.profile.scale);
         }
