@@ -699,7 +699,8 @@ impl Simulation {
     /// Hands what an attempt or a probe came to up to the part that waits
     /// for it: the backends and the sites return replies rather than call
     /// back up into the clients or the router.
-    /// Over a network, an attempt's answer travels back first. Always
+    ///
+    /// Over a network, an answer travels back first. Always
     /// inlined: as a call it cost 0.7 % of the simulator benchmark's
     /// instructions.
     #[inline(always)]

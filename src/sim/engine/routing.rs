@@ -104,29 +104,13 @@ impl Simulation {
         let Some(delay) = self.admit_at_site(s, true) else {
             return self.probe_result(s, false);
         };
-        let key = probe_key(s, seq);
-        let probe_id = RequestId::probe(s);
         if delay > 0 {
             self.push(deadline, Ev::ProbeTimeout(s, seq));
-            let p = self.hold_accepting(Accepting {
-                site: s,
-                owner: s,
-                token: seq,
-                instance: 0,
-                probe: true,
-                key,
-                id: probe_id,
-                attempt: u64::from(seq),
-                dropped: false,
-            });
-            self.push(self.now + delay, Ev::Accepted(p));
-            return;
+            return self.hold_probe(s, seq, delay);
         }
-        let Some((j, immediate)) = self.place(s, key, (s, seq), (probe_id, u64::from(seq))) else {
-            self.unhold(s);
+        let Some((j, immediate)) = self.place_probe(s, seq) else {
             return self.probe_result(s, false);
         };
-        self.jobs[j as usize].flags |= PROBE;
         if !immediate || self.now + self.jobs[j as usize].service > deadline {
             self.push(deadline, Ev::ProbeTimeout(s, seq));
         }
@@ -142,28 +126,41 @@ impl Simulation {
         let Some(delay) = self.admit_at_site(s, true) else {
             return failed;
         };
-        let (key, probe_id) = (probe_key(s, seq), RequestId::probe(s));
         if delay > 0 {
-            let p = self.hold_accepting(Accepting {
-                site: s,
-                owner: s,
-                token: seq,
-                instance: 0,
-                probe: true,
-                key,
-                id: probe_id,
-                attempt: u64::from(seq),
-                dropped: false,
-            });
-            self.push(self.now + delay, Ev::Accepted(p));
+            self.hold_probe(s, seq, delay);
             return None;
         }
-        let Some((j, _)) = self.place(s, key, (s, seq), (probe_id, u64::from(seq))) else {
+        self.place_probe(s, seq).map_or(failed, |_| None)
+    }
+
+    /// Holds site `s`'s admitted probe `seq` in its load balancer's
+    /// backlog for `delay`.
+    fn hold_probe(&mut self, s: u32, seq: u32, delay: u64) {
+        let p = self.hold_accepting(Accepting {
+            site: s,
+            owner: s,
+            token: seq,
+            instance: 0,
+            probe: true,
+            key: probe_key(s, seq),
+            id: RequestId::probe(s),
+            attempt: u64::from(seq),
+            dropped: false,
+        });
+        self.push(self.now + delay, Ev::Accepted(p));
+    }
+
+    /// Places site `s`'s admitted probe `seq` at a backend: its job and
+    /// whether it is in service at once, or `None` (the site lets go of
+    /// it) if no backend takes it.
+    fn place_probe(&mut self, s: u32, seq: u32) -> Option<(u32, bool)> {
+        let (key, id) = (probe_key(s, seq), RequestId::probe(s));
+        let Some((j, immediate)) = self.place(s, key, (s, seq), (id, u64::from(seq))) else {
             self.unhold(s);
-            return failed;
+            return None;
         };
         self.jobs[j as usize].flags |= PROBE;
-        None
+        Some((j, immediate))
     }
 
     pub(super) fn probe_result(&mut self, s: u32, ok: bool) {
