@@ -142,7 +142,7 @@ impl Simulation {
         let before = a.in_service;
         a.in_service = (a.in_service + joined).min(a.pool);
         let after = a.in_service;
-        let slow_start = self.slow_start;
+        let slow_start = self.router.slow_start;
         let mut ramping = false;
         for b in &mut self.backends[(first + before) as usize..(first + after) as usize] {
             if slow_start > 0 && b.target > 0 {

@@ -161,8 +161,8 @@ impl Simulation {
         if site.tracks_load {
             site.picker.start(local);
         }
-        if self.router_tracks_load {
-            self.router_picker.start(BackendId(s));
+        if self.router.tracks_load {
+            self.router.picker.start(BackendId(s));
         }
         let job = Job {
             owner,
@@ -232,8 +232,9 @@ impl Simulation {
             site.picker
                 .finish_observed(BackendId(b - site.first_backend), latency, self.now);
         }
-        if self.router_tracks_load {
-            self.router_picker
+        if self.router.tracks_load {
+            self.router
+                .picker
                 .finish_observed(BackendId(s), latency, self.now);
         }
     }
@@ -338,7 +339,7 @@ impl Simulation {
         self.free_jobs.push(j);
         let fail_p = self.backends[b as usize].fail_probability;
         let reply = if probe {
-            (self.sites[owner as usize].probe_pending == Some(token)).then(|| {
+            (self.router.awaits(owner, token)).then(|| {
                 let ok = fail_p == 0.0
                     || unit_open(draw(self.seeds.probe, u64::from(owner), u64::from(token)))
                         > fail_p;

@@ -8,7 +8,7 @@ use super::*;
 use crate::balancer::Balancer;
 use crate::retry::RetryPolicy;
 use crate::sim::config::TimedAction;
-use crate::sim::config::{RouterMode, SimConfig, Workload};
+use crate::sim::config::{SimConfig, Workload};
 use crate::sim::error::SimError;
 use crate::sim::random::{Stream, draw, mix, of_group, stream_seed, unit_open};
 
@@ -117,23 +117,7 @@ impl Simulation {
             let seed = mix(balancer_seed ^ i as u64);
             sites.push(Site::build(s, &backends, first, plugged, seed)?);
         }
-        let router_members = router_members(&sites);
-        let router = config
-            .router
-            .balancer
-            .build(&router_members, mix(balancer_seed ^ 0xdead_beef))
-            .map_err(|source| SimError::Balancer {
-                site: "router".into(),
-                source,
-            })?;
-        let router_picker = router.local_picker();
-        let mut site_draw = WeightedSites::default();
-        site_draw.set(sites.iter().map(|s| s.published));
-        let zones = (config.router.mode == RouterMode::ZoneAware).then(|| {
-            let base: Vec<u32> = config.sites.iter().map(|s| s.router_weight()).collect();
-            let published: Vec<u32> = sites.iter().map(|s| s.published).collect();
-            zones::Zones::new(&base, &published)
-        });
+        let router = Router::build(&config, mix(balancer_seed ^ 0xdead_beef))?;
 
         let arrivals_seed = stream_seed(seed, Stream::Arrivals);
         let limits_seed = stream_seed(seed, Stream::Limits);
@@ -177,7 +161,6 @@ impl Simulation {
             legs_live: 0,
             orca: config.sites.iter().any(|s| s.orca.is_some()),
             network: network::Network::new(&config.sites),
-            zones,
             free_requests: Vec::new(),
             jobs: Vec::new(),
             free_jobs: Vec::new(),
@@ -186,22 +169,12 @@ impl Simulation {
             accepting: Vec::new(),
             free_accepting: Vec::new(),
             router,
-            router_picker,
-            router_tracks_load: config.router.mode == RouterMode::Balancer
-                && config.router.balancer.tracks_load(),
-            router_mode: config.router.mode,
-            site_draw,
             keys_needed: false,
             actions: Vec::new(),
             paced: None,
             seeds,
             next_boundary: interval,
             interval,
-            health: config.router.health_check.clone(),
-            dns_ttl: config.router.dns_ttl.0,
-            slow_start: config.router.slow_start.0,
-            panic_threshold: config.router.panic_threshold,
-            panicking: false,
             cancel: config.cancel_on_timeout,
             finished: false,
             config,
@@ -228,7 +201,7 @@ impl Simulation {
                 }
             }
         }
-        if let Some(h) = self.health.clone() {
+        if let Some(h) = self.router.health.clone() {
             let n = self.sites.len() as u64;
             for s in 0..n {
                 self.push(h.interval.0 * (s + 1) / n, Ev::Probe(s as u32));

@@ -170,7 +170,7 @@ impl Simulation {
             self.answers.push((b, false));
         }
         let waits = if probe {
-            self.sites[owner as usize].probe_pending == Some(token)
+            self.router.awaits(owner, token)
         } else {
             self.live[owner as usize] == token | WAITING
         };

@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | `mod.rs` | the clock, the event queue and lanes, interval closing, the host's API | dispatch |
 //! | `clients.rs` | requests, client groups, tokens, retries | `Arrival`, `Think`, `Timeout`, `Retry` |
-//! | `routing.rs` | site choice, health checks, panic, site weights | `Probe`, `ProbeTimeout`, `ProbeArrive`, `Ramp`, `SlowStart` |
+//! | `routing.rs` | the [`Router`](routing::Router): site choice, health checks, panic, site weights | `Probe`, `ProbeTimeout`, `ProbeArrive`, `Ramp`, `SlowStart` |
 //! | `site.rs` | a load balancer's admission, backlog, scaling, its balancer | `Accepted`, `Scale`, `BackendSlowStart` |
 //! | `backends.rs` | slots, queues, jobs, service times | `Complete` |
 //! | `network.rs` | each site's round trip, attempts, probes and answers on their way | `Arrive`, `Answer`, `ProbeAnswer` |
@@ -53,7 +53,7 @@ use super::summary::Summary;
 use crate::balancer::{Balancer, Picker};
 use crate::retry::{Outcome, Pushback};
 use crate::sim::config::Action;
-use crate::sim::config::{HealthCheckConfig, RouterMode, SimConfig};
+use crate::sim::config::{HealthCheckConfig, SimConfig};
 use crate::sim::error::SimError;
 use crate::time::SimTime;
 
@@ -235,8 +235,6 @@ pub struct Simulation {
     /// The network between clients and sites, if any site has a round
     /// trip.
     network: Option<Box<network::Network>>,
-    /// The zones' splits, in zone-aware routing.
-    zones: Option<zones::Zones>,
     free_requests: Vec<u32>,
     jobs: Vec<Job>,
     free_jobs: Vec<u32>,
@@ -249,12 +247,8 @@ pub struct Simulation {
     answers: Vec<(u32, bool)>,
     accepting: Vec<Accepting>,
     free_accepting: Vec<u32>,
-    router: Box<dyn Balancer>,
-    router_picker: Box<dyn Picker>,
-    router_tracks_load: bool,
-    router_mode: RouterMode,
-    /// The sites' published router weights, for the DNS-like modes.
-    site_draw: WeightedSites,
+    /// Where attempts go: the router and its view of every site.
+    router: Router,
     /// Whether any balancer (the router's or a site's) reads request keys;
     /// if none does, requests carry key 0 and no key is drawn.
     keys_needed: bool,
@@ -267,11 +261,6 @@ pub struct Simulation {
     seeds: Seeds,
     next_boundary: u64,
     interval: u64,
-    health: Option<HealthCheckConfig>,
-    dns_ttl: u64,
-    slow_start: u64,
-    panic_threshold: f64,
-    panicking: bool,
     cancel: bool,
     finished: bool,
 }
@@ -448,12 +437,13 @@ impl Simulation {
     pub fn sites(&self) -> Vec<SiteView> {
         self.sites
             .iter()
-            .map(|s| SiteView {
+            .zip(&self.router.members)
+            .map(|(s, m)| SiteView {
                 name: s.name.clone(),
                 balancer: s.lb.name(),
-                weight: s.weight,
-                effective_weight: s.published,
-                healthy: s.healthy,
+                weight: m.weight,
+                effective_weight: m.published,
+                healthy: m.healthy,
                 in_flight: s.in_flight,
                 busy: s.busy,
                 queued: s.queued,
@@ -663,7 +653,8 @@ impl Simulation {
         let rows: Vec<SiteInterval> = self
             .sites
             .iter_mut()
-            .map(|s| {
+            .zip(&self.router.members)
+            .map(|(s, m)| {
                 s.touch(at);
                 area += s.area_in_flight;
                 let row = SiteInterval {
@@ -672,8 +663,8 @@ impl Simulation {
                     utilisation: s.area_busy as f64 / (s.slots as f64 * len),
                     mean_queue: s.area_queue as f64 / len,
                     mean_in_flight: s.area_in_flight as f64 / len,
-                    weight: s.published,
-                    healthy: s.healthy,
+                    weight: m.published,
+                    healthy: m.healthy,
                     accept_rate: s.rate_cap,
                     in_service: s.autoscaler.as_ref().map_or(s.backends, |a| a.in_service),
                 };
@@ -758,7 +749,7 @@ impl Simulation {
             Ev::Retry(r, token) => self.on_retry(r, token),
             Ev::Probe(s) => self.on_probe(s),
             Ev::ProbeTimeout(s, seq) => {
-                if self.sites[s as usize].probe_pending == Some(seq) {
+                if self.router.awaits(s, seq) {
                     self.probe_result(s, false);
                 }
             }
@@ -797,7 +788,7 @@ impl Simulation {
                 self.deliver(reply);
             }
             Ev::ProbeAnswer(answer, s, seq) => {
-                if self.sites[s as usize].probe_pending == Some(seq) {
+                if self.router.awaits(s, seq) {
                     self.probe_result(s, matches!(answer, Answer::Success));
                 }
             }

@@ -224,7 +224,7 @@ impl Simulation {
     pub(super) fn send_probe_back(&mut self, s: u32, ok: bool) -> bool {
         let net = self.network.as_deref().expect("a network");
         let (back, lane) = (net.back[s as usize], net.lane_back[s as usize]);
-        let Some(seq) = self.sites[s as usize].probe_pending else {
+        let Some(seq) = self.router.members[s as usize].probe_pending else {
             return false;
         };
         if back == 0 {

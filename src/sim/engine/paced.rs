@@ -58,11 +58,8 @@ impl Simulation {
         max_timeout_rate: Option<f64>,
         back_off: bool,
     ) {
-        let s = &mut self.sites[site as usize];
         // A running ramp of this site stops where it is.
-        s.ramp_token = s.ramp_token.wrapping_add(1);
-        s.ramp = None;
-        let start = s.weight;
+        let start = self.router.stop_ramp(site);
         let token = self.paced.as_ref().map_or(0, |p| p.token.wrapping_add(1));
         let window = if window == 0 { every } else { window };
         self.paced = Some(Box::new(Paced {
@@ -106,8 +103,8 @@ impl Simulation {
             attempts,
             timeouts,
         };
-        for (i, (row, site)) in rows.iter().zip(&self.sites).enumerate() {
-            if i as u32 != p.site && site.published > 0 {
+        for (i, (row, m)) in rows.iter().zip(&self.router.members).enumerate() {
+            if i as u32 != p.site && m.published > 0 {
                 sample.utilisation.push(row.utilisation);
                 sample.admitted += row.admitted;
                 sample.rejected += row.rejected;
@@ -129,7 +126,7 @@ impl Simulation {
         }
         let over = p.over_limit();
         let (site, step, start, every, back_off) = (p.site, p.step, p.start, p.every, p.back_off);
-        let weight = self.sites[site as usize].weight;
+        let weight = self.router.members[site as usize].weight;
         let to = if !over {
             weight.saturating_sub(step)
         } else if back_off {

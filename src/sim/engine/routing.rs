@@ -3,13 +3,15 @@
 //! checks with their fall and rise counts, the panic threshold, site slow
 //! start, and the site weights that drains and ramps move.
 //!
-//! Handles `Probe`, `ProbeTimeout`, `Ramp` and `SlowStart`. The router's
-//! balancer and its picker live in `Simulation`; what it publishes is each
-//! site's `published` weight.
+//! Owns [`Router`] and its view of each site, [`Member`]: the weights,
+//! health and probes of a site, which the site's load balancer never
+//! reads. The router's methods return what changed; the engine's
+//! (`route`, `on_probe`, `set_weight`, …) sequence them with the events
+//! they schedule. Handles `Probe`, `ProbeTimeout`, `Ramp` and `SlowStart`.
 
 use super::*;
 use crate::balancer::Backend;
-use crate::sim::config::RouterMode;
+use crate::sim::config::{RouterMode, SimConfig};
 use crate::sim::random::{draw, mix};
 
 /// A site weight moving linearly from `from` to `to`.
@@ -21,18 +23,296 @@ pub(super) struct Ramp {
     pub(super) step: u64,
 }
 
-/// The router's members: every site at its published weight.
+/// A site as the router sees it.
+pub(super) struct Member {
+    /// The site's identity for a hashing router balancer: its name, hashed.
+    pub(super) hash_key: u64,
+    /// The weight a restore returns to.
+    pub(super) base_weight: u32,
+    /// The router weight drains and ramps set.
+    pub(super) weight: u32,
+    /// The weight last published (0 while unhealthy, out of panic).
+    pub(super) published: u32,
+    pub(super) healthy: bool,
+    /// Probes failed and answered in a row.
+    pub(super) fails: u32,
+    pub(super) oks: u32,
+    pub(super) ramp: Option<Ramp>,
+    /// Bumped by every new weight, so that a stale ramp step is dropped.
+    pub(super) ramp_token: u32,
+    pub(super) slow_start_since: Option<u64>,
+    pub(super) probe_seq: u32,
+    /// The probe awaited, if any.
+    pub(super) probe_pending: Option<u32>,
+}
+
+/// The router: its balancer over the sites, the draws of its DNS-like
+/// modes, its health checks, and its view of every site.
+pub(super) struct Router {
+    pub(super) balancer: Box<dyn Balancer>,
+    pub(super) picker: Box<dyn Picker>,
+    /// Whether `picker` counts attempts in flight (the `balancer` mode,
+    /// with a balancer that reads them).
+    pub(super) tracks_load: bool,
+    pub(super) mode: RouterMode,
+    /// The sites' published weights, for the DNS-like modes.
+    pub(super) site_draw: WeightedSites,
+    /// The zones' splits, in zone-aware routing.
+    pub(super) zones: Option<zones::Zones>,
+    pub(super) health: Option<HealthCheckConfig>,
+    /// How long a client instance keeps a DNS answer (0: none).
+    pub(super) dns_ttl: u64,
+    /// The slow-start window of sites (and of backends) coming back.
+    pub(super) slow_start: u64,
+    pub(super) panic_threshold: f64,
+    pub(super) panicking: bool,
+    /// Per site.
+    pub(super) members: Vec<Member>,
+}
+
+/// What a step of a site's weight ramp came to.
+pub(super) enum RampStep {
+    /// The ramp was replaced or stopped.
+    Stale,
+    /// The weight moved; the next step is due then.
+    Next(u64),
+    /// The weight reached its target.
+    Done,
+}
+
+impl Router {
+    /// The router of `config`'s sites, its balancer seeded with `seed`.
+    pub(super) fn build(config: &SimConfig, seed: u64) -> Result<Self, SimError> {
+        let members: Vec<Member> = config
+            .sites
+            .iter()
+            .map(|s| {
+                let weight = s.router_weight();
+                Member {
+                    hash_key: crate::balancer::key_of(s.name.as_bytes()),
+                    base_weight: weight,
+                    weight,
+                    published: weight,
+                    healthy: true,
+                    fails: 0,
+                    oks: 0,
+                    ramp: None,
+                    ramp_token: 0,
+                    slow_start_since: None,
+                    probe_seq: 0,
+                    probe_pending: None,
+                }
+            })
+            .collect();
+        let r = &config.router;
+        let balancer = r
+            .balancer
+            .build(&listing(&members), seed)
+            .map_err(|source| SimError::Balancer {
+                site: "router".into(),
+                source,
+            })?;
+        let mut site_draw = WeightedSites::default();
+        site_draw.set(members.iter().map(|m| m.published));
+        let zones = (r.mode == RouterMode::ZoneAware).then(|| {
+            let base: Vec<u32> = config.sites.iter().map(|s| s.router_weight()).collect();
+            let published: Vec<u32> = members.iter().map(|m| m.published).collect();
+            zones::Zones::new(&base, &published)
+        });
+        Ok(Self {
+            picker: balancer.local_picker(),
+            balancer,
+            tracks_load: r.mode == RouterMode::Balancer && r.balancer.tracks_load(),
+            mode: r.mode,
+            site_draw,
+            zones,
+            health: r.health_check.clone(),
+            dns_ttl: r.dns_ttl.0,
+            slow_start: r.slow_start.0,
+            panic_threshold: r.panic_threshold,
+            panicking: false,
+            members,
+        })
+    }
+
+    /// Starts site `s`'s next probe: its sequence, now awaited.
+    pub(super) fn next_probe(&mut self, s: u32) -> u32 {
+        let m = &mut self.members[s as usize];
+        m.probe_seq = m.probe_seq.wrapping_add(1);
+        m.probe_pending = Some(m.probe_seq);
+        m.probe_seq
+    }
+
+    /// Whether site `s` still awaits its probe `seq`.
+    #[inline]
+    pub(super) fn awaits(&self, s: u32, seq: u32) -> bool {
+        self.members[s as usize].probe_pending == Some(seq)
+    }
+
+    /// Site `s`'s probe was answered (`ok`) or not: counts it against the
+    /// health check's fall and rise. Returns whether the site's health
+    /// changed (its weights must be published again).
+    pub(super) fn heard(&mut self, s: u32, ok: bool) -> bool {
+        let Some(h) = &self.health else {
+            return false;
+        };
+        let (fall, rise) = (h.fall, h.rise);
+        let m = &mut self.members[s as usize];
+        m.probe_pending = None;
+        let changed = if ok {
+            m.oks += 1;
+            m.fails = 0;
+            !m.healthy && m.oks >= rise
+        } else {
+            m.fails += 1;
+            m.oks = 0;
+            m.healthy && m.fails >= fall
+        };
+        if changed {
+            m.healthy = ok;
+        }
+        changed
+    }
+
+    /// Health checks stop: every site is healthy again, no probe awaited.
+    /// Returns whether they were running.
+    pub(super) fn stop_health_checks(&mut self) -> bool {
+        if self.health.take().is_none() {
+            return false;
+        }
+        for m in &mut self.members {
+            m.healthy = true;
+            m.fails = 0;
+            m.oks = 0;
+            m.probe_pending = None;
+        }
+        true
+    }
+
+    /// Works out the weights to publish at `now` (drains, health, panic,
+    /// slow start) and publishes them if they changed. Returns whether
+    /// they did, and the sites whose slow start began (their first step
+    /// is the caller's to schedule).
+    pub(super) fn reweigh(&mut self, now: u64) -> (bool, Vec<u32>) {
+        let weighted = self.members.iter().filter(|m| m.weight > 0).count();
+        let healthy = self
+            .members
+            .iter()
+            .filter(|m| m.weight > 0 && m.healthy)
+            .count();
+        self.panicking = self.panic_threshold > 0.0
+            && weighted > 0
+            && (healthy as f64) < self.panic_threshold * weighted as f64;
+        let mut changed = false;
+        let mut slow = Vec::new();
+        for (i, m) in self.members.iter_mut().enumerate() {
+            let mut w = if m.healthy || self.panicking {
+                m.weight
+            } else {
+                0
+            };
+            if w > 0 && m.published == 0 && self.slow_start > 0 && m.slow_start_since.is_none() {
+                m.slow_start_since = Some(now);
+                slow.push(i as u32);
+            }
+            if let Some(since) = m.slow_start_since {
+                let frac = (now - since) as f64 / self.slow_start as f64;
+                if frac >= 1.0 || w == 0 {
+                    m.slow_start_since = None;
+                } else {
+                    w = ((w as f64 * frac) as u32).max(1);
+                }
+            }
+            if w != m.published {
+                m.published = w;
+                changed = true;
+            }
+        }
+        if changed {
+            self.site_draw.set(self.members.iter().map(|m| m.published));
+            self.refresh_zones();
+            self.balancer
+                .update(&listing(&self.members))
+                .expect("site ids are unique and fewer than the limit");
+        }
+        (changed, slow)
+    }
+
+    /// The period of a site's slow-start steps.
+    pub(super) fn slow_start_step(&self) -> u64 {
+        (self.slow_start / 10).max(1)
+    }
+
+    /// Sets site `s`'s weight to `to` at `now`, at once or over `ramp`.
+    /// Returns the ramp's first step (its time and token), or `None` if
+    /// the weight is set (the caller publishes it).
+    pub(super) fn set_weight(
+        &mut self,
+        s: u32,
+        to: u32,
+        ramp: u64,
+        now: u64,
+    ) -> Option<(u64, u32)> {
+        let m = &mut self.members[s as usize];
+        m.ramp_token = m.ramp_token.wrapping_add(1);
+        if ramp == 0 || m.weight == to {
+            m.ramp = None;
+            m.weight = to;
+            return None;
+        }
+        let step = (ramp / 100).max(100_000_000).min(ramp);
+        m.ramp = Some(Ramp {
+            from: m.weight,
+            to,
+            start: now,
+            end: now + ramp,
+            step,
+        });
+        Some((now + step, m.ramp_token))
+    }
+
+    /// Stops site `s`'s ramp where it is; returns its weight.
+    pub(super) fn stop_ramp(&mut self, s: u32) -> u32 {
+        let m = &mut self.members[s as usize];
+        m.ramp_token = m.ramp_token.wrapping_add(1);
+        m.ramp = None;
+        m.weight
+    }
+
+    /// Step `token` of site `s`'s ramp, at `now`.
+    pub(super) fn step_ramp(&mut self, s: u32, token: u32, now: u64) -> RampStep {
+        let m = &mut self.members[s as usize];
+        if m.ramp_token != token {
+            return RampStep::Stale;
+        }
+        let Some(r) = &m.ramp else {
+            return RampStep::Stale;
+        };
+        let frac = ((now - r.start) as f64 / (r.end - r.start) as f64).min(1.0);
+        let w = r.from as f64 + (r.to as f64 - r.from as f64) * frac;
+        m.weight = w.round() as u32;
+        if frac >= 1.0 {
+            m.weight = r.to;
+            m.ramp = None;
+            RampStep::Done
+        } else {
+            RampStep::Next((now + r.step).min(r.end))
+        }
+    }
+}
+
+/// The router balancer's members: every site at its published weight.
+fn listing(members: &[Member]) -> Vec<Backend> {
+    members
+        .iter()
+        .enumerate()
+        .map(|(i, m)| Backend::new(i as u32, m.published).with_hash_key(m.hash_key))
+        .collect()
+}
+
 /// The key a site's probe `seq` hashes by.
 fn probe_key(s: u32, seq: u32) -> u64 {
     mix(u64::from(s) << 32 | u64::from(seq))
-}
-
-pub(super) fn router_members(sites: &[Site]) -> Vec<Backend> {
-    sites
-        .iter()
-        .enumerate()
-        .map(|(i, s)| Backend::new(i as u32, s.published).with_hash_key(s.hash_key))
-        .collect()
 }
 
 impl Simulation {
@@ -47,19 +327,20 @@ impl Simulation {
         id: RequestId,
         attempt: u32,
     ) -> Option<u32> {
-        if self.dns_ttl == 0 {
+        let ttl = self.router.dns_ttl;
+        if ttl == 0 {
             return self.fresh_site(g, key, instance, id, attempt);
         }
         let b = instance as usize;
         let (site, expires) = self.groups[g as usize].dns[b];
         if site != NONE
             && expires > self.now
-            && (self.router_mode != RouterMode::Sticky || self.site_draw.in_rotation(site))
+            && (self.router.mode != RouterMode::Sticky || self.router.site_draw.in_rotation(site))
         {
             return Some(site);
         }
         let site = self.fresh_site(g, key, instance, id, attempt)?;
-        self.groups[g as usize].dns[b] = (site, self.now + self.dns_ttl);
+        self.groups[g as usize].dns[b] = (site, self.now + ttl);
         Some(site)
     }
 
@@ -73,10 +354,11 @@ impl Simulation {
         id: RequestId,
         attempt: u32,
     ) -> Option<u32> {
-        match self.router_mode {
-            RouterMode::Balancer => self.router_picker.pick(key).map(|id| id.0),
+        match self.router.mode {
+            RouterMode::Balancer => self.router.picker.pick(key).map(|id| id.0),
             RouterMode::WeightedRandom | RouterMode::Sticky => {
-                self.site_draw
+                self.router
+                    .site_draw
                     .pick(draw(self.seeds.router, id.draws(), u64::from(attempt)))
             }
             RouterMode::ZoneAware => self.zone_route(g, instance, id, attempt),
@@ -84,20 +366,18 @@ impl Simulation {
     }
 
     pub(super) fn on_probe(&mut self, s: u32) {
-        let Some(h) = self.health.clone() else {
+        let Some(h) = &self.router.health else {
             return;
         };
-        self.push(self.now + h.interval.0, Ev::Probe(s));
-        if self.sites[s as usize].probe_pending.is_some() {
+        let (interval, timeout) = (h.interval.0, h.timeout.0);
+        self.push(self.now + interval, Ev::Probe(s));
+        if self.router.members[s as usize].probe_pending.is_some() {
             // The previous probe is still unanswered: it failed.
             self.probe_result(s, false);
         }
-        let site = &mut self.sites[s as usize];
-        site.probe_seq = site.probe_seq.wrapping_add(1);
-        let seq = site.probe_seq;
-        site.probe_pending = Some(seq);
+        let seq = self.router.next_probe(s);
         self.recorder.totals.probes += 1;
-        let deadline = self.now + h.timeout.0;
+        let deadline = self.now + timeout;
         if self.network.is_some() {
             return self.probe_over(s, seq, deadline);
         }
@@ -121,8 +401,7 @@ impl Simulation {
     /// or turns it away (the failure travels back).
     pub(super) fn on_probe_arrive(&mut self, s: u32, seq: u32) -> Option<Reply> {
         // A failure is heard only by the probe still awaited.
-        let failed =
-            (self.sites[s as usize].probe_pending == Some(seq)).then_some(Reply::Probe(s, false));
+        let failed = self.router.awaits(s, seq).then_some(Reply::Probe(s, false));
         let Some(delay) = self.admit_at_site(s, true) else {
             return failed;
         };
@@ -163,133 +442,49 @@ impl Simulation {
         Some((j, immediate))
     }
 
+    /// Site `s`'s probe was answered (`ok`) or not.
     pub(super) fn probe_result(&mut self, s: u32, ok: bool) {
-        let Some(h) = &self.health else {
-            return;
-        };
-        let (fall, rise) = (h.fall, h.rise);
-        let site = &mut self.sites[s as usize];
-        site.probe_pending = None;
-        if !ok {
+        if self.router.health.is_some() && !ok {
             self.recorder.totals.probe_failures += 1;
         }
-        let changed = if ok {
-            site.oks += 1;
-            site.fails = 0;
-            !site.healthy && site.oks >= rise
-        } else {
-            site.fails += 1;
-            site.oks = 0;
-            site.healthy && site.fails >= fall
-        };
-        if changed {
-            site.healthy = ok;
+        if self.router.heard(s, ok) {
             self.refresh_router();
         }
     }
 
     /// Recomputes the router weights (drains, health, panic, slow start)
-    /// and publishes them if they changed.
+    /// and publishes them if they changed; schedules the first step of
+    /// each slow start that began.
     pub(super) fn refresh_router(&mut self) {
-        let weighted = self.sites.iter().filter(|s| s.weight > 0).count();
-        let healthy = self
-            .sites
-            .iter()
-            .filter(|s| s.weight > 0 && s.healthy)
-            .count();
-        self.panicking = self.panic_threshold > 0.0
-            && weighted > 0
-            && (healthy as f64) < self.panic_threshold * weighted as f64;
-        let now = self.now;
-        let mut changed = false;
-        for i in 0..self.sites.len() {
-            let site = &self.sites[i];
-            let mut w = if site.healthy || self.panicking {
-                site.weight
-            } else {
-                0
-            };
-            if w > 0
-                && site.published == 0
-                && self.slow_start > 0
-                && site.slow_start_since.is_none()
-            {
-                self.sites[i].slow_start_since = Some(now);
-                self.push(now + (self.slow_start / 10).max(1), Ev::SlowStart(i as u32));
-            }
-            let site = &mut self.sites[i];
-            if let Some(since) = site.slow_start_since {
-                let frac = (now - since) as f64 / self.slow_start as f64;
-                if frac >= 1.0 || w == 0 {
-                    site.slow_start_since = None;
-                } else {
-                    w = ((w as f64 * frac) as u32).max(1);
-                }
-            }
-            if w != site.published {
-                site.published = w;
-                changed = true;
-            }
-        }
-        if changed {
-            self.site_draw.set(self.sites.iter().map(|s| s.published));
-            self.refresh_zones();
-            self.router
-                .update(&router_members(&self.sites))
-                .expect("site ids are unique and fewer than the limit");
+        let (_, slow) = self.router.reweigh(self.now);
+        let step = self.router.slow_start_step();
+        for s in slow {
+            self.push(self.now + step, Ev::SlowStart(s));
         }
     }
 
     pub(super) fn on_slow_start(&mut self, s: u32) {
-        if self.sites[s as usize].slow_start_since.is_none() {
+        if self.router.members[s as usize].slow_start_since.is_none() {
             return;
         }
         self.refresh_router();
-        if self.sites[s as usize].slow_start_since.is_some() {
-            self.push(self.now + (self.slow_start / 10).max(1), Ev::SlowStart(s));
+        if self.router.members[s as usize].slow_start_since.is_some() {
+            self.push(self.now + self.router.slow_start_step(), Ev::SlowStart(s));
         }
     }
 
     pub(super) fn set_weight(&mut self, s: u32, to: u32, ramp: u64) {
-        let now = self.now;
-        let site = &mut self.sites[s as usize];
-        site.ramp_token = site.ramp_token.wrapping_add(1);
-        if ramp == 0 || site.weight == to {
-            site.ramp = None;
-            site.weight = to;
-            self.refresh_router();
-            return;
+        match self.router.set_weight(s, to, ramp, self.now) {
+            Some((at, token)) => self.push(at, Ev::Ramp(s, token)),
+            None => self.refresh_router(),
         }
-        let step = (ramp / 100).max(100_000_000).min(ramp);
-        site.ramp = Some(Ramp {
-            from: site.weight,
-            to,
-            start: now,
-            end: now + ramp,
-            step,
-        });
-        let token = site.ramp_token;
-        self.push(now + step, Ev::Ramp(s, token));
     }
 
     pub(super) fn on_ramp(&mut self, s: u32, token: u32) {
-        let now = self.now;
-        let site = &mut self.sites[s as usize];
-        if site.ramp_token != token {
-            return;
-        }
-        let Some(r) = &site.ramp else {
-            return;
-        };
-        let frac = ((now - r.start) as f64 / (r.end - r.start) as f64).min(1.0);
-        let w = r.from as f64 + (r.to as f64 - r.from as f64) * frac;
-        site.weight = w.round() as u32;
-        let next = (now + r.step).min(r.end);
-        if frac >= 1.0 {
-            site.weight = r.to;
-            site.ramp = None;
-        } else {
-            self.push(next, Ev::Ramp(s, token));
+        match self.router.step_ramp(s, token, self.now) {
+            RampStep::Stale => return,
+            RampStep::Next(at) => self.push(at, Ev::Ramp(s, token)),
+            RampStep::Done => {}
         }
         self.refresh_router();
     }

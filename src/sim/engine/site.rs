@@ -39,8 +39,6 @@ pub(super) struct Accepting {
 /// A site: its load balancer's state and counters.
 pub(super) struct Site {
     pub(super) name: String,
-    /// The site's identity for a hashing router balancer: its name, hashed.
-    pub(super) hash_key: u64,
     pub(super) lb: Box<dyn Balancer>,
     pub(super) picker: Box<dyn Picker>,
     /// Whether `lb` reads in-flight counts (always, for a plugged-in one).
@@ -78,22 +76,8 @@ pub(super) struct Site {
     pub(super) area_queue: u128,
     pub(super) admitted: u64,
     pub(super) rejected: u64,
-    /// The weight a restore returns to.
-    pub(super) base_weight: u32,
-    /// The router weight drains and ramps set.
-    pub(super) weight: u32,
-    /// The weight last published to the router.
-    pub(super) published: u32,
-    pub(super) healthy: bool,
-    pub(super) fails: u32,
-    pub(super) oks: u32,
-    pub(super) ramp: Option<Ramp>,
-    pub(super) ramp_token: u32,
-    pub(super) slow_start_since: Option<u64>,
     pub(super) cold_until: u64,
     pub(super) cold_factor: f64,
-    pub(super) probe_seq: u32,
-    pub(super) probe_pending: Option<u32>,
     /// Its outlier detection, if configured.
     pub(super) outliers: Option<crate::balancer::OutlierDetector>,
     /// Backends it ejected, over the run.
@@ -224,10 +208,8 @@ impl Site {
                 )
             }
         };
-        let weight = config.router_weight();
         let mut site = Site {
             name: config.name.clone(),
-            hash_key: crate::balancer::key_of(config.name.as_bytes()),
             picker,
             lb,
             tracks_load,
@@ -253,19 +235,8 @@ impl Site {
             area_queue: 0,
             admitted: 0,
             rejected: 0,
-            base_weight: weight,
-            weight,
-            published: weight,
-            healthy: true,
-            fails: 0,
-            oks: 0,
-            ramp: None,
-            ramp_token: 0,
-            slow_start_since: None,
             cold_until: 0,
             cold_factor: 1.0,
-            probe_seq: 0,
-            probe_pending: None,
             outliers: match &config.outlier_detection {
                 Some(od) => Some(
                     crate::balancer::OutlierDetector::seeded(
@@ -365,7 +336,7 @@ impl Simulation {
             a.site, a.owner, a.token, a.instance, a.probe, a.key, a.id, a.attempt,
         );
         let waiting = if probe {
-            self.sites[owner as usize].probe_pending == Some(token)
+            self.router.awaits(owner, token)
         } else {
             // The id names the group even if the request has ended since.
             self.groups[id.group()].limits(instance).pend_done();
@@ -411,8 +382,7 @@ impl Simulation {
         self.recorder.current.lb_rejects += 1;
         self.sites[s as usize].rejected += 1;
         if probe {
-            return (self.sites[owner as usize].probe_pending == Some(token))
-                .then_some(Reply::failed(true, owner));
+            return (self.router.awaits(owner, token)).then_some(Reply::failed(true, owner));
         }
         self.groups[id.group()].limits(instance).pend_done();
         (self.live[owner as usize] == token | WAITING).then_some(Reply::failed(false, owner))
@@ -460,7 +430,7 @@ impl Simulation {
             let Some(since) = b.slow_since else {
                 continue;
             };
-            let frac = (now - since) as f64 / self.slow_start as f64;
+            let frac = (now - since) as f64 / self.router.slow_start as f64;
             if frac >= 1.0 {
                 b.weight = b.target;
                 b.slow_since = None;
@@ -471,7 +441,10 @@ impl Simulation {
         }
         self.publish_backends(s);
         if ramping {
-            self.push(now + (self.slow_start / 10).max(1), Ev::BackendSlowStart(s));
+            self.push(
+                now + (self.router.slow_start / 10).max(1),
+                Ev::BackendSlowStart(s),
+            );
         }
     }
 
@@ -501,7 +474,7 @@ impl Simulation {
 
     /// Whether any balancer (the router's or a site's) reads request keys.
     pub(super) fn wants_keys(&self) -> bool {
-        (self.router_mode == RouterMode::Balancer && self.config.router.balancer.hashes_keys())
+        (self.router.mode == RouterMode::Balancer && self.config.router.balancer.hashes_keys())
             || self.sites.iter().any(|s| s.hashes)
     }
 }

@@ -47,7 +47,7 @@ impl Simulation {
             } => {
                 let s = site_of(self, &site);
                 self.stop_paced(s);
-                let to = self.sites[s as usize].base_weight;
+                let to = self.router.members[s as usize].base_weight;
                 if cold_factor > 1.0 && cold_for.0 > 0 {
                     self.sites[s as usize].cold_factor = cold_factor;
                     self.sites[s as usize].cold_until = self.now + cold_for.0;
@@ -57,7 +57,7 @@ impl Simulation {
             Action::SetSiteWeight { site, weight, ramp } => {
                 let s = site_of(self, &site);
                 self.stop_paced(s);
-                self.sites[s as usize].base_weight = weight;
+                self.router.members[s as usize].base_weight = weight;
                 self.set_weight(s, weight, ramp.0);
             }
             Action::SetBackendWeights { site, weights } => {
@@ -68,7 +68,7 @@ impl Simulation {
                 for (i, &w) in weights.iter().enumerate() {
                     let b = &mut self.backends[first as usize + i];
                     b.target = w;
-                    if self.slow_start > 0 && b.weight == 0 && w > 0 {
+                    if self.router.slow_start > 0 && b.weight == 0 && w > 0 {
                         // A returning backend ramps up, as Envoy's
                         // slow_start_window.
                         b.slow_since = Some(now);
@@ -81,7 +81,10 @@ impl Simulation {
                 }
                 self.publish_backends(s);
                 if ramping {
-                    self.push(now + (self.slow_start / 10).max(1), Ev::BackendSlowStart(s));
+                    self.push(
+                        now + (self.router.slow_start / 10).max(1),
+                        Ev::BackendSlowStart(s),
+                    );
                 }
             }
             Action::SetBalancer {
@@ -140,13 +143,7 @@ impl Simulation {
                 }
             }
             Action::StopHealthChecks => {
-                if self.health.take().is_some() {
-                    for site in &mut self.sites {
-                        site.healthy = true;
-                        site.fails = 0;
-                        site.oks = 0;
-                        site.probe_pending = None;
-                    }
+                if self.router.stop_health_checks() {
                     self.refresh_router();
                 }
             }

@@ -13,6 +13,7 @@
 //! start included); the split of each zone's traffic is worked out again
 //! whenever a published weight changes.
 
+use super::routing::Router;
 use super::{RequestId, Simulation};
 use crate::balancer::zone_split;
 use crate::sim::random::{draw, of_group};
@@ -69,7 +70,7 @@ impl Simulation {
     /// Counts each zone's share of the clients' traffic from where the
     /// instances live, and works the splits out for it.
     pub(super) fn count_zone_clients(&mut self) {
-        let Some(z) = self.zones.as_mut() else {
+        let Some(z) = self.router.zones.as_mut() else {
             return;
         };
         let mut shares = vec![0.0; z.clients.len()];
@@ -93,7 +94,7 @@ impl Simulation {
         if shares.iter().any(|&s| s > 0.0) {
             z.clients = shares;
         }
-        self.refresh_zones();
+        self.router.refresh_zones();
     }
 
     /// The site for attempt `attempt` of request `id` from instance
@@ -107,7 +108,7 @@ impl Simulation {
         id: RequestId,
         attempt: u32,
     ) -> Option<u32> {
-        let zones = self.zones.as_ref()?;
+        let zones = self.router.zones.as_ref()?;
         let home_bits = draw(
             self.seeds.router ^ 0x20e5,
             of_group(u64::from(g), u64::from(instance)),
@@ -116,11 +117,13 @@ impl Simulation {
         let home = zones.homes.pick(home_bits)?;
         zones.splits[home as usize].pick(draw(self.seeds.router, id.draws(), u64::from(attempt)))
     }
+}
 
+impl Router {
     /// Site weights moved: the zones' splits follow.
     pub(super) fn refresh_zones(&mut self) {
         if let Some(z) = self.zones.as_mut() {
-            let published: Vec<u32> = self.sites.iter().map(|s| s.published).collect();
+            let published: Vec<u32> = self.members.iter().map(|m| m.published).collect();
             z.refresh(&published);
         }
     }
