@@ -76,7 +76,7 @@ impl Simulation {
             return;
         };
         let interval = a.config.interval.0;
-        let slots: u64 = self.backends[first as usize..(first + a.in_service) as usize]
+        let slots: u64 = self.pool.backends[first as usize..(first + a.in_service) as usize]
             .iter()
             .map(|b| u64::from(b.slots))
             .sum();
@@ -144,7 +144,7 @@ impl Simulation {
         let after = a.in_service;
         let slow_start = self.router.slow_start;
         let mut ramping = false;
-        for b in &mut self.backends[(first + before) as usize..(first + after) as usize] {
+        for b in &mut self.pool.backends[(first + before) as usize..(first + after) as usize] {
             if slow_start > 0 && b.target > 0 {
                 // A new backend ramps up, as a returning one does.
                 b.slow_since = Some(now);
@@ -167,7 +167,7 @@ impl Simulation {
         };
         let (first, n, k) = (site.first_backend, site.backends, a.in_service);
         for i in 0..n {
-            self.backends[(first + i) as usize].standby = i >= k;
+            self.pool.backends[(first + i) as usize].standby = i >= k;
         }
         self.publish_backends(s);
     }

@@ -1,9 +1,9 @@
 //! Backends: slots, the FIFO queue, jobs in service, service-time draws,
 //! failures, and the release of a job's hold on its site and balancers.
 //!
-//! Owns [`BackendState`] and [`Job`] (one per attempt or probe placed at a
-//! backend, live until its service ends even if its client gave up).
-//! Handles `Complete`.
+//! Owns the [`Pool`]: every [`BackendState`] and every [`Job`] (one per
+//! attempt or probe placed at a backend, live until its service ends even
+//! if its client gave up). Handles `Complete`.
 
 use std::collections::VecDeque;
 
@@ -116,6 +116,57 @@ impl BackendState {
     }
 }
 
+/// Every site's backends (site by site, in configuration order) and the
+/// jobs they hold, with what they have to say that the event loop hands
+/// on.
+pub(super) struct Pool {
+    pub(super) backends: Vec<BackendState>,
+    /// Jobs, live and free: a job's index is its identity while it lives.
+    pub(super) jobs: Vec<Job>,
+    pub(super) free_jobs: Vec<u32>,
+    /// Replies to queued jobs a backend gave up on (controlled delay),
+    /// delivered by a `Shed` event at the same instant, once the event
+    /// that shed them is done.
+    pub(super) shed: Vec<Reply>,
+    /// Answers of backends whose sites detect outliers, for the event loop
+    /// to hand to them: (backend, whether it was not an error).
+    pub(super) answers: Vec<(u32, bool)>,
+}
+
+impl Pool {
+    /// A pool of `backends`, holding no job.
+    pub(super) fn new(backends: Vec<BackendState>) -> Self {
+        Self {
+            backends,
+            jobs: Vec::new(),
+            free_jobs: Vec::new(),
+            shed: Vec::new(),
+            answers: Vec::new(),
+        }
+    }
+
+    /// Stores `job`, in a free place if there is one; returns its index.
+    #[inline]
+    pub(super) fn hold(&mut self, job: Job) -> u32 {
+        match self.free_jobs.pop() {
+            Some(j) => {
+                self.jobs[j as usize] = job;
+                j
+            }
+            None => {
+                self.jobs.push(job);
+                self.jobs.len() as u32 - 1
+            }
+        }
+    }
+
+    /// Job `j` is over: its place is free.
+    #[inline]
+    pub(super) fn free(&mut self, j: u32) {
+        self.free_jobs.push(j);
+    }
+}
+
 impl Simulation {
     /// Places a job at a site: picks a backend, then a slot or a queue
     /// place. Returns the job and whether it went straight into service,
@@ -133,29 +184,29 @@ impl Simulation {
         let now = self.now;
         let local = self.sites[s as usize].picker.pick(key)?;
         let b = self.sites[s as usize].first_backend + local.0;
-        let backend = &self.backends[b as usize];
+        let backend = &self.pool.backends[b as usize];
         let immediate = backend.busy < backend.slots;
         if !immediate
             && backend.queue.len() as u32 - backend.cancelled_in_queue >= backend.queue_cap
             // Under controlled delay, expired jobs hold no place.
             && !self.make_room(b)
         {
-            if self.backends[b as usize].watched {
-                self.answers.push((b, false));
+            if self.pool.backends[b as usize].watched {
+                self.pool.answers.push((b, false));
             }
             return None;
         }
-        let service = self.service_draw(self.backends[b as usize].service, id, attempt);
+        let service = self.service_draw(self.pool.backends[b as usize].service, id, attempt);
         let site = &mut self.sites[s as usize];
-        let backend = &mut self.backends[b as usize];
+        let speed = self.pool.backends[b as usize].speed;
         let cold = now < site.cold_until;
         // Most backends run at speed 1 outside a cold start: skip the
         // float round trip (which gives any `service` below 2^53 ns back
         // exactly).
-        let service = if backend.speed == 1.0 && !cold {
+        let service = if speed == 1.0 && !cold {
             service
         } else {
-            (service as f64 / backend.speed * if cold { site.cold_factor } else { 1.0 }) as u64
+            (service as f64 / speed * if cold { site.cold_factor } else { 1.0 }) as u64
         };
         site.touch(now);
         if site.tracks_load {
@@ -174,16 +225,8 @@ impl Simulation {
             service,
             expires: u64::MAX,
         };
-        let j = match self.free_jobs.pop() {
-            Some(j) => {
-                self.jobs[j as usize] = job;
-                j
-            }
-            None => {
-                self.jobs.push(job);
-                self.jobs.len() as u32 - 1
-            }
-        };
+        let j = self.pool.hold(job);
+        let backend = &mut self.pool.backends[b as usize];
         if immediate {
             backend.busy += 1;
             site.busy += 1;
@@ -221,10 +264,10 @@ impl Simulation {
     /// long the backend held it (what latency-aware balancers learn from;
     /// the others count a finish).
     pub(super) fn release(&mut self, j: u32) {
-        let job = &self.jobs[j as usize];
+        let job = &self.pool.jobs[j as usize];
         let b = job.backend;
         let latency = self.now - job.admitted;
-        let s = self.backends[b as usize].site;
+        let s = self.pool.backends[b as usize].site;
         let site = &mut self.sites[s as usize];
         site.touch(self.now);
         site.in_flight -= 1;
@@ -240,24 +283,24 @@ impl Simulation {
     }
 
     pub(super) fn cancel_job(&mut self, j: u32) {
-        let flags = self.jobs[j as usize].flags;
+        let flags = self.pool.jobs[j as usize].flags;
         if flags & CANCELLED != 0 {
             return;
         }
         self.release(j);
         self.recorder.totals.cancelled += 1;
-        self.jobs[j as usize].flags |= CANCELLED;
-        let b = self.jobs[j as usize].backend;
-        let s = self.backends[b as usize].site as usize;
+        self.pool.jobs[j as usize].flags |= CANCELLED;
+        let b = self.pool.jobs[j as usize].backend;
+        let s = self.pool.backends[b as usize].site as usize;
         if flags & LIMITED != 0 {
             self.concurrency_cancelled(s as u32);
         }
         if flags & IN_SERVICE != 0 {
-            self.backends[b as usize].busy -= 1;
+            self.pool.backends[b as usize].busy -= 1;
             self.sites[s].busy -= 1;
             self.start_next(b);
         } else {
-            let backend = &mut self.backends[b as usize];
+            let backend = &mut self.pool.backends[b as usize];
             backend.cancelled_in_queue += 1;
             backend.note_if_empty(self.now);
             self.sites[s].queued -= 1;
@@ -266,21 +309,21 @@ impl Simulation {
 
     /// Starts the next live job of backend `b`'s queue, if a slot is free.
     pub(super) fn start_next(&mut self, b: u32) {
-        if !self.backends[b as usize].discipline.is_fifo() {
+        if !self.pool.backends[b as usize].discipline.is_fifo() {
             return self.start_next_codel(b);
         }
         loop {
-            let backend = &mut self.backends[b as usize];
+            let backend = &mut self.pool.backends[b as usize];
             if backend.busy >= backend.slots {
                 return;
             }
             let Some(j) = backend.queue.pop_front() else {
                 return;
             };
-            let job = &mut self.jobs[j as usize];
+            let job = &mut self.pool.jobs[j as usize];
             if job.flags & CANCELLED != 0 {
                 backend.cancelled_in_queue -= 1;
-                self.free_jobs.push(j);
+                self.pool.free(j);
                 continue;
             }
             self.serve_queued(b, j);
@@ -293,11 +336,11 @@ impl Simulation {
     #[inline(always)]
     pub(super) fn serve_queued(&mut self, b: u32, j: u32) {
         let now = self.now;
-        let job = &mut self.jobs[j as usize];
+        let job = &mut self.pool.jobs[j as usize];
         job.flags |= IN_SERVICE;
         job.started = now;
         let service = job.service;
-        let backend = &mut self.backends[b as usize];
+        let backend = &mut self.pool.backends[b as usize];
         backend.busy += 1;
         let site = &mut self.sites[backend.site as usize];
         site.touch(now);
@@ -311,9 +354,9 @@ impl Simulation {
     /// that reply and the backend, whose next job the event loop starts
     /// once the reply is delivered; `None` for a cancelled job.
     pub(super) fn on_complete(&mut self, j: u32) -> Option<(Option<Reply>, u32)> {
-        let job = &self.jobs[j as usize];
+        let job = &self.pool.jobs[j as usize];
         if job.flags & CANCELLED != 0 {
-            self.free_jobs.push(j);
+            self.pool.free(j);
             return None;
         }
         let (owner, token, b) = (job.owner, job.token, job.backend);
@@ -323,21 +366,21 @@ impl Simulation {
         totals.server_sojourn_ns += u128::from(self.now - job.admitted);
         totals.server_wait_ns += u128::from(job.started - job.admitted);
         let probe = job.flags & PROBE != 0;
-        if self.orca && !probe && self.backends[b as usize].reports {
-            let service = self.jobs[j as usize].service;
-            let bk = &mut self.backends[b as usize];
+        if self.orca && !probe && self.pool.backends[b as usize].reports {
+            let service = self.pool.jobs[j as usize].service;
+            let bk = &mut self.pool.backends[b as usize];
             bk.served_ns += service;
             bk.answered += 1;
         }
         self.release(j);
-        let s = self.backends[b as usize].site as usize;
+        let s = self.pool.backends[b as usize].site as usize;
         if limited {
             self.concurrency_answered(s as u32, sent);
         }
-        self.backends[b as usize].busy -= 1;
+        self.pool.backends[b as usize].busy -= 1;
         self.sites[s].busy -= 1;
-        self.free_jobs.push(j);
-        let fail_p = self.backends[b as usize].fail_probability;
+        self.pool.free(j);
+        let fail_p = self.pool.backends[b as usize].fail_probability;
         let reply = if probe {
             (self.router.awaits(owner, token)).then(|| {
                 let ok = fail_p == 0.0
@@ -353,11 +396,11 @@ impl Simulation {
                     req.id.draws(),
                     u64::from(req.state.attempts),
                 )) <= fail_p;
-            if self.backends[b as usize].watched {
-                self.answers.push((b, !failed));
+            if self.pool.backends[b as usize].watched {
+                self.pool.answers.push((b, !failed));
             }
-            if self.orca && failed && self.backends[b as usize].reports {
-                self.backends[b as usize].errors += 1;
+            if self.orca && failed && self.pool.backends[b as usize].reports {
+                self.pool.backends[b as usize].errors += 1;
             }
             if failed {
                 self.recorder.current.errors += 1;

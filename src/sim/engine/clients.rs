@@ -429,7 +429,7 @@ impl Simulation {
         };
         self.requests[r as usize].job = j;
         if let Some(d) = deadline
-            && (!immediate || now + self.jobs[j as usize].service > d)
+            && (!immediate || now + self.pool.jobs[j as usize].service > d)
         {
             self.push_timeout(g, d, r, token);
         }

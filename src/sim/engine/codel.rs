@@ -72,7 +72,7 @@ impl Simulation {
     #[inline(never)]
     pub(super) fn codel_enqueued(&mut self, b: u32, j: u32) {
         let now = self.now;
-        self.jobs[j as usize].expires = self.backends[b as usize].queue_deadline(now);
+        self.pool.jobs[j as usize].expires = self.pool.backends[b as usize].queue_deadline(now);
     }
 
     /// Whether backend `b`'s full queue has room once its expired jobs
@@ -80,11 +80,11 @@ impl Simulation {
     #[cold]
     #[inline(never)]
     pub(super) fn make_room(&mut self, b: u32) -> bool {
-        if self.backends[b as usize].discipline.is_fifo() {
+        if self.pool.backends[b as usize].discipline.is_fifo() {
             return false;
         }
         self.shed_expired(b);
-        let backend = &self.backends[b as usize];
+        let backend = &self.pool.backends[b as usize];
         backend.live_queued() < backend.queue_cap
     }
 
@@ -94,21 +94,21 @@ impl Simulation {
     #[inline(never)]
     pub(super) fn shed_expired(&mut self, b: u32) {
         let now = self.now;
-        while let Some(&j) = self.backends[b as usize].queue.front() {
-            let job = &self.jobs[j as usize];
+        while let Some(&j) = self.pool.backends[b as usize].queue.front() {
+            let job = &self.pool.jobs[j as usize];
             if job.flags & CANCELLED != 0 {
-                let backend = &mut self.backends[b as usize];
+                let backend = &mut self.pool.backends[b as usize];
                 backend.queue.pop_front();
                 backend.cancelled_in_queue -= 1;
-                self.free_jobs.push(j);
+                self.pool.free(j);
             } else if now > job.expires {
-                self.backends[b as usize].queue.pop_front();
+                self.pool.backends[b as usize].queue.pop_front();
                 self.shed_job(j);
             } else {
                 break;
             }
         }
-        self.backends[b as usize].note_if_empty(now);
+        self.pool.backends[b as usize].note_if_empty(now);
     }
 
     /// `start_next` for a backend under controlled delay: sheds what
@@ -120,7 +120,7 @@ impl Simulation {
         let now = self.now;
         self.shed_expired(b);
         loop {
-            let backend = &mut self.backends[b as usize];
+            let backend = &mut self.pool.backends[b as usize];
             if backend.busy >= backend.slots {
                 return;
             }
@@ -132,19 +132,19 @@ impl Simulation {
             let Some(j) = next else {
                 return;
             };
-            let job = &mut self.jobs[j as usize];
+            let job = &mut self.pool.jobs[j as usize];
             if job.flags & CANCELLED != 0 {
                 backend.cancelled_in_queue -= 1;
-                self.free_jobs.push(j);
+                self.pool.free(j);
                 continue;
             }
             if now > job.expires {
                 self.shed_job(j);
-                self.backends[b as usize].note_if_empty(now);
+                self.pool.backends[b as usize].note_if_empty(now);
                 continue;
             }
             self.serve_queued(b, j);
-            self.backends[b as usize].note_if_empty(now);
+            self.pool.backends[b as usize].note_if_empty(now);
         }
     }
 
@@ -155,19 +155,19 @@ impl Simulation {
     #[cold]
     #[inline(never)]
     fn shed_job(&mut self, j: u32) {
-        let job = &self.jobs[j as usize];
+        let job = &self.pool.jobs[j as usize];
         let (owner, token, b, probe) = (job.owner, job.token, job.backend, job.flags & PROBE != 0);
         if job.flags & LIMITED != 0 {
             // Shed with an error: an answer, for the site's filter.
-            let (s, sent) = (self.backends[b as usize].site, job.admitted);
+            let (s, sent) = (self.pool.backends[b as usize].site, job.admitted);
             self.concurrency_answered(s, sent);
         }
         self.release(j);
-        let s = self.backends[b as usize].site as usize;
+        let s = self.pool.backends[b as usize].site as usize;
         self.sites[s].queued -= 1;
-        self.free_jobs.push(j);
-        if !probe && self.backends[b as usize].watched {
-            self.answers.push((b, false));
+        self.pool.free(j);
+        if !probe && self.pool.backends[b as usize].watched {
+            self.pool.answers.push((b, false));
         }
         let waits = if probe {
             self.router.awaits(owner, token)
@@ -180,9 +180,9 @@ impl Simulation {
         if !probe {
             self.recorder.current.errors += 1;
         }
-        if self.shed.is_empty() {
+        if self.pool.shed.is_empty() {
             self.push(self.now, Ev::Shed);
         }
-        self.shed.push(Reply::failed(probe, owner));
+        self.pool.shed.push(Reply::failed(probe, owner));
     }
 }

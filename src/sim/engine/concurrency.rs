@@ -59,7 +59,7 @@ impl Simulation {
         match self.place(s, key, owner, draws) {
             Some((j, immediate)) => {
                 if limited {
-                    self.jobs[j as usize].flags |= LIMITED;
+                    self.pool.jobs[j as usize].flags |= LIMITED;
                 }
                 Forward::Placed(j, immediate)
             }

@@ -211,7 +211,8 @@ pub struct Simulation {
     /// pop instead of a sorted insert into the wheel's hot slot.
     at_once: VecDeque<(u64, u64, Ev)>,
     sites: Vec<Site>,
-    backends: Vec<BackendState>,
+    /// Every site's backends and the jobs they hold.
+    pool: Pool,
     groups: Vec<Group>,
     requests: Vec<Request>,
     /// Per request: its token, `| WAITING` while its client waits on the
@@ -236,15 +237,6 @@ pub struct Simulation {
     /// trip.
     network: Option<Box<network::Network>>,
     free_requests: Vec<u32>,
-    jobs: Vec<Job>,
-    free_jobs: Vec<u32>,
-    /// Replies to queued jobs a backend gave up on (controlled delay),
-    /// delivered by a `Shed` event at the same instant, once the event
-    /// that shed them is done.
-    shed: Vec<Reply>,
-    /// Answers of backends whose sites detect outliers, for the event loop
-    /// to hand to them: (backend, whether it was not an error).
-    answers: Vec<(u32, bool)>,
     accepting: Vec<Accepting>,
     free_accepting: Vec<u32>,
     /// Where attempts go: the router and its view of every site.
@@ -793,7 +785,7 @@ impl Simulation {
                 }
             }
         }
-        if !self.answers.is_empty() {
+        if !self.pool.answers.is_empty() {
             self.detect_outliers();
         }
     }
@@ -802,13 +794,13 @@ impl Simulation {
     /// (delivering one may shed more: they wait for the next `Shed`).
     #[cold]
     fn deliver_shed(&mut self) {
-        let mut replies = std::mem::take(&mut self.shed);
+        let mut replies = std::mem::take(&mut self.pool.shed);
         for &reply in &replies {
             self.deliver(Some(reply));
         }
-        if self.shed.is_empty() {
+        if self.pool.shed.is_empty() {
             replies.clear();
-            self.shed = replies;
+            self.pool.shed = replies;
         }
     }
 
@@ -816,7 +808,7 @@ impl Simulation {
     /// (lower than configured while a backend is in slow start).
     pub fn backend_weights(&self, site: usize) -> Vec<u32> {
         let s = &self.sites[site];
-        self.backends[s.first_backend as usize..(s.first_backend + s.backends) as usize]
+        self.pool.backends[s.first_backend as usize..(s.first_backend + s.backends) as usize]
             .iter()
             .map(|b| b.weight)
             .collect()

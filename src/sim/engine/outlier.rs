@@ -19,9 +19,9 @@ impl Simulation {
     #[cold]
     pub(super) fn detect_outliers(&mut self) {
         let now = self.now;
-        let mut answers = std::mem::take(&mut self.answers);
+        let mut answers = std::mem::take(&mut self.pool.answers);
         for &(b, ok) in &answers {
-            let s = self.backends[b as usize].site;
+            let s = self.pool.backends[b as usize].site;
             let site = &mut self.sites[s as usize];
             let Some(od) = site.outliers.as_mut() else {
                 continue;
@@ -41,8 +41,8 @@ impl Simulation {
             }
         }
         answers.clear();
-        if self.answers.is_empty() {
-            self.answers = answers;
+        if self.pool.answers.is_empty() {
+            self.pool.answers = answers;
         }
     }
 
@@ -94,7 +94,7 @@ impl Simulation {
             .expect("a site that detects outliers");
         let first = site.first_backend;
         for i in 0..site.backends {
-            self.backends[(first + i) as usize].ejected = od.is_ejected(i as usize);
+            self.pool.backends[(first + i) as usize].ejected = od.is_ejected(i as usize);
         }
         self.publish_backends(s);
     }

@@ -391,7 +391,7 @@ impl Simulation {
         let Some((j, immediate)) = self.place_probe(s, seq) else {
             return self.probe_result(s, false);
         };
-        if !immediate || self.now + self.jobs[j as usize].service > deadline {
+        if !immediate || self.now + self.pool.jobs[j as usize].service > deadline {
             self.push(deadline, Ev::ProbeTimeout(s, seq));
         }
     }
@@ -438,7 +438,7 @@ impl Simulation {
             self.unhold(s);
             return None;
         };
-        self.jobs[j as usize].flags |= PROBE;
+        self.pool.jobs[j as usize].flags |= PROBE;
         Some((j, immediate))
     }
 

@@ -364,7 +364,7 @@ impl Simulation {
             }
         };
         if probe {
-            self.jobs[j as usize].flags |= PROBE;
+            self.pool.jobs[j as usize].flags |= PROBE;
         } else if waiting {
             self.requests[owner as usize].job = j;
         }
@@ -412,7 +412,7 @@ impl Simulation {
             self.sites[s as usize].first_backend,
             self.sites[s as usize].backends,
         );
-        let members = site_backends(&self.backends, first, n);
+        let members = site_backends(&self.pool.backends, first, n);
         self.sites[s as usize]
             .lb
             .update(&members)
@@ -426,7 +426,7 @@ impl Simulation {
             self.sites[s as usize].backends,
         );
         let mut ramping = false;
-        for b in &mut self.backends[first as usize..(first + n) as usize] {
+        for b in &mut self.pool.backends[first as usize..(first + n) as usize] {
             let Some(since) = b.slow_since else {
                 continue;
             };
@@ -451,7 +451,7 @@ impl Simulation {
     pub(super) fn set_balancer(&mut self, s: u32, kind: BalancerKind, params: &KindParams) {
         let site = &self.sites[s as usize];
         let (first, n) = (site.first_backend, site.backends);
-        let members = site_backends(&self.backends, first, n);
+        let members = site_backends(&self.pool.backends, first, n);
         let seed = mix(stream_seed(self.config.seed, Stream::Balancer) ^ u64::from(s) ^ 0x5e7);
         let lb = kind
             .build_with(&members, seed, params)
@@ -459,7 +459,7 @@ impl Simulation {
         let mut picker = lb.local_picker();
         // Carry the in-flight counts over: every live job at a backend.
         for i in 0..n {
-            let b = &self.backends[(first + i) as usize];
+            let b = &self.pool.backends[(first + i) as usize];
             let live = b.busy + b.queue.len() as u32 - b.cancelled_in_queue;
             for _ in 0..live {
                 picker.start(BackendId(i));

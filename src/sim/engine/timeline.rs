@@ -66,7 +66,7 @@ impl Simulation {
                 let now = self.now;
                 let mut ramping = false;
                 for (i, &w) in weights.iter().enumerate() {
-                    let b = &mut self.backends[first as usize + i];
+                    let b = &mut self.pool.backends[first as usize + i];
                     b.target = w;
                     if self.router.slow_start > 0 && b.weight == 0 && w > 0 {
                         // A returning backend ramps up, as Envoy's
@@ -108,7 +108,7 @@ impl Simulation {
                 );
                 let list = backends.unwrap_or_else(|| (0..n).collect());
                 for i in list {
-                    self.backends[(first + i) as usize].fail_probability = fail_probability;
+                    self.pool.backends[(first + i) as usize].fail_probability = fail_probability;
                 }
             }
             Action::SetAcceptRate {
@@ -203,12 +203,12 @@ impl Simulation {
     /// Cancels every attempt at a backend whose client no longer waits for
     /// it (`set-cancel-on-timeout` turning cancellation on).
     fn cancel_abandoned(&mut self) {
-        let mut free = vec![false; self.jobs.len()];
-        for &j in &self.free_jobs {
+        let mut free = vec![false; self.pool.jobs.len()];
+        for &j in &self.pool.free_jobs {
             free[j as usize] = true;
         }
         for (j, free) in free.into_iter().enumerate() {
-            let job = &self.jobs[j];
+            let job = &self.pool.jobs[j];
             if free || job.flags & (CANCELLED | PROBE) != 0 {
                 continue;
             }
