@@ -388,8 +388,8 @@ impl Simulation {
                         > fail_p;
                 Reply::Probe(owner, ok)
             })
-        } else if self.live[owner as usize] == token | WAITING {
-            let req = &self.requests[owner as usize];
+        } else if self.clients.live[owner as usize] == token | WAITING {
+            let req = &self.clients.requests[owner as usize];
             let failed = fail_p > 0.0
                 && unit_open(draw(
                     self.seeds.failure,

@@ -131,8 +131,6 @@ impl Simulation {
             let seeds = (arrivals_seed, limits_seed);
             groups.push(Group::build(i, g, custom, seeds, dns));
         }
-        let adaptive_limits = groups.iter().any(|g| g.adaptive);
-        let hedging = groups.iter().any(|g| g.hedge.is_some());
 
         let interval = config.recorder.interval.0;
         let mut sim = Simulation {
@@ -151,17 +149,9 @@ impl Simulation {
             sink: None,
             sites,
             pool: Pool::new(backends),
-            groups,
-            requests: Vec::new(),
-            live: Vec::new(),
-            held: Vec::new(),
-            adaptive_limits,
-            hedges: Vec::new(),
-            hedging,
-            legs_live: 0,
+            clients: Clients::new(groups),
             orca: config.sites.iter().any(|s| s.orca.is_some()),
             network: network::Network::new(&config.sites),
-            free_requests: Vec::new(),
             accepting: Vec::new(),
             free_accepting: Vec::new(),
             router,
@@ -187,7 +177,7 @@ impl Simulation {
     /// clients' first think times), the router's first probes, the first
     /// scaling tick and the timeline's actions.
     fn schedule_first_events(&mut self) {
-        for g in 0..self.groups.len() {
+        for g in 0..self.clients.groups.len() {
             self.schedule_next_arrival(g as u32);
             if let Workload::Closed { clients, think } = self.config.clients[g].workload {
                 for c in 0..clients {

@@ -1,9 +1,9 @@
 //! Clients and their requests: arrivals, a request's attempts, attempt
 //! deadlines, outcomes, backoff and retries, closed-loop think time.
 //!
-//! Owns [`Request`] (one per request in progress), [`Group`] (a client
-//! group: its retry policy, limits, arrival source, timeout lane and DNS
-//! cache) and the tokens in `Simulation::live` that tell a live attempt
+//! Owns [`Clients`]: every [`Group`] (a client group: its retry policy,
+//! limits, arrival source, timeout lane and DNS cache), every [`Request`]
+//! in progress, and the tokens in `Clients::live` that tell a live attempt
 //! from a stale event. Handles `Arrival`, `Think`, `Timeout` and `Retry`.
 //! An attempt leaves here through the router ([`route`](Simulation::route))
 //! to a site's load balancer ([`admit_at_site`](Simulation::admit_at_site))
@@ -24,7 +24,7 @@ use crate::sim::random::{LazySplitMix, SplitMix, draw, of_group, unit_open};
 /// as one word: `token | WAITING`. Tokens are even; every attempt and the
 /// freeing of the slot move to the next one, so events and jobs that carry
 /// an older token are stale. Kept apart from [`Request`], in
-/// `Simulation::live`, so that the many staleness checks (most attempt
+/// `Clients::live`, so that the many staleness checks (most attempt
 /// deadlines come up after their attempt ended) read a small dense array
 /// rather than a cold request.
 pub(super) const WAITING: u32 = 1;
@@ -46,6 +46,75 @@ pub(super) struct Request {
     pub(super) state: RequestState,
     /// Whether the request holds one of its group's concurrent retries.
     pub(super) retrying: bool,
+}
+
+/// The client groups and their requests in progress: each request slot's
+/// record, token and adaptive-limit hold (and, while some group hedges,
+/// its hedge), with the free slots.
+pub(super) struct Clients {
+    pub(super) groups: Vec<Group>,
+    pub(super) requests: Vec<Request>,
+    /// Per request: its token, `| WAITING` while its client waits on the
+    /// current attempt.
+    pub(super) live: Vec<u32>,
+    /// Per request, in groups with an adaptive concurrency limit: when its
+    /// current attempt was sent and the attempts its instance had in
+    /// flight with it (0: the attempt holds no place in the limit).
+    pub(super) held: Vec<(u64, u32)>,
+    /// Whether any group has an adaptive limit (`held` is used only then).
+    pub(super) adaptive_limits: bool,
+    /// Per request slot, while `hedging`: hedged requests' attempts and
+    /// legs, and which slots are legs.
+    pub(super) hedges: Vec<super::hedging::HedgeSlot>,
+    /// Whether any group hedges (or may, after a `set-retry`).
+    pub(super) hedging: bool,
+    /// Slots that are legs of hedged requests now.
+    pub(super) legs_live: usize,
+    pub(super) free_requests: Vec<u32>,
+}
+
+impl Clients {
+    /// Groups `groups`, with no request yet.
+    pub(super) fn new(groups: Vec<Group>) -> Self {
+        Self {
+            adaptive_limits: groups.iter().any(|g| g.adaptive),
+            hedging: groups.iter().any(|g| g.hedge.is_some()),
+            groups,
+            requests: Vec::new(),
+            live: Vec::new(),
+            held: Vec::new(),
+            hedges: Vec::new(),
+            legs_live: 0,
+            free_requests: Vec::new(),
+        }
+    }
+
+    /// A request slot holding `req`: a free one, or a new one. Always
+    /// inlined: as a call it cost 1.3 % of the simulator benchmark's
+    /// instructions.
+    #[inline(always)]
+    pub(super) fn hold(&mut self, req: Request) -> u32 {
+        match self.free_requests.pop() {
+            Some(r) => {
+                self.requests[r as usize] = req;
+                r
+            }
+            None => {
+                self.requests.push(req);
+                self.live.push(0);
+                self.held.push((0, 0));
+                if self.hedging {
+                    self.hedges.push(Default::default());
+                }
+                self.requests.len() as u32 - 1
+            }
+        }
+    }
+
+    /// Requests in progress (a hedged request's legs are not requests).
+    pub(super) fn in_progress(&self) -> usize {
+        self.requests.len() - self.free_requests.len() - self.legs_live
+    }
 }
 
 /// A group's retry policy: the built-in one, a state per instance, is
@@ -241,7 +310,7 @@ impl Simulation {
     /// every balancer sees the same requests from the same instances.
     #[inline]
     pub(super) fn instance_of(&self, g: u32, id: RequestId, client: u32) -> u32 {
-        let group = &self.groups[g as usize];
+        let group = &self.clients.groups[g as usize];
         let n = group.instances;
         if n == 1 {
             0
@@ -255,11 +324,11 @@ impl Simulation {
     /// Takes group `g`'s next arrival out of its source into its lane.
     pub(super) fn schedule_next_arrival(&mut self, g: u32) {
         let end = self.end;
-        let group = &mut self.groups[g as usize];
+        let group = &mut self.clients.groups[g as usize];
         group.next_arrival = None;
         if let Some(t) = group.source.as_mut().and_then(|s| s.pop(end)) {
             self.seq += 1;
-            self.groups[g as usize].next_arrival = Some((t, self.seq));
+            self.clients.groups[g as usize].next_arrival = Some((t, self.seq));
         }
     }
 
@@ -271,7 +340,7 @@ impl Simulation {
     /// The key of request `id`: a pure function of (seed, id), so it is
     /// the same whenever it is drawn.
     pub(super) fn key_of(&self, id: RequestId) -> u64 {
-        self.groups[id.group()]
+        self.clients.groups[id.group()]
             .keys
             .sample(&mut SplitMix(draw(self.seeds.keys, id.draws(), 0)))
     }
@@ -283,8 +352,8 @@ impl Simulation {
             return;
         }
         self.keys_needed = true;
-        for r in 0..self.requests.len() {
-            self.requests[r].key = self.key_of(self.requests[r].id);
+        for r in 0..self.clients.requests.len() {
+            self.clients.requests[r].key = self.key_of(self.clients.requests[r].id);
         }
         for p in 0..self.accepting.len() {
             if !self.accepting[p].probe {
@@ -302,10 +371,10 @@ impl Simulation {
     pub(super) fn start_request(&mut self, g: u32, client: u32) {
         let now = SimTime(self.now);
         self.recorder.current.offered += 1;
-        let id = RequestId::new(g, self.groups[g as usize].next_seq);
+        let id = RequestId::new(g, self.clients.groups[g as usize].next_seq);
         let key = if self.keys_needed { self.key_of(id) } else { 0 };
         let instance = self.instance_of(g, id, client);
-        let group = &mut self.groups[g as usize];
+        let group = &mut self.clients.groups[g as usize];
         group.next_seq += 1;
         let mut rng = LazySplitMix::new(self.seeds.backoff, id.draws(), 0);
         if group.policy.admit(instance, now, &mut rng).is_err() {
@@ -321,7 +390,7 @@ impl Simulation {
         }
         let state = group.policy.begin(instance, now);
         let hedge = group.hedge;
-        let r = self.alloc_request(Request {
+        let r = self.clients.hold(Request {
             group: g,
             job: NONE,
             client,
@@ -332,46 +401,27 @@ impl Simulation {
             retrying: false,
         });
         match hedge {
-            Some(hedge) if self.hedging => self.hedge_begin(r, hedge),
+            Some(hedge) if self.clients.hedging => self.hedge_begin(r, hedge),
             _ => self.send_attempt(r),
-        }
-    }
-
-    /// A request slot holding `req`: a free one, or a new one. Always
-    /// inlined: as a call it cost 1.3 % of the simulator benchmark's
-    /// instructions.
-    #[inline(always)]
-    pub(super) fn alloc_request(&mut self, req: Request) -> u32 {
-        match self.free_requests.pop() {
-            Some(r) => {
-                self.requests[r as usize] = req;
-                r
-            }
-            None => {
-                self.requests.push(req);
-                self.live.push(0);
-                self.held.push((0, 0));
-                if self.hedging {
-                    self.hedges.push(Default::default());
-                }
-                self.requests.len() as u32 - 1
-            }
         }
     }
 
     pub(super) fn send_attempt(&mut self, r: u32) {
         let now = self.now;
         let token = self.next_token(r);
-        let req = &self.requests[r as usize];
+        let req = &self.clients.requests[r as usize];
         let (g, key, id, attempt, instance) =
             (req.group, req.key, req.id, req.state.attempts, req.instance);
-        if self.adaptive_limits && self.groups[g as usize].adaptive {
+        if self.clients.adaptive_limits && self.clients.groups[g as usize].adaptive {
             // The instance's adaptive limit decides whether it is sent.
-            let Some(n) = self.groups[g as usize].limits(instance).try_attempt() else {
+            let Some(n) = self.clients.groups[g as usize]
+                .limits(instance)
+                .try_attempt()
+            else {
                 self.recorder.overflow(attempt - 1);
                 return self.free_request(r);
             };
-            self.held[r as usize] = (now, n);
+            self.clients.held[r as usize] = (now, n);
         }
         self.recorder.current.attempts += 1;
         if attempt > 1 {
@@ -389,15 +439,15 @@ impl Simulation {
             self.sites[s as usize].rejected += 1;
             return self.outcome(r, Outcome::Failure(Pushback::None));
         };
-        let req = &mut self.requests[r as usize];
+        let req = &mut self.clients.requests[r as usize];
         req.job = NONE;
-        self.live[r as usize] |= WAITING;
-        let deadline = self.groups[g as usize]
+        self.clients.live[r as usize] |= WAITING;
+        let deadline = self.clients.groups[g as usize]
             .policy
             .attempt_deadline(SimTime(now), &req.state)
             .map(|d| d.0);
         if delay > 0 {
-            if !self.groups[g as usize].limits(instance).try_pend() {
+            if !self.clients.groups[g as usize].limits(instance).try_pend() {
                 // No room to wait for the load balancer: fail fast.
                 self.unhold(s);
                 return self.overflowed(r);
@@ -427,7 +477,7 @@ impl Simulation {
                 return self.outcome(r, Outcome::Failure(Pushback::None));
             }
         };
-        self.requests[r as usize].job = j;
+        self.clients.requests[r as usize].job = j;
         if let Some(d) = deadline
             && (!immediate || now + self.pool.jobs[j as usize].service > d)
         {
@@ -437,34 +487,36 @@ impl Simulation {
 
     pub(super) fn outcome(&mut self, r: u32, outcome: Outcome) {
         let now = SimTime(self.now);
-        self.live[r as usize] &= !WAITING;
+        self.clients.live[r as usize] &= !WAITING;
         if self.is_leg(r) {
             return self.leg_outcome(r, outcome);
         }
-        let req = &mut self.requests[r as usize];
+        let req = &mut self.clients.requests[r as usize];
         let (g, instance) = (req.group, req.instance);
-        if self.adaptive_limits && self.groups[g as usize].adaptive {
-            let (sent, n) = std::mem::take(&mut self.held[r as usize]);
+        if self.clients.adaptive_limits && self.clients.groups[g as usize].adaptive {
+            let (sent, n) = std::mem::take(&mut self.clients.held[r as usize]);
             if n > 0 {
                 // A timeout or a refusal is a drop; an answer is a sample.
                 let dropped = !matches!(outcome, Outcome::Success);
                 let rtt = SimDuration(now.0 - sent);
-                let limits = self.groups[g as usize].limits(instance);
+                let limits = self.clients.groups[g as usize].limits(instance);
                 limits.attempt_done(rtt, n, dropped);
             }
         }
-        let req = &mut self.requests[r as usize];
+        let req = &mut self.clients.requests[r as usize];
         if req.retrying {
             // The outcome of a retry attempt: the retry is over.
             req.retrying = false;
-            self.groups[g as usize].limits(instance).retry_done();
+            self.clients.groups[g as usize]
+                .limits(instance)
+                .retry_done();
         }
         let mut rng = LazySplitMix::new(
             self.seeds.backoff,
             req.id.draws(),
             u64::from(req.state.attempts),
         );
-        let decision = self.groups[g as usize].policy.on_outcome(
+        let decision = self.clients.groups[g as usize].policy.on_outcome(
             instance,
             now,
             &mut req.state,
@@ -479,13 +531,13 @@ impl Simulation {
                 self.free_request(r);
             }
             Decision::Retry(d) => {
-                if !self.groups[g as usize].limits(instance).try_retry() {
+                if !self.clients.groups[g as usize].limits(instance).try_retry() {
                     let attempts = req.state.attempts;
                     self.recorder.overflow(attempts);
                     return self.free_request(r);
                 }
                 req.retrying = true;
-                let token = self.live[r as usize];
+                let token = self.clients.live[r as usize];
                 self.push(self.now + d.0, Ev::Retry(r, token));
             }
             Decision::GiveUp(_) => {
@@ -503,7 +555,7 @@ impl Simulation {
         if self.is_leg(r) {
             return self.outcome(r, Outcome::Failure(Pushback::None));
         }
-        let attempts = self.requests[r as usize].state.attempts;
+        let attempts = self.clients.requests[r as usize].state.attempts;
         self.recorder.overflow(attempts);
         self.free_request(r);
     }
@@ -511,24 +563,25 @@ impl Simulation {
     /// Moves request `r` to its next token, not waiting, and returns it.
     #[inline]
     pub(super) fn next_token(&mut self, r: u32) -> u32 {
-        let live = &mut self.live[r as usize];
+        let live = &mut self.clients.live[r as usize];
         *live = (*live & !WAITING).wrapping_add(2);
         *live
     }
 
     pub(super) fn free_request(&mut self, r: u32) {
         self.next_token(r);
-        let req = &mut self.requests[r as usize];
+        let req = &mut self.clients.requests[r as usize];
         let (g, client, id) = (req.group, req.client, req.id);
-        let limits = self.groups[g as usize].limits(req.instance);
-        if self.adaptive_limits && std::mem::take(&mut self.held[r as usize].1) > 0 {
+        let limits = self.clients.groups[g as usize].limits(req.instance);
+        if self.clients.adaptive_limits && std::mem::take(&mut self.clients.held[r as usize].1) > 0
+        {
             limits.attempt_ignored();
         }
         if std::mem::take(&mut req.retrying) {
             limits.retry_done();
         }
         limits.request_done();
-        self.free_requests.push(r);
+        self.clients.free_requests.push(r);
         self.client_done(g, client, id);
     }
 
@@ -537,30 +590,30 @@ impl Simulation {
         if client == NONE {
             return;
         }
-        let think = self.groups[g as usize].think as f64;
+        let think = self.clients.groups[g as usize].think as f64;
         let u = unit_open(draw(self.seeds.think, id.draws(), 1));
         let at = self.now + (-u.ln() * think) as u64;
         self.push(at, Ev::Think(g, client));
     }
 
     pub(super) fn on_retry(&mut self, r: u32, token: u32) {
-        if self.live[r as usize] != token {
+        if self.clients.live[r as usize] != token {
             return;
         }
-        let req = &self.requests[r as usize];
+        let req = &self.clients.requests[r as usize];
         let (g, instance) = (req.group, req.instance);
         let mut rng = LazySplitMix::new(
             self.seeds.backoff,
             req.id.draws(),
             u64::from(req.state.attempts) | 1 << 32,
         );
-        if self.groups[g as usize]
+        if self.clients.groups[g as usize]
             .policy
             .admit(instance, SimTime(self.now), &mut rng)
             .is_err()
         {
             self.recorder.current.refused += 1;
-            let attempts = self.requests[r as usize].state.attempts - 1;
+            let attempts = self.clients.requests[r as usize].state.attempts - 1;
             self.recorder.ended(attempts);
             self.free_request(r);
             return;
@@ -569,10 +622,10 @@ impl Simulation {
     }
 
     pub(super) fn on_timeout(&mut self, r: u32, token: u32) {
-        if self.live[r as usize] != token | WAITING {
+        if self.clients.live[r as usize] != token | WAITING {
             return;
         }
-        let req = &self.requests[r as usize];
+        let req = &self.clients.requests[r as usize];
         self.recorder.current.timeouts += 1;
         if self.cancel && req.job != NONE {
             let j = req.job;

@@ -172,7 +172,7 @@ impl Simulation {
         let waits = if probe {
             self.router.awaits(owner, token)
         } else {
-            self.live[owner as usize] == token | WAITING
+            self.clients.live[owner as usize] == token | WAITING
         };
         if !waits {
             return;

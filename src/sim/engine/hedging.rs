@@ -47,7 +47,7 @@ impl Simulation {
     /// Whether slot `r` is a hedged request's leg.
     #[inline]
     pub(super) fn is_leg(&self, r: u32) -> bool {
-        self.hedging && self.hedges[r as usize].parent != NONE
+        self.clients.hedging && self.clients.hedges[r as usize].parent != NONE
     }
 
     /// Starts hedged request `r` (of a group whose policy hedges up to
@@ -55,7 +55,7 @@ impl Simulation {
     #[cold]
     #[inline(never)]
     pub(super) fn hedge_begin(&mut self, r: u32, (max, delay): (u32, u64)) {
-        self.hedges[r as usize] = HedgeSlot {
+        self.clients.hedges[r as usize] = HedgeSlot {
             hedge: Hedge::new(max),
             delay,
             ..HedgeSlot::default()
@@ -66,9 +66,9 @@ impl Simulation {
     /// Sends request `r`'s next attempt as a new leg, and arms the delay's
     /// timer if another may follow.
     fn send_leg(&mut self, r: u32) {
-        let req = &self.requests[r as usize];
+        let req = &self.clients.requests[r as usize];
         let g = req.group;
-        let n = self.hedges[r as usize].hedge.attempts() + 1;
+        let n = self.clients.hedges[r as usize].hedge.attempts() + 1;
         let leg = Request {
             group: g,
             job: NONE,
@@ -82,10 +82,10 @@ impl Simulation {
             },
             retrying: false,
         };
-        let l = self.alloc_request(leg);
-        self.hedges[l as usize].parent = r;
-        self.legs_live += 1;
-        let slot = &mut self.hedges[r as usize];
+        let l = self.clients.hold(leg);
+        self.clients.hedges[l as usize].parent = r;
+        self.clients.legs_live += 1;
+        let slot = &mut self.clients.hedges[r as usize];
         let free = slot
             .legs
             .iter()
@@ -104,7 +104,9 @@ impl Simulation {
 
     /// Request `r`'s delay passed with no answer: its next leg.
     pub(super) fn on_hedge(&mut self, r: u32, token: u32) {
-        if self.live[r as usize] != token || !self.hedges[r as usize].hedge.may_send() {
+        if self.clients.live[r as usize] != token
+            || !self.clients.hedges[r as usize].hedge.may_send()
+        {
             return;
         }
         self.send_leg(r);
@@ -115,9 +117,9 @@ impl Simulation {
     #[cold]
     #[inline(never)]
     pub(super) fn leg_outcome(&mut self, l: u32, outcome: Outcome) {
-        let r = self.hedges[l as usize].parent;
+        let r = self.clients.hedges[l as usize].parent;
         self.free_leg(l);
-        let slot = &mut self.hedges[r as usize];
+        let slot = &mut self.clients.hedges[r as usize];
         if let Some(k) = slot.legs.iter().position(|&x| x == l) {
             slot.legs[k] = NONE;
         }
@@ -125,7 +127,7 @@ impl Simulation {
         let attempts = slot.hedge.attempts();
         match step {
             HedgeStep::Won => {
-                let started = self.requests[r as usize].state.started;
+                let started = self.clients.requests[r as usize].state.started;
                 let latency = SimTime(self.now).since(started);
                 self.recorder.success(latency, attempts);
                 self.cancel_legs(r);
@@ -144,12 +146,12 @@ impl Simulation {
     /// cancelled at their backends if timeouts cancel.
     fn cancel_legs(&mut self, r: u32) {
         let legs = std::mem::replace(
-            &mut self.hedges[r as usize].legs,
+            &mut self.clients.hedges[r as usize].legs,
             [NONE; MAX_HEDGED_ATTEMPTS as usize],
         );
         for l in legs.into_iter().filter(|&l| l != NONE) {
-            let job = self.requests[l as usize].job;
-            if self.cancel && self.live[l as usize] & WAITING != 0 && job != NONE {
+            let job = self.clients.requests[l as usize].job;
+            if self.cancel && self.clients.live[l as usize] & WAITING != 0 && job != NONE {
                 self.cancel_job(job);
             }
             self.free_leg(l);
@@ -160,8 +162,8 @@ impl Simulation {
     /// or deadline finds no one waiting.
     fn free_leg(&mut self, l: u32) {
         self.next_token(l);
-        self.hedges[l as usize].parent = NONE;
-        self.legs_live -= 1;
-        self.free_requests.push(l);
+        self.clients.hedges[l as usize].parent = NONE;
+        self.clients.legs_live -= 1;
+        self.clients.free_requests.push(l);
     }
 }

@@ -213,30 +213,13 @@ pub struct Simulation {
     sites: Vec<Site>,
     /// Every site's backends and the jobs they hold.
     pool: Pool,
-    groups: Vec<Group>,
-    requests: Vec<Request>,
-    /// Per request: its token, `| WAITING` while its client waits on the
-    /// current attempt.
-    live: Vec<u32>,
-    /// Per request, in groups with an adaptive concurrency limit: when its
-    /// current attempt was sent and the attempts its instance had in
-    /// flight with it (0: the attempt holds no place in the limit).
-    held: Vec<(u64, u32)>,
-    /// Whether any group has an adaptive limit (`held` is used only then).
-    adaptive_limits: bool,
-    /// Per request slot, while `hedging`: hedged requests' attempts and
-    /// legs, and which slots are legs.
-    hedges: Vec<hedging::HedgeSlot>,
-    /// Whether any group hedges (or may, after a `set-retry`).
-    hedging: bool,
-    /// Slots that are legs of hedged requests now.
-    legs_live: usize,
+    /// The client groups and their requests in progress.
+    clients: Clients,
     /// Whether any site weighs its backends by their reports.
     orca: bool,
     /// The network between clients and sites, if any site has a round
     /// trip.
     network: Option<Box<network::Network>>,
-    free_requests: Vec<u32>,
     accepting: Vec<Accepting>,
     free_accepting: Vec<u32>,
     /// Where attempts go: the router and its view of every site.
@@ -456,6 +439,7 @@ impl Simulation {
             + self.at_once.len()
             + self.network.as_deref().map_or(0, |n| n.pending())
             + self
+                .clients
                 .groups
                 .iter()
                 .map(|g| g.timeouts.len() + usize::from(g.next_arrival.is_some()))
@@ -464,7 +448,7 @@ impl Simulation {
 
     /// Requests in progress (waiting on an attempt or in backoff).
     pub fn requests_in_progress(&self) -> usize {
-        self.requests.len() - self.free_requests.len() - self.legs_live
+        self.clients.in_progress()
     }
 
     /// What client group `group` holds now, counted by scanning the
@@ -490,7 +474,7 @@ impl Simulation {
         group: usize,
         instance: u32,
     ) -> Option<&crate::retry::ClientLimits> {
-        let g = self.groups.get(group)?;
+        let g = self.clients.groups.get(group)?;
         // A limited group has an entry per instance.
         if g.limits.first()?.config().is_unlimited() {
             return None;
@@ -502,18 +486,18 @@ impl Simulation {
     /// [`client_load`](Self::client_load) counts it: one (requests,
     /// retries) pair per instance (O(requests + instances)).
     pub fn instance_load(&self, group: usize) -> Vec<(usize, usize)> {
-        let mut free = vec![false; self.requests.len()];
-        for &r in &self.free_requests {
+        let mut free = vec![false; self.clients.requests.len()];
+        for &r in &self.clients.free_requests {
             free[r as usize] = true;
         }
-        let mut load = vec![(0, 0); self.groups[group].instances as usize];
-        for (r, req) in self.requests.iter().enumerate() {
+        let mut load = vec![(0, 0); self.clients.groups[group].instances as usize];
+        for (r, req) in self.clients.requests.iter().enumerate() {
             if free[r] || req.group as usize != group || self.is_leg(r as u32) {
                 continue;
             }
             let l = &mut load[req.instance as usize];
             l.0 += 1;
-            if self.live[r] & WAITING == 0 || req.state.attempts >= 2 {
+            if self.clients.live[r] & WAITING == 0 || req.state.attempts >= 2 {
                 l.1 += 1;
             }
         }
@@ -543,7 +527,7 @@ impl Simulation {
     #[inline]
     fn push_timeout(&mut self, g: u32, time: u64, r: u32, token: u32) {
         self.seq += 1;
-        let lane = &mut self.groups[g as usize].timeouts;
+        let lane = &mut self.clients.groups[g as usize].timeouts;
         if lane.back().is_none_or(|b| b.0 <= time) {
             lane.push_back((time, self.seq, r, token));
         } else {
@@ -582,7 +566,7 @@ impl Simulation {
             best = key;
             source = (LANES - l, false);
         }
-        for (g, group) in self.groups.iter_mut().enumerate() {
+        for (g, group) in self.clients.groups.iter_mut().enumerate() {
             if let Some((t, seq)) = group.next_arrival
                 && order_key(t, seq) < best
             {
@@ -594,7 +578,7 @@ impl Simulation {
             while let Some(&(t, seq, r, token)) = group.timeouts.front()
                 && order_key(t, seq) < best
             {
-                if self.live[r as usize] == token | WAITING {
+                if self.clients.live[r as usize] == token | WAITING {
                     best = order_key(t, seq);
                     source = (g, true);
                     break;
@@ -614,11 +598,11 @@ impl Simulation {
                 (time, net.pop(LANES - l))
             }
             (g, false) => {
-                self.groups[g].next_arrival = None;
+                self.clients.groups[g].next_arrival = None;
                 (time, Ev::Arrival(g as u32))
             }
             (g, true) => {
-                let (_, _, r, token) = self.groups[g].timeouts.pop_front().expect("peeked");
+                let (_, _, r, token) = self.clients.groups[g].timeouts.pop_front().expect("peeked");
                 (time, Ev::Timeout(r, token))
             }
         })

@@ -182,14 +182,14 @@ impl Simulation {
     #[cold]
     #[inline(never)]
     pub(super) fn send_over(&mut self, r: u32, s: u32, token: u32) {
-        let g = self.requests[r as usize].group;
-        let deadline = self.groups[g as usize]
+        let g = self.clients.requests[r as usize].group;
+        let deadline = self.clients.groups[g as usize]
             .policy
-            .attempt_deadline(SimTime(self.now), &self.requests[r as usize].state)
+            .attempt_deadline(SimTime(self.now), &self.clients.requests[r as usize].state)
             .map(|d| d.0);
         let net = self.network.as_deref_mut().expect("a network");
         let (out, lane) = (net.out[s as usize], net.lane_out[s as usize]);
-        let req = &mut self.requests[r as usize];
+        let req = &mut self.clients.requests[r as usize];
         req.job = NONE;
         let a = Accepting {
             site: s,
@@ -203,7 +203,7 @@ impl Simulation {
             dropped: false,
         };
         let p = net.depart(r, a);
-        self.live[r as usize] |= WAITING;
+        self.clients.live[r as usize] |= WAITING;
         if let Some(d) = deadline {
             self.push_timeout(g, d, r, token);
         }
@@ -257,7 +257,7 @@ impl Simulation {
     pub(super) fn on_arrive(&mut self, p: u32) -> Option<Reply> {
         let a = self.network.as_deref_mut().expect("a network").arrive(p);
         let (s, r, token) = (a.site, a.owner, a.token);
-        let waiting = self.live[r as usize] == token | WAITING;
+        let waiting = self.clients.live[r as usize] == token | WAITING;
         if self.cancel && !waiting {
             self.recorder.totals.cancelled += 1;
             return None;
@@ -268,7 +268,10 @@ impl Simulation {
             return waiting.then_some(Reply::failed(false, r));
         };
         if delay > 0 {
-            if !self.groups[a.id.group()].limits(a.instance).try_pend() {
+            if !self.clients.groups[a.id.group()]
+                .limits(a.instance)
+                .try_pend()
+            {
                 self.unhold(s);
                 return waiting.then_some(Reply::Overflow(r));
             }
@@ -279,7 +282,7 @@ impl Simulation {
         match self.forward(s, a.key, (r, token), (a.id, a.attempt)) {
             super::Forward::Placed(j, _) => {
                 if waiting {
-                    self.requests[r as usize].job = j;
+                    self.clients.requests[r as usize].job = j;
                 }
                 None
             }
@@ -303,8 +306,8 @@ impl Simulation {
         }
         // The job is over: a timeout before the answer arrives has nothing
         // to cancel.
-        self.requests[r as usize].job = NONE;
-        let token = self.live[r as usize] & !WAITING;
+        self.clients.requests[r as usize].job = NONE;
+        let token = self.clients.live[r as usize] & !WAITING;
         self.push_far(back, lane, Ev::Answer(answer, r, token));
         true
     }
@@ -313,7 +316,7 @@ impl Simulation {
     /// that attempt. A success no one hears was wasted work, as is a job
     /// a backend finishes after its client stopped waiting.
     pub(super) fn answer_outcome(&mut self, r: u32, token: u32, answer: Answer) -> Option<Reply> {
-        if self.live[r as usize] != token | WAITING {
+        if self.clients.live[r as usize] != token | WAITING {
             if let Answer::Success = answer {
                 self.recorder.current.wasted += 1;
             }

@@ -332,7 +332,7 @@ impl Simulation {
             return self.fresh_site(g, key, instance, id, attempt);
         }
         let b = instance as usize;
-        let (site, expires) = self.groups[g as usize].dns[b];
+        let (site, expires) = self.clients.groups[g as usize].dns[b];
         if site != NONE
             && expires > self.now
             && (self.router.mode != RouterMode::Sticky || self.router.site_draw.in_rotation(site))
@@ -340,7 +340,7 @@ impl Simulation {
             return Some(site);
         }
         let site = self.fresh_site(g, key, instance, id, attempt)?;
-        self.groups[g as usize].dns[b] = (site, self.now + ttl);
+        self.clients.groups[g as usize].dns[b] = (site, self.now + ttl);
         Some(site)
     }
 

@@ -339,8 +339,8 @@ impl Simulation {
             self.router.awaits(owner, token)
         } else {
             // The id names the group even if the request has ended since.
-            self.groups[id.group()].limits(instance).pend_done();
-            self.live[owner as usize] == token | WAITING
+            self.clients.groups[id.group()].limits(instance).pend_done();
+            self.clients.live[owner as usize] == token | WAITING
         };
         if self.cancel && !waiting {
             self.unhold(s);
@@ -366,7 +366,7 @@ impl Simulation {
         if probe {
             self.pool.jobs[j as usize].flags |= PROBE;
         } else if waiting {
-            self.requests[owner as usize].job = j;
+            self.clients.requests[owner as usize].job = j;
         }
         None
     }
@@ -384,8 +384,9 @@ impl Simulation {
         if probe {
             return (self.router.awaits(owner, token)).then_some(Reply::failed(true, owner));
         }
-        self.groups[id.group()].limits(instance).pend_done();
-        (self.live[owner as usize] == token | WAITING).then_some(Reply::failed(false, owner))
+        self.clients.groups[id.group()].limits(instance).pend_done();
+        (self.clients.live[owner as usize] == token | WAITING)
+            .then_some(Reply::failed(false, owner))
     }
 
     pub(super) fn on_scale(&mut self) {

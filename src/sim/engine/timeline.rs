@@ -126,7 +126,7 @@ impl Simulation {
             Action::SetLoad { group, rate, curve } => {
                 let g = self.config.group_index(&group).expect("validated") as u32;
                 let now = self.now;
-                let grp = &mut self.groups[g as usize];
+                let grp = &mut self.clients.groups[g as usize];
                 if let Some(src) = grp.source.as_mut() {
                     src.set_curve(now, RateCurve::new(rate, &curve));
                     self.schedule_next_arrival(g);
@@ -148,7 +148,7 @@ impl Simulation {
                 }
             }
             Action::FlushDns => {
-                for g in &mut self.groups {
+                for g in &mut self.clients.groups {
                     for answer in &mut g.dns {
                         answer.1 = 0;
                     }
@@ -157,13 +157,16 @@ impl Simulation {
             Action::SetRetry { group, retry } => {
                 let g = self.config.group_index(&group).expect("validated");
                 let config = retry.resolve().expect("validated");
-                let instances = self.groups[g].instances;
-                self.groups[g].hedge = config.hedging.map(|h| (config.max_attempts, h.delay.0));
-                if self.groups[g].hedge.is_some() && !self.hedging {
-                    self.hedging = true;
-                    self.hedges.resize(self.requests.len(), Default::default());
+                let instances = self.clients.groups[g].instances;
+                self.clients.groups[g].hedge =
+                    config.hedging.map(|h| (config.max_attempts, h.delay.0));
+                if self.clients.groups[g].hedge.is_some() && !self.clients.hedging {
+                    self.clients.hedging = true;
+                    self.clients
+                        .hedges
+                        .resize(self.clients.requests.len(), Default::default());
                 }
-                self.groups[g].policy = GroupPolicy::Builtin(Box::new(
+                self.clients.groups[g].policy = GroupPolicy::Builtin(Box::new(
                     Population::new(config, instances).expect("validated"),
                 ));
             }
@@ -212,7 +215,7 @@ impl Simulation {
             if free || job.flags & (CANCELLED | PROBE) != 0 {
                 continue;
             }
-            if self.live[job.owner as usize] != job.token | WAITING {
+            if self.clients.live[job.owner as usize] != job.token | WAITING {
                 self.cancel_job(j as u32);
             }
         }

@@ -79,7 +79,7 @@ impl Simulation {
                 crate::sim::config::Workload::Open { rate, .. } => *rate,
                 crate::sim::config::Workload::Closed { clients, .. } => f64::from(*clients),
             };
-            let instances = self.groups[g].instances;
+            let instances = self.clients.groups[g].instances;
             for i in 0..instances {
                 let bits = draw(
                     self.seeds.router ^ HOME,
