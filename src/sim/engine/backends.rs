@@ -15,8 +15,6 @@ use crate::retry::{Outcome, Pushback};
 use crate::sim::config::{BackendGroup, QueueDiscipline, ServiceTime};
 use crate::sim::random::{SplitMix, draw, mix, unit_open};
 
-/// A job's flags: a health probe rather than an attempt.
-pub(super) const PROBE: u8 = 1;
 /// A job's flags: in service (else queued).
 pub(super) const IN_SERVICE: u8 = 2;
 /// A job's flags: cancelled (its client timed out and cancels).
@@ -29,10 +27,8 @@ pub(super) const LIMITED: u8 = 8;
 /// service starts or ends.
 #[repr(align(64))]
 pub(super) struct Job {
-    /// The request (or, for probes, the site).
-    pub(super) owner: u32,
-    /// The owner's token when sent (for probes, the probe sequence).
-    pub(super) token: u32,
+    /// The attempt or the probe it serves.
+    pub(super) owner: Owner,
     pub(super) backend: u32,
     pub(super) flags: u8,
     pub(super) admitted: u64,
@@ -179,7 +175,7 @@ impl Simulation {
         &mut self,
         s: u32,
         key: u64,
-        (owner, token): (u32, u32),
+        owner: Owner,
         (id, attempt): (RequestId, u64),
     ) -> Option<(u32, bool)> {
         let now = self.now;
@@ -219,7 +215,6 @@ impl Simulation {
         }
         let job = Job {
             owner,
-            token,
             backend: b,
             flags: if immediate { IN_SERVICE } else { 0 },
             admitted: now,
@@ -362,14 +357,16 @@ impl Simulation {
             self.pool.free(j);
             return None;
         }
-        let (owner, token, b) = (job.owner, job.token, job.backend);
+        let (owner, b) = (job.owner, job.backend);
         let (limited, sent) = (job.flags & LIMITED != 0, job.admitted);
         let totals = &mut self.recorder.totals;
         totals.completions += 1;
         totals.server_sojourn_ns += u128::from(self.now - job.admitted);
         totals.server_wait_ns += u128::from(job.started - job.admitted);
-        let probe = job.flags & PROBE != 0;
-        if self.orca && !probe && self.pool.backends[b as usize].reports {
+        if self.orca
+            && matches!(owner, Owner::Attempt(..))
+            && self.pool.backends[b as usize].reports
+        {
             let service = self.pool.jobs[j as usize].service;
             let bk = &mut self.pool.backends[b as usize];
             bk.served_ns += service;
@@ -384,37 +381,45 @@ impl Simulation {
         self.sites[s].busy -= 1;
         self.pool.free(j);
         let fail_p = self.pool.backends[b as usize].fail_probability;
-        let reply = if probe {
-            (self.router.awaits(owner, token)).then(|| {
+        if !self.waits(owner) {
+            if let Owner::Attempt(..) = owner {
+                self.recorder.current.wasted += 1;
+            }
+            return Some((None, b));
+        }
+        let reply = match owner {
+            Owner::Probe(site, seq) => {
                 let ok = fail_p == 0.0
-                    || unit_open(draw(self.seeds.probe, u64::from(owner), u64::from(token)))
-                        > fail_p;
-                Reply::Probe(owner, ok)
-            })
-        } else if self.clients.live[owner as usize] == token | WAITING {
-            let req = &self.clients.requests[owner as usize];
-            let failed = fail_p > 0.0
-                && unit_open(draw(
-                    self.seeds.failure,
-                    req.id.draws(),
-                    u64::from(req.state.attempts),
-                )) <= fail_p;
-            if self.pool.backends[b as usize].watched {
-                self.pool.answers.push((b, !failed));
+                    || unit_open(draw(self.seeds.probe, u64::from(site), u64::from(seq))) > fail_p;
+                Reply::Probe(site, ok)
             }
-            if self.orca && failed && self.pool.backends[b as usize].reports {
-                self.pool.backends[b as usize].errors += 1;
-            }
-            if failed {
-                self.recorder.current.errors += 1;
-                Some(Reply::Attempt(owner, Outcome::Failure(Pushback::None)))
-            } else {
-                Some(Reply::Attempt(owner, Outcome::Success))
-            }
-        } else {
-            self.recorder.current.wasted += 1;
-            None
+            Owner::Attempt(r, _) => self.attempt_answer(r, b, fail_p),
         };
-        Some((reply, b))
+        Some((Some(reply), b))
+    }
+
+    /// What backend `b` answers request `r`'s attempt: an error with
+    /// probability `fail_p`, else a success.
+    #[inline(always)]
+    fn attempt_answer(&mut self, r: u32, b: u32, fail_p: f64) -> Reply {
+        let req = &self.clients.requests[r as usize];
+        let failed = fail_p > 0.0
+            && unit_open(draw(
+                self.seeds.failure,
+                req.id.draws(),
+                u64::from(req.state.attempts),
+            )) <= fail_p;
+        if self.pool.backends[b as usize].watched {
+            self.pool.answers.push((b, !failed));
+        }
+        if self.orca && failed && self.pool.backends[b as usize].reports {
+            self.pool.backends[b as usize].errors += 1;
+        }
+        if failed {
+            self.recorder.current.errors += 1;
+            Reply::Attempt(r, Outcome::Failure(Pushback::None))
+        } else {
+            Reply::Attempt(r, Outcome::Success)
+        }
     }
 }

@@ -356,7 +356,7 @@ impl Simulation {
             self.clients.requests[r].key = self.key_of(self.clients.requests[r].id);
         }
         for p in 0..self.accepting.len() {
-            if !self.accepting[p].probe {
+            if let Owner::Attempt(..) = self.accepting[p].owner {
                 self.accepting[p].key = self.key_of(self.accepting[p].id);
             }
         }
@@ -457,10 +457,8 @@ impl Simulation {
             }
             let p = self.hold_accepting(Accepting {
                 site: s,
-                owner: r,
-                token,
+                owner: Owner::Attempt(r, token),
                 instance,
-                probe: false,
                 key,
                 id,
                 attempt: u64::from(attempt),

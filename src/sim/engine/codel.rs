@@ -14,7 +14,7 @@
 //! (`Ev::Shed`), so the event loop checks nothing for them on other
 //! events.
 
-use super::backends::{CANCELLED, LIMITED, PROBE};
+use super::backends::{CANCELLED, LIMITED};
 use super::*;
 use crate::sim::config::QueueDiscipline;
 
@@ -156,7 +156,8 @@ impl Simulation {
     #[inline(never)]
     fn shed_job(&mut self, j: u32) {
         let job = &self.pool.jobs[j as usize];
-        let (owner, token, b, probe) = (job.owner, job.token, job.backend, job.flags & PROBE != 0);
+        let (owner, b) = (job.owner, job.backend);
+        let probe = matches!(owner, Owner::Probe(..));
         if job.flags & LIMITED != 0 {
             // Shed with an error: an answer, for the site's filter.
             let (s, sent) = (self.pool.backends[b as usize].site, job.admitted);
@@ -169,12 +170,7 @@ impl Simulation {
         if !probe && self.pool.backends[b as usize].watched {
             self.pool.answers.push((b, false));
         }
-        let waits = if probe {
-            self.router.awaits(owner, token)
-        } else {
-            self.clients.live[owner as usize] == token | WAITING
-        };
-        if !waits {
+        if !self.waits(owner) {
             return;
         }
         if !probe {
@@ -183,6 +179,6 @@ impl Simulation {
         if self.pool.shed.is_empty() {
             self.push(self.now, Ev::Shed);
         }
-        self.pool.shed.push(Reply::failed(probe, owner));
+        self.pool.shed.push(Reply::failed(owner));
     }
 }

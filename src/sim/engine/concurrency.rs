@@ -11,7 +11,7 @@
 //! schedules the next.
 
 use super::backends::LIMITED;
-use super::{Ev, Simulation};
+use super::{Ev, Owner, Simulation};
 use crate::balancer::GradientController;
 
 /// A site's controller and its pending event.
@@ -49,14 +49,14 @@ impl Simulation {
         &mut self,
         s: u32,
         key: u64,
-        owner: (u32, u32),
+        (r, token): (u32, u32),
         draws: (super::RequestId, u64),
     ) -> Forward {
         let limited = self.sites[s as usize].limit.is_some();
         if limited && !self.concurrency_admits(s) {
             return Forward::Limited;
         }
-        match self.place(s, key, owner, draws) {
+        match self.place(s, key, Owner::Attempt(r, token), draws) {
             Some((j, immediate)) => {
                 if limited {
                     self.pool.jobs[j as usize].flags |= LIMITED;

@@ -41,6 +41,18 @@ impl RequestId {
     }
 }
 
+/// Who waits on a job, or on a place in a load balancer's backlog: a
+/// request's attempt or a site's health probe. A load balancer and its
+/// backends treat both alike; what each came to goes back to its owner as
+/// a [`Reply`](super::Reply) of its kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Owner {
+    /// Request `.0`'s attempt, sent with token `.1`.
+    Attempt(u32, u32),
+    /// Site `.0`'s health probe `.1`.
+    Probe(u32, u32),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

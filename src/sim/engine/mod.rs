@@ -61,7 +61,7 @@ use self::backends::*;
 pub use self::build::SimulationBuilder;
 use self::clients::*;
 use self::concurrency::Forward;
-use self::ids::RequestId;
+use self::ids::{Owner, RequestId};
 use self::network::Answer;
 use self::routing::*;
 pub use self::site::SiteView;
@@ -153,13 +153,24 @@ enum Reply {
 }
 
 impl Reply {
-    /// The failure an attempt of request `owner` (or, for a probe, the
-    /// probe of site `owner`) sees when a load balancer turns it away.
-    fn failed(probe: bool, owner: u32) -> Self {
-        if probe {
-            Reply::Probe(owner, false)
-        } else {
-            Reply::Attempt(owner, Outcome::Failure(Pushback::None))
+    /// The failure `owner` sees when a load balancer or a backend turns
+    /// it away.
+    fn failed(owner: Owner) -> Self {
+        match owner {
+            Owner::Attempt(r, _) => Reply::Attempt(r, Outcome::Failure(Pushback::None)),
+            Owner::Probe(s, _) => Reply::Probe(s, false),
+        }
+    }
+}
+
+impl Simulation {
+    /// Whether `owner` still waits: the request on that very attempt, or
+    /// the router on that very probe.
+    #[inline]
+    fn waits(&self, owner: Owner) -> bool {
+        match owner {
+            Owner::Attempt(r, token) => self.clients.live[r as usize] == token | WAITING,
+            Owner::Probe(s, seq) => self.router.awaits(s, seq),
         }
     }
 }

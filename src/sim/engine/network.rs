@@ -22,7 +22,7 @@
 use std::collections::VecDeque;
 
 use super::site::Accepting;
-use super::{Ev, NONE, Reply, Simulation, WAITING};
+use super::{Ev, NONE, Owner, Reply, Simulation, WAITING};
 use crate::retry::{Outcome, Pushback, SimTime};
 use crate::sim::config::SiteConfig;
 use crate::sim::queue::order_key;
@@ -193,10 +193,8 @@ impl Simulation {
         req.job = NONE;
         let a = Accepting {
             site: s,
-            owner: r,
-            token,
+            owner: Owner::Attempt(r, token),
             instance: req.instance,
-            probe: false,
             key: req.key,
             id: req.id,
             attempt: u64::from(req.state.attempts),
@@ -256,8 +254,11 @@ impl Simulation {
     /// cancel. Returns the answer for its client, if any yet.
     pub(super) fn on_arrive(&mut self, p: u32) -> Option<Reply> {
         let a = self.network.as_deref_mut().expect("a network").arrive(p);
-        let (s, r, token) = (a.site, a.owner, a.token);
-        let waiting = self.clients.live[r as usize] == token | WAITING;
+        let Owner::Attempt(r, token) = a.owner else {
+            unreachable!("only attempts travel as attempts");
+        };
+        let s = a.site;
+        let waiting = self.waits(a.owner);
         if self.cancel && !waiting {
             self.recorder.totals.cancelled += 1;
             return None;
@@ -265,7 +266,7 @@ impl Simulation {
         let Some(delay) = self.admit_at_site(s, false) else {
             self.recorder.current.lb_rejects += 1;
             self.sites[s as usize].rejected += 1;
-            return waiting.then_some(Reply::failed(false, r));
+            return waiting.then_some(Reply::failed(a.owner));
         };
         if delay > 0 {
             if !self.clients.groups[a.id.group()]
@@ -289,7 +290,7 @@ impl Simulation {
             refused => {
                 self.unhold(s);
                 self.count_refusal(s, &refused);
-                waiting.then_some(Reply::failed(false, r))
+                waiting.then_some(Reply::failed(a.owner))
             }
         }
     }

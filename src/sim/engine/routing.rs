@@ -417,10 +417,8 @@ impl Simulation {
     fn hold_probe(&mut self, s: u32, seq: u32, delay: u64) {
         let p = self.hold_accepting(Accepting {
             site: s,
-            owner: s,
-            token: seq,
+            owner: Owner::Probe(s, seq),
             instance: 0,
-            probe: true,
             key: probe_key(s, seq),
             id: RequestId::probe(s),
             attempt: u64::from(seq),
@@ -434,12 +432,11 @@ impl Simulation {
     /// it) if no backend takes it.
     fn place_probe(&mut self, s: u32, seq: u32) -> Option<(u32, bool)> {
         let (key, id) = (probe_key(s, seq), RequestId::probe(s));
-        let Some((j, immediate)) = self.place(s, key, (s, seq), (id, u64::from(seq))) else {
+        let placed = self.place(s, key, Owner::Probe(s, seq), (id, u64::from(seq)));
+        if placed.is_none() {
             self.unhold(s);
-            return None;
-        };
-        self.pool.jobs[j as usize].flags |= PROBE;
-        Some((j, immediate))
+        }
+        placed
     }
 
     /// Site `s`'s probe was answered (`ok`) or not.

@@ -24,11 +24,9 @@ pub(super) const SCALE_TICK: u64 = 1_000_000_000;
 #[derive(Clone, Copy)]
 pub(super) struct Accepting {
     pub(super) site: u32,
-    pub(super) owner: u32,
-    pub(super) token: u32,
+    pub(super) owner: Owner,
     /// The client instance that sent it (its limits count it as pending).
     pub(super) instance: u32,
-    pub(super) probe: bool,
     pub(super) key: u64,
     pub(super) id: RequestId,
     pub(super) attempt: u64,
@@ -332,41 +330,37 @@ impl Simulation {
         if a.dropped {
             return None;
         }
-        let (s, owner, token, instance, probe, key, id, attempt) = (
-            a.site, a.owner, a.token, a.instance, a.probe, a.key, a.id, a.attempt,
-        );
-        let waiting = if probe {
-            self.router.awaits(owner, token)
-        } else {
+        let (s, owner, instance, key, id, attempt) =
+            (a.site, a.owner, a.instance, a.key, a.id, a.attempt);
+        if let Owner::Attempt(..) = owner {
             // The id names the group even if the request has ended since.
             self.clients.groups[id.group()].limits(instance).pend_done();
-            self.clients.live[owner as usize] == token | WAITING
-        };
+        }
+        let waiting = self.waits(owner);
         if self.cancel && !waiting {
             self.unhold(s);
             self.recorder.totals.cancelled += 1;
             return None;
         }
-        let forwarded = if probe {
-            match self.place(s, key, (owner, token), (id, attempt)) {
+        let forwarded = match owner {
+            Owner::Probe(..) => match self.place(s, key, owner, (id, attempt)) {
                 Some((j, immediate)) => Forward::Placed(j, immediate),
                 None => Forward::Refused,
-            }
-        } else {
-            self.forward(s, key, (owner, token), (id, attempt))
+            },
+            Owner::Attempt(r, token) => self.forward(s, key, (r, token), (id, attempt)),
         };
         let j = match forwarded {
             Forward::Placed(j, _) => j,
             refused => {
                 self.unhold(s);
                 self.count_refusal(s, &refused);
-                return waiting.then_some(Reply::failed(probe, owner));
+                return waiting.then_some(Reply::failed(owner));
             }
         };
-        if probe {
-            self.pool.jobs[j as usize].flags |= PROBE;
-        } else if waiting {
-            self.clients.requests[owner as usize].job = j;
+        if let Owner::Attempt(r, _) = owner
+            && waiting
+        {
+            self.clients.requests[r as usize].job = j;
         }
         None
     }
@@ -376,17 +370,14 @@ impl Simulation {
     /// returns the failure its client (or probe) sees if it still waits.
     pub(super) fn drop_accepting(&mut self, p: u32) -> Option<Reply> {
         let a = &self.accepting[p as usize];
-        let (s, owner, token, instance, probe, id) =
-            (a.site, a.owner, a.token, a.instance, a.probe, a.id);
+        let (s, owner, instance, id) = (a.site, a.owner, a.instance, a.id);
         self.unhold(s);
         self.recorder.current.lb_rejects += 1;
         self.sites[s as usize].rejected += 1;
-        if probe {
-            return (self.router.awaits(owner, token)).then_some(Reply::failed(true, owner));
+        if let Owner::Attempt(..) = owner {
+            self.clients.groups[id.group()].limits(instance).pend_done();
         }
-        self.clients.groups[id.group()].limits(instance).pend_done();
-        (self.clients.live[owner as usize] == token | WAITING)
-            .then_some(Reply::failed(false, owner))
+        self.waits(owner).then_some(Reply::failed(owner))
     }
 
     pub(super) fn on_scale(&mut self) {

@@ -212,10 +212,10 @@ impl Simulation {
         }
         for (j, free) in free.into_iter().enumerate() {
             let job = &self.pool.jobs[j];
-            if free || job.flags & (CANCELLED | PROBE) != 0 {
+            if free || job.flags & CANCELLED != 0 || matches!(job.owner, Owner::Probe(..)) {
                 continue;
             }
-            if self.clients.live[job.owner as usize] != job.token | WAITING {
+            if !self.waits(job.owner) {
                 self.cancel_job(j as u32);
             }
         }
