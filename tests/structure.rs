@@ -1,6 +1,7 @@
 //! The simulator's structure, checked on its source: the engine's parts
-//! call only downwards (clients → routing → site → backends), and no two
-//! modules of `sim/` import each other in a circle.
+//! call only downwards (clients → routing → site → backends), each part
+//! keeps its state in a struct of its own, and no two modules of `sim/`
+//! import each other in a circle.
 //!
 //! Both checks read the source text: a call is `self.name(`, an import is
 //! a path through `crate::sim::` or `super::`. Comments and test modules
@@ -179,6 +180,71 @@ fn the_check_sees_a_call_back_up() {
     assert!(
         defined["outcome"].contains("clients"),
         "the clients define `outcome`"
+    );
+}
+
+/// The parts that own their state: (file, the struct that holds it).
+const OWNERS: [(&str, &str); 5] = [
+    ("clients", "Clients"),
+    ("routing", "Router"),
+    ("site", "Site"),
+    ("backends", "Pool"),
+    ("network", "Network"),
+];
+
+/// What the event loop itself holds at most: the configuration, the
+/// clock, its end and the sequence counter, the queue and its lane, the
+/// five parts, the backlogs and their free places, the recorder and its
+/// sink, the actions and the paced drain, the seeds, the interval's
+/// bounds and three flags.
+const LOOP_FIELDS: usize = 23;
+
+/// The named fields of `struct name` in engine file `file`.
+fn fields(file: &str, name: &str) -> Vec<String> {
+    let text = code(&engine_file(file));
+    let start = text
+        .find(&format!("struct {name} {{"))
+        .unwrap_or_else(|| panic!("{file}.rs: no `struct {name}`"));
+    let body = &text[start..];
+    let body = &body[..body.find("\n}").expect("the struct's closing brace")];
+    body.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let line = line.trim().trim_start_matches("pub(super) ");
+            let (field, _) = line.split_once(':')?;
+            let named = !field.is_empty()
+                && field
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            named.then(|| field.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn each_part_keeps_its_state_in_its_own_struct() {
+    let sim = fields("mod", "Simulation");
+    assert!(
+        sim.contains(&"clients".to_owned()) && sim.contains(&"router".to_owned()),
+        "the fields were found: {sim:?}"
+    );
+    for (file, owner) in OWNERS {
+        let own = fields(file, owner);
+        assert!(
+            own.len() >= 5,
+            "{file}.rs: {owner}'s fields were found: {own:?}"
+        );
+        let taken: Vec<_> = own.iter().filter(|f| sim.contains(f)).collect();
+        assert!(
+            taken.is_empty(),
+            "Simulation holds {taken:?}, which {owner} ({file}.rs) holds too"
+        );
+    }
+    assert!(
+        sim.len() <= LOOP_FIELDS,
+        "Simulation has {} fields, {LOOP_FIELDS} at most: give the new state to the part \
+         that owns it ({OWNERS:?}) — {sim:?}",
+        sim.len()
     );
 }
 

@@ -127,12 +127,16 @@ pub(super) struct Pool {
     /// Answers of backends whose sites detect outliers, for the event loop
     /// to hand to them: (backend, whether it was not an error).
     pub(super) answers: Vec<(u32, bool)>,
+    /// Whether any backend reports its load (some site weighs its
+    /// backends by their reports).
+    pub(super) reporting: bool,
 }
 
 impl Pool {
     /// A pool of `backends`, holding no job.
     pub(super) fn new(backends: Vec<BackendState>) -> Self {
         Self {
+            reporting: backends.iter().any(|b| b.reports),
             backends,
             jobs: Vec::new(),
             free_jobs: Vec::new(),
@@ -363,7 +367,7 @@ impl Simulation {
         totals.completions += 1;
         totals.server_sojourn_ns += u128::from(self.now - job.admitted);
         totals.server_wait_ns += u128::from(job.started - job.admitted);
-        if self.orca
+        if self.pool.reporting
             && matches!(owner, Owner::Attempt(..))
             && self.pool.backends[b as usize].reports
         {
@@ -412,7 +416,7 @@ impl Simulation {
         if self.pool.backends[b as usize].watched {
             self.pool.answers.push((b, !failed));
         }
-        if self.orca && failed && self.pool.backends[b as usize].reports {
+        if self.pool.reporting && failed && self.pool.backends[b as usize].reports {
             self.pool.backends[b as usize].errors += 1;
         }
         if failed {

@@ -150,7 +150,6 @@ impl Simulation {
             sites,
             pool: Pool::new(backends),
             clients: Clients::new(groups),
-            orca: config.sites.iter().any(|s| s.orca.is_some()),
             network: network::Network::new(&config.sites),
             accepting: Vec::new(),
             free_accepting: Vec::new(),

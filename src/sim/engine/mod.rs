@@ -1,17 +1,18 @@
 //! The discrete-event engine: the event loop and the host's API.
 //!
-//! A [`Simulation`] owns every part of the model as flat arrays (sites,
-//! backends, client groups, requests, jobs) and one event queue. Each
-//! part's behaviour has one home:
+//! A [`Simulation`] is the event loop over the model's parts, each of
+//! which keeps its state (flat arrays and counters) in a struct of its
+//! own; the loop holds the clock, the event queue, the recorder and the
+//! actions. Each part's behaviour has one home:
 //!
 //! | file | owns | handles |
 //! |---|---|---|
 //! | `mod.rs` | the clock, the event queue and lanes, interval closing, the host's API | dispatch |
-//! | `clients.rs` | requests, client groups, tokens, retries | `Arrival`, `Think`, `Timeout`, `Retry` |
-//! | `routing.rs` | the [`Router`](routing::Router): site choice, health checks, panic, site weights | `Probe`, `ProbeTimeout`, `ProbeArrive`, `Ramp`, `SlowStart` |
-//! | `site.rs` | a load balancer's admission, backlog, scaling, its balancer | `Accepted`, `Scale`, `BackendSlowStart` |
-//! | `backends.rs` | slots, queues, jobs, service times | `Complete` |
-//! | `network.rs` | each site's round trip, attempts, probes and answers on their way | `Arrive`, `Answer`, `ProbeAnswer` |
+//! | `clients.rs` | `Clients`: client groups, requests, tokens, retries | `Arrival`, `Think`, `Timeout`, `Retry` |
+//! | `routing.rs` | `Router`: site choice, health checks, panic, site weights | `Probe`, `ProbeTimeout`, `ProbeArrive`, `Ramp`, `SlowStart` |
+//! | `site.rs` | `Site` (one per site): a load balancer's admission, backlog, scaling, its balancer | `Accepted`, `Scale`, `BackendSlowStart` |
+//! | `backends.rs` | `Pool`: backends, their slots and queues, jobs, service times | `Complete` |
+//! | `network.rs` | `Network`: each site's round trip, attempts, probes and answers on their way | `Arrive`, `Answer`, `ProbeAnswer` |
 //! | `timeline.rs` | what an action does | `Action` |
 //! | `paced.rs` | the paced drain's controller | `Paced` |
 //! | `build.rs` | construction from a [`SimConfig`] | |
@@ -24,8 +25,9 @@
 //! returned [`Reply`] that the event loop delivers to the request's retry
 //! policy or to the router's health check, then sequences what follows
 //! (a backend starts its next job after its reply is delivered).
-//! `tests/structure.rs` checks both rules: no call back up, and no
-//! import circle in `sim/`.
+//! `tests/structure.rs` checks these rules: no call back up, each part's
+//! state in its own struct (not in `Simulation`), and no import circle in
+//! `sim/`.
 
 use std::collections::VecDeque;
 
@@ -226,8 +228,6 @@ pub struct Simulation {
     pool: Pool,
     /// The client groups and their requests in progress.
     clients: Clients,
-    /// Whether any site weighs its backends by their reports.
-    orca: bool,
     /// The network between clients and sites, if any site has a round
     /// trip.
     network: Option<Box<network::Network>>,
