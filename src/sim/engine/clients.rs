@@ -36,7 +36,7 @@ pub(super) const WAITING: u32 = 1;
 pub(super) struct Request {
     pub(super) group: u32,
     /// The current attempt's job, or `NONE`.
-    pub(super) job: u32,
+    pub(super) job: JobId,
     /// The closed-loop client, or `NONE`.
     pub(super) client: u32,
     /// The group's instance the request belongs to.
@@ -392,7 +392,7 @@ impl Simulation {
         let hedge = group.hedge;
         let r = self.clients.hold(Request {
             group: g,
-            job: NONE,
+            job: JobId::NONE,
             client,
             instance,
             id,
@@ -440,7 +440,7 @@ impl Simulation {
             return self.outcome(r, Outcome::Failure(Pushback::None));
         };
         let req = &mut self.clients.requests[r as usize];
-        req.job = NONE;
+        req.job = JobId::NONE;
         self.clients.live[r as usize] |= WAITING;
         let deadline = self.clients.groups[g as usize]
             .policy
@@ -477,7 +477,7 @@ impl Simulation {
         };
         self.clients.requests[r as usize].job = j;
         if let Some(d) = deadline
-            && (!immediate || now + self.pool.jobs[j as usize].service > d)
+            && (!immediate || now + self.pool.jobs[j].service > d)
         {
             self.push_timeout(g, d, r, token);
         }
@@ -625,7 +625,7 @@ impl Simulation {
         }
         let req = &self.clients.requests[r as usize];
         self.recorder.current.timeouts += 1;
-        if self.cancel && req.job != NONE {
+        if self.cancel && req.job != JobId::NONE {
             let j = req.job;
             self.cancel_job(j);
         }

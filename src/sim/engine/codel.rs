@@ -70,9 +70,9 @@ impl Simulation {
     /// Job `j` just joined backend `b`'s queue: its deadline.
     #[cold]
     #[inline(never)]
-    pub(super) fn codel_enqueued(&mut self, b: u32, j: u32) {
+    pub(super) fn codel_enqueued(&mut self, b: u32, j: JobId) {
         let now = self.now;
-        self.pool.jobs[j as usize].expires = self.pool.backends[b as usize].queue_deadline(now);
+        self.pool.jobs[j].expires = self.pool.backends[b as usize].queue_deadline(now);
     }
 
     /// Whether backend `b`'s full queue has room once its expired jobs
@@ -95,7 +95,7 @@ impl Simulation {
     pub(super) fn shed_expired(&mut self, b: u32) {
         let now = self.now;
         while let Some(&j) = self.pool.backends[b as usize].queue.front() {
-            let job = &self.pool.jobs[j as usize];
+            let job = &self.pool.jobs[j];
             if job.flags & CANCELLED != 0 {
                 let backend = &mut self.pool.backends[b as usize];
                 backend.queue.pop_front();
@@ -132,7 +132,7 @@ impl Simulation {
             let Some(j) = next else {
                 return;
             };
-            let job = &mut self.pool.jobs[j as usize];
+            let job = &mut self.pool.jobs[j];
             if job.flags & CANCELLED != 0 {
                 backend.cancelled_in_queue -= 1;
                 self.pool.free(j);
@@ -154,8 +154,8 @@ impl Simulation {
     /// current event is done.
     #[cold]
     #[inline(never)]
-    fn shed_job(&mut self, j: u32) {
-        let job = &self.pool.jobs[j as usize];
+    fn shed_job(&mut self, j: JobId) {
+        let job = &self.pool.jobs[j];
         let (owner, b) = (job.owner, job.backend);
         let probe = matches!(owner, Owner::Probe(..));
         if job.flags & LIMITED != 0 {

@@ -11,7 +11,7 @@
 //! schedules the next.
 
 use super::backends::LIMITED;
-use super::{Ev, Owner, Simulation};
+use super::{Ev, JobId, Owner, Simulation};
 use crate::balancer::GradientController;
 
 /// A site's controller and its pending event.
@@ -33,7 +33,7 @@ impl SiteLimit {
 /// What became of an attempt the site tried to forward.
 pub(super) enum Forward {
     /// Placed at a backend as job `.0`, in service at once if `.1`.
-    Placed(u32, bool),
+    Placed(JobId, bool),
     /// Over the site's concurrency limit: refused before any backend.
     Limited,
     /// Refused by the balancer or a full backend queue.
@@ -59,7 +59,7 @@ impl Simulation {
         match self.place(s, key, Owner::Attempt(r, token), draws) {
             Some((j, immediate)) => {
                 if limited {
-                    self.pool.jobs[j as usize].flags |= LIMITED;
+                    self.pool.jobs[j].flags |= LIMITED;
                 }
                 Forward::Placed(j, immediate)
             }

@@ -15,7 +15,7 @@
 //! otherwise it runs on, and its answer is wasted work.
 
 use super::clients::{Request, WAITING};
-use super::{Ev, NONE, Simulation};
+use super::{Ev, JobId, NONE, Simulation};
 use crate::retry::{Hedge, HedgeStep, MAX_HEDGED_ATTEMPTS, Outcome, RequestState, SimTime};
 
 /// A request slot's hedging state.
@@ -71,7 +71,7 @@ impl Simulation {
         let n = self.clients.hedges[r as usize].hedge.attempts() + 1;
         let leg = Request {
             group: g,
-            job: NONE,
+            job: JobId::NONE,
             client: NONE,
             instance: req.instance,
             id: req.id,
@@ -151,7 +151,7 @@ impl Simulation {
         );
         for l in legs.into_iter().filter(|&l| l != NONE) {
             let job = self.clients.requests[l as usize].job;
-            if self.cancel && self.clients.live[l as usize] & WAITING != 0 && job != NONE {
+            if self.cancel && self.clients.live[l as usize] & WAITING != 0 && job != JobId::NONE {
                 self.cancel_job(job);
             }
             self.free_leg(l);

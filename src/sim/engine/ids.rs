@@ -41,6 +41,28 @@ impl RequestId {
     }
 }
 
+/// A job's place in the [pool](super::backends::Pool), its identity while
+/// a backend holds it (its place is reused once it ends).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct JobId(u32);
+
+impl JobId {
+    /// No job (a request whose attempt is not at a backend).
+    pub(super) const NONE: Self = Self(u32::MAX);
+
+    /// The job at place `index`.
+    #[inline]
+    pub(super) fn new(index: u32) -> Self {
+        Self(index)
+    }
+
+    /// Its place in the pool's jobs.
+    #[inline]
+    pub(super) fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
 /// Who waits on a job, or on a place in a load balancer's backlog: a
 /// request's attempt or a site's health probe. A load balancer and its
 /// backends treat both alike; what each came to goes back to its owner as

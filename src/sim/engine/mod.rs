@@ -63,7 +63,7 @@ use self::backends::*;
 pub use self::build::SimulationBuilder;
 use self::clients::*;
 use self::concurrency::Forward;
-use self::ids::{Owner, RequestId};
+use self::ids::{JobId, Owner, RequestId};
 use self::network::Answer;
 use self::routing::*;
 pub use self::site::SiteView;
@@ -80,7 +80,7 @@ enum Ev {
     /// A closed-loop client ends its think time.
     Think(u32, u32),
     /// A job's service ends.
-    Complete(u32),
+    Complete(JobId),
     /// An attempt's deadline: (request, attempt token).
     Timeout(u32, u32),
     /// A backoff ends: (request, token).

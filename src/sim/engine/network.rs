@@ -22,7 +22,7 @@
 use std::collections::VecDeque;
 
 use super::site::Accepting;
-use super::{Ev, NONE, Owner, Reply, Simulation, WAITING};
+use super::{Ev, JobId, NONE, Owner, Reply, Simulation, WAITING};
 use crate::retry::{Outcome, Pushback, SimTime};
 use crate::sim::config::SiteConfig;
 use crate::sim::queue::order_key;
@@ -190,7 +190,7 @@ impl Simulation {
         let net = self.network.as_deref_mut().expect("a network");
         let (out, lane) = (net.out[s as usize], net.lane_out[s as usize]);
         let req = &mut self.clients.requests[r as usize];
-        req.job = NONE;
+        req.job = JobId::NONE;
         let a = Accepting {
             site: s,
             owner: Owner::Attempt(r, token),
@@ -307,7 +307,7 @@ impl Simulation {
         }
         // The job is over: a timeout before the answer arrives has nothing
         // to cancel.
-        self.clients.requests[r as usize].job = NONE;
+        self.clients.requests[r as usize].job = JobId::NONE;
         let token = self.clients.live[r as usize] & !WAITING;
         self.push_far(back, lane, Ev::Answer(answer, r, token));
         true

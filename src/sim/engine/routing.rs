@@ -391,7 +391,7 @@ impl Simulation {
         let Some((j, immediate)) = self.place_probe(s, seq) else {
             return self.probe_result(s, false);
         };
-        if !immediate || self.now + self.pool.jobs[j as usize].service > deadline {
+        if !immediate || self.now + self.pool.jobs[j].service > deadline {
             self.push(deadline, Ev::ProbeTimeout(s, seq));
         }
     }
@@ -430,7 +430,7 @@ impl Simulation {
     /// Places site `s`'s admitted probe `seq` at a backend: its job and
     /// whether it is in service at once, or `None` (the site lets go of
     /// it) if no backend takes it.
-    fn place_probe(&mut self, s: u32, seq: u32) -> Option<(u32, bool)> {
+    fn place_probe(&mut self, s: u32, seq: u32) -> Option<(JobId, bool)> {
         let (key, id) = (probe_key(s, seq), RequestId::probe(s));
         let placed = self.place(s, key, Owner::Probe(s, seq), (id, u64::from(seq)));
         if placed.is_none() {

@@ -208,15 +208,16 @@ impl Simulation {
     fn cancel_abandoned(&mut self) {
         let mut free = vec![false; self.pool.jobs.len()];
         for &j in &self.pool.free_jobs {
-            free[j as usize] = true;
+            free[j.index()] = true;
         }
         for (j, free) in free.into_iter().enumerate() {
+            let j = JobId::new(j as u32);
             let job = &self.pool.jobs[j];
             if free || job.flags & CANCELLED != 0 || matches!(job.owner, Owner::Probe(..)) {
                 continue;
             }
             if !self.waits(job.owner) {
-                self.cancel_job(j as u32);
+                self.cancel_job(j);
             }
         }
     }
