@@ -421,8 +421,8 @@ impl Simulation {
     /// What backend `b` answers request `r`'s attempt: an error with
     /// probability `fail_p`, else a success.
     #[inline(always)]
-    fn attempt_answer(&mut self, r: u32, b: u32, fail_p: f64) -> Reply {
-        let req = &self.clients.requests[r as usize];
+    fn attempt_answer(&mut self, r: RequestSlot, b: u32, fail_p: f64) -> Reply {
+        let req = &self.clients.requests[r];
         let failed = fail_p > 0.0
             && unit_open(draw(
                 self.seeds.failure,

@@ -70,7 +70,7 @@ pub(super) struct Clients {
     pub(super) hedging: bool,
     /// Slots that are legs of hedged requests now.
     pub(super) legs_live: usize,
-    pub(super) free_requests: Vec<u32>,
+    pub(super) free_requests: Vec<RequestSlot>,
 }
 
 impl Clients {
@@ -93,10 +93,10 @@ impl Clients {
     /// inlined: as a call it cost 1.3 % of the simulator benchmark's
     /// instructions.
     #[inline(always)]
-    pub(super) fn hold(&mut self, req: Request) -> u32 {
+    pub(super) fn hold(&mut self, req: Request) -> RequestSlot {
         match self.free_requests.pop() {
             Some(r) => {
-                self.requests[r as usize] = req;
+                self.requests[r] = req;
                 r
             }
             None => {
@@ -106,7 +106,7 @@ impl Clients {
                 if self.hedging {
                     self.hedges.push(Default::default());
                 }
-                self.requests.len() as u32 - 1
+                RequestSlot::new(self.requests.len() as u32 - 1)
             }
         }
     }
@@ -204,7 +204,7 @@ pub(super) struct Group {
     /// Attempt deadlines in non-decreasing time order: (time, sequence,
     /// request, token). Most are stale by the time they come up (the
     /// attempt ended); skipping one costs a pop, not a queue operation.
-    pub(super) timeouts: VecDeque<(u64, u64, u32, u32)>,
+    pub(super) timeouts: VecDeque<(u64, u64, RequestSlot, u32)>,
     pub(super) think: u64,
     pub(super) keys: KeySampler,
     pub(super) next_seq: u64,
@@ -406,10 +406,10 @@ impl Simulation {
         }
     }
 
-    pub(super) fn send_attempt(&mut self, r: u32) {
+    pub(super) fn send_attempt(&mut self, r: RequestSlot) {
         let now = self.now;
         let token = self.next_token(r);
-        let req = &self.clients.requests[r as usize];
+        let req = &self.clients.requests[r];
         let (g, key, id, attempt, instance) =
             (req.group, req.key, req.id, req.state.attempts, req.instance);
         if self.clients.adaptive_limits && self.clients.groups[g as usize].adaptive {
@@ -421,7 +421,7 @@ impl Simulation {
                 self.recorder.overflow(attempt - 1);
                 return self.free_request(r);
             };
-            self.clients.held[r as usize] = (now, n);
+            self.clients.held[r] = (now, n);
         }
         self.recorder.current.attempts += 1;
         if attempt > 1 {
@@ -439,9 +439,9 @@ impl Simulation {
             self.sites[s as usize].rejected += 1;
             return self.outcome(r, Outcome::Failure(Pushback::None));
         };
-        let req = &mut self.clients.requests[r as usize];
+        let req = &mut self.clients.requests[r];
         req.job = JobId::NONE;
-        self.clients.live[r as usize] |= WAITING;
+        self.clients.live[r] |= WAITING;
         let deadline = self.clients.groups[g as usize]
             .policy
             .attempt_deadline(SimTime(now), &req.state)
@@ -475,7 +475,7 @@ impl Simulation {
                 return self.outcome(r, Outcome::Failure(Pushback::None));
             }
         };
-        self.clients.requests[r as usize].job = j;
+        self.clients.requests[r].job = j;
         if let Some(d) = deadline
             && (!immediate || now + self.pool.jobs[j].service > d)
         {
@@ -483,16 +483,16 @@ impl Simulation {
         }
     }
 
-    pub(super) fn outcome(&mut self, r: u32, outcome: Outcome) {
+    pub(super) fn outcome(&mut self, r: RequestSlot, outcome: Outcome) {
         let now = SimTime(self.now);
-        self.clients.live[r as usize] &= !WAITING;
+        self.clients.live[r] &= !WAITING;
         if self.is_leg(r) {
             return self.leg_outcome(r, outcome);
         }
-        let req = &mut self.clients.requests[r as usize];
+        let req = &mut self.clients.requests[r];
         let (g, instance) = (req.group, req.instance);
         if self.clients.adaptive_limits && self.clients.groups[g as usize].adaptive {
-            let (sent, n) = std::mem::take(&mut self.clients.held[r as usize]);
+            let (sent, n) = std::mem::take(&mut self.clients.held[r]);
             if n > 0 {
                 // A timeout or a refusal is a drop; an answer is a sample.
                 let dropped = !matches!(outcome, Outcome::Success);
@@ -501,7 +501,7 @@ impl Simulation {
                 limits.attempt_done(rtt, n, dropped);
             }
         }
-        let req = &mut self.clients.requests[r as usize];
+        let req = &mut self.clients.requests[r];
         if req.retrying {
             // The outcome of a retry attempt: the retry is over.
             req.retrying = false;
@@ -535,7 +535,7 @@ impl Simulation {
                     return self.free_request(r);
                 }
                 req.retrying = true;
-                let token = self.clients.live[r as usize];
+                let token = self.clients.live[r];
                 self.push(self.now + d.0, Ev::Retry(r, token));
             }
             Decision::GiveUp(_) => {
@@ -549,30 +549,29 @@ impl Simulation {
     /// Request `r`'s attempt found no room among its instance's attempts
     /// pending at a load balancer: a hedge's leg fails, a request ends as
     /// an overflow.
-    pub(super) fn overflowed(&mut self, r: u32) {
+    pub(super) fn overflowed(&mut self, r: RequestSlot) {
         if self.is_leg(r) {
             return self.outcome(r, Outcome::Failure(Pushback::None));
         }
-        let attempts = self.clients.requests[r as usize].state.attempts;
+        let attempts = self.clients.requests[r].state.attempts;
         self.recorder.overflow(attempts);
         self.free_request(r);
     }
 
     /// Moves request `r` to its next token, not waiting, and returns it.
     #[inline]
-    pub(super) fn next_token(&mut self, r: u32) -> u32 {
-        let live = &mut self.clients.live[r as usize];
+    pub(super) fn next_token(&mut self, r: RequestSlot) -> u32 {
+        let live = &mut self.clients.live[r];
         *live = (*live & !WAITING).wrapping_add(2);
         *live
     }
 
-    pub(super) fn free_request(&mut self, r: u32) {
+    pub(super) fn free_request(&mut self, r: RequestSlot) {
         self.next_token(r);
-        let req = &mut self.clients.requests[r as usize];
+        let req = &mut self.clients.requests[r];
         let (g, client, id) = (req.group, req.client, req.id);
         let limits = self.clients.groups[g as usize].limits(req.instance);
-        if self.clients.adaptive_limits && std::mem::take(&mut self.clients.held[r as usize].1) > 0
-        {
+        if self.clients.adaptive_limits && std::mem::take(&mut self.clients.held[r].1) > 0 {
             limits.attempt_ignored();
         }
         if std::mem::take(&mut req.retrying) {
@@ -594,11 +593,11 @@ impl Simulation {
         self.push(at, Ev::Think(g, client));
     }
 
-    pub(super) fn on_retry(&mut self, r: u32, token: u32) {
-        if self.clients.live[r as usize] != token {
+    pub(super) fn on_retry(&mut self, r: RequestSlot, token: u32) {
+        if self.clients.live[r] != token {
             return;
         }
-        let req = &self.clients.requests[r as usize];
+        let req = &self.clients.requests[r];
         let (g, instance) = (req.group, req.instance);
         let mut rng = LazySplitMix::new(
             self.seeds.backoff,
@@ -611,7 +610,7 @@ impl Simulation {
             .is_err()
         {
             self.recorder.current.refused += 1;
-            let attempts = self.clients.requests[r as usize].state.attempts - 1;
+            let attempts = self.clients.requests[r].state.attempts - 1;
             self.recorder.ended(attempts);
             self.free_request(r);
             return;
@@ -619,11 +618,11 @@ impl Simulation {
         self.send_attempt(r);
     }
 
-    pub(super) fn on_timeout(&mut self, r: u32, token: u32) {
-        if self.clients.live[r as usize] != token | WAITING {
+    pub(super) fn on_timeout(&mut self, r: RequestSlot, token: u32) {
+        if self.clients.live[r] != token | WAITING {
             return;
         }
-        let req = &self.clients.requests[r as usize];
+        let req = &self.clients.requests[r];
         self.recorder.current.timeouts += 1;
         if self.cancel && req.job != JobId::NONE {
             let j = req.job;

@@ -11,7 +11,7 @@
 //! schedules the next.
 
 use super::backends::LIMITED;
-use super::{Ev, JobId, Owner, Simulation};
+use super::{Ev, JobId, Owner, RequestSlot, Simulation};
 use crate::balancer::GradientController;
 
 /// A site's controller and its pending event.
@@ -49,7 +49,7 @@ impl Simulation {
         &mut self,
         s: u32,
         key: u64,
-        (r, token): (u32, u32),
+        (r, token): (RequestSlot, u32),
         draws: (super::RequestId, u64),
     ) -> Forward {
         let limited = self.sites[s as usize].limit.is_some();

@@ -15,7 +15,7 @@
 //! otherwise it runs on, and its answer is wasted work.
 
 use super::clients::{Request, WAITING};
-use super::{Ev, JobId, NONE, Simulation};
+use super::{Ev, JobId, NONE, RequestSlot, Simulation};
 use crate::retry::{Hedge, HedgeStep, MAX_HEDGED_ATTEMPTS, Outcome, RequestState, SimTime};
 
 /// A request slot's hedging state.
@@ -24,21 +24,21 @@ pub(super) struct HedgeSlot {
     /// For a hedged request: its attempts.
     hedge: Hedge,
     /// For a hedged request: its legs out (`NONE` in free places).
-    legs: [u32; MAX_HEDGED_ATTEMPTS as usize],
+    legs: [RequestSlot; MAX_HEDGED_ATTEMPTS as usize],
     /// For a hedged request: its policy's delay (ns), kept with it so a
     /// `set-retry` mid-request does not change it.
     delay: u64,
     /// For a leg: its request; `NONE` for any other slot.
-    pub(super) parent: u32,
+    pub(super) parent: RequestSlot,
 }
 
 impl Default for HedgeSlot {
     fn default() -> Self {
         Self {
             hedge: Hedge::default(),
-            legs: [NONE; MAX_HEDGED_ATTEMPTS as usize],
+            legs: [RequestSlot::NONE; MAX_HEDGED_ATTEMPTS as usize],
             delay: 0,
-            parent: NONE,
+            parent: RequestSlot::NONE,
         }
     }
 }
@@ -46,16 +46,16 @@ impl Default for HedgeSlot {
 impl Simulation {
     /// Whether slot `r` is a hedged request's leg.
     #[inline]
-    pub(super) fn is_leg(&self, r: u32) -> bool {
-        self.clients.hedging && self.clients.hedges[r as usize].parent != NONE
+    pub(super) fn is_leg(&self, r: RequestSlot) -> bool {
+        self.clients.hedging && self.clients.hedges[r].parent != RequestSlot::NONE
     }
 
     /// Starts hedged request `r` (of a group whose policy hedges up to
     /// `max` attempts, `delay` ns apart): its first leg.
     #[cold]
     #[inline(never)]
-    pub(super) fn hedge_begin(&mut self, r: u32, (max, delay): (u32, u64)) {
-        self.clients.hedges[r as usize] = HedgeSlot {
+    pub(super) fn hedge_begin(&mut self, r: RequestSlot, (max, delay): (u32, u64)) {
+        self.clients.hedges[r] = HedgeSlot {
             hedge: Hedge::new(max),
             delay,
             ..HedgeSlot::default()
@@ -65,10 +65,10 @@ impl Simulation {
 
     /// Sends request `r`'s next attempt as a new leg, and arms the delay's
     /// timer if another may follow.
-    fn send_leg(&mut self, r: u32) {
-        let req = &self.clients.requests[r as usize];
+    fn send_leg(&mut self, r: RequestSlot) {
+        let req = &self.clients.requests[r];
         let g = req.group;
-        let n = self.clients.hedges[r as usize].hedge.attempts() + 1;
+        let n = self.clients.hedges[r].hedge.attempts() + 1;
         let leg = Request {
             group: g,
             job: JobId::NONE,
@@ -83,13 +83,13 @@ impl Simulation {
             retrying: false,
         };
         let l = self.clients.hold(leg);
-        self.clients.hedges[l as usize].parent = r;
+        self.clients.hedges[l].parent = r;
         self.clients.legs_live += 1;
-        let slot = &mut self.clients.hedges[r as usize];
+        let slot = &mut self.clients.hedges[r];
         let free = slot
             .legs
             .iter()
-            .position(|&x| x == NONE)
+            .position(|&x| x == RequestSlot::NONE)
             .expect("a place per attempt");
         slot.legs[free] = l;
         slot.hedge.sent();
@@ -103,10 +103,8 @@ impl Simulation {
     }
 
     /// Request `r`'s delay passed with no answer: its next leg.
-    pub(super) fn on_hedge(&mut self, r: u32, token: u32) {
-        if self.clients.live[r as usize] != token
-            || !self.clients.hedges[r as usize].hedge.may_send()
-        {
+    pub(super) fn on_hedge(&mut self, r: RequestSlot, token: u32) {
+        if self.clients.live[r] != token || !self.clients.hedges[r].hedge.may_send() {
             return;
         }
         self.send_leg(r);
@@ -116,18 +114,18 @@ impl Simulation {
     /// request wins, sends its next leg, waits, or loses.
     #[cold]
     #[inline(never)]
-    pub(super) fn leg_outcome(&mut self, l: u32, outcome: Outcome) {
-        let r = self.clients.hedges[l as usize].parent;
+    pub(super) fn leg_outcome(&mut self, l: RequestSlot, outcome: Outcome) {
+        let r = self.clients.hedges[l].parent;
         self.free_leg(l);
-        let slot = &mut self.clients.hedges[r as usize];
+        let slot = &mut self.clients.hedges[r];
         if let Some(k) = slot.legs.iter().position(|&x| x == l) {
-            slot.legs[k] = NONE;
+            slot.legs[k] = RequestSlot::NONE;
         }
         let step = slot.hedge.on_outcome(matches!(outcome, Outcome::Success));
         let attempts = slot.hedge.attempts();
         match step {
             HedgeStep::Won => {
-                let started = self.clients.requests[r as usize].state.started;
+                let started = self.clients.requests[r].state.started;
                 let latency = SimTime(self.now).since(started);
                 self.recorder.success(latency, attempts);
                 self.cancel_legs(r);
@@ -144,14 +142,14 @@ impl Simulation {
 
     /// Request `r` won: its other legs are abandoned, their jobs
     /// cancelled at their backends if timeouts cancel.
-    fn cancel_legs(&mut self, r: u32) {
+    fn cancel_legs(&mut self, r: RequestSlot) {
         let legs = std::mem::replace(
-            &mut self.clients.hedges[r as usize].legs,
-            [NONE; MAX_HEDGED_ATTEMPTS as usize],
+            &mut self.clients.hedges[r].legs,
+            [RequestSlot::NONE; MAX_HEDGED_ATTEMPTS as usize],
         );
-        for l in legs.into_iter().filter(|&l| l != NONE) {
-            let job = self.clients.requests[l as usize].job;
-            if self.cancel && self.clients.live[l as usize] & WAITING != 0 && job != JobId::NONE {
+        for l in legs.into_iter().filter(|&l| l != RequestSlot::NONE) {
+            let job = self.clients.requests[l].job;
+            if self.cancel && self.clients.live[l] & WAITING != 0 && job != JobId::NONE {
                 self.cancel_job(job);
             }
             self.free_leg(l);
@@ -160,9 +158,9 @@ impl Simulation {
 
     /// Frees leg `l`'s slot: its token moves on, so its attempt's answer
     /// or deadline finds no one waiting.
-    fn free_leg(&mut self, l: u32) {
+    fn free_leg(&mut self, l: RequestSlot) {
         self.next_token(l);
-        self.clients.hedges[l as usize].parent = NONE;
+        self.clients.hedges[l].parent = RequestSlot::NONE;
         self.clients.legs_live -= 1;
         self.clients.free_requests.push(l);
     }

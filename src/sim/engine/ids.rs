@@ -41,27 +41,79 @@ impl RequestId {
     }
 }
 
-/// A job's place in the [pool](super::backends::Pool), its identity while
-/// a backend holds it (its place is reused once it ends).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct JobId(u32);
+/// A `u32` index of a type of its own, so that indices of different
+/// arrays cannot be mixed up: `NONE` (`u32::MAX`) for none, `new` and
+/// `index` to and from the place it names.
+macro_rules! index_type {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(super) struct $name(u32);
 
-impl JobId {
-    /// No job (a request whose attempt is not at a backend).
-    pub(super) const NONE: Self = Self(u32::MAX);
+        impl $name {
+            /// None.
+            pub(super) const NONE: Self = Self(u32::MAX);
 
-    /// The job at place `index`.
-    #[inline]
-    pub(super) fn new(index: u32) -> Self {
-        Self(index)
-    }
+            /// The one at place `index`.
+            #[inline]
+            pub(super) fn new(index: u32) -> Self {
+                Self(index)
+            }
 
-    /// Its place in the pool's jobs.
-    #[inline]
-    pub(super) fn index(self) -> usize {
-        self.0 as usize
-    }
+            /// The place it names.
+            #[inline]
+            pub(super) fn index(self) -> usize {
+                self.0 as usize
+            }
+        }
+    };
 }
+
+index_type!(
+    /// A request's slot in [`Clients`](super::clients::Clients): its
+    /// record, token, adaptive-limit hold and hedge, while the request (or
+    /// a hedged request's leg) lasts; the slot is reused once it ends.
+    /// `NONE` marks a free place among a hedge's legs, and the parent of a
+    /// slot that is no leg.
+    RequestSlot
+);
+
+/// Indexing the arrays kept per request slot by a [`RequestSlot`]: the
+/// records, the tokens (`Clients::live`, a `u32` each, as is a network's
+/// site of each slot), the adaptive-limit holds and the hedges.
+macro_rules! index_by_slot {
+    ($($t:ty),*) => {$(
+        impl std::ops::Index<RequestSlot> for Vec<$t> {
+            type Output = $t;
+
+            #[inline]
+            fn index(&self, r: RequestSlot) -> &$t {
+                &self[r.index()]
+            }
+        }
+
+        impl std::ops::IndexMut<RequestSlot> for Vec<$t> {
+            #[inline]
+            fn index_mut(&mut self, r: RequestSlot) -> &mut $t {
+                &mut self[r.index()]
+            }
+        }
+    )*};
+}
+
+index_by_slot!(
+    super::clients::Request,
+    u32,
+    (u64, u32),
+    super::hedging::HedgeSlot
+);
+
+index_type!(
+    /// A job's place in the [pool](super::backends::Pool), its identity
+    /// while a backend holds it (its place is reused once it ends).
+    /// `NONE` is the job of a request whose attempt is at no backend.
+    JobId
+);
 
 /// Who waits on a job, or on a place in a load balancer's backlog: a
 /// request's attempt or a site's health probe. A load balancer and its
@@ -70,7 +122,7 @@ impl JobId {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Owner {
     /// Request `.0`'s attempt, sent with token `.1`.
-    Attempt(u32, u32),
+    Attempt(RequestSlot, u32),
     /// Site `.0`'s health probe `.1`.
     Probe(u32, u32),
 }
@@ -90,5 +142,16 @@ mod tests {
         assert_ne!(RequestId::probe(0), RequestId::new(1023, 0));
         // The id a request had before it was a type of its own.
         assert_eq!(RequestId::new(2, 7).draws(), (2 << 40) | 7);
+    }
+
+    #[test]
+    fn an_index_names_its_place_and_none_is_no_place() {
+        assert_eq!(RequestSlot::new(7).index(), 7);
+        assert_eq!(JobId::new(0).index(), 0);
+        assert_ne!(RequestSlot::NONE, RequestSlot::new(0));
+        assert_eq!(JobId::NONE.index(), u32::MAX as usize);
+        let mut v = vec![0u32; 3];
+        v[RequestSlot::new(2)] = 5;
+        assert_eq!(v, [0, 0, 5]);
     }
 }

@@ -63,7 +63,7 @@ use self::backends::*;
 pub use self::build::SimulationBuilder;
 use self::clients::*;
 use self::concurrency::Forward;
-use self::ids::{JobId, Owner, RequestId};
+use self::ids::{JobId, Owner, RequestId, RequestSlot};
 use self::network::Answer;
 use self::routing::*;
 pub use self::site::SiteView;
@@ -82,9 +82,9 @@ enum Ev {
     /// A job's service ends.
     Complete(JobId),
     /// An attempt's deadline: (request, attempt token).
-    Timeout(u32, u32),
+    Timeout(RequestSlot, u32),
     /// A backoff ends: (request, token).
-    Retry(u32, u32),
+    Retry(RequestSlot, u32),
     /// The router probes a site.
     Probe(u32),
     /// A probe's deadline: (site, probe sequence).
@@ -121,13 +121,13 @@ enum Ev {
     /// A site's adaptive concurrency timers (site).
     Concurrency(u32),
     /// A hedged request's delay passed: (request, token).
-    Hedge(u32, u32),
+    Hedge(RequestSlot, u32),
     /// An attempt reaches its site over the network (index into the
     /// network's attempts on their way).
     Arrive(u32),
     /// A site's answer reaches its client over the network: (answer,
     /// request, attempt token).
-    Answer(Answer, u32, u32),
+    Answer(Answer, RequestSlot, u32),
     /// A health probe reaches its site over the network: (site, probe
     /// sequence).
     ProbeArrive(u32, u32),
@@ -146,12 +146,12 @@ type Entry = super::queue::Entry<Ev>;
 #[derive(Clone, Copy, Debug)]
 enum Reply {
     /// Request `.0`'s attempt ended with `.1`.
-    Attempt(u32, Outcome),
+    Attempt(RequestSlot, Outcome),
     /// Site `.0`'s health probe ended: answered (`true`) or not.
     Probe(u32, bool),
     /// Request `.0`'s attempt found its client's limit of attempts pending
     /// at a load balancer full (decided at the site, over the network).
-    Overflow(u32),
+    Overflow(RequestSlot),
 }
 
 impl Reply {
@@ -171,7 +171,7 @@ impl Simulation {
     #[inline]
     fn waits(&self, owner: Owner) -> bool {
         match owner {
-            Owner::Attempt(r, token) => self.clients.live[r as usize] == token | WAITING,
+            Owner::Attempt(r, token) => self.clients.live[r] == token | WAITING,
             Owner::Probe(s, seq) => self.router.awaits(s, seq),
         }
     }
@@ -499,11 +499,11 @@ impl Simulation {
     pub fn instance_load(&self, group: usize) -> Vec<(usize, usize)> {
         let mut free = vec![false; self.clients.requests.len()];
         for &r in &self.clients.free_requests {
-            free[r as usize] = true;
+            free[r.index()] = true;
         }
         let mut load = vec![(0, 0); self.clients.groups[group].instances as usize];
         for (r, req) in self.clients.requests.iter().enumerate() {
-            if free[r] || req.group as usize != group || self.is_leg(r as u32) {
+            if free[r] || req.group as usize != group || self.is_leg(RequestSlot::new(r as u32)) {
                 continue;
             }
             let l = &mut load[req.instance as usize];
@@ -536,7 +536,7 @@ impl Simulation {
     /// the lane in time order (the common case: now + a fixed timeout),
     /// else in the queue.
     #[inline]
-    fn push_timeout(&mut self, g: u32, time: u64, r: u32, token: u32) {
+    fn push_timeout(&mut self, g: u32, time: u64, r: RequestSlot, token: u32) {
         self.seq += 1;
         let lane = &mut self.clients.groups[g as usize].timeouts;
         if lane.back().is_none_or(|b| b.0 <= time) {
@@ -589,7 +589,7 @@ impl Simulation {
             while let Some(&(t, seq, r, token)) = group.timeouts.front()
                 && order_key(t, seq) < best
             {
-                if self.clients.live[r as usize] == token | WAITING {
+                if self.clients.live[r] == token | WAITING {
                     best = order_key(t, seq);
                     source = (g, true);
                     break;

@@ -22,7 +22,7 @@
 use std::collections::VecDeque;
 
 use super::site::Accepting;
-use super::{Ev, JobId, NONE, Owner, Reply, Simulation, WAITING};
+use super::{Ev, JobId, NONE, Owner, Reply, RequestSlot, Simulation, WAITING};
 use crate::retry::{Outcome, Pushback, SimTime};
 use crate::sim::config::SiteConfig;
 use crate::sim::queue::order_key;
@@ -133,8 +133,8 @@ impl Network {
     }
 
     /// Puts `a` on its way from request slot `r`; returns its place.
-    fn depart(&mut self, r: u32, a: Accepting) -> u32 {
-        let r = r as usize;
+    fn depart(&mut self, r: RequestSlot, a: Accepting) -> u32 {
+        let r = r.index();
         if self.via.len() <= r {
             self.via.resize(r + 1, NONE);
         }
@@ -181,15 +181,15 @@ impl Simulation {
     /// the direct path pays only a test.
     #[cold]
     #[inline(never)]
-    pub(super) fn send_over(&mut self, r: u32, s: u32, token: u32) {
-        let g = self.clients.requests[r as usize].group;
+    pub(super) fn send_over(&mut self, r: RequestSlot, s: u32, token: u32) {
+        let g = self.clients.requests[r].group;
         let deadline = self.clients.groups[g as usize]
             .policy
-            .attempt_deadline(SimTime(self.now), &self.clients.requests[r as usize].state)
+            .attempt_deadline(SimTime(self.now), &self.clients.requests[r].state)
             .map(|d| d.0);
         let net = self.network.as_deref_mut().expect("a network");
         let (out, lane) = (net.out[s as usize], net.lane_out[s as usize]);
-        let req = &mut self.clients.requests[r as usize];
+        let req = &mut self.clients.requests[r];
         req.job = JobId::NONE;
         let a = Accepting {
             site: s,
@@ -201,7 +201,7 @@ impl Simulation {
             dropped: false,
         };
         let p = net.depart(r, a);
-        self.clients.live[r as usize] |= WAITING;
+        self.clients.live[r] |= WAITING;
         if let Some(d) = deadline {
             self.push_timeout(g, d, r, token);
         }
@@ -283,7 +283,7 @@ impl Simulation {
         match self.forward(s, a.key, (r, token), (a.id, a.attempt)) {
             super::Forward::Placed(j, _) => {
                 if waiting {
-                    self.clients.requests[r as usize].job = j;
+                    self.clients.requests[r].job = j;
                 }
                 None
             }
@@ -298,17 +298,17 @@ impl Simulation {
     /// Puts the answer `answer` to request `r`'s current attempt on its
     /// way back from the attempt's site; `false` if that site is no
     /// distance away (the answer is heard now).
-    pub(super) fn send_back(&mut self, r: u32, answer: Answer) -> bool {
+    pub(super) fn send_back(&mut self, r: RequestSlot, answer: Answer) -> bool {
         let net = self.network.as_deref().expect("a network");
-        let s = net.via[r as usize] as usize;
+        let s = net.via[r] as usize;
         let (back, lane) = (net.back[s], net.lane_back[s]);
         if back == 0 {
             return false;
         }
         // The job is over: a timeout before the answer arrives has nothing
         // to cancel.
-        self.clients.requests[r as usize].job = JobId::NONE;
-        let token = self.clients.live[r as usize] & !WAITING;
+        self.clients.requests[r].job = JobId::NONE;
+        let token = self.clients.live[r] & !WAITING;
         self.push_far(back, lane, Ev::Answer(answer, r, token));
         true
     }
@@ -316,8 +316,13 @@ impl Simulation {
     /// An answer reaches its client: heard if the client still waits on
     /// that attempt. A success no one hears was wasted work, as is a job
     /// a backend finishes after its client stopped waiting.
-    pub(super) fn answer_outcome(&mut self, r: u32, token: u32, answer: Answer) -> Option<Reply> {
-        if self.clients.live[r as usize] != token | WAITING {
+    pub(super) fn answer_outcome(
+        &mut self,
+        r: RequestSlot,
+        token: u32,
+        answer: Answer,
+    ) -> Option<Reply> {
+        if self.clients.live[r] != token | WAITING {
             if let Answer::Success = answer {
                 self.recorder.current.wasted += 1;
             }

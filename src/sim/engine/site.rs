@@ -360,7 +360,7 @@ impl Simulation {
         if let Owner::Attempt(r, _) = owner
             && waiting
         {
-            self.clients.requests[r as usize].job = j;
+            self.clients.requests[r].job = j;
         }
         None
     }
