@@ -29,7 +29,7 @@ pub(super) const LIMITED: u8 = 8;
 pub(super) struct Job {
     /// The attempt or the probe it serves.
     pub(super) owner: Owner,
-    pub(super) backend: u32,
+    pub(super) backend: PoolIndex,
     pub(super) flags: u8,
     pub(super) admitted: u64,
     pub(super) started: u64,
@@ -126,7 +126,7 @@ pub(super) struct Pool {
     pub(super) shed: Vec<Reply>,
     /// Answers of backends whose sites detect outliers, for the event loop
     /// to hand to them: (backend, whether it was not an error).
-    pub(super) answers: Vec<(u32, bool)>,
+    pub(super) answers: Vec<(PoolIndex, bool)>,
     /// Whether any backend reports its load (some site weighs its
     /// backends by their reports).
     pub(super) reporting: bool,
@@ -168,22 +168,6 @@ fn hold_job(jobs: &mut Vec<Job>, free: &mut Vec<JobId>, job: Job) -> JobId {
     }
 }
 
-impl std::ops::Index<JobId> for Vec<Job> {
-    type Output = Job;
-
-    #[inline]
-    fn index(&self, j: JobId) -> &Job {
-        &self[j.index()]
-    }
-}
-
-impl std::ops::IndexMut<JobId> for Vec<Job> {
-    #[inline]
-    fn index_mut(&mut self, j: JobId) -> &mut Job {
-        &mut self[j.index()]
-    }
-}
-
 impl Simulation {
     /// Places a job at a site: picks a backend, then a slot or a queue
     /// place. Returns the job and whether it went straight into service,
@@ -200,23 +184,23 @@ impl Simulation {
     ) -> Option<(JobId, bool)> {
         let now = self.now;
         let local = self.sites[s as usize].picker.pick(key)?;
-        let b = self.sites[s as usize].first_backend + local.0;
-        let backend = &self.pool.backends[b as usize];
+        let b = PoolIndex::new(self.sites[s as usize].first_backend + local.0);
+        let backend = &self.pool.backends[b];
         let immediate = backend.busy < backend.slots;
         if !immediate
             && backend.queue.len() as u32 - backend.cancelled_in_queue >= backend.queue_cap
             // Under controlled delay, expired jobs hold no place.
             && !self.make_room(b)
         {
-            if self.pool.backends[b as usize].watched {
+            if self.pool.backends[b].watched {
                 self.pool.answers.push((b, false));
             }
             return None;
         }
-        let service = self.service_draw(self.pool.backends[b as usize].service, id, attempt);
+        let service = self.service_draw(self.pool.backends[b].service, id, attempt);
         let site = &mut self.sites[s as usize];
         let pool = &mut self.pool;
-        let backend = &mut pool.backends[b as usize];
+        let backend = &mut pool.backends[b];
         let cold = now < site.cold_until;
         // Most backends run at speed 1 outside a cold start: skip the
         // float round trip (which gives any `service` below 2^53 ns back
@@ -285,13 +269,16 @@ impl Simulation {
         let job = &self.pool.jobs[j];
         let b = job.backend;
         let latency = self.now - job.admitted;
-        let s = self.pool.backends[b as usize].site;
+        let s = self.pool.backends[b].site;
         let site = &mut self.sites[s as usize];
         site.touch(self.now);
         site.in_flight -= 1;
         if site.tracks_load {
-            site.picker
-                .finish_observed(BackendId(b - site.first_backend), latency, self.now);
+            site.picker.finish_observed(
+                BackendId(b.index() as u32 - site.first_backend),
+                latency,
+                self.now,
+            );
         }
         if self.router.tracks_load {
             self.router
@@ -309,16 +296,16 @@ impl Simulation {
         self.recorder.totals.cancelled += 1;
         self.pool.jobs[j].flags |= CANCELLED;
         let b = self.pool.jobs[j].backend;
-        let s = self.pool.backends[b as usize].site as usize;
+        let s = self.pool.backends[b].site as usize;
         if flags & LIMITED != 0 {
             self.concurrency_cancelled(s as u32);
         }
         if flags & IN_SERVICE != 0 {
-            self.pool.backends[b as usize].busy -= 1;
+            self.pool.backends[b].busy -= 1;
             self.sites[s].busy -= 1;
             self.start_next(b);
         } else {
-            let backend = &mut self.pool.backends[b as usize];
+            let backend = &mut self.pool.backends[b];
             backend.cancelled_in_queue += 1;
             backend.note_if_empty(self.now);
             self.sites[s].queued -= 1;
@@ -326,12 +313,12 @@ impl Simulation {
     }
 
     /// Starts the next live job of backend `b`'s queue, if a slot is free.
-    pub(super) fn start_next(&mut self, b: u32) {
-        if !self.pool.backends[b as usize].discipline.is_fifo() {
+    pub(super) fn start_next(&mut self, b: PoolIndex) {
+        if !self.pool.backends[b].discipline.is_fifo() {
             return self.start_next_codel(b);
         }
         loop {
-            let backend = &mut self.pool.backends[b as usize];
+            let backend = &mut self.pool.backends[b];
             if backend.busy >= backend.slots {
                 return;
             }
@@ -352,13 +339,13 @@ impl Simulation {
     /// Always inlined: a call here cost 13 instructions a queued job
     /// (cachegrind, the sim bench).
     #[inline(always)]
-    pub(super) fn serve_queued(&mut self, b: u32, j: JobId) {
+    pub(super) fn serve_queued(&mut self, b: PoolIndex, j: JobId) {
         let now = self.now;
         let job = &mut self.pool.jobs[j];
         job.flags |= IN_SERVICE;
         job.started = now;
         let service = job.service;
-        let backend = &mut self.pool.backends[b as usize];
+        let backend = &mut self.pool.backends[b];
         backend.busy += 1;
         let site = &mut self.sites[backend.site as usize];
         site.touch(now);
@@ -371,7 +358,7 @@ impl Simulation {
     /// attempt (or probe) came to, if anyone still waits for it. Returns
     /// that reply and the backend, whose next job the event loop starts
     /// once the reply is delivered; `None` for a cancelled job.
-    pub(super) fn on_complete(&mut self, j: JobId) -> Option<(Option<Reply>, u32)> {
+    pub(super) fn on_complete(&mut self, j: JobId) -> Option<(Option<Reply>, PoolIndex)> {
         let job = &self.pool.jobs[j];
         if job.flags & CANCELLED != 0 {
             self.pool.free(j);
@@ -385,22 +372,22 @@ impl Simulation {
         totals.server_wait_ns += u128::from(job.started - job.admitted);
         if self.pool.reporting
             && matches!(owner, Owner::Attempt(..))
-            && self.pool.backends[b as usize].reports
+            && self.pool.backends[b].reports
         {
             let service = self.pool.jobs[j].service;
-            let bk = &mut self.pool.backends[b as usize];
+            let bk = &mut self.pool.backends[b];
             bk.served_ns += service;
             bk.answered += 1;
         }
         self.release(j);
-        let s = self.pool.backends[b as usize].site as usize;
+        let s = self.pool.backends[b].site as usize;
         if limited {
             self.concurrency_answered(s as u32, sent);
         }
-        self.pool.backends[b as usize].busy -= 1;
+        self.pool.backends[b].busy -= 1;
         self.sites[s].busy -= 1;
         self.pool.free(j);
-        let fail_p = self.pool.backends[b as usize].fail_probability;
+        let fail_p = self.pool.backends[b].fail_probability;
         if !self.waits(owner) {
             if let Owner::Attempt(..) = owner {
                 self.recorder.current.wasted += 1;
@@ -421,7 +408,7 @@ impl Simulation {
     /// What backend `b` answers request `r`'s attempt: an error with
     /// probability `fail_p`, else a success.
     #[inline(always)]
-    fn attempt_answer(&mut self, r: RequestSlot, b: u32, fail_p: f64) -> Reply {
+    fn attempt_answer(&mut self, r: RequestSlot, b: PoolIndex, fail_p: f64) -> Reply {
         let req = &self.clients.requests[r];
         let failed = fail_p > 0.0
             && unit_open(draw(
@@ -429,11 +416,11 @@ impl Simulation {
                 req.id.draws(),
                 u64::from(req.state.attempts),
             )) <= fail_p;
-        if self.pool.backends[b as usize].watched {
+        if self.pool.backends[b].watched {
             self.pool.answers.push((b, !failed));
         }
-        if self.pool.reporting && failed && self.pool.backends[b as usize].reports {
-            self.pool.backends[b as usize].errors += 1;
+        if self.pool.reporting && failed && self.pool.backends[b].reports {
+            self.pool.backends[b].errors += 1;
         }
         if failed {
             self.recorder.current.errors += 1;

@@ -70,21 +70,21 @@ impl Simulation {
     /// Job `j` just joined backend `b`'s queue: its deadline.
     #[cold]
     #[inline(never)]
-    pub(super) fn codel_enqueued(&mut self, b: u32, j: JobId) {
+    pub(super) fn codel_enqueued(&mut self, b: PoolIndex, j: JobId) {
         let now = self.now;
-        self.pool.jobs[j].expires = self.pool.backends[b as usize].queue_deadline(now);
+        self.pool.jobs[j].expires = self.pool.backends[b].queue_deadline(now);
     }
 
     /// Whether backend `b`'s full queue has room once its expired jobs
     /// are shed (never for a FIFO queue).
     #[cold]
     #[inline(never)]
-    pub(super) fn make_room(&mut self, b: u32) -> bool {
-        if self.pool.backends[b as usize].discipline.is_fifo() {
+    pub(super) fn make_room(&mut self, b: PoolIndex) -> bool {
+        if self.pool.backends[b].discipline.is_fifo() {
             return false;
         }
         self.shed_expired(b);
-        let backend = &self.pool.backends[b as usize];
+        let backend = &self.pool.backends[b];
         backend.live_queued() < backend.queue_cap
     }
 
@@ -92,23 +92,23 @@ impl Simulation {
     /// queue (its oldest), shedding the expired ones.
     #[cold]
     #[inline(never)]
-    pub(super) fn shed_expired(&mut self, b: u32) {
+    pub(super) fn shed_expired(&mut self, b: PoolIndex) {
         let now = self.now;
-        while let Some(&j) = self.pool.backends[b as usize].queue.front() {
+        while let Some(&j) = self.pool.backends[b].queue.front() {
             let job = &self.pool.jobs[j];
             if job.flags & CANCELLED != 0 {
-                let backend = &mut self.pool.backends[b as usize];
+                let backend = &mut self.pool.backends[b];
                 backend.queue.pop_front();
                 backend.cancelled_in_queue -= 1;
                 self.pool.free(j);
             } else if now > job.expires {
-                self.pool.backends[b as usize].queue.pop_front();
+                self.pool.backends[b].queue.pop_front();
                 self.shed_job(j);
             } else {
                 break;
             }
         }
-        self.pool.backends[b as usize].note_if_empty(now);
+        self.pool.backends[b].note_if_empty(now);
     }
 
     /// `start_next` for a backend under controlled delay: sheds what
@@ -116,11 +116,11 @@ impl Simulation {
     /// its tail while the queue stands and LIFO is on.
     #[cold]
     #[inline(never)]
-    pub(super) fn start_next_codel(&mut self, b: u32) {
+    pub(super) fn start_next_codel(&mut self, b: PoolIndex) {
         let now = self.now;
         self.shed_expired(b);
         loop {
-            let backend = &mut self.pool.backends[b as usize];
+            let backend = &mut self.pool.backends[b];
             if backend.busy >= backend.slots {
                 return;
             }
@@ -140,11 +140,11 @@ impl Simulation {
             }
             if now > job.expires {
                 self.shed_job(j);
-                self.pool.backends[b as usize].note_if_empty(now);
+                self.pool.backends[b].note_if_empty(now);
                 continue;
             }
             self.serve_queued(b, j);
-            self.pool.backends[b as usize].note_if_empty(now);
+            self.pool.backends[b].note_if_empty(now);
         }
     }
 
@@ -160,14 +160,14 @@ impl Simulation {
         let probe = matches!(owner, Owner::Probe(..));
         if job.flags & LIMITED != 0 {
             // Shed with an error: an answer, for the site's filter.
-            let (s, sent) = (self.pool.backends[b as usize].site, job.admitted);
+            let (s, sent) = (self.pool.backends[b].site, job.admitted);
             self.concurrency_answered(s, sent);
         }
         self.release(j);
-        let s = self.pool.backends[b as usize].site as usize;
+        let s = self.pool.backends[b].site as usize;
         self.sites[s].queued -= 1;
         self.pool.free(j);
-        if !probe && self.pool.backends[b as usize].watched {
+        if !probe && self.pool.backends[b].watched {
             self.pool.answers.push((b, false));
         }
         if !self.waits(owner) {

@@ -52,6 +52,7 @@ macro_rules! index_type {
 
         impl $name {
             /// None.
+            #[allow(dead_code, reason = "not every index has a use for it")]
             pub(super) const NONE: Self = Self(u32::MAX);
 
             /// The one at place `index`.
@@ -78,35 +79,31 @@ index_type!(
     RequestSlot
 );
 
-/// Indexing the arrays kept per request slot by a [`RequestSlot`]: the
-/// records, the tokens (`Clients::live`, a `u32` each, as is a network's
-/// site of each slot), the adaptive-limit holds and the hedges.
-macro_rules! index_by_slot {
-    ($($t:ty),*) => {$(
-        impl std::ops::Index<RequestSlot> for Vec<$t> {
+/// Indexing the arrays an index type names places in, by that type.
+macro_rules! index_by {
+    ($ix:ty => $($t:ty),*) => {$(
+        impl std::ops::Index<$ix> for Vec<$t> {
             type Output = $t;
 
             #[inline]
-            fn index(&self, r: RequestSlot) -> &$t {
-                &self[r.index()]
+            fn index(&self, i: $ix) -> &$t {
+                &self[i.index()]
             }
         }
 
-        impl std::ops::IndexMut<RequestSlot> for Vec<$t> {
+        impl std::ops::IndexMut<$ix> for Vec<$t> {
             #[inline]
-            fn index_mut(&mut self, r: RequestSlot) -> &mut $t {
-                &mut self[r.index()]
+            fn index_mut(&mut self, i: $ix) -> &mut $t {
+                &mut self[i.index()]
             }
         }
     )*};
 }
 
-index_by_slot!(
-    super::clients::Request,
-    u32,
-    (u64, u32),
-    super::hedging::HedgeSlot
-);
+// A request slot's arrays: the records, the tokens (`Clients::live`, a
+// `u32` each, as is a network's site of each slot), the adaptive-limit
+// holds and the hedges.
+index_by!(RequestSlot => super::clients::Request, u32, (u64, u32), super::hedging::HedgeSlot);
 
 index_type!(
     /// A job's place in the [pool](super::backends::Pool), its identity
@@ -114,6 +111,17 @@ index_type!(
     /// `NONE` is the job of a request whose attempt is at no backend.
     JobId
 );
+
+index_type!(
+    /// A backend's place in the [pool](super::backends::Pool): every
+    /// site's backends, site by site. The site's balancer knows it by its
+    /// place among the site's backends, a
+    /// [`BackendId`](crate::balancer::BackendId).
+    PoolIndex
+);
+
+index_by!(JobId => super::backends::Job);
+index_by!(PoolIndex => super::backends::BackendState);
 
 /// Who waits on a job, or on a place in a load balancer's backlog: a
 /// request's attempt or a site's health probe. A load balancer and its

@@ -63,7 +63,7 @@ use self::backends::*;
 pub use self::build::SimulationBuilder;
 use self::clients::*;
 use self::concurrency::Forward;
-use self::ids::{JobId, Owner, RequestId, RequestSlot};
+use self::ids::{JobId, Owner, PoolIndex, RequestId, RequestSlot};
 use self::network::Answer;
 use self::routing::*;
 pub use self::site::SiteView;

@@ -21,19 +21,17 @@ impl Simulation {
         let now = self.now;
         let mut answers = std::mem::take(&mut self.pool.answers);
         for &(b, ok) in &answers {
-            let s = self.pool.backends[b as usize].site;
+            let s = self.pool.backends[b].site;
             let site = &mut self.sites[s as usize];
             let Some(od) = site.outliers.as_mut() else {
                 continue;
             };
-            let first = site.first_backend;
+            let local = b.index() - site.first_backend as usize;
             let released = od.release(now);
-            let ejected = od.record((b - first) as usize, ok, now);
+            let ejected = od.record(local, ok, now);
             if ejected {
                 site.ejections += 1;
-                let until = od
-                    .ejected_until((b - first) as usize)
-                    .expect("just ejected");
+                let until = od.ejected_until(local).expect("just ejected");
                 self.push(until, Ev::OutlierRelease(s));
             }
             if released || ejected {
