@@ -4,8 +4,10 @@
 //! start, and the site weights that drains and ramps move.
 //!
 //! Owns [`Router`] and its view of each site, [`Member`]: the weights,
-//! health and probes of a site, which the site's load balancer never
-//! reads. The router's methods return what changed; the engine's
+//! health and probes of a site. Of those, the site's side reads only
+//! which probe the router still awaits ([`Router::awaits`]), to tell
+//! whether a probe's answer is heard. The router's methods return what
+//! changed; the engine's
 //! (`route`, `on_probe`, `set_weight`, …) sequence them with the events
 //! they schedule. Handles `Probe`, `ProbeTimeout`, `Ramp` and `SlowStart`.
 
