@@ -192,10 +192,10 @@ impl Router {
     }
 
     /// Works out the weights to publish at `now` (drains, health, panic,
-    /// slow start) and publishes them if they changed. Returns whether
-    /// they did, and the sites whose slow start began (their first step
-    /// is the caller's to schedule).
-    pub(super) fn reweigh(&mut self, now: u64) -> (bool, Vec<u32>) {
+    /// slow start) and publishes them if they changed. Returns the sites
+    /// whose slow start began (their first step is the caller's to
+    /// schedule).
+    pub(super) fn reweigh(&mut self, now: u64) -> Vec<u32> {
         let weighted = self.members.iter().filter(|m| m.weight > 0).count();
         let healthy = self
             .members
@@ -237,7 +237,7 @@ impl Router {
                 .update(&listing(&self.members))
                 .expect("site ids are unique and fewer than the limit");
         }
-        (changed, slow)
+        slow
     }
 
     /// The period of a site's slow-start steps.
@@ -455,7 +455,7 @@ impl Simulation {
     /// and publishes them if they changed; schedules the first step of
     /// each slow start that began.
     pub(super) fn refresh_router(&mut self) {
-        let (_, slow) = self.router.reweigh(self.now);
+        let slow = self.router.reweigh(self.now);
         let step = self.router.slow_start_step();
         for s in slow {
             self.push(self.now + step, Ev::SlowStart(s));
