@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 
-use super::{Ev, Simulation};
+use super::{Ev, PoolIndex, Simulation};
 use crate::sim::config::Autoscaling;
 
 /// One site's autoscaler.
@@ -76,7 +76,9 @@ impl Simulation {
             return;
         };
         let interval = a.config.interval.0;
-        let slots: u64 = self.pool.backends[first as usize..(first + a.in_service) as usize]
+        let slots: u64 = self
+            .pool
+            .span(first, a.in_service)
             .iter()
             .map(|b| u64::from(b.slots))
             .sum();
@@ -144,7 +146,7 @@ impl Simulation {
         let after = a.in_service;
         let slow_start = self.router.slow_start;
         let mut ramping = false;
-        for b in &mut self.pool.backends[(first + before) as usize..(first + after) as usize] {
+        for b in self.pool.span_mut(first + before, after - before) {
             if slow_start > 0 && b.target > 0 {
                 // A new backend ramps up, as a returning one does.
                 b.slow_since = Some(now);
@@ -167,7 +169,7 @@ impl Simulation {
         };
         let (first, n, k) = (site.first_backend, site.backends, a.in_service);
         for i in 0..n {
-            self.pool.backends[(first + i) as usize].standby = i >= k;
+            self.pool.backends[PoolIndex::new(first + i)].standby = i >= k;
         }
         self.publish_backends(s);
     }

@@ -116,9 +116,9 @@ impl BackendState {
 /// jobs they hold, with what they have to say that the event loop hands
 /// on.
 pub(super) struct Pool {
-    pub(super) backends: Vec<BackendState>,
+    pub(super) backends: TiVec<PoolIndex, BackendState>,
     /// Jobs, live and free: a job's index is its identity while it lives.
-    pub(super) jobs: Vec<Job>,
+    pub(super) jobs: TiVec<JobId, Job>,
     pub(super) free_jobs: Vec<JobId>,
     /// Replies to queued jobs a backend gave up on (controlled delay),
     /// delivered by a `Shed` event at the same instant, once the event
@@ -134,15 +134,27 @@ pub(super) struct Pool {
 
 impl Pool {
     /// A pool of `backends`, holding no job.
-    pub(super) fn new(backends: Vec<BackendState>) -> Self {
+    pub(super) fn new(backends: TiVec<PoolIndex, BackendState>) -> Self {
         Self {
             reporting: backends.iter().any(|b| b.reports),
             backends,
-            jobs: Vec::new(),
+            jobs: TiVec::new(),
             free_jobs: Vec::new(),
             shed: Vec::new(),
             answers: Vec::new(),
         }
+    }
+
+    /// The `n` backends from place `first` on: a site's backends.
+    #[inline]
+    pub(super) fn span(&self, first: u32, n: u32) -> &[BackendState] {
+        &self.backends.raw[first as usize..(first + n) as usize]
+    }
+
+    /// The `n` backends from place `first` on, to change.
+    #[inline]
+    pub(super) fn span_mut(&mut self, first: u32, n: u32) -> &mut [BackendState] {
+        &mut self.backends.raw[first as usize..(first + n) as usize]
     }
 
     /// Job `j` is over: its place is free.
@@ -155,16 +167,13 @@ impl Pool {
 /// Stores `job` in `jobs`, in a free place if `free` has one; returns its
 /// index.
 #[inline(always)]
-fn hold_job(jobs: &mut Vec<Job>, free: &mut Vec<JobId>, job: Job) -> JobId {
+fn hold_job(jobs: &mut TiVec<JobId, Job>, free: &mut Vec<JobId>, job: Job) -> JobId {
     match free.pop() {
         Some(j) => {
             jobs[j] = job;
             j
         }
-        None => {
-            jobs.push(job);
-            JobId::new(jobs.len() as u32 - 1)
-        }
+        None => jobs.push_and_get_key(job),
     }
 }
 

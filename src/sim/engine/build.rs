@@ -148,7 +148,7 @@ impl Simulation {
             ),
             sink: None,
             sites,
-            pool: Pool::new(backends),
+            pool: Pool::new(backends.into()),
             clients: Clients::new(groups),
             network: network::Network::new(&config.sites),
             accepting: Vec::new(),

@@ -53,19 +53,19 @@ pub(super) struct Request {
 /// its hedge), with the free slots.
 pub(super) struct Clients {
     pub(super) groups: Vec<Group>,
-    pub(super) requests: Vec<Request>,
+    pub(super) requests: TiVec<RequestSlot, Request>,
     /// Per request: its token, `| WAITING` while its client waits on the
     /// current attempt.
-    pub(super) live: Vec<u32>,
+    pub(super) live: TiVec<RequestSlot, u32>,
     /// Per request, in groups with an adaptive concurrency limit: when its
     /// current attempt was sent and the attempts its instance had in
     /// flight with it (0: the attempt holds no place in the limit).
-    pub(super) held: Vec<(u64, u32)>,
+    pub(super) held: TiVec<RequestSlot, (u64, u32)>,
     /// Whether any group has an adaptive limit (`held` is used only then).
     pub(super) adaptive_limits: bool,
     /// Per request slot, while `hedging`: hedged requests' attempts and
     /// legs, and which slots are legs.
-    pub(super) hedges: Vec<super::hedging::HedgeSlot>,
+    pub(super) hedges: TiVec<RequestSlot, super::hedging::HedgeSlot>,
     /// Whether any group hedges (or may, after a `set-retry`).
     pub(super) hedging: bool,
     /// Slots that are legs of hedged requests now.
@@ -80,10 +80,10 @@ impl Clients {
             adaptive_limits: groups.iter().any(|g| g.adaptive),
             hedging: groups.iter().any(|g| g.hedge.is_some()),
             groups,
-            requests: Vec::new(),
-            live: Vec::new(),
-            held: Vec::new(),
-            hedges: Vec::new(),
+            requests: TiVec::new(),
+            live: TiVec::new(),
+            held: TiVec::new(),
+            hedges: TiVec::new(),
             legs_live: 0,
             free_requests: Vec::new(),
         }
@@ -100,13 +100,13 @@ impl Clients {
                 r
             }
             None => {
-                self.requests.push(req);
+                let r = self.requests.push_and_get_key(req);
                 self.live.push(0);
                 self.held.push((0, 0));
                 if self.hedging {
                     self.hedges.push(Default::default());
                 }
-                RequestSlot::new(self.requests.len() as u32 - 1)
+                r
             }
         }
     }
@@ -353,6 +353,7 @@ impl Simulation {
         }
         self.keys_needed = true;
         for r in 0..self.clients.requests.len() {
+            let r = RequestSlot::from(r);
             self.clients.requests[r].key = self.key_of(self.clients.requests[r].id);
         }
         for p in 0..self.accepting.len() {

@@ -43,7 +43,9 @@ impl RequestId {
 
 /// A `u32` index of a type of its own, so that indices of different
 /// arrays cannot be mixed up: `NONE` (`u32::MAX`) for none, `new` and
-/// `index` to and from the place it names.
+/// `index` to and from the place it names. The arrays it names places in
+/// are [`TiVec`](typed_index_collections::TiVec)s keyed by it, which
+/// index by it alone (its `usize` conversions are for them).
 macro_rules! index_type {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
@@ -56,6 +58,7 @@ macro_rules! index_type {
             pub(super) const NONE: Self = Self(u32::MAX);
 
             /// The one at place `index`.
+            #[allow(dead_code, reason = "some index types come only from their arrays")]
             #[inline]
             pub(super) fn new(index: u32) -> Self {
                 Self(index)
@@ -65,6 +68,21 @@ macro_rules! index_type {
             #[inline]
             pub(super) fn index(self) -> usize {
                 self.0 as usize
+            }
+        }
+
+        impl From<usize> for $name {
+            #[inline]
+            fn from(index: usize) -> Self {
+                debug_assert!(index < u32::MAX as usize, "indices are u32s");
+                Self(index as u32)
+            }
+        }
+
+        impl From<$name> for usize {
+            #[inline]
+            fn from(index: $name) -> usize {
+                index.index()
             }
         }
     };
@@ -78,32 +96,6 @@ index_type!(
     /// slot that is no leg.
     RequestSlot
 );
-
-/// Indexing the arrays an index type names places in, by that type.
-macro_rules! index_by {
-    ($ix:ty => $($t:ty),*) => {$(
-        impl std::ops::Index<$ix> for Vec<$t> {
-            type Output = $t;
-
-            #[inline]
-            fn index(&self, i: $ix) -> &$t {
-                &self[i.index()]
-            }
-        }
-
-        impl std::ops::IndexMut<$ix> for Vec<$t> {
-            #[inline]
-            fn index_mut(&mut self, i: $ix) -> &mut $t {
-                &mut self[i.index()]
-            }
-        }
-    )*};
-}
-
-// A request slot's arrays: the records, the tokens (`Clients::live`, a
-// `u32` each, as is a network's site of each slot), the adaptive-limit
-// holds and the hedges.
-index_by!(RequestSlot => super::clients::Request, u32, (u64, u32), super::hedging::HedgeSlot);
 
 index_type!(
     /// A job's place in the [pool](super::backends::Pool), its identity
@@ -120,9 +112,6 @@ index_type!(
     PoolIndex
 );
 
-index_by!(JobId => super::backends::Job);
-index_by!(PoolIndex => super::backends::BackendState);
-
 /// Who waits on a job, or on a place in a load balancer's backlog: a
 /// request's attempt or a site's health probe. A load balancer and its
 /// backends treat both alike; what each came to goes back to its owner as
@@ -138,6 +127,7 @@ pub(super) enum Owner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use typed_index_collections::TiVec;
 
     #[test]
     fn a_request_names_its_group_and_ids_of_groups_never_meet() {
@@ -158,8 +148,9 @@ mod tests {
         assert_eq!(JobId::new(0).index(), 0);
         assert_ne!(RequestSlot::NONE, RequestSlot::new(0));
         assert_eq!(JobId::NONE.index(), u32::MAX as usize);
-        let mut v = vec![0u32; 3];
+        let mut v: TiVec<RequestSlot, u32> = vec![0u32; 3].into();
         v[RequestSlot::new(2)] = 5;
-        assert_eq!(v, [0, 0, 5]);
+        assert_eq!(v.raw, [0, 0, 5]);
+        assert_eq!(v.push_and_get_key(9), RequestSlot::new(3));
     }
 }

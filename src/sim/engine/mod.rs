@@ -30,6 +30,7 @@
 //! `sim/`.
 
 use std::collections::VecDeque;
+use typed_index_collections::TiVec;
 
 mod autoscale;
 mod backends;
@@ -502,8 +503,8 @@ impl Simulation {
             free[r.index()] = true;
         }
         let mut load = vec![(0, 0); self.clients.groups[group].instances as usize];
-        for (r, req) in self.clients.requests.iter().enumerate() {
-            if free[r] || req.group as usize != group || self.is_leg(RequestSlot::new(r as u32)) {
+        for (r, req) in self.clients.requests.iter_enumerated() {
+            if free[r.index()] || req.group as usize != group || self.is_leg(r) {
                 continue;
             }
             let l = &mut load[req.instance as usize];
@@ -803,7 +804,8 @@ impl Simulation {
     /// (lower than configured while a backend is in slow start).
     pub fn backend_weights(&self, site: usize) -> Vec<u32> {
         let s = &self.sites[site];
-        self.pool.backends[s.first_backend as usize..(s.first_backend + s.backends) as usize]
+        self.pool
+            .span(s.first_backend, s.backends)
             .iter()
             .map(|b| b.weight)
             .collect()

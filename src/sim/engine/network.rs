@@ -22,7 +22,7 @@
 use std::collections::VecDeque;
 
 use super::site::Accepting;
-use super::{Ev, JobId, NONE, Owner, Reply, RequestSlot, Simulation, WAITING};
+use super::{Ev, JobId, NONE, Owner, Reply, RequestSlot, Simulation, TiVec, WAITING};
 use crate::retry::{Outcome, Pushback, SimTime};
 use crate::sim::config::SiteConfig;
 use crate::sim::queue::order_key;
@@ -44,7 +44,7 @@ pub(super) struct Network {
     free: Vec<u32>,
     /// Per request slot: the site of its current attempt (`NONE` before
     /// its first).
-    via: Vec<u32>,
+    via: TiVec<RequestSlot, u32>,
     /// Per site: ns from a client to the site.
     out: Vec<u64>,
     /// Per site: ns from the site back to a client.
@@ -97,7 +97,7 @@ impl Network {
             back,
             transit: Vec::new(),
             free: Vec::new(),
-            via: Vec::new(),
+            via: TiVec::new(),
             lanes,
             lane_out,
             lane_back,
@@ -134,9 +134,8 @@ impl Network {
 
     /// Puts `a` on its way from request slot `r`; returns its place.
     fn depart(&mut self, r: RequestSlot, a: Accepting) -> u32 {
-        let r = r.index();
-        if self.via.len() <= r {
-            self.via.resize(r + 1, NONE);
+        if self.via.len() <= r.index() {
+            self.via.resize(r.index() + 1, NONE);
         }
         self.via[r] = a.site;
         match self.free.pop() {

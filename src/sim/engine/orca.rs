@@ -5,7 +5,7 @@
 //! errors); the event loop's `OrcaUpdate` reads and resets the counts, as
 //! an out-of-band ORCA stream would report them.
 
-use super::{Ev, Simulation};
+use super::{Ev, PoolIndex, Simulation};
 
 /// The largest weight a report gives: weights are scaled to 1 ..= this.
 const MAX_WEIGHT: u32 = 100;
@@ -22,7 +22,7 @@ impl Simulation {
         };
         let secs = *period as f64 / 1e9;
         for i in 0..n {
-            let b = &mut self.pool.backends[(first + i) as usize];
+            let b = &mut self.pool.backends[PoolIndex::new(first + i)];
             let qps = f64::from(b.answered) / secs;
             let eps = f64::from(b.errors) / secs;
             let utilization = b.served_ns as f64 / (f64::from(b.slots) * *period as f64);
@@ -38,7 +38,7 @@ impl Simulation {
         let next = now + *period;
         let mut changed = false;
         for (i, w) in table.into_iter().enumerate() {
-            let b = &mut self.pool.backends[first as usize + i];
+            let b = &mut self.pool.backends[PoolIndex::new(first + i as u32)];
             changed |= b.orca_weight != w;
             b.orca_weight = w;
         }

@@ -8,7 +8,7 @@
 //! whose every backend is out (and so answers nothing); so is each
 //! interval's sweep (success rate, failure percentage, multipliers).
 
-use super::{Ev, Simulation};
+use super::{Ev, PoolIndex, Simulation};
 
 impl Simulation {
     /// Hands the backends' answers to their sites' outlier detection: an
@@ -92,7 +92,7 @@ impl Simulation {
             .expect("a site that detects outliers");
         let first = site.first_backend;
         for i in 0..site.backends {
-            self.pool.backends[(first + i) as usize].ejected = od.is_ejected(i as usize);
+            self.pool.backends[PoolIndex::new(first + i)].ejected = od.is_ejected(i as usize);
         }
         self.publish_backends(s);
     }

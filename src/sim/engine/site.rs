@@ -140,10 +140,10 @@ pub struct SiteView {
 
 /// The members of a site's balancer: its backends at their weights in
 /// effect, numbered `0..n`.
-pub(super) fn site_backends(backends: &[BackendState], first: u32, n: u32) -> Vec<Backend> {
-    (0..n)
+pub(super) fn site_backends(backends: &[BackendState]) -> Vec<Backend> {
+    (0..backends.len() as u32)
         .map(|i| {
-            let b = &backends[(first + i) as usize];
+            let b = &backends[i as usize];
             let weight = if b.ejected || b.standby || b.weight == 0 {
                 0
             } else if b.orca_weight > 0 {
@@ -178,7 +178,7 @@ impl Site {
             .iter()
             .map(|b| u64::from(b.slots))
             .sum();
-        let members = site_backends(backends, first, n);
+        let members = site_backends(&backends[first as usize..]);
         let wrap = |source| SimError::Balancer {
             site: config.name.clone(),
             source,
@@ -404,7 +404,7 @@ impl Simulation {
             self.sites[s as usize].first_backend,
             self.sites[s as usize].backends,
         );
-        let members = site_backends(&self.pool.backends, first, n);
+        let members = site_backends(self.pool.span(first, n));
         self.sites[s as usize]
             .lb
             .update(&members)
@@ -418,7 +418,7 @@ impl Simulation {
             self.sites[s as usize].backends,
         );
         let mut ramping = false;
-        for b in &mut self.pool.backends[first as usize..(first + n) as usize] {
+        for b in self.pool.span_mut(first, n) {
             let Some(since) = b.slow_since else {
                 continue;
             };
@@ -443,7 +443,7 @@ impl Simulation {
     pub(super) fn set_balancer(&mut self, s: u32, kind: BalancerKind, params: &KindParams) {
         let site = &self.sites[s as usize];
         let (first, n) = (site.first_backend, site.backends);
-        let members = site_backends(&self.pool.backends, first, n);
+        let members = site_backends(self.pool.span(first, n));
         let seed = mix(stream_seed(self.config.seed, Stream::Balancer) ^ u64::from(s) ^ 0x5e7);
         let lb = kind
             .build_with(&members, seed, params)
@@ -451,7 +451,7 @@ impl Simulation {
         let mut picker = lb.local_picker();
         // Carry the in-flight counts over: every live job at a backend.
         for i in 0..n {
-            let b = &self.pool.backends[(first + i) as usize];
+            let b = &self.pool.backends[PoolIndex::new(first + i)];
             let live = b.busy + b.queue.len() as u32 - b.cancelled_in_queue;
             for _ in 0..live {
                 picker.start(BackendId(i));

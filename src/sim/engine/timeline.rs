@@ -66,7 +66,7 @@ impl Simulation {
                 let now = self.now;
                 let mut ramping = false;
                 for (i, &w) in weights.iter().enumerate() {
-                    let b = &mut self.pool.backends[first as usize + i];
+                    let b = &mut self.pool.backends[PoolIndex::new(first + i as u32)];
                     b.target = w;
                     if self.router.slow_start > 0 && b.weight == 0 && w > 0 {
                         // A returning backend ramps up, as Envoy's
@@ -108,7 +108,8 @@ impl Simulation {
                 );
                 let list = backends.unwrap_or_else(|| (0..n).collect());
                 for i in list {
-                    self.pool.backends[(first + i) as usize].fail_probability = fail_probability;
+                    self.pool.backends[PoolIndex::new(first + i)].fail_probability =
+                        fail_probability;
                 }
             }
             Action::SetAcceptRate {
