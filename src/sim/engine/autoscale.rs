@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 
-use super::{Ev, PoolIndex, Simulation};
+use super::{Ev, PoolIndex, Simulation, SiteId};
 use crate::sim::config::Autoscaling;
 
 /// One site's autoscaler.
@@ -66,9 +66,9 @@ impl Autoscaler {
 impl Simulation {
     /// Site `s`'s autoscaler measures the last interval, boots or removes
     /// backends, and schedules its next measurement.
-    pub(super) fn on_autoscale(&mut self, s: u32) {
+    pub(super) fn on_autoscale(&mut self, s: SiteId) {
         let now = self.now;
-        let site = &mut self.sites[s as usize];
+        let site = &mut self.sites[s];
         site.touch(now);
         let busy = site.busy_total;
         let first = site.first_backend;
@@ -128,10 +128,10 @@ impl Simulation {
     }
 
     /// Backends booting at site `s` whose lag is over join its balancer.
-    pub(super) fn on_backends_booted(&mut self, s: u32) {
+    pub(super) fn on_backends_booted(&mut self, s: SiteId) {
         let now = self.now;
-        let first = self.sites[s as usize].first_backend;
-        let Some(a) = self.sites[s as usize].autoscaler.as_mut() else {
+        let first = self.sites[s].first_backend;
+        let Some(a) = self.sites[s].autoscaler.as_mut() else {
             return;
         };
         let mut joined = 0;
@@ -162,8 +162,8 @@ impl Simulation {
 
     /// Marks site `s`'s backends in service or standing by, as its
     /// autoscaler says, and publishes the weights in effect.
-    fn mark_in_service(&mut self, s: u32) {
-        let site = &self.sites[s as usize];
+    fn mark_in_service(&mut self, s: SiteId) {
+        let site = &self.sites[s];
         let Some(a) = site.autoscaler.as_ref() else {
             return;
         };

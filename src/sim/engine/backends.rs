@@ -40,7 +40,7 @@ pub(super) struct Job {
 
 /// A backend: its slots, queue and service.
 pub(super) struct BackendState {
-    pub(super) site: u32,
+    pub(super) site: SiteId,
     pub(super) slots: u32,
     pub(super) busy: u32,
     pub(super) queue: VecDeque<JobId>,
@@ -83,7 +83,7 @@ pub(super) struct BackendState {
 impl BackendState {
     /// A backend of group `group` at site `site`, idle, known to the
     /// hashing balancers as `hash_key`.
-    pub(super) fn new(site: u32, group: &BackendGroup, hash_key: u64) -> Self {
+    pub(super) fn new(site: SiteId, group: &BackendGroup, hash_key: u64) -> Self {
         Self {
             site,
             slots: group.slots,
@@ -186,14 +186,14 @@ impl Simulation {
     /// balancer sent it there.
     pub(super) fn place(
         &mut self,
-        s: u32,
+        s: SiteId,
         key: u64,
         owner: Owner,
         (id, attempt): (RequestId, u64),
     ) -> Option<(JobId, bool)> {
         let now = self.now;
-        let local = self.sites[s as usize].picker.pick(key)?;
-        let b = PoolIndex::new(self.sites[s as usize].first_backend + local.0);
+        let local = self.sites[s].picker.pick(key)?;
+        let b = PoolIndex::new(self.sites[s].first_backend + local.0);
         let backend = &self.pool.backends[b];
         let immediate = backend.busy < backend.slots;
         if !immediate
@@ -207,7 +207,7 @@ impl Simulation {
             return None;
         }
         let service = self.service_draw(self.pool.backends[b].service, id, attempt);
-        let site = &mut self.sites[s as usize];
+        let site = &mut self.sites[s];
         let pool = &mut self.pool;
         let backend = &mut pool.backends[b];
         let cold = now < site.cold_until;
@@ -224,7 +224,7 @@ impl Simulation {
             site.picker.start(local);
         }
         if self.router.tracks_load {
-            self.router.picker.start(BackendId(s));
+            self.router.picker.start(BackendId::from(s));
         }
         let job = Job {
             owner,
@@ -279,7 +279,7 @@ impl Simulation {
         let b = job.backend;
         let latency = self.now - job.admitted;
         let s = self.pool.backends[b].site;
-        let site = &mut self.sites[s as usize];
+        let site = &mut self.sites[s];
         site.touch(self.now);
         site.in_flight -= 1;
         if site.tracks_load {
@@ -292,7 +292,7 @@ impl Simulation {
         if self.router.tracks_load {
             self.router
                 .picker
-                .finish_observed(BackendId(s), latency, self.now);
+                .finish_observed(BackendId::from(s), latency, self.now);
         }
     }
 
@@ -305,9 +305,9 @@ impl Simulation {
         self.recorder.totals.cancelled += 1;
         self.pool.jobs[j].flags |= CANCELLED;
         let b = self.pool.jobs[j].backend;
-        let s = self.pool.backends[b].site as usize;
+        let s = self.pool.backends[b].site;
         if flags & LIMITED != 0 {
-            self.concurrency_cancelled(s as u32);
+            self.concurrency_cancelled(s);
         }
         if flags & IN_SERVICE != 0 {
             self.pool.backends[b].busy -= 1;
@@ -356,7 +356,7 @@ impl Simulation {
         let service = job.service;
         let backend = &mut self.pool.backends[b];
         backend.busy += 1;
-        let site = &mut self.sites[backend.site as usize];
+        let site = &mut self.sites[backend.site];
         site.touch(now);
         site.queued -= 1;
         site.busy += 1;
@@ -389,9 +389,9 @@ impl Simulation {
             bk.answered += 1;
         }
         self.release(j);
-        let s = self.pool.backends[b].site as usize;
+        let s = self.pool.backends[b].site;
         if limited {
-            self.concurrency_answered(s as u32, sent);
+            self.concurrency_answered(s, sent);
         }
         self.pool.backends[b].busy -= 1;
         self.sites[s].busy -= 1;
@@ -406,7 +406,8 @@ impl Simulation {
         let reply = match owner {
             Owner::Probe(site, seq) => {
                 let ok = fail_p == 0.0
-                    || unit_open(draw(self.seeds.probe, u64::from(site), u64::from(seq))) > fail_p;
+                    || unit_open(draw(self.seeds.probe, site.index() as u64, u64::from(seq)))
+                        > fail_p;
                 Reply::Probe(site, ok)
             }
             Owner::Attempt(r, _) => self.attempt_answer(r, b, fail_p),

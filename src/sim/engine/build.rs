@@ -103,7 +103,7 @@ impl Simulation {
             for g in &s.backends {
                 for _ in 0..g.count {
                     let key = hash_keys.next().expect("one key per backend");
-                    let mut backend = BackendState::new(i as u32, g, key);
+                    let mut backend = BackendState::new(SiteId::from(i), g, key);
                     backend.watched = s.outlier_detection.is_some();
                     backend.reports = s.orca.is_some();
                     backend.standby = backends.len() as u32 - first >= in_service;
@@ -147,7 +147,7 @@ impl Simulation {
                 config.recorder.warm_up,
             ),
             sink: None,
-            sites,
+            sites: sites.into(),
             pool: Pool::new(backends.into()),
             clients: Clients::new(groups),
             network: network::Network::new(&config.sites),
@@ -189,19 +189,20 @@ impl Simulation {
         if let Some(h) = self.router.health.clone() {
             let n = self.sites.len() as u64;
             for s in 0..n {
-                self.push(h.interval.0 * (s + 1) / n, Ev::Probe(s as u32));
+                let site = SiteId::from(s as usize);
+                self.push(h.interval.0 * (s + 1) / n, Ev::Probe(site));
             }
         }
-        for s in 0..self.sites.len() {
+        for s in self.sites.keys() {
             if let Some(od) = &self.sites[s].outliers {
-                self.push(od.params().interval_ns, Ev::OutlierSweep(s as u32));
+                self.push(od.params().interval_ns, Ev::OutlierSweep(s));
             }
             if let Some((_, period)) = &self.sites[s].orca {
-                self.push(*period, Ev::OrcaUpdate(s as u32));
+                self.push(*period, Ev::OrcaUpdate(s));
             }
-            self.schedule_concurrency(s as u32);
+            self.schedule_concurrency(s);
             if let Some(a) = &self.sites[s].autoscaler {
-                self.push(a.config.interval.0, Ev::Autoscale(s as u32));
+                self.push(a.config.interval.0, Ev::Autoscale(s));
             }
         }
         if self.sites.iter().any(|s| s.scaling.is_some()) {

@@ -209,7 +209,7 @@ pub(super) struct Group {
     pub(super) keys: KeySampler,
     pub(super) next_seq: u64,
     /// Each instance's DNS cache: (site, expiry); empty without a TTL.
-    pub(super) dns: Vec<(u32, u64)>,
+    pub(super) dns: Vec<(SiteId, u64)>,
 }
 
 /// Where a plugged-in policy's state lives.
@@ -288,7 +288,7 @@ impl Group {
             think,
             keys: KeySampler::new(config.keys),
             next_seq: 0,
-            dns: vec![(NONE, 0); dns_entries],
+            dns: vec![(SiteId::NONE, 0); dns_entries],
         }
     }
 
@@ -437,7 +437,7 @@ impl Simulation {
         }
         let Some(delay) = self.admit_at_site(s, false) else {
             self.recorder.current.lb_rejects += 1;
-            self.sites[s as usize].rejected += 1;
+            self.sites[s].rejected += 1;
             return self.outcome(r, Outcome::Failure(Pushback::None));
         };
         let req = &mut self.clients.requests[r];

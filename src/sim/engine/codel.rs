@@ -164,7 +164,7 @@ impl Simulation {
             self.concurrency_answered(s, sent);
         }
         self.release(j);
-        let s = self.pool.backends[b].site as usize;
+        let s = self.pool.backends[b].site;
         self.sites[s].queued -= 1;
         self.pool.free(j);
         if !probe && self.pool.backends[b].watched {

@@ -11,7 +11,7 @@
 //! schedules the next.
 
 use super::backends::LIMITED;
-use super::{Ev, JobId, Owner, RequestSlot, Simulation};
+use super::{Ev, JobId, Owner, RequestSlot, Simulation, SiteId};
 use crate::balancer::GradientController;
 
 /// A site's controller and its pending event.
@@ -47,12 +47,12 @@ impl Simulation {
     #[inline(always)]
     pub(super) fn forward(
         &mut self,
-        s: u32,
+        s: SiteId,
         key: u64,
         (r, token): (RequestSlot, u32),
         draws: (super::RequestId, u64),
     ) -> Forward {
-        let limited = self.sites[s as usize].limit.is_some();
+        let limited = self.sites[s].limit.is_some();
         if limited && !self.concurrency_admits(s) {
             return Forward::Limited;
         }
@@ -75,28 +75,28 @@ impl Simulation {
 
     /// Counts an attempt site `s` did not forward: a load-balancer
     /// rejection if its filter refused it, else a queue's.
-    pub(super) fn count_refusal(&mut self, s: u32, refused: &Forward) {
+    pub(super) fn count_refusal(&mut self, s: SiteId, refused: &Forward) {
         if matches!(refused, Forward::Limited) {
             self.recorder.current.lb_rejects += 1;
         } else {
             self.recorder.current.queue_rejects += 1;
         }
-        self.sites[s as usize].rejected += 1;
+        self.sites[s].rejected += 1;
     }
 
     #[cold]
     #[inline(never)]
-    fn concurrency_admits(&mut self, s: u32) -> bool {
-        let limit = self.sites[s as usize].limit.as_mut().expect("limited");
+    fn concurrency_admits(&mut self, s: SiteId) -> bool {
+        let limit = self.sites[s].limit.as_mut().expect("limited");
         limit.controller.try_forward()
     }
 
     /// An attempt site `s` forwarded at `sent_at` was answered now.
     #[cold]
     #[inline(never)]
-    pub(super) fn concurrency_answered(&mut self, s: u32, sent_at: u64) {
+    pub(super) fn concurrency_answered(&mut self, s: SiteId, sent_at: u64) {
         let now = self.now;
-        if let Some(limit) = self.sites[s as usize].limit.as_mut() {
+        if let Some(limit) = self.sites[s].limit.as_mut() {
             limit.controller.record(sent_at, now);
             self.schedule_concurrency(s);
         }
@@ -105,15 +105,15 @@ impl Simulation {
     /// An attempt site `s` forwarded was cancelled by its client.
     #[cold]
     #[inline(never)]
-    pub(super) fn concurrency_cancelled(&mut self, s: u32) {
-        if let Some(limit) = self.sites[s as usize].limit.as_mut() {
+    pub(super) fn concurrency_cancelled(&mut self, s: SiteId) {
+        if let Some(limit) = self.sites[s].limit.as_mut() {
             limit.controller.cancel();
         }
     }
 
     /// Makes sure site `s`'s event fires by its controller's next deadline.
-    pub(super) fn schedule_concurrency(&mut self, s: u32) {
-        let Some(limit) = self.sites[s as usize].limit.as_mut() else {
+    pub(super) fn schedule_concurrency(&mut self, s: SiteId) {
+        let Some(limit) = self.sites[s].limit.as_mut() else {
             return;
         };
         if let Some(due) = limit.controller.next_deadline()
@@ -126,9 +126,9 @@ impl Simulation {
 
     /// Site `s`'s concurrency event: runs the timers due, if this is the
     /// pending event, and schedules the next.
-    pub(super) fn on_concurrency(&mut self, s: u32) {
+    pub(super) fn on_concurrency(&mut self, s: SiteId) {
         let now = self.now;
-        let Some(limit) = self.sites[s as usize].limit.as_mut() else {
+        let Some(limit) = self.sites[s].limit.as_mut() else {
             return;
         };
         if limit.event_at != now {

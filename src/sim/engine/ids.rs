@@ -24,8 +24,8 @@ impl RequestId {
     /// The identity of site `site`'s health probes: the top of the id
     /// space, where a group would need index 2^24 - 1 and 2^40 requests.
     #[inline]
-    pub(super) fn probe(site: u32) -> Self {
-        Self(u64::MAX - u64::from(site))
+    pub(super) fn probe(site: SiteId) -> Self {
+        Self(u64::MAX - (site.index() as u64))
     }
 
     /// The client group the request belongs to (meaningless for a probe).
@@ -112,6 +112,31 @@ index_type!(
     PoolIndex
 );
 
+index_type!(
+    /// A site's place in the configuration: its
+    /// [`Site`](super::site::Site), the router's
+    /// [`Member`](super::routing::Member) for it and its network distances.
+    /// The router's balancer knows it by the same number, as a
+    /// [`BackendId`](crate::balancer::BackendId).
+    SiteId
+);
+
+/// The router's balancer knows a site by its place.
+impl From<SiteId> for crate::balancer::BackendId {
+    #[inline]
+    fn from(s: SiteId) -> Self {
+        Self(s.0)
+    }
+}
+
+/// The site the router's balancer picked.
+impl From<crate::balancer::BackendId> for SiteId {
+    #[inline]
+    fn from(b: crate::balancer::BackendId) -> Self {
+        Self(b.0)
+    }
+}
+
 /// Who waits on a job, or on a place in a load balancer's backlog: a
 /// request's attempt or a site's health probe. A load balancer and its
 /// backends treat both alike; what each came to goes back to its owner as
@@ -121,7 +146,7 @@ pub(super) enum Owner {
     /// Request `.0`'s attempt, sent with token `.1`.
     Attempt(RequestSlot, u32),
     /// Site `.0`'s health probe `.1`.
-    Probe(u32, u32),
+    Probe(SiteId, u32),
 }
 
 #[cfg(test)]
@@ -137,7 +162,7 @@ mod tests {
         assert_eq!(b.group(), 4);
         assert_ne!(a, b);
         assert!(a.draws() < b.draws());
-        assert_ne!(RequestId::probe(0), RequestId::new(1023, 0));
+        assert_ne!(RequestId::probe(SiteId::new(0)), RequestId::new(1023, 0));
         // The id a request had before it was a type of its own.
         assert_eq!(RequestId::new(2, 7).draws(), (2 << 40) | 7);
     }
@@ -152,5 +177,9 @@ mod tests {
         v[RequestSlot::new(2)] = 5;
         assert_eq!(v.raw, [0, 0, 5]);
         assert_eq!(v.push_and_get_key(9), RequestSlot::new(3));
+        // The router's balancer numbers the sites as the engine does.
+        let b = crate::balancer::BackendId::from(SiteId::new(4));
+        assert_eq!(b.0, 4);
+        assert_eq!(SiteId::from(b), SiteId::new(4));
     }
 }

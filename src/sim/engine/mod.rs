@@ -64,7 +64,7 @@ use self::backends::*;
 pub use self::build::SimulationBuilder;
 use self::clients::*;
 use self::concurrency::Forward;
-use self::ids::{JobId, Owner, PoolIndex, RequestId, RequestSlot};
+use self::ids::{JobId, Owner, PoolIndex, RequestId, RequestSlot, SiteId};
 use self::network::Answer;
 use self::routing::*;
 pub use self::site::SiteView;
@@ -87,17 +87,17 @@ enum Ev {
     /// A backoff ends: (request, token).
     Retry(RequestSlot, u32),
     /// The router probes a site.
-    Probe(u32),
+    Probe(SiteId),
     /// A probe's deadline: (site, probe sequence).
-    ProbeTimeout(u32, u32),
+    ProbeTimeout(SiteId, u32),
     /// A scheduled action (index into `actions`).
     Action(u32),
     /// A weight ramp's next step: (site, ramp token).
-    Ramp(u32, u32),
+    Ramp(SiteId, u32),
     /// A slow-start step of a site.
-    SlowStart(u32),
+    SlowStart(SiteId),
     /// A slow-start step of the backends of a site.
-    BackendSlowStart(u32),
+    BackendSlowStart(SiteId),
     /// A site's load balancer accepts an attempt from its backlog (index
     /// into `accepting`).
     Accepted(u32),
@@ -109,18 +109,18 @@ enum Ev {
     Scale,
     /// A site's outlier detection brings back the backends whose
     /// ejection is over (site).
-    OutlierRelease(u32),
+    OutlierRelease(SiteId),
     /// A site's outlier detection sweeps its interval's answers (site).
-    OutlierSweep(u32),
+    OutlierSweep(SiteId),
     /// A site's autoscaler measures its interval (site).
-    Autoscale(u32),
+    Autoscale(SiteId),
     /// Backends a site's autoscaler started have booted (site).
-    BackendsBooted(u32),
+    BackendsBooted(SiteId),
     /// A site's backends report their load, and its balancer is reweighed
     /// (site).
-    OrcaUpdate(u32),
+    OrcaUpdate(SiteId),
     /// A site's adaptive concurrency timers (site).
-    Concurrency(u32),
+    Concurrency(SiteId),
     /// A hedged request's delay passed: (request, token).
     Hedge(RequestSlot, u32),
     /// An attempt reaches its site over the network (index into the
@@ -131,10 +131,10 @@ enum Ev {
     Answer(Answer, RequestSlot, u32),
     /// A health probe reaches its site over the network: (site, probe
     /// sequence).
-    ProbeArrive(u32, u32),
+    ProbeArrive(SiteId, u32),
     /// A site's answer to a probe reaches the router over the network:
     /// (answer, site, probe sequence).
-    ProbeAnswer(Answer, u32, u32),
+    ProbeAnswer(Answer, SiteId, u32),
 }
 
 const _: () = assert!(std::mem::size_of::<Ev>() == 12);
@@ -149,7 +149,7 @@ enum Reply {
     /// Request `.0`'s attempt ended with `.1`.
     Attempt(RequestSlot, Outcome),
     /// Site `.0`'s health probe ended: answered (`true`) or not.
-    Probe(u32, bool),
+    Probe(SiteId, bool),
     /// Request `.0`'s attempt found its client's limit of attempts pending
     /// at a load balancer full (decided at the site, over the network).
     Overflow(RequestSlot),
@@ -224,7 +224,7 @@ pub struct Simulation {
     /// beside the queue, in the queue's order, that costs a push and a
     /// pop instead of a sorted insert into the wheel's hot slot.
     at_once: VecDeque<(u64, u64, Ev)>,
-    sites: Vec<Site>,
+    sites: TiVec<SiteId, Site>,
     /// Every site's backends and the jobs they hold.
     pool: Pool,
     /// The client groups and their requests in progress.
@@ -803,7 +803,7 @@ impl Simulation {
     /// The weights in effect of a site's backends, in configuration order
     /// (lower than configured while a backend is in slow start).
     pub fn backend_weights(&self, site: usize) -> Vec<u32> {
-        let s = &self.sites[site];
+        let s = &self.sites[SiteId::from(site)];
         self.pool
             .span(s.first_backend, s.backends)
             .iter()

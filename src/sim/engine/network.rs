@@ -22,7 +22,7 @@
 use std::collections::VecDeque;
 
 use super::site::Accepting;
-use super::{Ev, JobId, NONE, Owner, Reply, RequestSlot, Simulation, TiVec, WAITING};
+use super::{Ev, JobId, NONE, Owner, Reply, RequestSlot, Simulation, SiteId, TiVec, WAITING};
 use crate::retry::{Outcome, Pushback, SimTime};
 use crate::sim::config::SiteConfig;
 use crate::sim::queue::order_key;
@@ -44,11 +44,11 @@ pub(super) struct Network {
     free: Vec<u32>,
     /// Per request slot: the site of its current attempt (`NONE` before
     /// its first).
-    via: TiVec<RequestSlot, u32>,
+    via: TiVec<RequestSlot, SiteId>,
     /// Per site: ns from a client to the site.
-    out: Vec<u64>,
+    out: TiVec<SiteId, u64>,
     /// Per site: ns from the site back to a client.
-    back: Vec<u64>,
+    back: TiVec<SiteId, u64>,
     /// One lane per distinct non-zero delay of the sites' halves (the
     /// first [`MAX_LANES`]; the queue takes the others): the
     /// events pushed that far ahead, in the order pushed. A fixed delay
@@ -58,8 +58,8 @@ pub(super) struct Network {
     lanes: Vec<(u64, Lane)>,
     /// Per site: the lane of its way out and of its way back (`NONE`: the
     /// queue's).
-    lane_out: Vec<u32>,
-    lane_back: Vec<u32>,
+    lane_out: TiVec<SiteId, u32>,
+    lane_back: TiVec<SiteId, u32>,
 }
 
 impl Network {
@@ -69,7 +69,7 @@ impl Network {
             return None;
         }
         // Per site: ns from a client to the site, and back.
-        let (out, back): (Vec<u64>, Vec<u64>) = sites
+        let (out, back): (TiVec<SiteId, u64>, TiVec<SiteId, u64>) = sites
             .iter()
             .map(|s| {
                 let rtt = s.rtt.as_nanos();
@@ -135,7 +135,7 @@ impl Network {
     /// Puts `a` on its way from request slot `r`; returns its place.
     fn depart(&mut self, r: RequestSlot, a: Accepting) -> u32 {
         if self.via.len() <= r.index() {
-            self.via.resize(r.index() + 1, NONE);
+            self.via.resize(r.index() + 1, SiteId::NONE);
         }
         self.via[r] = a.site;
         match self.free.pop() {
@@ -180,14 +180,14 @@ impl Simulation {
     /// the direct path pays only a test.
     #[cold]
     #[inline(never)]
-    pub(super) fn send_over(&mut self, r: RequestSlot, s: u32, token: u32) {
+    pub(super) fn send_over(&mut self, r: RequestSlot, s: SiteId, token: u32) {
         let g = self.clients.requests[r].group;
         let deadline = self.clients.groups[g as usize]
             .policy
             .attempt_deadline(SimTime(self.now), &self.clients.requests[r].state)
             .map(|d| d.0);
         let net = self.network.as_deref_mut().expect("a network");
-        let (out, lane) = (net.out[s as usize], net.lane_out[s as usize]);
+        let (out, lane) = (net.out[s], net.lane_out[s]);
         let req = &mut self.clients.requests[r];
         req.job = JobId::NONE;
         let a = Accepting {
@@ -209,19 +209,19 @@ impl Simulation {
 
     /// Sends site `s`'s health probe `seq` over the network, failed if
     /// not answered by `deadline`.
-    pub(super) fn probe_over(&mut self, s: u32, seq: u32, deadline: u64) {
+    pub(super) fn probe_over(&mut self, s: SiteId, seq: u32, deadline: u64) {
         let net = self.network.as_deref().expect("a network");
-        let (out, lane) = (net.out[s as usize], net.lane_out[s as usize]);
+        let (out, lane) = (net.out[s], net.lane_out[s]);
         self.push(deadline, Ev::ProbeTimeout(s, seq));
         self.push_far(out, lane, Ev::ProbeArrive(s, seq));
     }
 
     /// Puts the answer to site `s`'s awaited probe on its way back;
     /// `false` if the site is no distance away (the answer is heard now).
-    pub(super) fn send_probe_back(&mut self, s: u32, ok: bool) -> bool {
+    pub(super) fn send_probe_back(&mut self, s: SiteId, ok: bool) -> bool {
         let net = self.network.as_deref().expect("a network");
-        let (back, lane) = (net.back[s as usize], net.lane_back[s as usize]);
-        let Some(seq) = self.router.members[s as usize].probe_pending else {
+        let (back, lane) = (net.back[s], net.lane_back[s]);
+        let Some(seq) = self.router.members[s].probe_pending else {
             return false;
         };
         if back == 0 {
@@ -264,7 +264,7 @@ impl Simulation {
         }
         let Some(delay) = self.admit_at_site(s, false) else {
             self.recorder.current.lb_rejects += 1;
-            self.sites[s as usize].rejected += 1;
+            self.sites[s].rejected += 1;
             return waiting.then_some(Reply::failed(a.owner));
         };
         if delay > 0 {
@@ -299,7 +299,7 @@ impl Simulation {
     /// distance away (the answer is heard now).
     pub(super) fn send_back(&mut self, r: RequestSlot, answer: Answer) -> bool {
         let net = self.network.as_deref().expect("a network");
-        let s = net.via[r] as usize;
+        let s = net.via[r];
         let (back, lane) = (net.back[s], net.lane_back[s]);
         if back == 0 {
             return false;

@@ -5,7 +5,7 @@
 //! errors); the event loop's `OrcaUpdate` reads and resets the counts, as
 //! an out-of-band ORCA stream would report them.
 
-use super::{Ev, PoolIndex, Simulation};
+use super::{Ev, PoolIndex, Simulation, SiteId};
 
 /// The largest weight a report gives: weights are scaled to 1 ..= this.
 const MAX_WEIGHT: u32 = 100;
@@ -13,9 +13,9 @@ const MAX_WEIGHT: u32 = 100;
 impl Simulation {
     /// Site `s`'s backends report the last period; its balancer gets the
     /// weights in effect, and the next report is scheduled.
-    pub(super) fn on_orca_update(&mut self, s: u32) {
+    pub(super) fn on_orca_update(&mut self, s: SiteId) {
         let now = self.now;
-        let site = &mut self.sites[s as usize];
+        let site = &mut self.sites[s];
         let (first, n) = (site.first_backend, site.backends);
         let Some((weights, period)) = site.orca.as_mut() else {
             return;

@@ -8,7 +8,7 @@
 //! whose every backend is out (and so answers nothing); so is each
 //! interval's sweep (success rate, failure percentage, multipliers).
 
-use super::{Ev, PoolIndex, Simulation};
+use super::{Ev, PoolIndex, Simulation, SiteId};
 
 impl Simulation {
     /// Hands the backends' answers to their sites' outlier detection: an
@@ -22,7 +22,7 @@ impl Simulation {
         let mut answers = std::mem::take(&mut self.pool.answers);
         for &(b, ok) in &answers {
             let s = self.pool.backends[b].site;
-            let site = &mut self.sites[s as usize];
+            let site = &mut self.sites[s];
             let Some(od) = site.outliers.as_mut() else {
                 continue;
             };
@@ -46,9 +46,9 @@ impl Simulation {
 
     /// An ejection at site `s` is due to end: brings back every backend
     /// whose time is up.
-    pub(super) fn release_outliers(&mut self, s: u32) {
+    pub(super) fn release_outliers(&mut self, s: SiteId) {
         let now = self.now;
-        let released = self.sites[s as usize]
+        let released = self.sites[s]
             .outliers
             .as_mut()
             .is_some_and(|od| od.release(now));
@@ -59,9 +59,9 @@ impl Simulation {
 
     /// Site `s`'s interval is over: its detection sweeps the interval's
     /// answers, and the next sweep is scheduled.
-    pub(super) fn sweep_outliers(&mut self, s: u32) {
+    pub(super) fn sweep_outliers(&mut self, s: SiteId) {
         let now = self.now;
-        let site = &mut self.sites[s as usize];
+        let site = &mut self.sites[s];
         let Some(od) = site.outliers.as_mut() else {
             return;
         };
@@ -84,8 +84,8 @@ impl Simulation {
 
     /// Marks site `s`'s backends ejected or not, as its detection says,
     /// and publishes the weights in effect to its balancer.
-    fn publish_ejections(&mut self, s: u32) {
-        let site = &self.sites[s as usize];
+    fn publish_ejections(&mut self, s: SiteId) {
+        let site = &self.sites[s];
         let od = site
             .outliers
             .as_ref()

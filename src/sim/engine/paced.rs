@@ -28,7 +28,7 @@ struct Sample {
 /// A running paced drain.
 #[derive(Clone, Debug)]
 pub(super) struct Paced {
-    site: u32,
+    site: SiteId,
     /// Weight removed per step.
     step: u32,
     /// The weight it started from (the ceiling of a back-off).
@@ -49,7 +49,7 @@ impl Simulation {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn start_paced(
         &mut self,
-        site: u32,
+        site: SiteId,
         step: f64,
         every: u64,
         window: u64,
@@ -84,7 +84,7 @@ impl Simulation {
 
     /// Stops a paced drain of `site`, if one runs (another action on the
     /// site's weight takes over).
-    pub(super) fn stop_paced(&mut self, site: u32) {
+    pub(super) fn stop_paced(&mut self, site: SiteId) {
         if self.paced.as_ref().is_some_and(|p| p.site == site) {
             self.paced = None;
         }
@@ -104,7 +104,7 @@ impl Simulation {
             timeouts,
         };
         for (i, (row, m)) in rows.iter().zip(&self.router.members).enumerate() {
-            if i as u32 != p.site && m.published > 0 {
+            if SiteId::from(i) != p.site && m.published > 0 {
                 sample.utilisation.push(row.utilisation);
                 sample.admitted += row.admitted;
                 sample.rejected += row.rejected;
@@ -126,7 +126,7 @@ impl Simulation {
         }
         let over = p.over_limit();
         let (site, step, start, every, back_off) = (p.site, p.step, p.start, p.every, p.back_off);
-        let weight = self.router.members[site as usize].weight;
+        let weight = self.router.members[site].weight;
         let to = if !over {
             weight.saturating_sub(step)
         } else if back_off {

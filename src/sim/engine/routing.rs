@@ -69,7 +69,7 @@ pub(super) struct Router {
     pub(super) panic_threshold: f64,
     pub(super) panicking: bool,
     /// Per site.
-    pub(super) members: Vec<Member>,
+    pub(super) members: TiVec<SiteId, Member>,
 }
 
 /// What a step of a site's weight ramp came to.
@@ -85,7 +85,7 @@ pub(super) enum RampStep {
 impl Router {
     /// The router of `config`'s sites, its balancer seeded with `seed`.
     pub(super) fn build(config: &SimConfig, seed: u64) -> Result<Self, SimError> {
-        let members: Vec<Member> = config
+        let members: TiVec<SiteId, Member> = config
             .sites
             .iter()
             .map(|s| {
@@ -109,7 +109,7 @@ impl Router {
         let r = &config.router;
         let balancer = r
             .balancer
-            .build(&listing(&members), seed)
+            .build(&listing(&members.raw), seed)
             .map_err(|source| SimError::Balancer {
                 site: "router".into(),
                 source,
@@ -138,8 +138,8 @@ impl Router {
     }
 
     /// Starts site `s`'s next probe: its sequence, now awaited.
-    pub(super) fn next_probe(&mut self, s: u32) -> u32 {
-        let m = &mut self.members[s as usize];
+    pub(super) fn next_probe(&mut self, s: SiteId) -> u32 {
+        let m = &mut self.members[s];
         m.probe_seq = m.probe_seq.wrapping_add(1);
         m.probe_pending = Some(m.probe_seq);
         m.probe_seq
@@ -147,19 +147,19 @@ impl Router {
 
     /// Whether site `s` still awaits its probe `seq`.
     #[inline]
-    pub(super) fn awaits(&self, s: u32, seq: u32) -> bool {
-        self.members[s as usize].probe_pending == Some(seq)
+    pub(super) fn awaits(&self, s: SiteId, seq: u32) -> bool {
+        self.members[s].probe_pending == Some(seq)
     }
 
     /// Site `s`'s probe was answered (`ok`) or not: counts it against the
     /// health check's fall and rise. Returns whether the site's health
     /// changed (its weights must be published again).
-    pub(super) fn heard(&mut self, s: u32, ok: bool) -> bool {
+    pub(super) fn heard(&mut self, s: SiteId, ok: bool) -> bool {
         let Some(h) = &self.health else {
             return false;
         };
         let (fall, rise) = (h.fall, h.rise);
-        let m = &mut self.members[s as usize];
+        let m = &mut self.members[s];
         m.probe_pending = None;
         let changed = if ok {
             m.oks += 1;
@@ -195,7 +195,7 @@ impl Router {
     /// slow start) and publishes them if they changed. Returns the sites
     /// whose slow start began (their first step is the caller's to
     /// schedule).
-    pub(super) fn reweigh(&mut self, now: u64) -> Vec<u32> {
+    pub(super) fn reweigh(&mut self, now: u64) -> Vec<SiteId> {
         let weighted = self.members.iter().filter(|m| m.weight > 0).count();
         let healthy = self
             .members
@@ -207,7 +207,7 @@ impl Router {
             && (healthy as f64) < self.panic_threshold * weighted as f64;
         let mut changed = false;
         let mut slow = Vec::new();
-        for (i, m) in self.members.iter_mut().enumerate() {
+        for (i, m) in self.members.iter_mut_enumerated() {
             let mut w = if m.healthy || self.panicking {
                 m.weight
             } else {
@@ -215,7 +215,7 @@ impl Router {
             };
             if w > 0 && m.published == 0 && self.slow_start > 0 && m.slow_start_since.is_none() {
                 m.slow_start_since = Some(now);
-                slow.push(i as u32);
+                slow.push(i);
             }
             if let Some(since) = m.slow_start_since {
                 let frac = (now - since) as f64 / self.slow_start as f64;
@@ -234,7 +234,7 @@ impl Router {
             self.site_draw.set(self.members.iter().map(|m| m.published));
             self.refresh_zones();
             self.balancer
-                .update(&listing(&self.members))
+                .update(&listing(&self.members.raw))
                 .expect("site ids are unique and fewer than the limit");
         }
         slow
@@ -250,12 +250,12 @@ impl Router {
     /// the weight is set (the caller publishes it).
     pub(super) fn set_weight(
         &mut self,
-        s: u32,
+        s: SiteId,
         to: u32,
         ramp: u64,
         now: u64,
     ) -> Option<(u64, u32)> {
-        let m = &mut self.members[s as usize];
+        let m = &mut self.members[s];
         m.ramp_token = m.ramp_token.wrapping_add(1);
         if ramp == 0 || m.weight == to {
             m.ramp = None;
@@ -274,16 +274,16 @@ impl Router {
     }
 
     /// Stops site `s`'s ramp where it is; returns its weight.
-    pub(super) fn stop_ramp(&mut self, s: u32) -> u32 {
-        let m = &mut self.members[s as usize];
+    pub(super) fn stop_ramp(&mut self, s: SiteId) -> u32 {
+        let m = &mut self.members[s];
         m.ramp_token = m.ramp_token.wrapping_add(1);
         m.ramp = None;
         m.weight
     }
 
     /// Step `token` of site `s`'s ramp, at `now`.
-    pub(super) fn step_ramp(&mut self, s: u32, token: u32, now: u64) -> RampStep {
-        let m = &mut self.members[s as usize];
+    pub(super) fn step_ramp(&mut self, s: SiteId, token: u32, now: u64) -> RampStep {
+        let m = &mut self.members[s];
         if m.ramp_token != token {
             return RampStep::Stale;
         }
@@ -313,8 +313,8 @@ fn listing(members: &[Member]) -> Vec<Backend> {
 }
 
 /// The key a site's probe `seq` hashes by.
-fn probe_key(s: u32, seq: u32) -> u64 {
-    mix(u64::from(s) << 32 | u64::from(seq))
+fn probe_key(s: SiteId, seq: u32) -> u64 {
+    mix((s.index() as u64) << 32 | u64::from(seq))
 }
 
 impl Simulation {
@@ -328,16 +328,17 @@ impl Simulation {
         instance: u32,
         id: RequestId,
         attempt: u32,
-    ) -> Option<u32> {
+    ) -> Option<SiteId> {
         let ttl = self.router.dns_ttl;
         if ttl == 0 {
             return self.fresh_site(g, key, instance, id, attempt);
         }
         let b = instance as usize;
         let (site, expires) = self.clients.groups[g as usize].dns[b];
-        if site != NONE
+        if site != SiteId::NONE
             && expires > self.now
-            && (self.router.mode != RouterMode::Sticky || self.router.site_draw.in_rotation(site))
+            && (self.router.mode != RouterMode::Sticky
+                || self.router.site_draw.in_rotation(site.index() as u32))
         {
             return Some(site);
         }
@@ -355,25 +356,25 @@ impl Simulation {
         instance: u32,
         id: RequestId,
         attempt: u32,
-    ) -> Option<u32> {
+    ) -> Option<SiteId> {
         match self.router.mode {
-            RouterMode::Balancer => self.router.picker.pick(key).map(|id| id.0),
-            RouterMode::WeightedRandom | RouterMode::Sticky => {
-                self.router
-                    .site_draw
-                    .pick(draw(self.seeds.router, id.draws(), u64::from(attempt)))
-            }
+            RouterMode::Balancer => self.router.picker.pick(key).map(SiteId::from),
+            RouterMode::WeightedRandom | RouterMode::Sticky => self
+                .router
+                .site_draw
+                .pick(draw(self.seeds.router, id.draws(), u64::from(attempt)))
+                .map(SiteId::new),
             RouterMode::ZoneAware => self.zone_route(g, instance, id, attempt),
         }
     }
 
-    pub(super) fn on_probe(&mut self, s: u32) {
+    pub(super) fn on_probe(&mut self, s: SiteId) {
         let Some(h) = &self.router.health else {
             return;
         };
         let (interval, timeout) = (h.interval.0, h.timeout.0);
         self.push(self.now + interval, Ev::Probe(s));
-        if self.router.members[s as usize].probe_pending.is_some() {
+        if self.router.members[s].probe_pending.is_some() {
             // The previous probe is still unanswered: it failed.
             self.probe_result(s, false);
         }
@@ -401,7 +402,7 @@ impl Simulation {
     /// Probe `seq` of site `s` reaches the site over the network: the
     /// load balancer admits it and places it, or holds it in its backlog,
     /// or turns it away (the failure travels back).
-    pub(super) fn on_probe_arrive(&mut self, s: u32, seq: u32) -> Option<Reply> {
+    pub(super) fn on_probe_arrive(&mut self, s: SiteId, seq: u32) -> Option<Reply> {
         // A failure is heard only by the probe still awaited.
         let failed = self.router.awaits(s, seq).then_some(Reply::Probe(s, false));
         let Some(delay) = self.admit_at_site(s, true) else {
@@ -416,7 +417,7 @@ impl Simulation {
 
     /// Holds site `s`'s admitted probe `seq` in its load balancer's
     /// backlog for `delay`.
-    fn hold_probe(&mut self, s: u32, seq: u32, delay: u64) {
+    fn hold_probe(&mut self, s: SiteId, seq: u32, delay: u64) {
         let p = self.hold_accepting(Accepting {
             site: s,
             owner: Owner::Probe(s, seq),
@@ -432,7 +433,7 @@ impl Simulation {
     /// Places site `s`'s admitted probe `seq` at a backend: its job and
     /// whether it is in service at once, or `None` (the site lets go of
     /// it) if no backend takes it.
-    fn place_probe(&mut self, s: u32, seq: u32) -> Option<(JobId, bool)> {
+    fn place_probe(&mut self, s: SiteId, seq: u32) -> Option<(JobId, bool)> {
         let (key, id) = (probe_key(s, seq), RequestId::probe(s));
         let placed = self.place(s, key, Owner::Probe(s, seq), (id, u64::from(seq)));
         if placed.is_none() {
@@ -442,7 +443,7 @@ impl Simulation {
     }
 
     /// Site `s`'s probe was answered (`ok`) or not.
-    pub(super) fn probe_result(&mut self, s: u32, ok: bool) {
+    pub(super) fn probe_result(&mut self, s: SiteId, ok: bool) {
         if self.router.health.is_some() && !ok {
             self.recorder.totals.probe_failures += 1;
         }
@@ -462,24 +463,24 @@ impl Simulation {
         }
     }
 
-    pub(super) fn on_slow_start(&mut self, s: u32) {
-        if self.router.members[s as usize].slow_start_since.is_none() {
+    pub(super) fn on_slow_start(&mut self, s: SiteId) {
+        if self.router.members[s].slow_start_since.is_none() {
             return;
         }
         self.refresh_router();
-        if self.router.members[s as usize].slow_start_since.is_some() {
+        if self.router.members[s].slow_start_since.is_some() {
             self.push(self.now + self.router.slow_start_step(), Ev::SlowStart(s));
         }
     }
 
-    pub(super) fn set_weight(&mut self, s: u32, to: u32, ramp: u64) {
+    pub(super) fn set_weight(&mut self, s: SiteId, to: u32, ramp: u64) {
         match self.router.set_weight(s, to, ramp, self.now) {
             Some((at, token)) => self.push(at, Ev::Ramp(s, token)),
             None => self.refresh_router(),
         }
     }
 
-    pub(super) fn on_ramp(&mut self, s: u32, token: u32) {
+    pub(super) fn on_ramp(&mut self, s: SiteId, token: u32) {
         match self.router.step_ramp(s, token, self.now) {
             RampStep::Stale => return,
             RampStep::Next(at) => self.push(at, Ev::Ramp(s, token)),

@@ -23,7 +23,7 @@ pub(super) const SCALE_TICK: u64 = 1_000_000_000;
 /// An attempt (or probe) waiting in a load balancer's accept backlog.
 #[derive(Clone, Copy)]
 pub(super) struct Accepting {
-    pub(super) site: u32,
+    pub(super) site: SiteId,
     pub(super) owner: Owner,
     /// The client instance that sent it (its limits count it as pending).
     pub(super) instance: u32,
@@ -277,9 +277,9 @@ impl Simulation {
     /// balancer accepts, or `None` if it rejects. An admitted attempt is
     /// held (counted in flight) from now.
     #[inline]
-    pub(super) fn admit_at_site(&mut self, s: u32, probe: bool) -> Option<u64> {
+    pub(super) fn admit_at_site(&mut self, s: SiteId, probe: bool) -> Option<u64> {
         let now = self.now;
-        let site = &mut self.sites[s as usize];
+        let site = &mut self.sites[s];
         site.demand += 1;
         if site.in_flight >= site.max_in_flight {
             return None;
@@ -301,8 +301,8 @@ impl Simulation {
     }
 
     /// Lets go of an attempt the site held but could not place.
-    pub(super) fn unhold(&mut self, s: u32) {
-        let site = &mut self.sites[s as usize];
+    pub(super) fn unhold(&mut self, s: SiteId) {
+        let site = &mut self.sites[s];
         site.touch(self.now);
         site.in_flight -= 1;
     }
@@ -373,7 +373,7 @@ impl Simulation {
         let (s, owner, instance, id) = (a.site, a.owner, a.instance, a.id);
         self.unhold(s);
         self.recorder.current.lb_rejects += 1;
-        self.sites[s as usize].rejected += 1;
+        self.sites[s].rejected += 1;
         if let Owner::Attempt(..) = owner {
             self.clients.groups[id.group()].limits(instance).pend_done();
         }
@@ -399,24 +399,18 @@ impl Simulation {
     }
 
     /// Publishes a site's backend weights in effect to its balancer.
-    pub(super) fn publish_backends(&mut self, s: u32) {
-        let (first, n) = (
-            self.sites[s as usize].first_backend,
-            self.sites[s as usize].backends,
-        );
+    pub(super) fn publish_backends(&mut self, s: SiteId) {
+        let (first, n) = (self.sites[s].first_backend, self.sites[s].backends);
         let members = site_backends(self.pool.span(first, n));
-        self.sites[s as usize]
+        self.sites[s]
             .lb
             .update(&members)
             .expect("same ids as at build");
     }
 
-    pub(super) fn on_backend_slow_start(&mut self, s: u32) {
+    pub(super) fn on_backend_slow_start(&mut self, s: SiteId) {
         let now = self.now;
-        let (first, n) = (
-            self.sites[s as usize].first_backend,
-            self.sites[s as usize].backends,
-        );
+        let (first, n) = (self.sites[s].first_backend, self.sites[s].backends);
         let mut ramping = false;
         for b in self.pool.span_mut(first, n) {
             let Some(since) = b.slow_since else {
@@ -440,11 +434,12 @@ impl Simulation {
         }
     }
 
-    pub(super) fn set_balancer(&mut self, s: u32, kind: BalancerKind, params: &KindParams) {
-        let site = &self.sites[s as usize];
+    pub(super) fn set_balancer(&mut self, s: SiteId, kind: BalancerKind, params: &KindParams) {
+        let site = &self.sites[s];
         let (first, n) = (site.first_backend, site.backends);
         let members = site_backends(self.pool.span(first, n));
-        let seed = mix(stream_seed(self.config.seed, Stream::Balancer) ^ u64::from(s) ^ 0x5e7);
+        let seed =
+            mix(stream_seed(self.config.seed, Stream::Balancer) ^ (s.index() as u64) ^ 0x5e7);
         let lb = kind
             .build_with(&members, seed, params)
             .expect("the same backends built a balancer before; parameters are validated");
@@ -457,7 +452,7 @@ impl Simulation {
                 picker.start(BackendId(i));
             }
         }
-        let site = &mut self.sites[s as usize];
+        let site = &mut self.sites[s];
         site.lb = lb;
         site.picker = picker;
         site.tracks_load = kind.tracks_load();

@@ -9,7 +9,7 @@ use crate::sim::config::Action;
 impl Simulation {
     pub(super) fn apply(&mut self, action: Action) {
         let site_of = |sim: &Self, name: &str| {
-            sim.config.site_index(name).expect("actions are validated") as u32
+            SiteId::from(sim.config.site_index(name).expect("actions are validated"))
         };
         match action {
             Action::Drain { site, ramp } => {
@@ -47,22 +47,22 @@ impl Simulation {
             } => {
                 let s = site_of(self, &site);
                 self.stop_paced(s);
-                let to = self.router.members[s as usize].base_weight;
+                let to = self.router.members[s].base_weight;
                 if cold_factor > 1.0 && cold_for.0 > 0 {
-                    self.sites[s as usize].cold_factor = cold_factor;
-                    self.sites[s as usize].cold_until = self.now + cold_for.0;
+                    self.sites[s].cold_factor = cold_factor;
+                    self.sites[s].cold_until = self.now + cold_for.0;
                 }
                 self.set_weight(s, to, ramp.0);
             }
             Action::SetSiteWeight { site, weight, ramp } => {
                 let s = site_of(self, &site);
                 self.stop_paced(s);
-                self.router.members[s as usize].base_weight = weight;
+                self.router.members[s].base_weight = weight;
                 self.set_weight(s, weight, ramp.0);
             }
             Action::SetBackendWeights { site, weights } => {
                 let s = site_of(self, &site);
-                let first = self.sites[s as usize].first_backend;
+                let first = self.sites[s].first_backend;
                 let now = self.now;
                 let mut ramping = false;
                 for (i, &w) in weights.iter().enumerate() {
@@ -102,10 +102,7 @@ impl Simulation {
                 fail_probability,
             } => {
                 let s = site_of(self, &site);
-                let (first, n) = (
-                    self.sites[s as usize].first_backend,
-                    self.sites[s as usize].backends,
-                );
+                let (first, n) = (self.sites[s].first_backend, self.sites[s].backends);
                 let list = backends.unwrap_or_else(|| (0..n).collect());
                 for i in list {
                     self.pool.backends[PoolIndex::new(first + i)].fail_probability =
@@ -117,7 +114,7 @@ impl Simulation {
                 max_new_per_sec,
             } => {
                 let s = site_of(self, &site);
-                let site = &mut self.sites[s as usize];
+                let site = &mut self.sites[s];
                 site.set_rate(max_new_per_sec);
                 site.rate_floor = max_new_per_sec;
                 if let Some(sc) = site.scaling.as_mut() {
@@ -179,9 +176,9 @@ impl Simulation {
     /// `reset-load-balancer`: the site's accept rate back to the one last
     /// configured, the limiter without debt, and every attempt waiting in
     /// its backlog rejected now (its `Accepted` event then finds it gone).
-    fn reset_load_balancer(&mut self, s: u32) {
+    fn reset_load_balancer(&mut self, s: SiteId) {
         let now = self.now;
-        let site = &mut self.sites[s as usize];
+        let site = &mut self.sites[s];
         // The rate last configured (the profile's, or the latest
         // `set-accept-rate`): scaling's drift from it is undone, the
         // operator's configuration kept.

@@ -14,7 +14,7 @@
 //! whenever a published weight changes.
 
 use super::routing::Router;
-use super::{RequestId, Simulation};
+use super::{RequestId, Simulation, SiteId};
 use crate::balancer::zone_split;
 use crate::sim::random::{draw, of_group};
 use crate::sim::router::WeightedSites;
@@ -107,7 +107,7 @@ impl Simulation {
         instance: u32,
         id: RequestId,
         attempt: u32,
-    ) -> Option<u32> {
+    ) -> Option<SiteId> {
         let zones = self.router.zones.as_ref()?;
         let home_bits = draw(
             self.seeds.router ^ 0x20e5,
@@ -115,7 +115,9 @@ impl Simulation {
             0,
         );
         let home = zones.homes.pick(home_bits)?;
-        zones.splits[home as usize].pick(draw(self.seeds.router, id.draws(), u64::from(attempt)))
+        zones.splits[home as usize]
+            .pick(draw(self.seeds.router, id.draws(), u64::from(attempt)))
+            .map(SiteId::new)
     }
 }
 
