@@ -177,12 +177,13 @@ impl Simulation {
     /// scaling tick and the timeline's actions.
     fn schedule_first_events(&mut self) {
         for g in 0..self.clients.groups.len() {
-            self.schedule_next_arrival(g as u32);
+            let group = GroupId::from(g);
+            self.schedule_next_arrival(group);
             if let Workload::Closed { clients, think } = self.config.clients[g].workload {
                 for c in 0..clients {
                     let u = unit_open(draw(self.seeds.think, of_group(g as u64, u64::from(c)), 0));
                     let at = (-u.ln() * think.0 as f64) as u64;
-                    self.push(at, Ev::Think(g as u32, c));
+                    self.push(at, Ev::Think(group, c));
                 }
             }
         }

@@ -34,7 +34,7 @@ pub(super) const WAITING: u32 = 1;
 /// misses (3–8 % of the simulator's throughput, measured).
 #[repr(align(64))]
 pub(super) struct Request {
-    pub(super) group: u32,
+    pub(super) group: GroupId,
     /// The current attempt's job, or `NONE`.
     pub(super) job: JobId,
     /// The closed-loop client, or `NONE`.
@@ -52,7 +52,7 @@ pub(super) struct Request {
 /// record, token and adaptive-limit hold (and, while some group hedges,
 /// its hedge), with the free slots.
 pub(super) struct Clients {
-    pub(super) groups: Vec<Group>,
+    pub(super) groups: TiVec<GroupId, Group>,
     pub(super) requests: TiVec<RequestSlot, Request>,
     /// Per request: its token, `| WAITING` while its client waits on the
     /// current attempt.
@@ -79,7 +79,7 @@ impl Clients {
         Self {
             adaptive_limits: groups.iter().any(|g| g.adaptive),
             hedging: groups.iter().any(|g| g.hedge.is_some()),
-            groups,
+            groups: groups.into(),
             requests: TiVec::new(),
             live: TiVec::new(),
             held: TiVec::new(),
@@ -309,8 +309,8 @@ impl Simulation {
     /// `client`, or `NONE`) comes from: a pure function of (seed, id), so
     /// every balancer sees the same requests from the same instances.
     #[inline]
-    pub(super) fn instance_of(&self, g: u32, id: RequestId, client: u32) -> u32 {
-        let group = &self.clients.groups[g as usize];
+    pub(super) fn instance_of(&self, g: GroupId, id: RequestId, client: u32) -> u32 {
+        let group = &self.clients.groups[g];
         let n = group.instances;
         if n == 1 {
             0
@@ -322,17 +322,17 @@ impl Simulation {
     }
 
     /// Takes group `g`'s next arrival out of its source into its lane.
-    pub(super) fn schedule_next_arrival(&mut self, g: u32) {
+    pub(super) fn schedule_next_arrival(&mut self, g: GroupId) {
         let end = self.end;
-        let group = &mut self.clients.groups[g as usize];
+        let group = &mut self.clients.groups[g];
         group.next_arrival = None;
         if let Some(t) = group.source.as_mut().and_then(|s| s.pop(end)) {
             self.seq += 1;
-            self.clients.groups[g as usize].next_arrival = Some((t, self.seq));
+            self.clients.groups[g].next_arrival = Some((t, self.seq));
         }
     }
 
-    pub(super) fn on_arrival(&mut self, g: u32) {
+    pub(super) fn on_arrival(&mut self, g: GroupId) {
         self.schedule_next_arrival(g);
         self.start_request(g, NONE);
     }
@@ -369,13 +369,13 @@ impl Simulation {
         }
     }
 
-    pub(super) fn start_request(&mut self, g: u32, client: u32) {
+    pub(super) fn start_request(&mut self, g: GroupId, client: u32) {
         let now = SimTime(self.now);
         self.recorder.current.offered += 1;
-        let id = RequestId::new(g, self.clients.groups[g as usize].next_seq);
+        let id = RequestId::new(g, self.clients.groups[g].next_seq);
         let key = if self.keys_needed { self.key_of(id) } else { 0 };
         let instance = self.instance_of(g, id, client);
-        let group = &mut self.clients.groups[g as usize];
+        let group = &mut self.clients.groups[g];
         group.next_seq += 1;
         let mut rng = LazySplitMix::new(self.seeds.backoff, id.draws(), 0);
         if group.policy.admit(instance, now, &mut rng).is_err() {
@@ -413,12 +413,9 @@ impl Simulation {
         let req = &self.clients.requests[r];
         let (g, key, id, attempt, instance) =
             (req.group, req.key, req.id, req.state.attempts, req.instance);
-        if self.clients.adaptive_limits && self.clients.groups[g as usize].adaptive {
+        if self.clients.adaptive_limits && self.clients.groups[g].adaptive {
             // The instance's adaptive limit decides whether it is sent.
-            let Some(n) = self.clients.groups[g as usize]
-                .limits(instance)
-                .try_attempt()
-            else {
+            let Some(n) = self.clients.groups[g].limits(instance).try_attempt() else {
                 self.recorder.overflow(attempt - 1);
                 return self.free_request(r);
             };
@@ -443,12 +440,12 @@ impl Simulation {
         let req = &mut self.clients.requests[r];
         req.job = JobId::NONE;
         self.clients.live[r] |= WAITING;
-        let deadline = self.clients.groups[g as usize]
+        let deadline = self.clients.groups[g]
             .policy
             .attempt_deadline(SimTime(now), &req.state)
             .map(|d| d.0);
         if delay > 0 {
-            if !self.clients.groups[g as usize].limits(instance).try_pend() {
+            if !self.clients.groups[g].limits(instance).try_pend() {
                 // No room to wait for the load balancer: fail fast.
                 self.unhold(s);
                 return self.overflowed(r);
@@ -492,13 +489,13 @@ impl Simulation {
         }
         let req = &mut self.clients.requests[r];
         let (g, instance) = (req.group, req.instance);
-        if self.clients.adaptive_limits && self.clients.groups[g as usize].adaptive {
+        if self.clients.adaptive_limits && self.clients.groups[g].adaptive {
             let (sent, n) = std::mem::take(&mut self.clients.held[r]);
             if n > 0 {
                 // A timeout or a refusal is a drop; an answer is a sample.
                 let dropped = !matches!(outcome, Outcome::Success);
                 let rtt = SimDuration(now.0 - sent);
-                let limits = self.clients.groups[g as usize].limits(instance);
+                let limits = self.clients.groups[g].limits(instance);
                 limits.attempt_done(rtt, n, dropped);
             }
         }
@@ -506,16 +503,14 @@ impl Simulation {
         if req.retrying {
             // The outcome of a retry attempt: the retry is over.
             req.retrying = false;
-            self.clients.groups[g as usize]
-                .limits(instance)
-                .retry_done();
+            self.clients.groups[g].limits(instance).retry_done();
         }
         let mut rng = LazySplitMix::new(
             self.seeds.backoff,
             req.id.draws(),
             u64::from(req.state.attempts),
         );
-        let decision = self.clients.groups[g as usize].policy.on_outcome(
+        let decision = self.clients.groups[g].policy.on_outcome(
             instance,
             now,
             &mut req.state,
@@ -530,7 +525,7 @@ impl Simulation {
                 self.free_request(r);
             }
             Decision::Retry(d) => {
-                if !self.clients.groups[g as usize].limits(instance).try_retry() {
+                if !self.clients.groups[g].limits(instance).try_retry() {
                     let attempts = req.state.attempts;
                     self.recorder.overflow(attempts);
                     return self.free_request(r);
@@ -571,7 +566,7 @@ impl Simulation {
         self.next_token(r);
         let req = &mut self.clients.requests[r];
         let (g, client, id) = (req.group, req.client, req.id);
-        let limits = self.clients.groups[g as usize].limits(req.instance);
+        let limits = self.clients.groups[g].limits(req.instance);
         if self.clients.adaptive_limits && std::mem::take(&mut self.clients.held[r].1) > 0 {
             limits.attempt_ignored();
         }
@@ -584,11 +579,11 @@ impl Simulation {
     }
 
     /// A closed-loop client thinks, then sends its next request.
-    pub(super) fn client_done(&mut self, g: u32, client: u32, id: RequestId) {
+    pub(super) fn client_done(&mut self, g: GroupId, client: u32, id: RequestId) {
         if client == NONE {
             return;
         }
-        let think = self.clients.groups[g as usize].think as f64;
+        let think = self.clients.groups[g].think as f64;
         let u = unit_open(draw(self.seeds.think, id.draws(), 1));
         let at = self.now + (-u.ln() * think) as u64;
         self.push(at, Ev::Think(g, client));
@@ -605,7 +600,7 @@ impl Simulation {
             req.id.draws(),
             u64::from(req.state.attempts) | 1 << 32,
         );
-        if self.clients.groups[g as usize]
+        if self.clients.groups[g]
             .policy
             .admit(instance, SimTime(self.now), &mut rng)
             .is_err()

@@ -16,9 +16,9 @@ pub(super) struct RequestId(u64);
 impl RequestId {
     /// Request `seq` (counted from 0) of client group `group`.
     #[inline]
-    pub(super) fn new(group: u32, seq: u64) -> Self {
+    pub(super) fn new(group: GroupId, seq: u64) -> Self {
         debug_assert!(seq < 1 << GROUP_SHIFT, "2^40 requests per group");
-        Self(of_group(u64::from(group), seq))
+        Self(of_group(group.index() as u64, seq))
     }
 
     /// The identity of site `site`'s health probes: the top of the id
@@ -30,8 +30,8 @@ impl RequestId {
 
     /// The client group the request belongs to (meaningless for a probe).
     #[inline]
-    pub(super) fn group(self) -> usize {
-        (self.0 >> GROUP_SHIFT) as usize
+    pub(super) fn group(self) -> GroupId {
+        GroupId((self.0 >> GROUP_SHIFT) as u32)
     }
 
     /// The `a` of the request's draws.
@@ -121,6 +121,13 @@ index_type!(
     SiteId
 );
 
+index_type!(
+    /// A client group's place in the configuration: its
+    /// [`Group`](super::clients::Group) and the first part of its requests'
+    /// [`RequestId`]s.
+    GroupId
+);
+
 /// The router's balancer knows a site by its place.
 impl From<SiteId> for crate::balancer::BackendId {
     #[inline]
@@ -156,15 +163,16 @@ mod tests {
 
     #[test]
     fn a_request_names_its_group_and_ids_of_groups_never_meet() {
-        let a = RequestId::new(3, (1 << GROUP_SHIFT) - 1);
-        let b = RequestId::new(4, 0);
-        assert_eq!(a.group(), 3);
-        assert_eq!(b.group(), 4);
+        let g = GroupId::new;
+        let a = RequestId::new(g(3), (1 << GROUP_SHIFT) - 1);
+        let b = RequestId::new(g(4), 0);
+        assert_eq!(a.group(), g(3));
+        assert_eq!(b.group(), g(4));
         assert_ne!(a, b);
         assert!(a.draws() < b.draws());
-        assert_ne!(RequestId::probe(SiteId::new(0)), RequestId::new(1023, 0));
+        assert_ne!(RequestId::probe(SiteId::new(0)), RequestId::new(g(1023), 0));
         // The id a request had before it was a type of its own.
-        assert_eq!(RequestId::new(2, 7).draws(), (2 << 40) | 7);
+        assert_eq!(RequestId::new(g(2), 7).draws(), (2 << 40) | 7);
     }
 
     #[test]

@@ -64,7 +64,7 @@ use self::backends::*;
 pub use self::build::SimulationBuilder;
 use self::clients::*;
 use self::concurrency::Forward;
-use self::ids::{JobId, Owner, PoolIndex, RequestId, RequestSlot, SiteId};
+use self::ids::{GroupId, JobId, Owner, PoolIndex, RequestId, RequestSlot, SiteId};
 use self::network::Answer;
 use self::routing::*;
 pub use self::site::SiteView;
@@ -77,9 +77,9 @@ const NONE: u32 = u32::MAX;
 #[derive(Clone, Copy, Debug)]
 enum Ev {
     /// The next open-loop arrival of a group.
-    Arrival(u32),
+    Arrival(GroupId),
     /// A closed-loop client ends its think time.
-    Think(u32, u32),
+    Think(GroupId, u32),
     /// A job's service ends.
     Complete(JobId),
     /// An attempt's deadline: (request, attempt token).
@@ -486,7 +486,7 @@ impl Simulation {
         group: usize,
         instance: u32,
     ) -> Option<&crate::retry::ClientLimits> {
-        let g = self.clients.groups.get(group)?;
+        let g = self.clients.groups.get(GroupId::from(group))?;
         // A limited group has an entry per instance.
         if g.limits.first()?.config().is_unlimited() {
             return None;
@@ -502,9 +502,10 @@ impl Simulation {
         for &r in &self.clients.free_requests {
             free[r.index()] = true;
         }
+        let group = GroupId::from(group);
         let mut load = vec![(0, 0); self.clients.groups[group].instances as usize];
         for (r, req) in self.clients.requests.iter_enumerated() {
-            if free[r.index()] || req.group as usize != group || self.is_leg(r) {
+            if free[r.index()] || req.group != group || self.is_leg(r) {
                 continue;
             }
             let l = &mut load[req.instance as usize];
@@ -537,9 +538,9 @@ impl Simulation {
     /// the lane in time order (the common case: now + a fixed timeout),
     /// else in the queue.
     #[inline]
-    fn push_timeout(&mut self, g: u32, time: u64, r: RequestSlot, token: u32) {
+    fn push_timeout(&mut self, g: GroupId, time: u64, r: RequestSlot, token: u32) {
         self.seq += 1;
-        let lane = &mut self.clients.groups[g as usize].timeouts;
+        let lane = &mut self.clients.groups[g].timeouts;
         if lane.back().is_none_or(|b| b.0 <= time) {
             lane.push_back((time, self.seq, r, token));
         } else {
@@ -610,11 +611,13 @@ impl Simulation {
                 (time, net.pop(LANES - l))
             }
             (g, false) => {
+                let g = GroupId::from(g);
                 self.clients.groups[g].next_arrival = None;
-                (time, Ev::Arrival(g as u32))
+                (time, Ev::Arrival(g))
             }
             (g, true) => {
-                let (_, _, r, token) = self.clients.groups[g].timeouts.pop_front().expect("peeked");
+                let lane = &mut self.clients.groups[GroupId::from(g)].timeouts;
+                let (_, _, r, token) = lane.pop_front().expect("peeked");
                 (time, Ev::Timeout(r, token))
             }
         })

@@ -182,7 +182,7 @@ impl Simulation {
     #[inline(never)]
     pub(super) fn send_over(&mut self, r: RequestSlot, s: SiteId, token: u32) {
         let g = self.clients.requests[r].group;
-        let deadline = self.clients.groups[g as usize]
+        let deadline = self.clients.groups[g]
             .policy
             .attempt_deadline(SimTime(self.now), &self.clients.requests[r].state)
             .map(|d| d.0);

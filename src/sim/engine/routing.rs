@@ -323,7 +323,7 @@ impl Simulation {
     #[inline]
     pub(super) fn route(
         &mut self,
-        g: u32,
+        g: GroupId,
         key: u64,
         instance: u32,
         id: RequestId,
@@ -334,7 +334,7 @@ impl Simulation {
             return self.fresh_site(g, key, instance, id, attempt);
         }
         let b = instance as usize;
-        let (site, expires) = self.clients.groups[g as usize].dns[b];
+        let (site, expires) = self.clients.groups[g].dns[b];
         if site != SiteId::NONE
             && expires > self.now
             && (self.router.mode != RouterMode::Sticky
@@ -343,7 +343,7 @@ impl Simulation {
             return Some(site);
         }
         let site = self.fresh_site(g, key, instance, id, attempt)?;
-        self.clients.groups[g as usize].dns[b] = (site, self.now + ttl);
+        self.clients.groups[g].dns[b] = (site, self.now + ttl);
         Some(site)
     }
 
@@ -351,7 +351,7 @@ impl Simulation {
     #[inline(always)]
     fn fresh_site(
         &mut self,
-        g: u32,
+        g: GroupId,
         key: u64,
         instance: u32,
         id: RequestId,

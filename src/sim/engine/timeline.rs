@@ -122,9 +122,9 @@ impl Simulation {
                 }
             }
             Action::SetLoad { group, rate, curve } => {
-                let g = self.config.group_index(&group).expect("validated") as u32;
+                let g = GroupId::from(self.config.group_index(&group).expect("validated"));
                 let now = self.now;
-                let grp = &mut self.clients.groups[g as usize];
+                let grp = &mut self.clients.groups[g];
                 if let Some(src) = grp.source.as_mut() {
                     src.set_curve(now, RateCurve::new(rate, &curve));
                     self.schedule_next_arrival(g);
@@ -153,7 +153,7 @@ impl Simulation {
                 }
             }
             Action::SetRetry { group, retry } => {
-                let g = self.config.group_index(&group).expect("validated");
+                let g = GroupId::from(self.config.group_index(&group).expect("validated"));
                 let config = retry.resolve().expect("validated");
                 let instances = self.clients.groups[g].instances;
                 self.clients.groups[g].hedge =

@@ -14,7 +14,7 @@
 //! whenever a published weight changes.
 
 use super::routing::Router;
-use super::{RequestId, Simulation, SiteId};
+use super::{GroupId, RequestId, Simulation, SiteId};
 use crate::balancer::zone_split;
 use crate::sim::random::{draw, of_group};
 use crate::sim::router::WeightedSites;
@@ -79,7 +79,7 @@ impl Simulation {
                 crate::sim::config::Workload::Open { rate, .. } => *rate,
                 crate::sim::config::Workload::Closed { clients, .. } => f64::from(*clients),
             };
-            let instances = self.clients.groups[g].instances;
+            let instances = self.clients.groups[GroupId::from(g)].instances;
             for i in 0..instances {
                 let bits = draw(
                     self.seeds.router ^ HOME,
@@ -103,7 +103,7 @@ impl Simulation {
     #[inline(never)]
     pub(super) fn zone_route(
         &self,
-        g: u32,
+        g: GroupId,
         instance: u32,
         id: RequestId,
         attempt: u32,
@@ -111,7 +111,7 @@ impl Simulation {
         let zones = self.router.zones.as_ref()?;
         let home_bits = draw(
             self.seeds.router ^ 0x20e5,
-            of_group(u64::from(g), u64::from(instance)),
+            of_group(g.index() as u64, u64::from(instance)),
             0,
         );
         let home = zones.homes.pick(home_bits)?;
