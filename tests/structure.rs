@@ -30,8 +30,9 @@ const EXTENSIONS: [(&str, &str); 8] = [
     ("network", "routing"),
 ];
 
-/// The engine's other files: the event loop and what steers the parts.
-const OTHERS: [&str; 5] = ["mod", "build", "ids", "timeline", "paced"];
+/// The engine's other files: the event loop, what steers the parts, and
+/// the types every part uses (identities, stores of reused places).
+const OTHERS: [&str; 6] = ["mod", "build", "ids", "slots", "timeline", "paced"];
 
 /// A file's code: comment lines dropped, and everything from its trailing
 /// `#[cfg(test)]` module on.
@@ -194,10 +195,10 @@ const OWNERS: [(&str, &str); 5] = [
 
 /// What the event loop itself holds at most: the configuration, the
 /// clock, its end and the sequence counter, the queue and its lane, the
-/// five parts, the backlogs and their free places, the recorder and its
-/// sink, the actions and the paced drain, the seeds, the interval's
-/// bounds and three flags.
-const LOOP_FIELDS: usize = 23;
+/// five parts, the backlogs' places, the recorder and its sink, the
+/// actions and the paced drain, the seeds, the interval's bounds and
+/// three flags.
+const LOOP_FIELDS: usize = 22;
 
 /// The named fields of `struct name` in engine file `file`.
 fn fields(file: &str, name: &str) -> Vec<String> {

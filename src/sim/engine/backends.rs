@@ -118,8 +118,7 @@ impl BackendState {
 pub(super) struct Pool {
     pub(super) backends: TiVec<PoolIndex, BackendState>,
     /// Jobs, live and free: a job's index is its identity while it lives.
-    pub(super) jobs: TiVec<JobId, Job>,
-    pub(super) free_jobs: Vec<JobId>,
+    pub(super) jobs: Slots<JobId, Job>,
     /// Replies to queued jobs a backend gave up on (controlled delay),
     /// delivered by a `Shed` event at the same instant, once the event
     /// that shed them is done.
@@ -138,8 +137,7 @@ impl Pool {
         Self {
             reporting: backends.iter().any(|b| b.reports),
             backends,
-            jobs: TiVec::new(),
-            free_jobs: Vec::new(),
+            jobs: Slots::default(),
             shed: Vec::new(),
             answers: Vec::new(),
         }
@@ -160,20 +158,7 @@ impl Pool {
     /// Job `j` is over: its place is free.
     #[inline]
     pub(super) fn free(&mut self, j: JobId) {
-        self.free_jobs.push(j);
-    }
-}
-
-/// Stores `job` in `jobs`, in a free place if `free` has one; returns its
-/// index.
-#[inline(always)]
-fn hold_job(jobs: &mut TiVec<JobId, Job>, free: &mut Vec<JobId>, job: Job) -> JobId {
-    match free.pop() {
-        Some(j) => {
-            jobs[j] = job;
-            j
-        }
-        None => jobs.push_and_get_key(job),
+        self.jobs.free(j);
     }
 }
 
@@ -237,7 +222,7 @@ impl Simulation {
         };
         // The backend stays borrowed across the job's hold (a second
         // lookup cost 9 instructions a placement, cachegrind).
-        let j = hold_job(&mut pool.jobs, &mut pool.free_jobs, job);
+        let j = pool.jobs.hold(job);
         if immediate {
             backend.busy += 1;
             site.busy += 1;

@@ -356,11 +356,13 @@ impl Simulation {
             let r = RequestSlot::from(r);
             self.clients.requests[r].key = self.key_of(self.clients.requests[r].id);
         }
-        for p in 0..self.accepting.len() {
-            if let Owner::Attempt(..) = self.accepting[p].owner {
-                self.accepting[p].key = self.key_of(self.accepting[p].id);
+        let mut backlogs = std::mem::take(&mut self.accepting);
+        for a in backlogs.all_mut() {
+            if let Owner::Attempt(..) = a.owner {
+                a.key = self.key_of(a.id);
             }
         }
+        self.accepting = backlogs;
         if let Some(mut net) = self.network.take() {
             for a in net.transit_mut() {
                 a.key = self.key_of(a.id);
@@ -453,7 +455,7 @@ impl Simulation {
             if let Some(d) = deadline {
                 self.push_timeout(g, d, r, token);
             }
-            let p = self.hold_accepting(Accepting {
+            let p = self.accepting.hold(Accepting {
                 site: s,
                 owner: Owner::Attempt(r, token),
                 instance,

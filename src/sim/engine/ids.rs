@@ -128,6 +128,18 @@ index_type!(
     GroupId
 );
 
+index_type!(
+    /// A place in the load balancers' accept backlogs: an attempt or a
+    /// probe waiting for its turn, an [`Accepting`](super::site::Accepting).
+    BacklogPlace
+);
+
+index_type!(
+    /// An attempt's place among those on their way over the
+    /// [network](super::network::Network).
+    TransitPlace
+);
+
 /// The router's balancer knows a site by its place.
 impl From<SiteId> for crate::balancer::BackendId {
     #[inline]

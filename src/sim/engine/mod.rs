@@ -46,6 +46,7 @@ mod outlier;
 mod paced;
 mod routing;
 mod site;
+mod slots;
 mod timeline;
 mod zones;
 
@@ -64,11 +65,14 @@ use self::backends::*;
 pub use self::build::SimulationBuilder;
 use self::clients::*;
 use self::concurrency::Forward;
-use self::ids::{GroupId, JobId, Owner, PoolIndex, RequestId, RequestSlot, SiteId};
+use self::ids::{
+    BacklogPlace, GroupId, JobId, Owner, PoolIndex, RequestId, RequestSlot, SiteId, TransitPlace,
+};
 use self::network::Answer;
 use self::routing::*;
 pub use self::site::SiteView;
 use self::site::*;
+use self::slots::Slots;
 
 /// No request, job, client or site.
 const NONE: u32 = u32::MAX;
@@ -100,7 +104,7 @@ enum Ev {
     BackendSlowStart(SiteId),
     /// A site's load balancer accepts an attempt from its backlog (index
     /// into `accepting`).
-    Accepted(u32),
+    Accepted(BacklogPlace),
     /// A paced drain's next step (its token).
     Paced(u32),
     /// Replies to jobs a backend shed wait in `shed` for delivery.
@@ -125,7 +129,7 @@ enum Ev {
     Hedge(RequestSlot, u32),
     /// An attempt reaches its site over the network (index into the
     /// network's attempts on their way).
-    Arrive(u32),
+    Arrive(TransitPlace),
     /// A site's answer reaches its client over the network: (answer,
     /// request, attempt token).
     Answer(Answer, RequestSlot, u32),
@@ -232,8 +236,7 @@ pub struct Simulation {
     /// The network between clients and sites, if any site has a round
     /// trip.
     network: Option<Box<network::Network>>,
-    accepting: Vec<Accepting>,
-    free_accepting: Vec<u32>,
+    accepting: Slots<BacklogPlace, Accepting>,
     /// Where attempts go: the router and its view of every site.
     router: Router,
     /// Whether any balancer (the router's or a site's) reads request keys;

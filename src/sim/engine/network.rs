@@ -22,7 +22,10 @@
 use std::collections::VecDeque;
 
 use super::site::Accepting;
-use super::{Ev, JobId, NONE, Owner, Reply, RequestSlot, Simulation, SiteId, TiVec, WAITING};
+use super::{
+    Ev, JobId, NONE, Owner, Reply, RequestSlot, Simulation, SiteId, Slots, TiVec, TransitPlace,
+    WAITING,
+};
 use crate::retry::{Outcome, Pushback, SimTime};
 use crate::sim::config::SiteConfig;
 use crate::sim::queue::order_key;
@@ -40,8 +43,7 @@ type Lane = VecDeque<(u64, u64, Ev)>;
 /// current attempt went to.
 pub(super) struct Network {
     /// Attempts on their way, as the load balancer will hold them.
-    transit: Vec<Accepting>,
-    free: Vec<u32>,
+    transit: Slots<TransitPlace, Accepting>,
     /// Per request slot: the site of its current attempt (`NONE` before
     /// its first).
     via: TiVec<RequestSlot, SiteId>,
@@ -95,8 +97,7 @@ impl Network {
         Some(Box::new(Self {
             out,
             back,
-            transit: Vec::new(),
-            free: Vec::new(),
+            transit: Slots::default(),
             via: TiVec::new(),
             lanes,
             lane_out,
@@ -133,33 +134,24 @@ impl Network {
     }
 
     /// Puts `a` on its way from request slot `r`; returns its place.
-    fn depart(&mut self, r: RequestSlot, a: Accepting) -> u32 {
+    fn depart(&mut self, r: RequestSlot, a: Accepting) -> TransitPlace {
         if self.via.len() <= r.index() {
             self.via.resize(r.index() + 1, SiteId::NONE);
         }
         self.via[r] = a.site;
-        match self.free.pop() {
-            Some(p) => {
-                self.transit[p as usize] = a;
-                p
-            }
-            None => {
-                self.transit.push(a);
-                self.transit.len() as u32 - 1
-            }
-        }
+        self.transit.hold(a)
     }
 
     /// Takes attempt `p` off the network at its site.
-    fn arrive(&mut self, p: u32) -> Accepting {
-        self.free.push(p);
-        self.transit[p as usize]
+    fn arrive(&mut self, p: TransitPlace) -> Accepting {
+        self.transit.free(p);
+        self.transit[p]
     }
 
     /// The attempts on their way (for keys drawn mid-run): every slot,
     /// free ones included.
-    pub(super) fn transit_mut(&mut self) -> &mut [Accepting] {
-        &mut self.transit
+    pub(super) fn transit_mut(&mut self) -> impl Iterator<Item = &mut Accepting> {
+        self.transit.all_mut()
     }
 }
 
@@ -251,7 +243,7 @@ impl Simulation {
     /// turns it away), and places it at a backend or holds it in its
     /// backlog, whether or not its client still waits — unless timeouts
     /// cancel. Returns the answer for its client, if any yet.
-    pub(super) fn on_arrive(&mut self, p: u32) -> Option<Reply> {
+    pub(super) fn on_arrive(&mut self, p: TransitPlace) -> Option<Reply> {
         let a = self.network.as_deref_mut().expect("a network").arrive(p);
         let Owner::Attempt(r, token) = a.owner else {
             unreachable!("only attempts travel as attempts");
@@ -275,7 +267,7 @@ impl Simulation {
                 self.unhold(s);
                 return waiting.then_some(Reply::Overflow(r));
             }
-            let p = self.hold_accepting(a);
+            let p = self.accepting.hold(a);
             self.push(self.now + delay, Ev::Accepted(p));
             return None;
         }

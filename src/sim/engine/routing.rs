@@ -418,7 +418,7 @@ impl Simulation {
     /// Holds site `s`'s admitted probe `seq` in its load balancer's
     /// backlog for `delay`.
     fn hold_probe(&mut self, s: SiteId, seq: u32, delay: u64) {
-        let p = self.hold_accepting(Accepting {
+        let p = self.accepting.hold(Accepting {
             site: s,
             owner: Owner::Probe(s, seq),
             instance: 0,

@@ -307,26 +307,13 @@ impl Simulation {
         site.in_flight -= 1;
     }
 
-    pub(super) fn hold_accepting(&mut self, a: Accepting) -> u32 {
-        match self.free_accepting.pop() {
-            Some(p) => {
-                self.accepting[p as usize] = a;
-                p
-            }
-            None => {
-                self.accepting.push(a);
-                self.accepting.len() as u32 - 1
-            }
-        }
-    }
-
     /// A load balancer accepts an attempt from its backlog and forwards it
     /// to a backend, whether or not its client still waits (it cannot
     /// know) — unless timeouts cancel. Returns a failure for its client
     /// (or its probe) if no backend could take it.
-    pub(super) fn on_accepted(&mut self, p: u32) -> Option<Reply> {
-        self.free_accepting.push(p);
-        let a = &self.accepting[p as usize];
+    pub(super) fn on_accepted(&mut self, p: BacklogPlace) -> Option<Reply> {
+        self.accepting.free(p);
+        let a = &self.accepting[p];
         if a.dropped {
             return None;
         }
@@ -368,8 +355,8 @@ impl Simulation {
     /// Rejects an attempt waiting in a backlog now, as its load balancer
     /// would when the backlog is reset: the site lets go of it, and
     /// returns the failure its client (or probe) sees if it still waits.
-    pub(super) fn drop_accepting(&mut self, p: u32) -> Option<Reply> {
-        let a = &self.accepting[p as usize];
+    pub(super) fn drop_accepting(&mut self, p: BacklogPlace) -> Option<Reply> {
+        let a = &self.accepting[p];
         let (s, owner, instance, id) = (a.site, a.owner, a.instance, a.id);
         self.unhold(s);
         self.recorder.current.lb_rejects += 1;

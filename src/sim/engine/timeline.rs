@@ -186,17 +186,13 @@ impl Simulation {
         site.set_rate(configured);
         site.demand = 0;
         site.tat = now;
-        let mut free = vec![false; self.accepting.len()];
-        for &p in &self.free_accepting {
-            free[p as usize] = true;
-        }
-        for (p, free) in free.into_iter().enumerate() {
+        for p in self.accepting.live() {
             let a = &self.accepting[p];
-            if free || a.dropped || a.site != s {
+            if a.dropped || a.site != s {
                 continue;
             }
             self.accepting[p].dropped = true;
-            let reply = self.drop_accepting(p as u32);
+            let reply = self.drop_accepting(p);
             self.deliver(reply);
         }
     }
@@ -204,14 +200,9 @@ impl Simulation {
     /// Cancels every attempt at a backend whose client no longer waits for
     /// it (`set-cancel-on-timeout` turning cancellation on).
     fn cancel_abandoned(&mut self) {
-        let mut free = vec![false; self.pool.jobs.len()];
-        for &j in &self.pool.free_jobs {
-            free[j.index()] = true;
-        }
-        for (j, free) in free.into_iter().enumerate() {
-            let j = JobId::new(j as u32);
+        for j in self.pool.jobs.live() {
             let job = &self.pool.jobs[j];
-            if free || job.flags & CANCELLED != 0 || matches!(job.owner, Owner::Probe(..)) {
+            if job.flags & CANCELLED != 0 || matches!(job.owner, Owner::Probe(..)) {
                 continue;
             }
             if !self.waits(job.owner) {

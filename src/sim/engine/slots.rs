@@ -1,0 +1,120 @@
+//! Records whose places are reused once freed: the jobs, the places in
+//! the load balancers' backlogs and the attempts on their way over the
+//! network. A record's place is its identity while it lives, so an event
+//! names it by an index type of its own ([`ids`](super::ids)).
+//!
+//! A freed place keeps its record until it is held again: the event loop
+//! reads a record once more after freeing it (an attempt taken off the
+//! network, a backlog place whose turn came), and drops stale events by
+//! what the record says rather than by whether its place is free.
+
+use std::ops::{Index, IndexMut};
+
+use typed_index_collections::TiVec;
+
+/// Records of type `T` at places named by `I`, with the places freed.
+pub(super) struct Slots<I, T> {
+    items: TiVec<I, T>,
+    free: Vec<I>,
+}
+
+impl<I, T> Default for Slots<I, T> {
+    fn default() -> Self {
+        Self {
+            items: TiVec::new(),
+            free: Vec::new(),
+        }
+    }
+}
+
+impl<I: Copy + From<usize>, T> Slots<I, T>
+where
+    usize: From<I>,
+{
+    /// Stores `x` in the place freed last, or in a new one; returns the
+    /// place. Always inlined: it is on the path of every attempt.
+    #[inline(always)]
+    pub(super) fn hold(&mut self, x: T) -> I {
+        match self.free.pop() {
+            Some(i) => {
+                self.items[i] = x;
+                i
+            }
+            None => self.items.push_and_get_key(x),
+        }
+    }
+
+    /// Place `i`'s record is over: the place is free (its record stays
+    /// readable until the place is held again).
+    #[inline]
+    pub(super) fn free(&mut self, i: I) {
+        self.free.push(i);
+    }
+
+    /// The places held now, in order (O(places)).
+    pub(super) fn live(&self) -> Vec<I> {
+        let mut free = vec![false; self.items.len()];
+        for &i in &self.free {
+            free[usize::from(i)] = true;
+        }
+        (0..self.items.len())
+            .filter(|&i| !free[i])
+            .map(I::from)
+            .collect()
+    }
+
+    /// Every place's record, free places' included (for keys drawn
+    /// afresh mid-run).
+    pub(super) fn all_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.items.iter_mut()
+    }
+}
+
+impl<I: From<usize>, T> Index<I> for Slots<I, T>
+where
+    usize: From<I>,
+{
+    type Output = T;
+
+    #[inline]
+    fn index(&self, i: I) -> &T {
+        &self.items[i]
+    }
+}
+
+impl<I: From<usize>, T> IndexMut<I> for Slots<I, T>
+where
+    usize: From<I>,
+{
+    #[inline]
+    fn index_mut(&mut self, i: I) -> &mut T {
+        &mut self.items[i]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::engine::ids::JobId;
+
+    #[test]
+    fn a_freed_place_is_held_again_before_a_new_one_and_keeps_its_record_until_then() {
+        let mut s: Slots<JobId, &str> = Slots::default();
+        let a = s.hold("a");
+        let b = s.hold("b");
+        assert_ne!(a, b);
+        s.free(a);
+        assert_eq!(s[a], "a", "readable until held again");
+        assert_eq!(s.live(), [b]);
+        let c = s.hold("c");
+        assert_eq!(c, a, "the freed place is reused");
+        assert_eq!(s[c], "c");
+        assert_eq!(s.all_mut().count(), 2);
+        let d = s.hold("d");
+        assert_eq!(d.index(), 2);
+        s.free(b);
+        assert_eq!(s.live(), [c, d]);
+        s[d] = "e";
+        assert_eq!(s.all_mut().map(|x| *x).collect::<Vec<_>>(), ["c", "b", "e"]);
+    }
+}
