@@ -43,7 +43,7 @@ type Lane = VecDeque<(u64, u64, Ev)>;
 /// current attempt went to.
 pub(super) struct Network {
     /// Attempts on their way, as the load balancer will hold them.
-    transit: Slots<TransitPlace, Accepting>,
+    transit: Slots<TransitPlace, Accepting<(RequestSlot, u32)>>,
     /// Per request slot: the site of its current attempt (`NONE` before
     /// its first).
     via: TiVec<RequestSlot, SiteId>,
@@ -134,7 +134,7 @@ impl Network {
     }
 
     /// Puts `a` on its way from request slot `r`; returns its place.
-    fn depart(&mut self, r: RequestSlot, a: Accepting) -> TransitPlace {
+    fn depart(&mut self, r: RequestSlot, a: Accepting<(RequestSlot, u32)>) -> TransitPlace {
         if self.via.len() <= r.index() {
             self.via.resize(r.index() + 1, SiteId::NONE);
         }
@@ -143,14 +143,16 @@ impl Network {
     }
 
     /// Takes attempt `p` off the network at its site.
-    fn arrive(&mut self, p: TransitPlace) -> Accepting {
+    fn arrive(&mut self, p: TransitPlace) -> Accepting<(RequestSlot, u32)> {
         self.transit.free(p);
         self.transit[p]
     }
 
     /// The attempts on their way (for keys drawn mid-run): every slot,
     /// free ones included.
-    pub(super) fn transit_mut(&mut self) -> impl Iterator<Item = &mut Accepting> {
+    pub(super) fn transit_mut(
+        &mut self,
+    ) -> impl Iterator<Item = &mut Accepting<(RequestSlot, u32)>> {
         self.transit.all_mut()
     }
 }
@@ -184,7 +186,7 @@ impl Simulation {
         req.job = JobId::NONE;
         let a = Accepting {
             site: s,
-            owner: Owner::Attempt(r, token),
+            owner: (r, token),
             instance: req.instance,
             key: req.key,
             id: req.id,
@@ -245,11 +247,10 @@ impl Simulation {
     /// cancel. Returns the answer for its client, if any yet.
     pub(super) fn on_arrive(&mut self, p: TransitPlace) -> Option<Reply> {
         let a = self.network.as_deref_mut().expect("a network").arrive(p);
-        let Owner::Attempt(r, token) = a.owner else {
-            unreachable!("only attempts travel as attempts");
-        };
+        let (r, token) = a.owner;
+        let owner = Owner::Attempt(r, token);
         let s = a.site;
-        let waiting = self.waits(a.owner);
+        let waiting = self.waits(owner);
         if self.cancel && !waiting {
             self.recorder.totals.cancelled += 1;
             return None;
@@ -257,7 +258,7 @@ impl Simulation {
         let Some(delay) = self.admit_at_site(s, false) else {
             self.recorder.current.lb_rejects += 1;
             self.sites[s].rejected += 1;
-            return waiting.then_some(Reply::failed(a.owner));
+            return waiting.then_some(Reply::failed(owner));
         };
         if delay > 0 {
             if !self.clients.groups[a.id.group()]
@@ -267,7 +268,7 @@ impl Simulation {
                 self.unhold(s);
                 return waiting.then_some(Reply::Overflow(r));
             }
-            let p = self.accepting.hold(a);
+            let p = self.accepting.hold(a.arrived());
             self.push(self.now + delay, Ev::Accepted(p));
             return None;
         }
@@ -281,7 +282,7 @@ impl Simulation {
             refused => {
                 self.unhold(s);
                 self.count_refusal(s, &refused);
-                waiting.then_some(Reply::failed(a.owner))
+                waiting.then_some(Reply::failed(owner))
             }
         }
     }

@@ -20,11 +20,14 @@ pub(super) const BURST_NS: u64 = 100_000_000;
 /// Period of load-balancer scaling decisions, ns.
 pub(super) const SCALE_TICK: u64 = 1_000_000_000;
 
-/// An attempt (or probe) waiting in a load balancer's accept backlog.
+/// An attempt (or probe) waiting in a load balancer's accept backlog;
+/// with an owner of type `(RequestSlot, u32)`, an attempt (request slot,
+/// token) on its way to the backlog over the network, where no probe
+/// travels as one.
 #[derive(Clone, Copy)]
-pub(super) struct Accepting {
+pub(super) struct Accepting<O = Owner> {
     pub(super) site: SiteId,
-    pub(super) owner: Owner,
+    pub(super) owner: O,
     /// The client instance that sent it (its limits count it as pending).
     pub(super) instance: u32,
     pub(super) key: u64,
@@ -32,6 +35,22 @@ pub(super) struct Accepting {
     pub(super) attempt: u64,
     /// Rejected by a `reset-load-balancer` before its turn came.
     pub(super) dropped: bool,
+}
+
+impl Accepting<(RequestSlot, u32)> {
+    /// The attempt as its site's backlog holds it.
+    pub(super) fn arrived(self) -> Accepting {
+        let (r, token) = self.owner;
+        Accepting {
+            site: self.site,
+            owner: Owner::Attempt(r, token),
+            instance: self.instance,
+            key: self.key,
+            id: self.id,
+            attempt: self.attempt,
+            dropped: self.dropped,
+        }
+    }
 }
 
 /// A site: its load balancer's state and counters.
