@@ -16,6 +16,8 @@
 //! | `timeline.rs` | what an action does | `Action` |
 //! | `paced.rs` | the paced drain's controller | `Paced` |
 //! | `build.rs` | construction from a [`SimConfig`] | |
+//! | `ids.rs` | the identities: `RequestId`, an `Owner`, and an index type per array (`SiteId`, `GroupId`, `RequestSlot`, `JobId`, `PoolIndex`, `BacklogPlace`, `TransitPlace`), each indexing only the `TiVec`s keyed by it | |
+//! | `slots.rs` | `Slots`: a store whose freed places are reused (the jobs, the backlog places, the attempts on their way) | |
 //!
 //! An attempt flows clients → routing → site → backends: a request sends
 //! an attempt, the router picks a site, the site's load balancer admits
