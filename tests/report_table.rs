@@ -39,6 +39,28 @@ fn a_narrow_terminal_gets_the_columns_that_fit_and_is_told_which_are_hidden() {
 }
 
 #[test]
+fn a_comparison_of_one_combination_is_spoken_of_as_one() {
+    let mut profile = Profile::bundled("flash-crowd").unwrap().unwrap();
+    profile.scenario.duration = SimDuration::from_secs(20);
+    profile.compare.balancers.truncate(1);
+    profile.compare.policies.truncate(1);
+    let c = Comparison::run(profile).unwrap();
+    let rows = c.rows();
+    assert_eq!(rows.len(), 1);
+    let page = drainstorm::report::html(&c);
+    let start = page.find("<h2>What happened</h2>").expect("a conclusion");
+    let said = &page[start..start + page[start..].find("</section>").unwrap()];
+    let one = format!(
+        "Its one combination, {} + {}, ",
+        rows[0].balancer, rows[0].policy
+    );
+    assert!(said.contains(&one), "{said}");
+    for counted in ["All 1", "1 of 1", "the best,"] {
+        assert!(!said.contains(counted), "{said}");
+    }
+}
+
+#[test]
 fn the_report_opens_with_its_conclusion_and_names_what_it_draws() {
     let c = comparison();
     let page = drainstorm::report::html(&c);

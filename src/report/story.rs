@@ -47,7 +47,16 @@ pub fn conclusion(c: &Comparison) -> Vec<String> {
         .iter()
         .filter(|r| r.verdict == Verdict::Absorbed)
         .collect();
-    out.push(if absorbed.is_empty() {
+    out.push(if n == 1 && absorbed.is_empty() {
+        format!(
+            "Its one combination, {}, did not absorb it: it was {} and lost {:.1} % of its requests.",
+            name(best),
+            best.verdict,
+            best.lost_pct
+        )
+    } else if n == 1 {
+        format!("Its one combination, {}, absorbed it.", name(best))
+    } else if absorbed.is_empty() {
         format!(
             "No combination absorbed it: the best, {}, was {} and lost {:.1} % of its requests.",
             name(best),
@@ -93,11 +102,15 @@ pub fn conclusion(c: &Comparison) -> Vec<String> {
                 spoken(after.iter().copied().fold(0.0, f64::max))
             ),
         };
-        out.push(format!(
-            "{} of {n} went metastable — the overload outlived the trigger's end {span}: {}.",
-            metastable.len(),
-            list(&metastable)
-        ));
+        out.push(if n == 1 {
+            format!("It went metastable — the overload outlived the trigger's end {span}.")
+        } else {
+            format!(
+                "{} of {n} went metastable — the overload outlived the trigger's end {span}: {}.",
+                metastable.len(),
+                list(&metastable)
+            )
+        });
     }
     if n > 1 {
         out.push(format!(
