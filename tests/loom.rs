@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use drainstorm::balancer::{
-    Backend, BackendId, Balancer, BoundedLoad, Handle, LeastConn, LeastRequest, PeakEwma, Picker,
-    Pool, SmoothWrr, Strategy,
+    Backend, BackendId, Balancer, BoundedLoad, Handle, LeastConn, LeastRequest, PeakEwma, Pool,
+    SmoothWrr, Strategy,
 };
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::thread;
