@@ -3,10 +3,13 @@
 //! network. A record's place is its identity while it lives, so an event
 //! names it by an index type of its own ([`ids`](super::ids)).
 //!
-//! A freed place keeps its record until it is held again: the event loop
-//! reads a record once more after freeing it (an attempt taken off the
-//! network, a backlog place whose turn came), and drops stale events by
-//! what the record says rather than by whether its place is free.
+//! A place is freed only where its record ends for good, so an event
+//! that names a place finds its own record there: a job when its
+//! completion comes or it leaves a backend's queue (one cancelled in
+//! service is flagged, and freed by its completion), a backlog place
+//! when its turn comes (one a reset dropped is flagged, and freed then),
+//! an attempt on its way when it arrives. A freed place keeps its record
+//! until it is held again, so the event that freed it reads it after.
 
 use std::ops::{Index, IndexMut};
 
