@@ -42,7 +42,8 @@ type Lane = VecDeque<(u64, u64, Ev)>;
 /// attempts on their way to a site, and the site each request slot's
 /// current attempt went to.
 pub(super) struct Network {
-    /// Attempts on their way, as the load balancer will hold them.
+    /// Attempts on their way: what the load balancer will hold, owned by
+    /// their (request slot, token) until they arrive.
     transit: Slots<TransitPlace, Accepting<(RequestSlot, u32)>>,
     /// Per request slot: the site of its current attempt (`NONE` before
     /// its first).
