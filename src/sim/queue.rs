@@ -255,6 +255,48 @@ mod tests {
         }
     }
 
+    /// Entries of equal time pushed while their slot was beyond the wheel
+    /// (into the heap), then while it was on the wheel, come out in
+    /// sequence order.
+    #[test]
+    fn equal_times_keep_their_sequence_across_heap_and_wheel() {
+        let width = 1u64 << SHIFT;
+        let far = (SLOTS as u64 + 10) * width;
+        let mut q = EventQueue::with_slot_shift(SHIFT);
+        let mut seq = 0;
+        let mut push = |q: &mut EventQueue<u64>, time: u64| {
+            seq += 1;
+            q.push(Entry { time, seq, ev: seq });
+        };
+        // Into the heap: the slot is beyond the wheel.
+        for t in [far + 7, far + 3, far + 7, far + 3, far + 7] {
+            push(&mut q, t);
+        }
+        // Bring the slot onto the wheel, then push the same times again.
+        push(&mut q, 20 * width);
+        assert_eq!(q.pop().map(|e| e.time), Some(20 * width));
+        for t in [far + 7, far + 3, far + 7, far] {
+            push(&mut q, t);
+        }
+        let popped: Vec<(u64, u64)> = std::iter::from_fn(|| q.pop())
+            .map(|e| (e.time - far, e.seq))
+            .collect();
+        assert_eq!(
+            popped,
+            [
+                (0, 10),
+                (3, 2),
+                (3, 4),
+                (3, 8),
+                (7, 1),
+                (7, 3),
+                (7, 5),
+                (7, 7),
+                (7, 9)
+            ]
+        );
+    }
+
     #[test]
     fn the_end_of_time_is_a_slot_like_any_other() {
         let mut q = EventQueue::with_slot_shift(SHIFT);
