@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 
-use super::{Ev, PoolIndex, Simulation, SiteId};
+use super::{Ev, Simulation, SiteId};
 use crate::sim::config::Autoscaling;
 
 /// One site's autoscaler.
@@ -71,7 +71,7 @@ impl Simulation {
         let site = &mut self.sites[s];
         site.touch(now);
         let busy = site.busy_total;
-        let first = site.first_backend;
+        let (first, _) = site.backends_from(0);
         let Some(a) = site.autoscaler.as_mut() else {
             return;
         };
@@ -130,7 +130,6 @@ impl Simulation {
     /// Backends booting at site `s` whose lag is over join its balancer.
     pub(super) fn on_backends_booted(&mut self, s: SiteId) {
         let now = self.now;
-        let first = self.sites[s].first_backend;
         let Some(a) = self.sites[s].autoscaler.as_mut() else {
             return;
         };
@@ -146,7 +145,8 @@ impl Simulation {
         let after = a.in_service;
         let slow_start = self.router.slow_start;
         let mut ramping = false;
-        for b in self.pool.span_mut(first + before, after - before) {
+        let (joining, _) = self.sites[s].backends_from(before);
+        for b in self.pool.span_mut(joining, after - before) {
             if slow_start > 0 && b.target > 0 {
                 // A new backend ramps up, as a returning one does.
                 b.slow_since = Some(now);
@@ -167,9 +167,9 @@ impl Simulation {
         let Some(a) = site.autoscaler.as_ref() else {
             return;
         };
-        let (first, n, k) = (site.first_backend, site.backends, a.in_service);
-        for i in 0..n {
-            self.pool.backends[PoolIndex::new(first + i)].standby = i >= k;
+        let ((first, n), k) = (site.backends_from(0), a.in_service);
+        for (i, b) in self.pool.span_mut(first, n).iter_mut().enumerate() {
+            b.standby = i as u32 >= k;
         }
         self.publish_backends(s);
     }

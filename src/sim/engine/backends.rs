@@ -145,14 +145,14 @@ impl Pool {
 
     /// The `n` backends from place `first` on: a site's backends.
     #[inline]
-    pub(super) fn span(&self, first: u32, n: u32) -> &[BackendState] {
-        &self.backends.raw[first as usize..(first + n) as usize]
+    pub(super) fn span(&self, first: PoolIndex, n: u32) -> &[BackendState] {
+        &self.backends.raw[first.index()..first.index() + n as usize]
     }
 
     /// The `n` backends from place `first` on, to change.
     #[inline]
-    pub(super) fn span_mut(&mut self, first: u32, n: u32) -> &mut [BackendState] {
-        &mut self.backends.raw[first as usize..(first + n) as usize]
+    pub(super) fn span_mut(&mut self, first: PoolIndex, n: u32) -> &mut [BackendState] {
+        &mut self.backends.raw[first.index()..first.index() + n as usize]
     }
 
     /// Job `j` is over: its place is free.
@@ -178,7 +178,7 @@ impl Simulation {
     ) -> Option<(JobId, bool)> {
         let now = self.now;
         let local = self.sites[s].picker.pick(key)?;
-        let b = PoolIndex::new(self.sites[s].first_backend + local.0);
+        let b = self.sites[s].backend(local);
         let backend = &self.pool.backends[b];
         let immediate = backend.busy < backend.slots;
         if !immediate
@@ -268,11 +268,8 @@ impl Simulation {
         site.touch(self.now);
         site.in_flight -= 1;
         if site.tracks_load {
-            site.picker.finish_observed(
-                BackendId(b.index() as u32 - site.first_backend),
-                latency,
-                self.now,
-            );
+            site.picker
+                .finish_observed(site.local(b), latency, self.now);
         }
         if self.router.tracks_load {
             self.router

@@ -97,7 +97,7 @@ impl Simulation {
         let mut backends = Vec::new();
         let mut sites = Vec::with_capacity(config.sites.len());
         for (i, s) in config.sites.iter().enumerate() {
-            let first = backends.len() as u32;
+            let first = PoolIndex::from(backends.len());
             let mut hash_keys = s.backend_hash_keys().into_iter();
             let in_service = s.autoscaling.map_or(u32::MAX, |a| a.initial);
             for g in &s.backends {
@@ -106,7 +106,7 @@ impl Simulation {
                     let mut backend = BackendState::new(SiteId::from(i), g, key);
                     backend.watched = s.outlier_detection.is_some();
                     backend.reports = s.orca.is_some();
-                    backend.standby = backends.len() as u32 - first >= in_service;
+                    backend.standby = (backends.len() - first.index()) as u32 >= in_service;
                     backends.push(backend);
                 }
             }

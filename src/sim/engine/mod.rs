@@ -811,11 +811,7 @@ impl Simulation {
     /// The weights in effect of a site's backends, in configuration order
     /// (lower than configured while a backend is in slow start).
     pub fn backend_weights(&self, site: usize) -> Vec<u32> {
-        let s = &self.sites[SiteId::from(site)];
-        self.pool
-            .span(s.first_backend, s.backends)
-            .iter()
-            .map(|b| b.weight)
-            .collect()
+        let (first, n) = self.sites[SiteId::from(site)].backends_from(0);
+        self.pool.span(first, n).iter().map(|b| b.weight).collect()
     }
 }

@@ -5,7 +5,7 @@
 //! errors); the event loop's `OrcaUpdate` reads and resets the counts, as
 //! an out-of-band ORCA stream would report them.
 
-use super::{Ev, PoolIndex, Simulation, SiteId};
+use super::{Ev, Simulation, SiteId};
 
 /// The largest weight a report gives: weights are scaled to 1 ..= this.
 const MAX_WEIGHT: u32 = 100;
@@ -16,17 +16,16 @@ impl Simulation {
     pub(super) fn on_orca_update(&mut self, s: SiteId) {
         let now = self.now;
         let site = &mut self.sites[s];
-        let (first, n) = (site.first_backend, site.backends);
+        let (first, n) = site.backends_from(0);
         let Some((weights, period)) = site.orca.as_mut() else {
             return;
         };
         let secs = *period as f64 / 1e9;
-        for i in 0..n {
-            let b = &mut self.pool.backends[PoolIndex::new(first + i)];
+        for (i, b) in self.pool.span_mut(first, n).iter_mut().enumerate() {
             let qps = f64::from(b.answered) / secs;
             let eps = f64::from(b.errors) / secs;
             let utilization = b.served_ns as f64 / (f64::from(b.slots) * *period as f64);
-            weights.report(i as usize, qps, eps, utilization, now);
+            weights.report(i, qps, eps, utilization, now);
             (b.served_ns, b.answered, b.errors) = (0, 0, 0);
         }
         // Until some backend has a weight, the configured ones hold.
@@ -37,8 +36,7 @@ impl Simulation {
         };
         let next = now + *period;
         let mut changed = false;
-        for (i, w) in table.into_iter().enumerate() {
-            let b = &mut self.pool.backends[PoolIndex::new(first + i as u32)];
+        for (b, w) in self.pool.span_mut(first, n).iter_mut().zip(table) {
             changed |= b.orca_weight != w;
             b.orca_weight = w;
         }

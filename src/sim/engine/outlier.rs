@@ -8,7 +8,7 @@
 //! whose every backend is out (and so answers nothing); so is each
 //! interval's sweep (success rate, failure percentage, multipliers).
 
-use super::{Ev, PoolIndex, Simulation, SiteId};
+use super::{Ev, Simulation, SiteId};
 
 impl Simulation {
     /// Hands the backends' answers to their sites' outlier detection: an
@@ -23,10 +23,10 @@ impl Simulation {
         for &(b, ok) in &answers {
             let s = self.pool.backends[b].site;
             let site = &mut self.sites[s];
+            let local = site.local(b).0 as usize;
             let Some(od) = site.outliers.as_mut() else {
                 continue;
             };
-            let local = b.index() - site.first_backend as usize;
             let released = od.release(now);
             let ejected = od.record(local, ok, now);
             if ejected {
@@ -90,9 +90,9 @@ impl Simulation {
             .outliers
             .as_ref()
             .expect("a site that detects outliers");
-        let first = site.first_backend;
-        for i in 0..site.backends {
-            self.pool.backends[PoolIndex::new(first + i)].ejected = od.is_ejected(i as usize);
+        let (first, n) = site.backends_from(0);
+        for (i, b) in self.pool.span_mut(first, n).iter_mut().enumerate() {
+            b.ejected = od.is_ejected(i);
         }
         self.publish_backends(s);
     }

@@ -62,7 +62,10 @@ pub(super) struct Site {
     pub(super) tracks_load: bool,
     /// Whether `lb` reads request keys (always, for a plugged-in one).
     pub(super) hashes: bool,
-    pub(super) first_backend: u32,
+    /// Where its first backend is in the pool: its backends are the
+    /// `backends` places from there on, in configuration order (see
+    /// [`backend`](Self::backend) and [`local`](Self::local)).
+    first_backend: PoolIndex,
     pub(super) backends: u32,
     pub(super) slots: u64,
     pub(super) max_in_flight: u32,
@@ -177,6 +180,31 @@ pub(super) fn site_backends(backends: &[BackendState]) -> Vec<Backend> {
 
 impl Site {
     /// Sets the accept rate (0: unlimited) and the limiter's spacing.
+    /// Where its backend `local` (the balancer's id for it, its place
+    /// among the site's backends) is in the pool.
+    #[inline]
+    pub(super) fn backend(&self, local: BackendId) -> PoolIndex {
+        debug_assert!(local.0 < self.backends, "one of the site's backends");
+        PoolIndex::from(self.first_backend.index() + local.0 as usize)
+    }
+
+    /// The balancer's id for pool place `b`, one of its backends.
+    #[inline]
+    pub(super) fn local(&self, b: PoolIndex) -> BackendId {
+        let local = b.index() - self.first_backend.index();
+        debug_assert!(local < self.backends as usize, "one of the site's backends");
+        BackendId(local as u32)
+    }
+
+    /// Its backends from its backend `from` on, in the pool: where they
+    /// start, and how many there are.
+    #[inline]
+    pub(super) fn backends_from(&self, from: u32) -> (PoolIndex, u32) {
+        debug_assert!(from <= self.backends, "within the site's backends");
+        let first = PoolIndex::from(self.first_backend.index() + from as usize);
+        (first, self.backends - from)
+    }
+
     pub(super) fn set_rate(&mut self, rate: f64) {
         self.rate_cap = rate;
         self.period = if rate > 0.0 { (1e9 / rate) as u64 } else { 0 };
@@ -188,16 +216,16 @@ impl Site {
     pub(super) fn build(
         config: &SiteConfig,
         backends: &[BackendState],
-        first: u32,
+        first: PoolIndex,
         plugged: Option<Box<dyn Balancer>>,
         seed: u64,
     ) -> Result<Self, SimError> {
-        let n = backends.len() as u32 - first;
-        let slots = backends[first as usize..]
+        let n = (backends.len() - first.index()) as u32;
+        let slots = backends[first.index()..]
             .iter()
             .map(|b| u64::from(b.slots))
             .sum();
-        let members = site_backends(&backends[first as usize..]);
+        let members = site_backends(&backends[first.index()..]);
         let wrap = |source| SimError::Balancer {
             site: config.name.clone(),
             source,
@@ -406,7 +434,7 @@ impl Simulation {
 
     /// Publishes a site's backend weights in effect to its balancer.
     pub(super) fn publish_backends(&mut self, s: SiteId) {
-        let (first, n) = (self.sites[s].first_backend, self.sites[s].backends);
+        let (first, n) = self.sites[s].backends_from(0);
         let members = site_backends(self.pool.span(first, n));
         self.sites[s]
             .lb
@@ -416,7 +444,7 @@ impl Simulation {
 
     pub(super) fn on_backend_slow_start(&mut self, s: SiteId) {
         let now = self.now;
-        let (first, n) = (self.sites[s].first_backend, self.sites[s].backends);
+        let (first, n) = self.sites[s].backends_from(0);
         let mut ramping = false;
         for b in self.pool.span_mut(first, n) {
             let Some(since) = b.slow_since else {
@@ -442,7 +470,7 @@ impl Simulation {
 
     pub(super) fn set_balancer(&mut self, s: SiteId, kind: BalancerKind, params: &KindParams) {
         let site = &self.sites[s];
-        let (first, n) = (site.first_backend, site.backends);
+        let (first, n) = site.backends_from(0);
         let members = site_backends(self.pool.span(first, n));
         let seed =
             mix(stream_seed(self.config.seed, Stream::Balancer) ^ (s.index() as u64) ^ 0x5e7);
@@ -451,8 +479,7 @@ impl Simulation {
             .expect("the same backends built a balancer before; parameters are validated");
         let mut picker = lb.local_picker();
         // Carry the in-flight counts over: every live job at a backend.
-        for i in 0..n {
-            let b = &self.pool.backends[PoolIndex::new(first + i)];
+        for (i, b) in (0..).zip(self.pool.span(first, n)) {
             let live = b.busy + b.queue.len() as u32 - b.cancelled_in_queue;
             for _ in 0..live {
                 picker.start(BackendId(i));

@@ -62,11 +62,10 @@ impl Simulation {
             }
             Action::SetBackendWeights { site, weights } => {
                 let s = site_of(self, &site);
-                let first = self.sites[s].first_backend;
+                let (first, n) = self.sites[s].backends_from(0);
                 let now = self.now;
                 let mut ramping = false;
-                for (i, &w) in weights.iter().enumerate() {
-                    let b = &mut self.pool.backends[PoolIndex::new(first + i as u32)];
+                for (b, &w) in self.pool.span_mut(first, n).iter_mut().zip(&weights) {
                     b.target = w;
                     if self.router.slow_start > 0 && b.weight == 0 && w > 0 {
                         // A returning backend ramps up, as Envoy's
@@ -102,11 +101,11 @@ impl Simulation {
                 fail_probability,
             } => {
                 let s = site_of(self, &site);
-                let (first, n) = (self.sites[s].first_backend, self.sites[s].backends);
-                let list = backends.unwrap_or_else(|| (0..n).collect());
+                let site = &self.sites[s];
+                let list = backends.unwrap_or_else(|| (0..site.backends).collect());
                 for i in list {
-                    self.pool.backends[PoolIndex::new(first + i)].fail_probability =
-                        fail_probability;
+                    self.pool.backends[site.backend(crate::balancer::BackendId(i))]
+                        .fail_probability = fail_probability;
                 }
             }
             Action::SetAcceptRate {
