@@ -111,6 +111,12 @@ impl Clients {
         }
     }
 
+    /// The request slots held now, legs of hedged requests included, in
+    /// order (O(slots)).
+    pub(super) fn held(&self) -> Vec<RequestSlot> {
+        slots::held(self.requests.len(), &self.free_requests)
+    }
+
     /// Requests in progress (a hedged request's legs are not requests).
     pub(super) fn in_progress(&self) -> usize {
         self.requests.len() - self.free_requests.len() - self.legs_live

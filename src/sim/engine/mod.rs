@@ -503,14 +503,11 @@ impl Simulation {
     /// [`client_load`](Self::client_load) counts it: one (requests,
     /// retries) pair per instance (O(requests + instances)).
     pub fn instance_load(&self, group: usize) -> Vec<(usize, usize)> {
-        let mut free = vec![false; self.clients.requests.len()];
-        for &r in &self.clients.free_requests {
-            free[r.index()] = true;
-        }
         let group = GroupId::from(group);
         let mut load = vec![(0, 0); self.clients.groups[group].instances as usize];
-        for (r, req) in self.clients.requests.iter_enumerated() {
-            if free[r.index()] || req.group != group || self.is_leg(r) {
+        for r in self.clients.held() {
+            let req = &self.clients.requests[r];
+            if req.group != group || self.is_leg(r) {
                 continue;
             }
             let l = &mut load[req.instance as usize];

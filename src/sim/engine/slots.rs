@@ -10,6 +10,10 @@
 //! when its turn comes (one a reset dropped is flagged, and freed then),
 //! an attempt on its way when it arrives. A freed place keeps its record
 //! until it is held again, so the event that freed it reads it after.
+//!
+//! The clients' request slots are not a `Slots` (holding one grows three
+//! parallel arrays, on the path of every request) but list their free
+//! places the same way, and find the places held with [`held`].
 
 use std::ops::{Index, IndexMut};
 
@@ -56,14 +60,7 @@ where
 
     /// The places held now, in order (O(places)).
     pub(super) fn live(&self) -> Vec<I> {
-        let mut free = vec![false; self.items.len()];
-        for &i in &self.free {
-            free[usize::from(i)] = true;
-        }
-        (0..self.items.len())
-            .filter(|&i| !free[i])
-            .map(I::from)
-            .collect()
+        held(self.items.len(), &self.free)
     }
 
     /// Every place's record, free places' included (for keys drawn
@@ -71,6 +68,19 @@ where
     pub(super) fn all_mut(&mut self) -> impl Iterator<Item = &mut T> {
         self.items.iter_mut()
     }
+}
+
+/// The places of `0..len` not in `free`, in order (O(len)): the places
+/// held of a store whose free ones are listed.
+pub(super) fn held<I: Copy + From<usize>>(len: usize, free: &[I]) -> Vec<I>
+where
+    usize: From<I>,
+{
+    let mut is_free = vec![false; len];
+    for &i in free {
+        is_free[usize::from(i)] = true;
+    }
+    (0..len).filter(|&i| !is_free[i]).map(I::from).collect()
 }
 
 impl<I: From<usize>, T> Index<I> for Slots<I, T>
