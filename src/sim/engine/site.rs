@@ -179,7 +179,6 @@ pub(super) fn site_backends(backends: &[BackendState]) -> Vec<Backend> {
 }
 
 impl Site {
-    /// Sets the accept rate (0: unlimited) and the limiter's spacing.
     /// Where its backend `local` (the balancer's id for it, its place
     /// among the site's backends) is in the pool.
     #[inline]
@@ -205,6 +204,7 @@ impl Site {
         (first, self.backends - from)
     }
 
+    /// Sets the accept rate (0: unlimited) and the limiter's spacing.
     pub(super) fn set_rate(&mut self, rate: f64) {
         self.rate_cap = rate;
         self.period = if rate > 0.0 { (1e9 / rate) as u64 } else { 0 };

@@ -2,6 +2,7 @@
 //! (an `Action` event) or when a host injects it.
 
 use super::*;
+use crate::balancer::BackendId;
 use crate::retry::Population;
 use crate::sim::arrivals::RateCurve;
 use crate::sim::config::Action;
@@ -104,8 +105,8 @@ impl Simulation {
                 let site = &self.sites[s];
                 let list = backends.unwrap_or_else(|| (0..site.backends).collect());
                 for i in list {
-                    self.pool.backends[site.backend(crate::balancer::BackendId(i))]
-                        .fail_probability = fail_probability;
+                    self.pool.backends[site.backend(BackendId(i))].fail_probability =
+                        fail_probability;
                 }
             }
             Action::SetAcceptRate {
