@@ -557,8 +557,10 @@ impl Simulation {
     /// Removes and returns the earliest event at or before `limit`, over
     /// the queue and every group's lanes, in (time, sequence) order. Stale
     /// lane timeouts are dropped when they reach the front and would come
-    /// first.
-    #[inline]
+    /// first. Always inlined: out of line it returned its event through
+    /// memory, and its call cost 2.4 % of the simulator benchmark's
+    /// instructions (3.5 % of the incident's).
+    #[inline(always)]
     fn next_event(&mut self, limit: u64) -> Option<(u64, Ev)> {
         const HEAP: usize = usize::MAX;
         const AT_ONCE: usize = usize::MAX - 1;
