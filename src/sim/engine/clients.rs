@@ -586,11 +586,20 @@ impl Simulation {
         self.client_done(g, client, id);
     }
 
-    /// A closed-loop client thinks, then sends its next request.
+    /// A closed-loop client thinks, then sends its next request (an
+    /// open-loop request, `client == NONE`, has no client). The test is
+    /// inlined, the think out of line: as a call for every request it
+    /// cost 0.6 % of the simulator benchmark's instructions (0.4 % of
+    /// the incident's).
+    #[inline(always)]
     pub(super) fn client_done(&mut self, g: GroupId, client: u32, id: RequestId) {
-        if client == NONE {
-            return;
+        if client != NONE {
+            self.client_thinks(g, client, id);
         }
+    }
+
+    #[inline(never)]
+    fn client_thinks(&mut self, g: GroupId, client: u32, id: RequestId) {
         let think = self.clients.groups[g].think as f64;
         let u = unit_open(draw(self.seeds.think, id.draws(), 1));
         let at = self.now + (-u.ln() * think) as u64;
