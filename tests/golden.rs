@@ -106,7 +106,8 @@ fn every_bundled_profile_gives_the_recorded_bytes() {
     assert!(
         changed.is_empty() && recorded.lines().count() == now.lines().count(),
         "the outputs changed:\n{}\n(a change to the model? re-record with \
-         DRAINSTORM_BLESS=1 cargo test --test golden, and say why in the commit)",
+         DRAINSTORM_BLESS=1 cargo test --test golden, say why in the commit, and \
+         re-run the README's figures with scripts/readme-figures.sh)",
         changed.join("\n")
     );
 }
