@@ -22,7 +22,7 @@
 //! 1996) for the tail, which took a draw to choose head or tail and then
 //! about one `exp` and one `ln` per tail draw: a key of `cheyenne-2026`
 //! (10^7 ranks at s = 0.6, 87 % of the draws in the tail), hashed,
-//! costs 144 instructions instead of 270 (BENCHMARKS.md).
+//! costs 136 instructions instead of 270 (BENCHMARKS.md).
 //!
 //! Exact up to the alias table's 32-bit probabilities (each cell's share
 //! is rounded to a multiple of 2^−32) and f64 arithmetic.
@@ -106,7 +106,6 @@ impl ZipfSampler {
     }
 
     /// A rank of tail block `b`, or `None` if the keep test rejects it.
-    #[inline(never)]
     fn in_block(&self, b: u32, next: &mut impl FnMut() -> u64) -> Option<u64> {
         let block = self.blocks[b as usize];
         let k = block.lo + ((u128::from(next()) * u128::from(block.size)) >> 64) as u64;
