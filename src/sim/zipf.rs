@@ -156,7 +156,11 @@ fn tail_blocks(a: u64, n: u64, s: f64, per_e: f64) -> Vec<Block> {
 /// Vose's alias method over `weights`.
 fn alias_table(weights: &[f64]) -> Vec<(u32, u32)> {
     let n = weights.len();
-    // Smallest first, for accuracy.
+    // From the end: the head's ranks smallest weight first, for accuracy,
+    // after the tail's blocks (whose weights grow with their rank for
+    // s < 1, so this is not smallest first for them). A table of head
+    // ranks alone is summed as before the tail joined it, and draws the
+    // same bytes.
     let sum: f64 = weights.iter().rev().sum();
     let scale = n as f64 / sum;
     let mut prob: Vec<f64> = weights.iter().map(|w| w * scale).collect();
