@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 const LAYERS: [&str; 4] = ["clients", "routing", "site", "backends"];
 
 /// Files that extend a part with a concept of their own: (file, part).
-const EXTENSIONS: [(&str, &str); 8] = [
+const EXTENSIONS: [(&str, &str); 9] = [
+    // A client group: its policy, limits, arrivals and lanes.
+    ("group", "clients"),
     ("hedging", "clients"),
     ("codel", "backends"),
     // A site's adaptive concurrency filter sits where the site hands an
@@ -32,7 +34,15 @@ const EXTENSIONS: [(&str, &str); 8] = [
 
 /// The engine's other files: the event loop, what steers the parts, and
 /// the types every part uses (identities, stores of reused places).
-const OTHERS: [&str; 6] = ["mod", "build", "ids", "slots", "timeline", "paced"];
+const OTHERS: [&str; 7] = [
+    "mod",
+    "event_loop",
+    "build",
+    "ids",
+    "slots",
+    "timeline",
+    "paced",
+];
 
 /// A file's code: comment lines dropped, and everything from its trailing
 /// `#[cfg(test)]` module on.
@@ -97,6 +107,27 @@ fn every_engine_file_has_a_place() {
             path.display()
         );
     }
+}
+
+/// Most lines an engine file may have: one concept a reader can hold.
+const MAX_LINES: usize = 600;
+
+#[test]
+fn every_engine_file_is_of_a_size_a_reader_can_hold() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sim/engine");
+    let mut long = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let lines = fs::read_to_string(&path).unwrap().lines().count();
+        if lines > MAX_LINES {
+            long.push(format!("{}: {lines} lines", path.display()));
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "over {MAX_LINES} lines (split a concept into a file of its own):\n{}",
+        long.join("\n")
+    );
 }
 
 /// Where each function of the layered parts is defined.
