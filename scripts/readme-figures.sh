@@ -14,14 +14,17 @@
 # about 42, size about 50, sweep about 14.
 # `table` also writes the README's two charts to OUT/docs/ (the first and
 # third goodput charts of the run's report.html), `sweep` its map; copy
-# them over docs/ when they changed. What the README says around each
-# block (the prose, the verdicts-by-drain table, the size table) is read
-# from these outputs by hand. The independent-clients paragraph compares
-# with an older build and is not re-run here.
+# them over docs/ when they changed. At the end, scripts/readme_check.py
+# compares the README's printed blocks with the outputs (it can be run
+# again on OUT alone) and the script exits 1 if one differs. What the
+# README says around each block (the prose, the model sections' tables,
+# the verdicts-by-drain table, the size table) is read from these
+# outputs by hand. The independent-clients paragraph compares with an
+# older build and is not re-run here.
 set -euo pipefail
 
 if [ $# -lt 1 ]; then
-  sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 out=$1
@@ -191,3 +194,4 @@ print(head + rest.split("\n\n", 1)[1], end="")' > "$out/no-drain.toml"
   esac
 done
 echo "wrote $out"
+python3 scripts/readme_check.py "$out"
