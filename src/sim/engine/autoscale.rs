@@ -143,7 +143,7 @@ impl Simulation {
         let before = a.in_service;
         a.in_service = (a.in_service + joined).min(a.pool);
         let after = a.in_service;
-        let slow_start = self.router.slow_start;
+        let slow_start = self.pool.slow_start;
         let mut ramping = false;
         let (joining, _) = self.sites[s].backends_from(before);
         for b in self.pool.span_mut(joining, after - before) {

@@ -36,7 +36,16 @@ pub(super) struct Job {
     pub(super) service: u64,
     /// Until when it may wait in the queue (`u64::MAX` in a FIFO queue).
     pub(super) expires: u64,
+    /// Its attempt's identity for the backend's draws: the request's
+    /// counter (`RequestId::draws`) and the attempt's number. The job
+    /// carries them so that a backend decides its answer from what it
+    /// was sent, without reading the request's state on the clients'
+    /// side.
+    pub(super) draws: u64,
+    pub(super) attempt: u32,
 }
+
+const _: () = assert!(std::mem::size_of::<Job>() == 64);
 
 /// A backend: its slots, queue and service.
 pub(super) struct BackendState {
@@ -129,13 +138,18 @@ pub(super) struct Pool {
     /// Whether any backend reports its load (some site weighs its
     /// backends by their reports).
     pub(super) reporting: bool,
+    /// How long a backend that joins ramps its weight up, in ns (the
+    /// router's `slow_start`, which sites and backends share; 0: none).
+    pub(super) slow_start: u64,
 }
 
 impl Pool {
-    /// A pool of `backends`, holding no job.
-    pub(super) fn new(backends: TiVec<PoolIndex, BackendState>) -> Self {
+    /// A pool of `backends`, holding no job, whose joining backends ramp
+    /// up over `slow_start` ns.
+    pub(super) fn new(backends: TiVec<PoolIndex, BackendState>, slow_start: u64) -> Self {
         Self {
             reporting: backends.iter().any(|b| b.reports),
+            slow_start,
             backends,
             jobs: Slots::default(),
             shed: Vec::new(),
@@ -219,6 +233,8 @@ impl Simulation {
             started: now,
             service,
             expires: u64::MAX,
+            draws: id.draws(),
+            attempt: attempt as u32,
         };
         // The backend stays borrowed across the job's hold (a second
         // lookup cost 9 instructions a placement, cachegrind).
@@ -392,22 +408,18 @@ impl Simulation {
                         > fail_p;
                 Reply::Probe(site, ok)
             }
-            Owner::Attempt(r, _) => self.attempt_answer(r, b, fail_p),
+            Owner::Attempt(r, _) => self.attempt_answer(r, j, b, fail_p),
         };
         Some((Some(reply), b))
     }
 
-    /// What backend `b` answers request `r`'s attempt: an error with
-    /// probability `fail_p`, else a success.
+    /// What backend `b` answers request `r`'s attempt, job `j`: an error
+    /// with probability `fail_p`, else a success.
     #[inline(always)]
-    fn attempt_answer(&mut self, r: RequestSlot, b: PoolIndex, fail_p: f64) -> Reply {
-        let req = &self.clients.requests[r];
+    fn attempt_answer(&mut self, r: RequestSlot, j: JobId, b: PoolIndex, fail_p: f64) -> Reply {
+        let job = &self.pool.jobs[j];
         let failed = fail_p > 0.0
-            && unit_open(draw(
-                self.seeds.failure,
-                req.id.draws(),
-                u64::from(req.state.attempts),
-            )) <= fail_p;
+            && unit_open(draw(self.seeds.failure, job.draws, u64::from(job.attempt))) <= fail_p;
         if self.pool.backends[b].watched {
             self.pool.answers.push((b, !failed));
         }

@@ -148,7 +148,7 @@ impl Simulation {
             ),
             sink: None,
             sites: sites.into(),
-            pool: Pool::new(backends.into()),
+            pool: Pool::new(backends.into(), config.router.slow_start.0),
             clients: Clients::new(groups),
             network: network::Network::new(&config.sites),
             accepting: Slots::default(),

@@ -63,7 +63,7 @@ use super::summary::Summary;
 use crate::balancer::{Balancer, Picker};
 use crate::retry::{Outcome, Pushback};
 use crate::sim::config::Action;
-use crate::sim::config::{HealthCheckConfig, SimConfig};
+use crate::sim::config::{HealthCheckConfig, RouterMode, SimConfig};
 use crate::sim::error::SimError;
 use crate::time::SimTime;
 
@@ -94,6 +94,14 @@ impl Simulation {
             Owner::Attempt(r, token) => self.clients.live[r] == token | WAITING,
             Owner::Probe(s, seq) => self.router.awaits(s, seq),
         }
+    }
+
+    /// Whether any balancer (the router's or a site's) reads request keys:
+    /// a question about the whole model, asked when it is built and when
+    /// an action changes a balancer.
+    fn wants_keys(&self) -> bool {
+        (self.router.mode == RouterMode::Balancer && self.config.router.balancer.hashes_keys())
+            || self.sites.iter().any(|s| s.hashes)
     }
 }
 

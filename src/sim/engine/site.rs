@@ -9,7 +9,7 @@
 
 use super::*;
 use crate::balancer::{Backend, BackendId, Balancer, BalancerKind, KindParams, Picker};
-use crate::sim::config::{RouterMode, SiteConfig};
+use crate::sim::config::SiteConfig;
 use crate::sim::error::SimError;
 use crate::sim::random::{Stream, mix, stream_seed};
 
@@ -443,14 +443,14 @@ impl Simulation {
     }
 
     pub(super) fn on_backend_slow_start(&mut self, s: SiteId) {
-        let now = self.now;
+        let (now, slow_start) = (self.now, self.pool.slow_start);
         let (first, n) = self.sites[s].backends_from(0);
         let mut ramping = false;
         for b in self.pool.span_mut(first, n) {
             let Some(since) = b.slow_since else {
                 continue;
             };
-            let frac = (now - since) as f64 / self.router.slow_start as f64;
+            let frac = (now - since) as f64 / slow_start as f64;
             if frac >= 1.0 {
                 b.weight = b.target;
                 b.slow_since = None;
@@ -461,10 +461,7 @@ impl Simulation {
         }
         self.publish_backends(s);
         if ramping {
-            self.push(
-                now + (self.router.slow_start / 10).max(1),
-                Ev::BackendSlowStart(s),
-            );
+            self.push(now + (slow_start / 10).max(1), Ev::BackendSlowStart(s));
         }
     }
 
@@ -490,11 +487,5 @@ impl Simulation {
         site.picker = picker;
         site.tracks_load = kind.tracks_load();
         site.hashes = kind.hashes_keys();
-    }
-
-    /// Whether any balancer (the router's or a site's) reads request keys.
-    pub(super) fn wants_keys(&self) -> bool {
-        (self.router.mode == RouterMode::Balancer && self.config.router.balancer.hashes_keys())
-            || self.sites.iter().any(|s| s.hashes)
     }
 }

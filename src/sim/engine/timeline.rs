@@ -64,11 +64,11 @@ impl Simulation {
             Action::SetBackendWeights { site, weights } => {
                 let s = site_of(self, &site);
                 let (first, n) = self.sites[s].backends_from(0);
-                let now = self.now;
+                let (now, slow_start) = (self.now, self.pool.slow_start);
                 let mut ramping = false;
                 for (b, &w) in self.pool.span_mut(first, n).iter_mut().zip(&weights) {
                     b.target = w;
-                    if self.router.slow_start > 0 && b.weight == 0 && w > 0 {
+                    if slow_start > 0 && b.weight == 0 && w > 0 {
                         // A returning backend ramps up, as Envoy's
                         // slow_start_window.
                         b.slow_since = Some(now);
@@ -81,10 +81,7 @@ impl Simulation {
                 }
                 self.publish_backends(s);
                 if ramping {
-                    self.push(
-                        now + (self.router.slow_start / 10).max(1),
-                        Ev::BackendSlowStart(s),
-                    );
+                    self.push(now + (slow_start / 10).max(1), Ev::BackendSlowStart(s));
                 }
             }
             Action::SetBalancer {
