@@ -108,19 +108,88 @@ fn a_deadline_counts_the_trip_both_ways() {
     assert_eq!(late.timeouts, late.attempts);
     // The backends served every attempt, and no client heard: wasted.
     assert_eq!(late.wasted, late.attempts);
-    // Timed out on the way out (before the site): nothing is served.
+    // Timed out on the way out (before the site): served all the same.
     let lost_on_the_way = run(net(&[200], 50.0, 1, Some(45)));
     assert_eq!(lost_on_the_way.successes, 0);
-    assert!(lost_on_the_way.wasted > 0);
-    let mut c = net(&[200], 50.0, 1, Some(45));
+    assert_eq!(lost_on_the_way.wasted, lost_on_the_way.attempts);
+}
+
+/// `net`, with every attempt's job taking `service_ms` at a backend,
+/// timeouts cancelling.
+fn cancelling(rtt: u64, timeout: u64, service_ms: u64) -> Simulation {
+    let mut c = net(&[rtt], 20.0, 1, Some(timeout));
+    c.sites[0].backends[0].service = ServiceTime::Deterministic {
+        value: ms(service_ms),
+    };
+    c.cancel_on_timeout = true;
+    Simulation::new(c).unwrap()
+}
+
+#[test]
+fn a_cancellation_travels_to_the_site() {
+    // 200 ms away, a 45 ms timeout: the attempt reaches its site at
+    // 100 ms and is served by 110; its cancellation, sent at 45 ms,
+    // arrives at 145 — too late: the work is done, and wasted.
+    let mut late = cancelling(200, 45, 10);
+    late.run();
+    let s = late.summary();
+    assert!(s.attempts > 100, "{}", s.attempts);
+    assert_eq!(s.wasted, s.attempts);
+    assert_eq!(late.recorder().totals().completions, s.attempts);
+    assert_eq!(late.recorder().totals().cancelled, 0);
+    // 40 ms away, a 100 ms timeout, 500 ms of service: the attempt is at
+    // its backend from 20 ms; the cancellation arrives at 120 and stops
+    // it there. Nothing completes, nothing is wasted.
+    let mut in_time = cancelling(40, 100, 500);
+    in_time.run();
+    let s = in_time.summary();
+    assert_eq!(in_time.recorder().totals().completions, 0);
+    assert_eq!(in_time.recorder().totals().cancelled, s.attempts);
+    assert_eq!(s.wasted, 0);
+    assert_eq!(s.timeouts, s.attempts);
+    // The backend worked 100 ms of each attempt, from its arrival to its
+    // cancellation's: 20 attempts a second over 20 slots.
+    let mut probe = cancelling(40, 100, 500);
+    probe.run_until(SimTime::from_secs(5));
+    let busy: u32 = probe.sites().iter().map(|v| v.busy).sum();
+    assert!(
+        busy <= 6,
+        "{busy} slots busy: the cancellations stop the work"
+    );
+    // Without a round trip the cancellation is at once, at the timeout.
+    let mut near = cancelling(0, 100, 500);
+    near.run();
+    assert_eq!(near.recorder().totals().cancelled, near.summary().attempts);
+}
+
+#[test]
+fn a_cancellation_finds_its_attempt_in_the_backlog() {
+    // The site accepts 5 attempts a second and holds 100 in its backlog:
+    // at 20 a second, attempts wait there for seconds, longer than their
+    // 300 ms timeout. Their cancellations, 20 ms behind, drop them from
+    // the backlog: most never reach a backend.
+    let mut c = net(&[40], 20.0, 1, Some(300));
+    c.sites[0].max_new_per_sec = Some(5.0);
+    c.sites[0].accept_backlog = 100;
     c.cancel_on_timeout = true;
     let mut sim = Simulation::new(c).unwrap();
     sim.run();
-    // With cancellation, an attempt whose client gave up on the way is
-    // dropped when it arrives.
-    assert_eq!(sim.summary().wasted, 0);
-    assert_eq!(sim.recorder().totals().completions, 0);
-    assert!(sim.recorder().totals().cancelled > 0);
+    let s = sim.summary();
+    let t = sim.recorder().totals();
+    assert!(
+        t.cancelled > s.attempts / 2,
+        "{} of {}",
+        t.cancelled,
+        s.attempts
+    );
+    assert!(
+        t.completions < s.attempts / 2,
+        "{} of {}",
+        t.completions,
+        s.attempts
+    );
+    // Every attempt ended at the site: none is still held.
+    assert!(sim.sites().iter().all(|v| v.in_flight == 0));
 }
 
 #[test]

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: [&str; 4] = ["clients", "routing", "site", "backends"];
 
 /// Files that extend a part with a concept of their own: (file, part).
-const EXTENSIONS: [(&str, &str); 9] = [
+const EXTENSIONS: [(&str, &str); 10] = [
     // A client group: its policy, limits, arrivals and lanes.
     ("group", "clients"),
     ("hedging", "clients"),
@@ -23,6 +23,9 @@ const EXTENSIONS: [(&str, &str); 9] = [
     // A site's adaptive concurrency filter sits where the site hands an
     // attempt to a backend, and hears how each job it let on ends.
     ("concurrency", "backends"),
+    // Where the sites hold each attempt over a network: kept where an
+    // attempt's job ends, at the bottom of its path.
+    ("held", "backends"),
     ("outlier", "site"),
     ("autoscale", "site"),
     ("orca", "site"),

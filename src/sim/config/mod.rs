@@ -70,7 +70,8 @@ pub struct SimConfig {
     /// Whether a client's timeout cancels its attempt at the server (drops
     /// it from the queue, or aborts it in service). Off by default: real
     /// servers keep working on abandoned requests, which is what lets a
-    /// storm outlive its trigger.
+    /// storm outlive its trigger. The cancellation is at once, or, for a
+    /// site with an `rtt`, half the round trip after the timeout.
     #[serde(default)]
     pub cancel_on_timeout: bool,
     /// Recorder and verdict settings.

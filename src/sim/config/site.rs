@@ -74,8 +74,10 @@ pub struct SiteConfig {
     /// The network round trip between the clients and the site's load
     /// balancer: an attempt reaches the site half of it after it is sent,
     /// and the answer comes back the other half after the site gives it.
-    /// Clients' timeouts and latencies include it, and the router's
-    /// health probes cross it too. At most 10 s; default 0 (no network).
+    /// Clients' timeouts and latencies include it, the router's health
+    /// probes cross it too, and so does a client's cancellation (with
+    /// `cancel_on_timeout`): it reaches the site half of it after the
+    /// client gives up. At most 10 s; default 0 (no network).
     #[serde(default, skip_serializing_if = "SimDuration::is_zero")]
     pub rtt: SimDuration,
     /// Groups of identical backends.

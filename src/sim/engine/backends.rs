@@ -302,6 +302,7 @@ impl Simulation {
         self.release(j);
         self.recorder.totals.cancelled += 1;
         self.pool.jobs[j].flags |= CANCELLED;
+        self.forget_held(self.pool.jobs[j].owner);
         let b = self.pool.jobs[j].backend;
         let s = self.pool.backends[b].site;
         if flags & LIMITED != 0 {
@@ -387,6 +388,7 @@ impl Simulation {
             bk.answered += 1;
         }
         self.release(j);
+        self.forget_held(owner);
         let s = self.pool.backends[b].site;
         if limited {
             self.concurrency_answered(s, sent);

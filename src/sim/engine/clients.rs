@@ -443,9 +443,15 @@ impl Simulation {
         }
         let req = &self.clients.requests[r];
         self.recorder.current.timeouts += 1;
-        if self.cancel && req.job != JobId::NONE {
-            let j = req.job;
-            self.cancel_job(j);
+        if self.cancel {
+            if self.network.is_some() {
+                // Over a network the client cannot know where its attempt
+                // is: its cancellation travels to the attempt's site.
+                self.cancel_over(r, token);
+            } else if req.job != JobId::NONE {
+                let j = req.job;
+                self.cancel_job(j);
+            }
         }
         self.outcome(r, Outcome::Timeout);
     }

@@ -164,6 +164,7 @@ impl Simulation {
             self.concurrency_answered(s, sent);
         }
         self.release(j);
+        self.forget_held(owner);
         let s = self.pool.backends[b].site;
         self.sites[s].queued -= 1;
         self.pool.free(j);

@@ -72,6 +72,9 @@ pub(super) enum Ev {
     /// A site's answer to a probe reaches the router over the network:
     /// (answer, site, probe sequence).
     ProbeAnswer(Answer, SiteId, u32),
+    /// A client's cancellation of its attempt reaches the attempt's site
+    /// over the network: (request, attempt token).
+    Cancel(RequestSlot, u32),
 }
 
 const _: () = assert!(std::mem::size_of::<Ev>() == 12);
@@ -367,6 +370,7 @@ impl Simulation {
                 let reply = self.on_probe_arrive(s, seq);
                 self.deliver(reply);
             }
+            Ev::Cancel(r, token) => self.on_cancel(r, token),
             Ev::ProbeAnswer(answer, s, seq) => {
                 if self.router.awaits(s, seq) {
                     self.probe_result(s, matches!(answer, Answer::Success));

@@ -149,8 +149,13 @@ impl Simulation {
         );
         for l in legs.into_iter().filter(|&l| l != RequestSlot::NONE) {
             let job = self.clients.requests[l].job;
-            if self.cancel && self.clients.live[l] & WAITING != 0 && job != JobId::NONE {
-                self.cancel_job(job);
+            let live = self.clients.live[l];
+            if self.cancel && live & WAITING != 0 {
+                if self.network.is_some() {
+                    self.cancel_over(l, live & !WAITING);
+                } else if job != JobId::NONE {
+                    self.cancel_job(job);
+                }
             }
             self.free_leg(l);
         }

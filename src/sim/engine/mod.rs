@@ -14,7 +14,8 @@
 //! | `routing.rs` | `Router`: site choice, health checks, panic, site weights | `Probe`, `ProbeTimeout`, `ProbeArrive`, `Ramp`, `SlowStart` |
 //! | `site.rs` | `Site` (one per site): a load balancer's admission, backlog, scaling, its balancer | `Accepted`, `Scale`, `BackendSlowStart` |
 //! | `backends.rs` | `Pool`: backends, their slots and queues, jobs, service times | `Complete` |
-//! | `network.rs` | `Network`: each site's round trip, attempts, probes and answers on their way | `Arrive`, `Answer`, `ProbeAnswer` |
+//! | `network.rs` | `Network`: each site's round trip, attempts, probes, answers and cancellations on their way | `Arrive`, `Answer`, `ProbeAnswer`, `Cancel` |
+//! | `held.rs` | `AtSites` (kept by the network): where the sites hold each attempt, for the cancellations that follow it | |
 //! | `timeline.rs` | what an action does | `Action` |
 //! | `paced.rs` | the paced drain's controller | `Paced` |
 //! | `build.rs` | construction from a [`SimConfig`] | |
@@ -45,6 +46,7 @@ mod concurrency;
 mod event_loop;
 mod group;
 mod hedging;
+mod held;
 mod ids;
 mod network;
 mod orca;
@@ -73,6 +75,7 @@ use self::clients::*;
 use self::concurrency::Forward;
 use self::event_loop::{Ev, Reply};
 use self::group::*;
+use self::held::Held;
 use self::ids::{
     BacklogPlace, GroupId, JobId, Owner, PoolIndex, RequestId, RequestSlot, SiteId, TransitPlace,
 };

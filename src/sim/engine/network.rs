@@ -14,17 +14,26 @@
 //! Only when some site has a round trip: with none, [`Network::new`]
 //! returns `None` and attempts take the direct path, unchanged. The
 //! router's health probes cross the network the same way (`ProbeArrive`,
-//! `ProbeAnswer`), their timeout running from the send. Cancellation (on
-//! a timeout, of a hedge's losers) reaches a backend at once; an attempt
-//! still on its way when its client gives up is dropped on arrival if
-//! timeouts cancel.
+//! `ProbeAnswer`), their timeout running from the send.
+//!
+//! A cancellation (a client's timeout when timeouts cancel, a hedge's
+//! losers) travels too, as a `Cancel` event on the way out to the site
+//! of the attempt it names: it arrives after the attempt (a lane keeps
+//! the order of its pushes), and finds it where the site holds it — in
+//! its load balancer's backlog or at a backend (`held.rs`) — or finds
+//! nothing if the site is done with it. Until it arrives the site works
+//! on, and what it finishes is wasted. The site never reads whether the
+//! client still waits to decide what to cancel (the operator's
+//! `set-cancel-on-timeout` action, which reaches every server, still
+//! cancels the work already abandoned at once).
 
 use std::collections::VecDeque;
 
+use super::held::AtSites;
 use super::site::Accepting;
 use super::{
-    Ev, JobId, NONE, Owner, Reply, RequestSlot, Simulation, SiteId, Slots, TiVec, TransitPlace,
-    WAITING,
+    Ev, Held, JobId, NONE, Owner, Reply, RequestSlot, Simulation, SiteId, Slots, TiVec,
+    TransitPlace, WAITING,
 };
 use crate::retry::{Outcome, Pushback, SimTime};
 use crate::sim::config::SiteConfig;
@@ -39,8 +48,8 @@ pub(super) const MAX_LANES: usize = 8;
 type Lane = VecDeque<(u64, u64, Ev)>;
 
 /// The network's state: each site's two halves of its round trip, the
-/// attempts on their way to a site, and the site each request slot's
-/// current attempt went to.
+/// attempts on their way to a site, the site each request slot's
+/// current attempt went to, and where the sites hold the attempts.
 pub(super) struct Network {
     /// Attempts on their way: what the load balancer will hold, owned by
     /// their (request slot, token) until they arrive.
@@ -48,6 +57,9 @@ pub(super) struct Network {
     /// Per request slot: the site of its current attempt (`NONE` before
     /// its first).
     via: TiVec<RequestSlot, SiteId>,
+    /// Where the sites hold the attempts that arrived, for the
+    /// cancellations that follow them.
+    pub(super) at: AtSites,
     /// Per site: ns from a client to the site.
     out: TiVec<SiteId, u64>,
     /// Per site: ns from the site back to a client.
@@ -100,6 +112,7 @@ impl Network {
             back,
             transit: Slots::default(),
             via: TiVec::new(),
+            at: AtSites::default(),
             lanes,
             lane_out,
             lane_back,
@@ -244,18 +257,15 @@ impl Simulation {
 
     /// Attempt `p` reaches its site: the load balancer admits it (or
     /// turns it away), and places it at a backend or holds it in its
-    /// backlog, whether or not its client still waits — unless timeouts
-    /// cancel. Returns the answer for its client, if any yet.
+    /// backlog, whether or not its client still waits (a cancellation
+    /// follows it if its client gave up). Returns the answer for its
+    /// client, if any yet.
     pub(super) fn on_arrive(&mut self, p: TransitPlace) -> Option<Reply> {
         let a = self.network.as_deref_mut().expect("a network").arrive(p);
         let (r, token) = a.owner;
         let owner = Owner::Attempt(r, token);
         let s = a.site;
         let waiting = self.waits(owner);
-        if self.cancel && !waiting {
-            self.recorder.totals.cancelled += 1;
-            return None;
-        }
         let Some(delay) = self.admit_at_site(s, false) else {
             self.recorder.current.lb_rejects += 1;
             self.sites[s].rejected += 1;
@@ -270,14 +280,13 @@ impl Simulation {
                 return waiting.then_some(Reply::Overflow(r));
             }
             let p = self.accepting.hold(a.arrived());
+            self.held_at(r, token, Held::Backlog(p));
             self.push(self.now + delay, Ev::Accepted(p));
             return None;
         }
         match self.forward(s, a.key, (r, token), (a.id, a.attempt)) {
             super::Forward::Placed(j, _) => {
-                if waiting {
-                    self.clients.requests[r].job = j;
-                }
+                self.held_at(r, token, Held::Job(j));
                 None
             }
             refused => {
@@ -298,12 +307,44 @@ impl Simulation {
         if back == 0 {
             return false;
         }
-        // The job is over: a timeout before the answer arrives has nothing
-        // to cancel.
-        self.clients.requests[r].job = JobId::NONE;
         let token = self.clients.live[r] & !WAITING;
         self.push_far(back, lane, Ev::Answer(answer, r, token));
         true
+    }
+
+    /// Request `r`'s attempt `token` is cancelled by its client: the
+    /// cancellation leaves for the attempt's site (and is there now if
+    /// the site is no distance away).
+    pub(super) fn cancel_over(&mut self, r: RequestSlot, token: u32) {
+        let net = self.network.as_deref().expect("a network");
+        let s = net.via[r];
+        let (out, lane) = (net.out[s], net.lane_out[s]);
+        if out == 0 {
+            return self.on_cancel(r, token);
+        }
+        self.push_far(out, lane, Ev::Cancel(r, token));
+    }
+
+    /// A cancellation reaches its site: the attempt it names is dropped
+    /// from the backlog, or its job cancelled at its backend, wherever the
+    /// site still holds it.
+    pub(super) fn on_cancel(&mut self, r: RequestSlot, token: u32) {
+        let net = self.network.as_deref_mut().expect("a network");
+        match net.at.take(r, token) {
+            Held::Nowhere => {}
+            Held::Job(j) => self.cancel_job(j),
+            Held::Backlog(p) => {
+                let a = &self.accepting[p];
+                if a.dropped {
+                    return;
+                }
+                let (s, instance, id) = (a.site, a.instance, a.id);
+                self.accepting[p].dropped = true;
+                self.unhold(s);
+                self.recorder.totals.cancelled += 1;
+                self.clients.groups[id.group()].limits(instance).pend_done();
+            }
+        }
     }
 
     /// An answer reaches its client: heard if the client still waits on
@@ -326,5 +367,53 @@ impl Simulation {
             Answer::Failure => Reply::Attempt(r, Outcome::Failure(Pushback::None)),
             Answer::Overflow => Reply::Overflow(r),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::retry::{Backoff, PolicyConfig};
+    use crate::sim::config::{CurvePoint, RetrySpec, Workload};
+    use crate::sim::{SimConfig, Simulation};
+    use crate::time::SimDuration;
+
+    #[test]
+    fn the_sites_hold_no_attempt_once_all_have_ended() {
+        // Two sites, 10 ms and 120 ms away, under timeouts that cancel and
+        // immediate retries: an attempt that timed out on the far site is
+        // often still there when its retry is taken at the near one.
+        let mut c = SimConfig::example();
+        c.sites[0].rtt = SimDuration::from_millis(10);
+        c.sites[1].rtt = SimDuration::from_millis(120);
+        c.cancel_on_timeout = true;
+        c.clients[0].workload = Workload::Open {
+            rate: 700.0,
+            curve: vec![
+                CurvePoint {
+                    at: SimTime::ZERO,
+                    factor: 1.0,
+                },
+                CurvePoint {
+                    at: SimTime::from_secs(20),
+                    factor: 0.0,
+                },
+            ],
+        };
+        c.clients[0].retry = RetrySpec::Config(Box::new(PolicyConfig {
+            attempt_timeout: Some(SimDuration::from_millis(90)),
+            ..PolicyConfig::new(Backoff::Immediate, 4)
+        }));
+        let mut sim = Simulation::new(c).unwrap();
+        let mut most_older = 0;
+        for t in (100..20_000).step_by(100) {
+            sim.run_until(SimTime::from_millis(t));
+            let at = &sim.network.as_ref().expect("a network").at;
+            most_older = most_older.max(at.older());
+        }
+        sim.run();
+        assert!(sim.recorder().totals().cancelled > 0);
+        assert!(most_older > 0, "the case of an older attempt came up");
+        assert_eq!(sim.network.as_ref().expect("a network").at.len(), 0);
     }
 }

@@ -361,17 +361,21 @@ impl Simulation {
     pub(super) fn on_accepted(&mut self, p: BacklogPlace) -> Option<Reply> {
         self.accepting.free(p);
         let a = &self.accepting[p];
-        if a.dropped {
-            return None;
-        }
         let (s, owner, instance, key, id, attempt) =
             (a.site, a.owner, a.instance, a.key, a.id, a.attempt);
+        // Over a network, the site no longer holds it in its backlog.
+        self.forget_held(owner);
+        if self.accepting[p].dropped {
+            return None;
+        }
         if let Owner::Attempt(..) = owner {
             // The id names the group even if the request has ended since.
             self.clients.groups[id.group()].limits(instance).pend_done();
         }
         let waiting = self.waits(owner);
-        if self.cancel && !waiting {
+        // Without a network a cancellation is known at once; over one, it
+        // arrives as an event of its own (`on_cancel`).
+        if self.cancel && !waiting && self.network.is_none() {
             self.unhold(s);
             self.recorder.totals.cancelled += 1;
             return None;
@@ -391,10 +395,12 @@ impl Simulation {
                 return waiting.then_some(Reply::failed(owner));
             }
         };
-        if let Owner::Attempt(r, _) = owner
-            && waiting
-        {
-            self.clients.requests[r].job = j;
+        if let Owner::Attempt(r, token) = owner {
+            if self.network.is_some() {
+                self.held_at(r, token, Held::Job(j));
+            } else if waiting {
+                self.clients.requests[r].job = j;
+            }
         }
         None
     }
