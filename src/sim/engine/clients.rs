@@ -441,18 +441,22 @@ impl Simulation {
         if self.clients.live[r] != token | WAITING {
             return;
         }
-        let req = &self.clients.requests[r];
         self.recorder.current.timeouts += 1;
         if self.cancel {
-            if self.network.is_some() {
-                // Over a network the client cannot know where its attempt
-                // is: its cancellation travels to the attempt's site.
-                self.cancel_over(r, token);
-            } else if req.job != JobId::NONE {
-                let j = req.job;
-                self.cancel_job(j);
-            }
+            self.cancel_attempt(r, token);
         }
         self.outcome(r, Outcome::Timeout);
+    }
+
+    /// Request `r`'s client cancels its attempt `token`: over a network
+    /// the client cannot know where the attempt is, and its cancellation
+    /// travels to the attempt's site; otherwise the attempt's job, if it
+    /// has one, is cancelled at once.
+    pub(super) fn cancel_attempt(&mut self, r: RequestSlot, token: u32) {
+        if self.network.is_some() {
+            self.cancel_over(r, token);
+        } else if self.clients.requests[r].job != JobId::NONE {
+            self.cancel_job(self.clients.requests[r].job);
+        }
     }
 }

@@ -148,14 +148,9 @@ impl Simulation {
             [RequestSlot::NONE; MAX_HEDGED_ATTEMPTS as usize],
         );
         for l in legs.into_iter().filter(|&l| l != RequestSlot::NONE) {
-            let job = self.clients.requests[l].job;
             let live = self.clients.live[l];
             if self.cancel && live & WAITING != 0 {
-                if self.network.is_some() {
-                    self.cancel_over(l, live & !WAITING);
-                } else if job != JobId::NONE {
-                    self.cancel_job(job);
-                }
+                self.cancel_attempt(l, live & !WAITING);
             }
             self.free_leg(l);
         }
