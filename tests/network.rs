@@ -114,6 +114,43 @@ fn a_deadline_counts_the_trip_both_ways() {
     assert_eq!(lost_on_the_way.wasted, lost_on_the_way.attempts);
 }
 
+/// Attempts wasted and errors heard over a run of `c`.
+fn wasted_and_errors(c: SimConfig) -> (u64, u64, u64) {
+    let mut sim = Simulation::new(c).unwrap();
+    sim.run();
+    let errors = sim.recorder().series().iter().map(|i| i.errors).sum();
+    let s = sim.summary();
+    (s.attempts, s.wasted, errors)
+}
+
+#[test]
+fn the_client_decides_what_it_hears_when_the_answer_arrives() {
+    // Every backend answers with an error, 10 ms after the attempt
+    // arrives. 100 ms away, an attempt reaches its site at 50 ms and its
+    // error is back at 110: a 150 ms timeout hears it; an 80 ms timeout
+    // gives up while the answer is on its way back, after the site
+    // answered. The site cannot know: its backend's work is wasted, and
+    // the error, which no client heard, is not counted as one.
+    let failing = |timeout| {
+        let mut c = net(&[100], 50.0, 1, Some(timeout));
+        c.sites[0].backends[0].fail_probability = 1.0;
+        c
+    };
+    let (attempts, wasted, errors) = wasted_and_errors(failing(150));
+    assert!(attempts > 200, "{attempts}");
+    assert_eq!((wasted, errors), (0, attempts));
+    let (attempts, wasted, errors) = wasted_and_errors(failing(80));
+    assert_eq!((wasted, errors), (attempts, 0));
+    // A success no one hears is wasted the same way.
+    let (attempts, wasted, _) = wasted_and_errors(net(&[100], 50.0, 1, Some(80)));
+    assert_eq!(wasted, attempts);
+    // Without a network an error is heard at once, and counted.
+    let mut near = failing(80);
+    near.sites[0].rtt = SimDuration::ZERO;
+    let (attempts, wasted, errors) = wasted_and_errors(near);
+    assert_eq!((wasted, errors), (0, attempts));
+}
+
 /// `net`, with every attempt's job taking `service_ms` at a backend,
 /// timeouts cancelling.
 fn cancelling(rtt: u64, timeout: u64, service_ms: u64) -> Simulation {

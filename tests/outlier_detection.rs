@@ -2,9 +2,10 @@
 //! come back when their time is up, and never more of them at once than
 //! the share allows.
 
+use drainstorm::retry::{Backoff, PolicyConfig};
 use drainstorm::sim::{
-    BackendGroup, OutlierDetection, ServiceTime, SimConfig, SimError, Simulation, SiteConfig,
-    Workload,
+    BackendGroup, OutlierDetection, RetrySpec, ServiceTime, SimConfig, SimError, Simulation,
+    SiteConfig, Workload,
 };
 use drainstorm::time::{SimDuration, SimTime};
 
@@ -66,6 +67,28 @@ fn a_backend_that_fails_everything_is_ejected_and_errors_fall() {
         errors_with * 20 < errors_without,
         "{errors_with} errors with outlier detection, {errors_without} without"
     );
+}
+
+#[test]
+fn over_a_network_the_site_sees_the_answers_no_client_hears() {
+    // The site is 200 ms away and every client gives up after 50 ms, on
+    // the way out: no client hears any answer. The site cannot know, so
+    // its outlier detection still sees its failing backend's errors and
+    // ejects it.
+    let mut c = scenario(1, Some(od(5, 30, 10)), 60);
+    c.sites[0].rtt = SimDuration::from_millis(200);
+    c.clients[0].retry = RetrySpec::Config(Box::new(PolicyConfig {
+        attempt_timeout: Some(SimDuration::from_millis(50)),
+        ..PolicyConfig::new(Backoff::Immediate, 2)
+    }));
+    let mut sim = Simulation::new(c).unwrap();
+    sim.run();
+    let errors: u64 = sim.recorder().series().iter().map(|i| i.errors).sum();
+    let summary = sim.summary();
+    assert_eq!(summary.successes, 0);
+    assert_eq!(errors, 0, "no client heard an error");
+    assert!(summary.wasted > 1000, "{} wasted", summary.wasted);
+    assert!(sim.sites()[0].ejections >= 1);
 }
 
 #[test]

@@ -27,8 +27,8 @@
 //! | `queue_rejects` | attempts a backend rejected (queue full) or that found no backend |
 //! | `unroutable` | attempts with no site to go to |
 //! | `timeouts` | attempts whose client timed out |
-//! | `wasted` | attempts a backend served after their client had stopped waiting |
-//! | `errors` | attempts answered with an error: served by a failing backend, or shed from a queue under controlled delay |
+//! | `wasted` | attempts a backend served after their client had stopped waiting (over a network: whose answer reached a client that no longer waited, counted in the interval it arrived) |
+//! | `errors` | attempts answered with an error that their client heard: served by a failing backend, or shed from a queue under controlled delay |
 //! | `goodput_ratio` | `successes ÷ offered` in the interval (1 with nothing offered); above 1 when requests that arrived earlier succeed in it — a backlog draining |
 //! | `amplification` | `attempts ÷ offered` in the interval |
 //! | `mean_latency_s`, `p50_s`, `p99_s` | latency of the interval's successes, first attempt to success |

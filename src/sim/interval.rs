@@ -42,10 +42,11 @@ pub struct Interval {
     /// Attempts whose client timed out.
     pub timeouts: u64,
     /// Attempts served after their client had stopped waiting: wasted
-    /// work.
+    /// work. Over a network, counted when the answer reaches a client
+    /// that no longer waits on it.
     pub wasted: u64,
-    /// Attempts answered with an error: served by a failing backend, or
-    /// shed from a queue under controlled delay.
+    /// Attempts answered with an error that their client heard: served
+    /// by a failing backend, or shed from a queue under controlled delay.
     pub errors: u64,
     /// Sum of latencies of the successes in this interval, ns.
     pub latency_sum_ns: u64,

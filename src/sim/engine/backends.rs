@@ -11,7 +11,6 @@ use rand_distr::{Distribution, Exp1};
 
 use super::*;
 use crate::balancer::BackendId;
-use crate::retry::{Outcome, Pushback};
 use crate::sim::config::{BackendGroup, QueueDiscipline, ServiceTime};
 use crate::sim::random::{SplitMix, draw, mix, unit_open};
 
@@ -397,7 +396,7 @@ impl Simulation {
         self.sites[s].busy -= 1;
         self.pool.free(j);
         let fail_p = self.pool.backends[b].fail_probability;
-        if !self.waits(owner) {
+        if !self.answers(owner) {
             if let Owner::Attempt(..) = owner {
                 self.recorder.current.wasted += 1;
             }
@@ -408,31 +407,44 @@ impl Simulation {
                 let ok = fail_p == 0.0
                     || unit_open(draw(self.seeds.probe, site.index() as u64, u64::from(seq)))
                         > fail_p;
-                Reply::Probe(site, ok)
+                Reply::Probe(site, seq, ok)
             }
-            Owner::Attempt(r, _) => self.attempt_answer(r, j, b, fail_p),
+            Owner::Attempt(r, token) => self.attempt_answer(r, token, j, b, fail_p),
         };
         Some((Some(reply), b))
     }
 
-    /// What backend `b` answers request `r`'s attempt, job `j`: an error
-    /// with probability `fail_p`, else a success.
+    /// What backend `b` answers request `r`'s attempt `token`, job `j`:
+    /// an error with probability `fail_p`, else a success. Without a
+    /// network an error counts as one here (its client hears it now);
+    /// over one, when it is heard.
     #[inline(always)]
-    fn attempt_answer(&mut self, r: RequestSlot, j: JobId, b: PoolIndex, fail_p: f64) -> Reply {
+    fn attempt_answer(
+        &mut self,
+        r: RequestSlot,
+        token: u32,
+        j: JobId,
+        b: PoolIndex,
+        fail_p: f64,
+    ) -> Reply {
         let job = &self.pool.jobs[j];
         let failed = fail_p > 0.0
             && unit_open(draw(self.seeds.failure, job.draws, u64::from(job.attempt))) <= fail_p;
-        if self.pool.backends[b].watched {
+        let backend = &mut self.pool.backends[b];
+        let s = backend.site;
+        if backend.watched {
             self.pool.answers.push((b, !failed));
         }
-        if self.pool.reporting && failed && self.pool.backends[b].reports {
-            self.pool.backends[b].errors += 1;
+        if self.pool.reporting && failed && backend.reports {
+            backend.errors += 1;
         }
         if failed {
-            self.recorder.current.errors += 1;
-            Reply::Attempt(r, Outcome::Failure(Pushback::None))
+            if self.network.is_none() {
+                self.recorder.current.errors += 1;
+            }
+            Reply::Attempt(r, token, s, Answer::Error)
         } else {
-            Reply::Attempt(r, Outcome::Success)
+            Reply::Attempt(r, token, s, Answer::Success)
         }
     }
 }

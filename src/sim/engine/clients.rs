@@ -448,6 +448,28 @@ impl Simulation {
         self.outcome(r, Outcome::Timeout);
     }
 
+    /// An answer to request `r`'s attempt `token` reaches its client:
+    /// heard if the client still waits on that very attempt. An answer
+    /// a backend served that no one hears was wasted work; a backend's
+    /// error (served or shed) counts as one when heard.
+    pub(super) fn hear(&mut self, r: RequestSlot, token: u32, answer: Answer) {
+        if self.clients.live[r] != token | WAITING {
+            if answer.served() {
+                self.recorder.current.wasted += 1;
+            }
+            return;
+        }
+        match answer {
+            Answer::Success => self.outcome(r, Outcome::Success),
+            Answer::Overflow => self.overflowed(r),
+            Answer::Error | Answer::Shed => {
+                self.recorder.current.errors += 1;
+                self.outcome(r, Outcome::Failure(Pushback::None));
+            }
+            Answer::Refused => self.outcome(r, Outcome::Failure(Pushback::None)),
+        }
+    }
+
     /// Request `r`'s client cancels its attempt `token`: over a network
     /// the client cannot know where the attempt is, and its cancellation
     /// travels to the attempt's site; otherwise the attempt's job, if it

@@ -171,15 +171,16 @@ impl Simulation {
         if !probe && self.pool.backends[b].watched {
             self.pool.answers.push((b, false));
         }
-        if !self.waits(owner) {
+        if !self.answers(owner) {
             return;
         }
-        if !probe {
+        if !probe && self.network.is_none() {
+            // Over a network, counted when its client hears it.
             self.recorder.current.errors += 1;
         }
         if self.pool.shed.is_empty() {
             self.push(self.now, Ev::Shed);
         }
-        self.pool.shed.push(Reply::failed(owner));
+        self.pool.shed.push(Reply::to(owner, s, Answer::Shed));
     }
 }

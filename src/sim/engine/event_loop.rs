@@ -64,14 +64,14 @@ pub(super) enum Ev {
     /// network's attempts on their way).
     Arrive(TransitPlace),
     /// A site's answer reaches its client over the network: (answer,
-    /// request, attempt token).
+    /// request, the attempt's token).
     Answer(Answer, RequestSlot, u32),
     /// A health probe reaches its site over the network: (site, probe
     /// sequence).
     ProbeArrive(SiteId, u32),
     /// A site's answer to a probe reaches the router over the network:
-    /// (answer, site, probe sequence).
-    ProbeAnswer(Answer, SiteId, u32),
+    /// (site, probe sequence, answered).
+    ProbeAnswer(SiteId, u32, bool),
     /// A client's cancellation of its attempt reaches the attempt's site
     /// over the network: (request, attempt token).
     Cancel(RequestSlot, u32),
@@ -83,26 +83,32 @@ type Entry = crate::sim::queue::Entry<Ev>;
 
 /// What an attempt or a probe came to, returned by the part that decided
 /// it (a backend, a load balancer's backlog) for the event loop to
-/// [deliver](Simulation::deliver).
+/// [deliver](Simulation::deliver). It names the attempt (or probe) it
+/// answers and the site that answered, so that over a network it can
+/// travel back and be heard — or not — by its client, without the site
+/// reading whether the client still waits.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Reply {
-    /// Request `.0`'s attempt ended with `.1`.
-    Attempt(RequestSlot, Outcome),
-    /// Site `.0`'s health probe ended: answered (`true`) or not.
-    Probe(SiteId, bool),
-    /// Request `.0`'s attempt found its client's limit of attempts pending
-    /// at a load balancer full (decided at the site, over the network).
-    Overflow(RequestSlot),
+    /// Site `.2` answered request `.0`'s attempt with token `.1`: `.3`.
+    Attempt(RequestSlot, u32, SiteId, Answer),
+    /// Site `.0` answered its health probe `.1`: answered (`true`) or not.
+    Probe(SiteId, u32, bool),
 }
 
 impl Reply {
-    /// The failure `owner` sees when a load balancer or a backend turns
-    /// it away.
-    pub(super) fn failed(owner: Owner) -> Self {
+    /// Site `s`'s answer `answer` to `owner` (a probe hears only whether
+    /// it succeeded).
+    pub(super) fn to(owner: Owner, s: SiteId, answer: Answer) -> Self {
         match owner {
-            Owner::Attempt(r, _) => Reply::Attempt(r, Outcome::Failure(Pushback::None)),
-            Owner::Probe(s, _) => Reply::Probe(s, false),
+            Owner::Attempt(r, token) => Reply::Attempt(r, token, s, answer),
+            Owner::Probe(s, seq) => Reply::Probe(s, seq, matches!(answer, Answer::Success)),
         }
+    }
+
+    /// The failure `owner` sees when site `s`'s load balancer or one of
+    /// its backends turns it away.
+    pub(super) fn failed(owner: Owner, s: SiteId) -> Self {
+        Reply::to(owner, s, Answer::Refused)
     }
 }
 
@@ -274,44 +280,42 @@ impl Simulation {
     /// for it: the backends and the sites return replies rather than call
     /// back up into the clients or the router.
     ///
-    /// Over a network, an answer travels back first. Always
-    /// inlined: as a call it cost 0.7 % of the simulator benchmark's
-    /// instructions.
+    /// Without a network the sites reply only to an attempt (or a probe)
+    /// still awaited, so the reply is heard at once. Over a network an
+    /// answer travels back first. Always inlined: as a call it cost
+    /// 0.7 % of the simulator benchmark's instructions.
     #[inline(always)]
     pub(super) fn deliver(&mut self, reply: Option<Reply>) {
         match reply {
-            Some(Reply::Attempt(r, outcome)) if self.network.is_none() => self.outcome(r, outcome),
-            Some(Reply::Probe(s, ok)) if self.network.is_none() => self.probe_result(s, ok),
+            Some(Reply::Attempt(r, _, _, answer)) if self.network.is_none() => match answer {
+                Answer::Success => self.outcome(r, Outcome::Success),
+                Answer::Overflow => self.overflowed(r),
+                _ => self.outcome(r, Outcome::Failure(Pushback::None)),
+            },
+            Some(Reply::Probe(s, _, ok)) if self.network.is_none() => self.probe_result(s, ok),
             Some(reply) => self.deliver_far(reply),
             None => {}
         }
     }
 
     /// Delivers an attempt's or a probe's answer over the network: it
-    /// travels back unless its site is no distance away. Out of line, so that the
-    /// direct path pays only a test (inlined, this path cost 1.2 % of
-    /// the simulator benchmark's instructions without a network).
+    /// travels back unless its site is no distance away, and is heard
+    /// only if its client (or the router) still waits for it. Out of
+    /// line, so that the direct path pays only a test (inlined, this path
+    /// cost 1.2 % of the simulator benchmark's instructions without a
+    /// network).
     #[cold]
     #[inline(never)]
     fn deliver_far(&mut self, reply: Reply) {
         match reply {
-            Reply::Attempt(r, outcome) => {
-                let answer = match outcome {
-                    Outcome::Success => Answer::Success,
-                    _ => Answer::Failure,
-                };
-                if !self.send_back(r, answer) {
-                    self.outcome(r, outcome);
+            Reply::Attempt(r, token, s, answer) => {
+                if !self.send_back(s, r, token, answer) {
+                    self.hear(r, token, answer);
                 }
             }
-            Reply::Overflow(r) => {
-                if !self.send_back(r, Answer::Overflow) {
-                    self.overflowed(r);
-                }
-            }
-            Reply::Probe(s, ok) => {
-                if !self.send_probe_back(s, ok) {
-                    self.probe_result(s, ok);
+            Reply::Probe(s, seq, ok) => {
+                if !self.send_probe_back(s, seq, ok) {
+                    self.hear_probe(s, seq, ok);
                 }
             }
         }
@@ -361,21 +365,13 @@ impl Simulation {
                 let reply = self.on_arrive(p);
                 self.deliver(reply);
             }
-            Ev::Answer(answer, r, token) => match self.answer_outcome(r, token, answer) {
-                Some(Reply::Attempt(r, outcome)) => self.outcome(r, outcome),
-                Some(Reply::Overflow(r)) => self.overflowed(r),
-                _ => {}
-            },
+            Ev::Answer(answer, r, token) => self.hear(r, token, answer),
             Ev::ProbeArrive(s, seq) => {
                 let reply = self.on_probe_arrive(s, seq);
                 self.deliver(reply);
             }
             Ev::Cancel(r, token) => self.on_cancel(r, token),
-            Ev::ProbeAnswer(answer, s, seq) => {
-                if self.router.awaits(s, seq) {
-                    self.probe_result(s, matches!(answer, Answer::Success));
-                }
-            }
+            Ev::ProbeAnswer(s, seq, ok) => self.hear_probe(s, seq, ok),
         }
         if !self.pool.answers.is_empty() {
             self.detect_outliers();

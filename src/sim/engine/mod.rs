@@ -99,6 +99,16 @@ impl Simulation {
         }
     }
 
+    /// Whether a site answers `owner` (and counts what it does not answer):
+    /// without a network, only if `owner` still waits, since its answer
+    /// would be heard at once; over one, always, for the site cannot know
+    /// (its answer is heard, or not, when it reaches the client:
+    /// [`Simulation::hear`]).
+    #[inline]
+    fn answers(&self, owner: Owner) -> bool {
+        self.network.is_some() || self.waits(owner)
+    }
+
     /// Whether any balancer (the router's or a site's) reads request keys:
     /// a question about the whole model, asked when it is built and when
     /// an action changes a balancer.

@@ -6,10 +6,14 @@
 //! `Arrive` event to its site, where the load balancer admits it as it
 //! would an attempt sent there directly. Whatever the site answers (a
 //! backend's answer, a rejection, a refusal, an overflow of its client's
-//! pending limit) travels back as an `Answer` event, and the client hears
-//! it only if it still waits on that attempt. The client's deadline runs
-//! from the send, so an attempt can time out on the way, at the site, or
-//! on the way back.
+//! pending limit) travels back as an `Answer` event naming its attempt,
+//! and the client hears it only if it still waits on that attempt. The
+//! site answers every attempt: it never reads whether the client waits.
+//! What the client does not hear but a backend served is wasted work,
+//! counted when the answer arrives; a backend's error counts as one when
+//! heard. The site's own observers (outlier detection, reported load)
+//! see every answer its backends give. The client's deadline runs from the send, so an attempt can
+//! time out on the way, at the site, or on the way back.
 //!
 //! Only when some site has a round trip: with none, [`Network::new`]
 //! returns `None` and attempts take the direct path, unchanged. The
@@ -23,9 +27,9 @@
 //! its load balancer's backlog or at a backend (`held.rs`) — or finds
 //! nothing if the site is done with it. Until it arrives the site works
 //! on, and what it finishes is wasted. The site never reads whether the
-//! client still waits to decide what to cancel (the operator's
-//! `set-cancel-on-timeout` action, which reaches every server, still
-//! cancels the work already abandoned at once).
+//! client still waits, to decide what to cancel or what to answer (the
+//! operator's `set-cancel-on-timeout` action, which reaches every server,
+//! still cancels the work already abandoned at once).
 
 use std::collections::VecDeque;
 
@@ -35,7 +39,7 @@ use super::{
     Ev, Held, JobId, NONE, Owner, Reply, RequestSlot, Simulation, SiteId, Slots, TiVec,
     TransitPlace, WAITING,
 };
-use crate::retry::{Outcome, Pushback, SimTime};
+use crate::retry::SimTime;
 use crate::sim::config::SiteConfig;
 use crate::sim::queue::order_key;
 
@@ -171,15 +175,28 @@ impl Network {
     }
 }
 
-/// What a site answered an attempt, as it travels back.
-#[derive(Clone, Copy, Debug)]
+/// What a site answered an attempt: what its client hears if it still
+/// waits on that attempt when the answer reaches it, and what was spent
+/// for nothing if not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Answer {
-    /// Served.
+    /// A backend served it.
     Success,
-    /// An error, a rejection or a refusal.
-    Failure,
+    /// A backend served it with an error.
+    Error,
+    /// A backend's queue shed it with an error, without serving it.
+    Shed,
+    /// The load balancer turned it away, or no backend could take it.
+    Refused,
     /// Its client's limit of attempts pending at a load balancer was full.
     Overflow,
+}
+
+impl Answer {
+    /// Whether a backend's work went into it.
+    pub(super) fn served(self) -> bool {
+        matches!(self, Answer::Success | Answer::Error)
+    }
 }
 
 impl Simulation {
@@ -224,19 +241,15 @@ impl Simulation {
         self.push_far(out, lane, Ev::ProbeArrive(s, seq));
     }
 
-    /// Puts the answer to site `s`'s awaited probe on its way back;
-    /// `false` if the site is no distance away (the answer is heard now).
-    pub(super) fn send_probe_back(&mut self, s: SiteId, ok: bool) -> bool {
+    /// Puts site `s`'s answer to its probe `seq` on its way back; `false`
+    /// if the site is no distance away (the answer is there now).
+    pub(super) fn send_probe_back(&mut self, s: SiteId, seq: u32, ok: bool) -> bool {
         let net = self.network.as_deref().expect("a network");
         let (back, lane) = (net.back[s], net.lane_back[s]);
-        let Some(seq) = self.router.members[s].probe_pending else {
-            return false;
-        };
         if back == 0 {
             return false;
         }
-        let answer = if ok { Answer::Success } else { Answer::Failure };
-        self.push_far(back, lane, Ev::ProbeAnswer(answer, s, seq));
+        self.push_far(back, lane, Ev::ProbeAnswer(s, seq, ok));
         true
     }
 
@@ -257,19 +270,18 @@ impl Simulation {
 
     /// Attempt `p` reaches its site: the load balancer admits it (or
     /// turns it away), and places it at a backend or holds it in its
-    /// backlog, whether or not its client still waits (a cancellation
-    /// follows it if its client gave up). Returns the answer for its
-    /// client, if any yet.
+    /// backlog. The site cannot know whether its client still waits (a
+    /// cancellation follows the attempt if its client gave up), so it
+    /// answers every attempt. Returns that answer, if any yet.
     pub(super) fn on_arrive(&mut self, p: TransitPlace) -> Option<Reply> {
         let a = self.network.as_deref_mut().expect("a network").arrive(p);
         let (r, token) = a.owner;
         let owner = Owner::Attempt(r, token);
         let s = a.site;
-        let waiting = self.waits(owner);
         let Some(delay) = self.admit_at_site(s, false) else {
             self.recorder.current.lb_rejects += 1;
             self.sites[s].rejected += 1;
-            return waiting.then_some(Reply::failed(owner));
+            return Some(Reply::failed(owner, s));
         };
         if delay > 0 {
             if !self.clients.groups[a.id.group()]
@@ -277,7 +289,7 @@ impl Simulation {
                 .try_pend()
             {
                 self.unhold(s);
-                return waiting.then_some(Reply::Overflow(r));
+                return Some(Reply::to(owner, s, Answer::Overflow));
             }
             let p = self.accepting.hold(a.arrived());
             self.held_at(r, token, Held::Backlog(p));
@@ -292,22 +304,26 @@ impl Simulation {
             refused => {
                 self.unhold(s);
                 self.count_refusal(s, &refused);
-                waiting.then_some(Reply::failed(owner))
+                Some(Reply::failed(owner, s))
             }
         }
     }
 
-    /// Puts the answer `answer` to request `r`'s current attempt on its
-    /// way back from the attempt's site; `false` if that site is no
-    /// distance away (the answer is heard now).
-    pub(super) fn send_back(&mut self, r: RequestSlot, answer: Answer) -> bool {
+    /// Puts site `s`'s answer `answer` to request `r`'s attempt `token`
+    /// on its way back; `false` if the site is no distance away (the
+    /// answer is there now).
+    pub(super) fn send_back(
+        &mut self,
+        s: SiteId,
+        r: RequestSlot,
+        token: u32,
+        answer: Answer,
+    ) -> bool {
         let net = self.network.as_deref().expect("a network");
-        let s = net.via[r];
         let (back, lane) = (net.back[s], net.lane_back[s]);
         if back == 0 {
             return false;
         }
-        let token = self.clients.live[r] & !WAITING;
         self.push_far(back, lane, Ev::Answer(answer, r, token));
         true
     }
@@ -345,28 +361,6 @@ impl Simulation {
                 self.clients.groups[id.group()].limits(instance).pend_done();
             }
         }
-    }
-
-    /// An answer reaches its client: heard if the client still waits on
-    /// that attempt. A success no one hears was wasted work, as is a job
-    /// a backend finishes after its client stopped waiting.
-    pub(super) fn answer_outcome(
-        &mut self,
-        r: RequestSlot,
-        token: u32,
-        answer: Answer,
-    ) -> Option<Reply> {
-        if self.clients.live[r] != token | WAITING {
-            if let Answer::Success = answer {
-                self.recorder.current.wasted += 1;
-            }
-            return None;
-        }
-        Some(match answer {
-            Answer::Success => Reply::Attempt(r, Outcome::Success),
-            Answer::Failure => Reply::Attempt(r, Outcome::Failure(Pushback::None)),
-            Answer::Overflow => Reply::Overflow(r),
-        })
     }
 }
 

@@ -399,12 +399,21 @@ impl Simulation {
         }
     }
 
+    /// Site `s`'s answer to probe `seq` reaches the router: heard if the
+    /// router still awaits that probe.
+    pub(super) fn hear_probe(&mut self, s: SiteId, seq: u32, ok: bool) {
+        if self.router.awaits(s, seq) {
+            self.probe_result(s, ok);
+        }
+    }
+
     /// Probe `seq` of site `s` reaches the site over the network: the
     /// load balancer admits it and places it, or holds it in its backlog,
     /// or turns it away (the failure travels back).
     pub(super) fn on_probe_arrive(&mut self, s: SiteId, seq: u32) -> Option<Reply> {
-        // A failure is heard only by the probe still awaited.
-        let failed = self.router.awaits(s, seq).then_some(Reply::Probe(s, false));
+        // Answered whether or not the router still awaits it: it hears
+        // the answer, or not, when it arrives.
+        let failed = Some(Reply::Probe(s, seq, false));
         let Some(delay) = self.admit_at_site(s, true) else {
             return failed;
         };

@@ -372,10 +372,11 @@ impl Simulation {
             // The id names the group even if the request has ended since.
             self.clients.groups[id.group()].limits(instance).pend_done();
         }
-        let waiting = self.waits(owner);
         // Without a network a cancellation is known at once; over one, it
-        // arrives as an event of its own (`on_cancel`).
-        if self.cancel && !waiting && self.network.is_none() {
+        // arrives as an event of its own (`on_cancel`), and the site
+        // answers every attempt.
+        let waiting = self.answers(owner);
+        if self.cancel && !waiting {
             self.unhold(s);
             self.recorder.totals.cancelled += 1;
             return None;
@@ -392,7 +393,7 @@ impl Simulation {
             refused => {
                 self.unhold(s);
                 self.count_refusal(s, &refused);
-                return waiting.then_some(Reply::failed(owner));
+                return waiting.then_some(Reply::failed(owner, s));
             }
         };
         if let Owner::Attempt(r, token) = owner {
@@ -417,7 +418,7 @@ impl Simulation {
         if let Owner::Attempt(..) = owner {
             self.clients.groups[id.group()].limits(instance).pend_done();
         }
-        self.waits(owner).then_some(Reply::failed(owner))
+        self.answers(owner).then_some(Reply::failed(owner, s))
     }
 
     pub(super) fn on_scale(&mut self) {
