@@ -4,6 +4,7 @@
 //! include both, while the site's own counts see only the time the
 //! attempt spends there.
 
+use drainstorm::balancer::BalancerKind;
 use drainstorm::retry::{Backoff, LimitsConfig, PolicyConfig};
 use drainstorm::sim::{
     BackendGroup, CurvePoint, HealthCheckConfig, RetrySpec, RouterMode, ServiceTime, SimConfig,
@@ -149,6 +150,42 @@ fn the_client_decides_what_it_hears_when_the_answer_arrives() {
     near.sites[0].rtt = SimDuration::ZERO;
     let (attempts, wasted, errors) = wasted_and_errors(near);
     assert_eq!((wasted, errors), (0, attempts));
+}
+
+/// Attempts each site admitted over a run of `c`.
+fn admitted_per_site(c: SimConfig) -> Vec<u64> {
+    let mut sim = Simulation::new(c).unwrap();
+    sim.run();
+    (0..sim.sites().len())
+        .map(|s| sim.recorder().site_series(s).map(|r| r.admitted).sum())
+        .collect()
+}
+
+#[test]
+fn a_routers_balancer_counts_what_its_clients_wait_on() {
+    // Two sites of the same 20 slots of 10 ms, one near and one 200 ms
+    // away, behind the router's least-connections balancer. The router is
+    // on the clients' side: it counts an attempt from its send to its
+    // answer, so one at the far site counts for 210 ms against 10 at the
+    // near one, and the near site takes most of the load. Counted only
+    // while at a backend, as without a network, the two would split it
+    // evenly.
+    let routed = |rtts: &[u64], balancer| {
+        let mut c = net(rtts, 400.0, 1, None);
+        c.router.mode = RouterMode::Balancer;
+        c.router.balancer = balancer;
+        admitted_per_site(c)
+    };
+    let near_far = routed(&[0, 200], BalancerKind::LeastConn);
+    assert!(near_far[0] > 5 * near_far[1], "{near_far:?}");
+    // Without a network the split is even; a balancer that does not count
+    // splits evenly over a network too.
+    let even = routed(&[0, 0], BalancerKind::LeastConn);
+    let wrr = routed(&[0, 200], BalancerKind::SmoothWrr);
+    for split in [even, wrr] {
+        let ratio = split[0] as f64 / split[1] as f64;
+        assert!((0.9..1.1).contains(&ratio), "{split:?}");
+    }
 }
 
 /// `net`, with every attempt's job taking `service_ms` at a backend,

@@ -18,7 +18,12 @@ pub struct RouterConfig {
     #[serde(default)]
     pub mode: RouterMode,
     /// The balancer over sites in mode `balancer`; weights are the sites'
-    /// `weight`.
+    /// `weight`. A balancer that reads load counts each site's attempts
+    /// at its backends; once some site has an
+    /// [`rtt`](super::SiteConfig::rtt), the router is on the clients'
+    /// side of the network and counts instead the attempts its clients
+    /// wait on, from the send to the answer heard (whose round trip a
+    /// latency-aware balancer learns), the timeout or the abandon.
     #[serde(default = "default_router_balancer")]
     pub balancer: BalancerKind,
     /// How long a client instance keeps a site answer (each instance has

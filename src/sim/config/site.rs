@@ -77,7 +77,11 @@ pub struct SiteConfig {
     /// Clients' timeouts and latencies include it, the router's health
     /// probes cross it too, and so does a client's cancellation (with
     /// `cancel_on_timeout`): it reaches the site half of it after the
-    /// client gives up. At most 10 s; default 0 (no network).
+    /// client gives up. The site answers every attempt, not knowing
+    /// whether its client still waits; the router's load-aware balancer
+    /// counts what its clients wait on
+    /// ([`RouterConfig::balancer`](super::RouterConfig::balancer)). At most
+    /// 10 s; default 0 (no network).
     #[serde(default, skip_serializing_if = "SimDuration::is_zero")]
     pub rtt: SimDuration,
     /// Groups of identical backends.

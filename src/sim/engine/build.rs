@@ -164,6 +164,11 @@ impl Simulation {
             config,
         };
         sim.keys_needed = sim.wants_keys();
+        if sim.network.is_some() {
+            // The router is on the clients' side of the network.
+            sim.router.tracks_sent = sim.router.tracks_load;
+            sim.router.tracks_load = false;
+        }
         sim.count_zone_clients();
         sim.schedule_first_events();
         Ok(sim)

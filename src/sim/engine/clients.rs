@@ -442,6 +442,9 @@ impl Simulation {
             return;
         }
         self.recorder.current.timeouts += 1;
+        if self.router.tracks_sent {
+            self.router_done(r, false);
+        }
         if self.cancel {
             self.cancel_attempt(r, token);
         }
@@ -458,6 +461,9 @@ impl Simulation {
                 self.recorder.current.wasted += 1;
             }
             return;
+        }
+        if self.router.tracks_sent {
+            self.router_done(r, true);
         }
         match answer {
             Answer::Success => self.outcome(r, Outcome::Success),

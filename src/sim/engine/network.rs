@@ -39,6 +39,7 @@ use super::{
     Ev, Held, JobId, NONE, Owner, Reply, RequestSlot, Simulation, SiteId, Slots, TiVec,
     TransitPlace, WAITING,
 };
+use crate::balancer::BackendId;
 use crate::retry::SimTime;
 use crate::sim::config::SiteConfig;
 use crate::sim::queue::order_key;
@@ -46,6 +47,9 @@ use crate::sim::queue::order_key;
 /// Most lanes a network keeps (distances beyond go through the queue):
 /// every event scans each lane's front.
 pub(super) const MAX_LANES: usize = 8;
+
+/// An attempt the router does not count.
+const NOT_COUNTED: u64 = u64::MAX;
 
 /// Events a fixed delay ahead, in the order pushed: (time, sequence,
 /// event).
@@ -61,6 +65,10 @@ pub(super) struct Network {
     /// Per request slot: the site of its current attempt (`NONE` before
     /// its first).
     via: TiVec<RequestSlot, SiteId>,
+    /// Per request slot, while the router counts its current attempt
+    /// ([`Router::tracks_sent`](super::routing::Router::tracks_sent)): when
+    /// it was sent; `NOT_COUNTED` otherwise.
+    sent: TiVec<RequestSlot, u64>,
     /// Where the sites hold the attempts that arrived, for the
     /// cancellations that follow them.
     pub(super) at: AtSites,
@@ -116,6 +124,7 @@ impl Network {
             back,
             transit: Slots::default(),
             via: TiVec::new(),
+            sent: TiVec::new(),
             at: AtSites::default(),
             lanes,
             lane_out,
@@ -155,6 +164,7 @@ impl Network {
     fn depart(&mut self, r: RequestSlot, a: Accepting<(RequestSlot, u32)>) -> TransitPlace {
         if self.via.len() <= r.index() {
             self.via.resize(r.index() + 1, SiteId::NONE);
+            self.sent.resize(r.index() + 1, NOT_COUNTED);
         }
         self.via[r] = a.site;
         self.transit.hold(a)
@@ -225,6 +235,13 @@ impl Simulation {
             dropped: false,
         };
         let p = net.depart(r, a);
+        if self.router.tracks_sent {
+            // The slot's attempt before it was done with (`router_done`)
+            // when its client stopped waiting on it.
+            debug_assert_eq!(net.sent[r], NOT_COUNTED);
+            net.sent[r] = self.now;
+            self.router.picker.start(BackendId::from(s));
+        }
         self.clients.live[r] |= WAITING;
         if let Some(d) = deadline {
             self.push_timeout(g, d, r, token);
@@ -307,6 +324,35 @@ impl Simulation {
                 Some(Reply::failed(owner, s))
             }
         }
+    }
+
+    /// The router stops counting request `r`'s current attempt, if it
+    /// counts it: its client no longer waits on it. `heard`: its answer
+    /// reached the client, and the router learns its round trip.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn router_done(&mut self, r: RequestSlot, heard: bool) {
+        let net = self.network.as_deref_mut().expect("a network");
+        // A slot whose first attempt never left (no site to go to) has
+        // no record yet.
+        let Some(sent) = net
+            .sent
+            .get_mut(r)
+            .map(|t| std::mem::replace(t, NOT_COUNTED))
+        else {
+            return;
+        };
+        if sent == NOT_COUNTED {
+            return;
+        }
+        let site = BackendId::from(net.via[r]);
+        let counted = if heard {
+            let now = self.now;
+            self.router.picker.finish_observed(site, now - sent, now)
+        } else {
+            self.router.picker.finish(site)
+        };
+        debug_assert!(counted, "the router counted the attempt");
     }
 
     /// Puts site `s`'s answer `answer` to request `r`'s attempt `token`
@@ -409,5 +455,45 @@ mod tests {
         assert!(sim.recorder().totals().cancelled > 0);
         assert!(most_older > 0, "the case of an older attempt came up");
         assert_eq!(sim.network.as_ref().expect("a network").at.len(), 0);
+    }
+    #[test]
+    fn the_router_counts_only_what_its_clients_wait_on() {
+        // The router's least-connections over two sites 10 ms and 120 ms
+        // away; immediate retries under a 90 ms timeout, hedged at 30 ms:
+        // answers heard, timeouts and hedges' losers all end a wait.
+        let mut c = SimConfig::example();
+        c.router.mode = crate::sim::RouterMode::Balancer;
+        c.router.balancer = crate::balancer::BalancerKind::LeastConn;
+        c.router.dns_ttl = SimDuration::ZERO;
+        c.sites[0].rtt = SimDuration::from_millis(10);
+        c.sites[1].rtt = SimDuration::from_millis(120);
+        c.clients[0].workload = Workload::open(100.0);
+        c.clients[0].retry = RetrySpec::Config(Box::new(PolicyConfig {
+            attempt_timeout: Some(SimDuration::from_millis(90)),
+            hedging: Some(crate::retry::HedgingConfig {
+                delay: SimDuration::from_millis(30),
+            }),
+            ..PolicyConfig::new(Backoff::Immediate, 3)
+        }));
+        let mut sim = Simulation::new(c).unwrap();
+        assert!(sim.router.tracks_sent && !sim.router.tracks_load);
+        for t in (250..20_000).step_by(250) {
+            sim.run_until(SimTime::from_millis(t));
+            // Every attempt the router counts is one a client waits on.
+            let net = sim.network.as_ref().expect("a network");
+            let counted = net.sent.iter().filter(|&&t| t != NOT_COUNTED).count();
+            let waiting = sim
+                .clients
+                .live
+                .iter()
+                .filter(|&&l| l & WAITING != 0)
+                .count();
+            assert_eq!(counted, waiting, "at {t} ms");
+        }
+        // All three ways came up: answers heard, timeouts, and legs
+        // abandoned (more attempts than successes and timeouts).
+        let s = sim.summary();
+        assert!(s.successes > 1000 && s.timeouts > 50, "{s:?}");
+        assert!(s.attempts > s.successes + s.timeouts + 200, "{s:?}");
     }
 }

@@ -53,9 +53,15 @@ pub(super) struct Member {
 pub(super) struct Router {
     pub(super) balancer: Box<dyn Balancer>,
     pub(super) picker: Box<dyn Picker>,
-    /// Whether `picker` counts attempts in flight (the `balancer` mode,
-    /// with a balancer that reads them).
+    /// Whether `picker` counts attempts in flight at the sites, from
+    /// their placement at a backend to its release (the `balancer` mode,
+    /// with a balancer that reads them, and no network).
     pub(super) tracks_load: bool,
+    /// Over a network, instead: whether `picker` counts the attempts its
+    /// clients wait on, from the send to the answer heard, the timeout or
+    /// the abandon, and learns the round trips of the answers heard —
+    /// what the clients' side can see.
+    pub(super) tracks_sent: bool,
     pub(super) mode: RouterMode,
     /// The sites' published weights, for the DNS-like modes.
     pub(super) site_draw: WeightedSites,
@@ -125,6 +131,7 @@ impl Router {
             picker: balancer.local_picker(),
             balancer,
             tracks_load: r.mode == RouterMode::Balancer && r.balancer.tracks_load(),
+            tracks_sent: false,
             mode: r.mode,
             site_draw,
             zones,
