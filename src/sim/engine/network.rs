@@ -12,8 +12,9 @@
 //! What the client does not hear but a backend served is wasted work,
 //! counted when the answer arrives; a backend's error counts as one when
 //! heard. The site's own observers (outlier detection, reported load)
-//! see every answer its backends give. The client's deadline runs from the send, so an attempt can
-//! time out on the way, at the site, or on the way back.
+//! see every answer its backends give. The client's deadline runs from
+//! the send, so an attempt can time out on the way, at the site, or on
+//! the way back.
 //!
 //! Only when some site has a round trip: with none, [`Network::new`]
 //! returns `None` and attempts take the direct path, unchanged. The
@@ -456,6 +457,7 @@ mod tests {
         assert!(most_older > 0, "the case of an older attempt came up");
         assert_eq!(sim.network.as_ref().expect("a network").at.len(), 0);
     }
+
     #[test]
     fn the_router_counts_only_what_its_clients_wait_on() {
         // The router's least-connections over two sites 10 ms and 120 ms
