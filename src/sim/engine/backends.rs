@@ -415,9 +415,8 @@ impl Simulation {
     }
 
     /// What backend `b` answers request `r`'s attempt `token`, job `j`:
-    /// an error with probability `fail_p`, else a success. Without a
-    /// network an error counts as one here (its client hears it now);
-    /// over one, when it is heard.
+    /// an error with probability `fail_p`, else a success (an error
+    /// counts as one when its client hears it).
     #[inline(always)]
     fn attempt_answer(
         &mut self,
@@ -439,9 +438,6 @@ impl Simulation {
             backend.errors += 1;
         }
         if failed {
-            if self.network.is_none() {
-                self.recorder.current.errors += 1;
-            }
             Reply::Attempt(r, token, s, Answer::Error)
         } else {
             Reply::Attempt(r, token, s, Answer::Success)

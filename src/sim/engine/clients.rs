@@ -465,6 +465,15 @@ impl Simulation {
         if self.router.tracks_sent {
             self.router_done(r, true);
         }
+        self.on_answer(r, answer);
+    }
+
+    /// Request `r`'s client hears `answer` to the attempt it waits on, over
+    /// a network ([`hear`](Self::hear)) or at once: the retry policy
+    /// learns its outcome, and a backend's error (served or shed) counts
+    /// as one.
+    #[inline(always)]
+    pub(super) fn on_answer(&mut self, r: RequestSlot, answer: Answer) {
         match answer {
             Answer::Success => self.outcome(r, Outcome::Success),
             Answer::Overflow => self.overflowed(r),

@@ -174,10 +174,6 @@ impl Simulation {
         if !self.answers(owner) {
             return;
         }
-        if !probe && self.network.is_none() {
-            // Over a network, counted when its client hears it.
-            self.recorder.current.errors += 1;
-        }
         if self.pool.shed.is_empty() {
             self.push(self.now, Ev::Shed);
         }

@@ -287,11 +287,9 @@ impl Simulation {
     #[inline(always)]
     pub(super) fn deliver(&mut self, reply: Option<Reply>) {
         match reply {
-            Some(Reply::Attempt(r, _, _, answer)) if self.network.is_none() => match answer {
-                Answer::Success => self.outcome(r, Outcome::Success),
-                Answer::Overflow => self.overflowed(r),
-                _ => self.outcome(r, Outcome::Failure(Pushback::None)),
-            },
+            Some(Reply::Attempt(r, _, _, answer)) if self.network.is_none() => {
+                self.on_answer(r, answer)
+            }
             Some(Reply::Probe(s, _, ok)) if self.network.is_none() => self.probe_result(s, ok),
             Some(reply) => self.deliver_far(reply),
             None => {}

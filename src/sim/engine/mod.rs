@@ -63,7 +63,6 @@ use super::recorder::{Recorder, RowSink, SiteInterval};
 use super::router::WeightedSites;
 use super::summary::Summary;
 use crate::balancer::{Balancer, Picker};
-use crate::retry::{Outcome, Pushback};
 use crate::sim::config::Action;
 use crate::sim::config::{HealthCheckConfig, RouterMode, SimConfig};
 use crate::sim::error::SimError;
