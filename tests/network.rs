@@ -323,6 +323,52 @@ fn health_probes_cross_the_network_too() {
     assert!(share > 0.8, "{share}");
 }
 
+/// [`net`] with one client instance whose `max_pending_requests` is
+/// `pending`, `rate` requests/s of one attempt each (no timeout), and one
+/// site `rtt` ms away (100 backends of `service_ms` each, no backlog).
+fn pending_limited(rtt: u64, pending: u32, service_ms: u64, rate: f64) -> SimConfig {
+    let mut c = net(&[rtt], rate, 1, None);
+    c.sites[0].backends = vec![BackendGroup::new(
+        100,
+        ServiceTime::Deterministic {
+            value: ms(service_ms),
+        },
+    )];
+    c.clients[0].instances = Some(1);
+    if let RetrySpec::Config(p) = &mut c.clients[0].retry {
+        p.limits = LimitsConfig {
+            max_pending_requests: Some(pending),
+            ..LimitsConfig::default()
+        };
+    }
+    c
+}
+
+#[test]
+fn a_client_counts_an_attempt_pending_until_it_hears_its_site_took_it() {
+    // Attempts to a site 200 ms away, which takes each at once, at a rate
+    // falling from 1 000/s to 0 over 15 s (7 500 in all): each is pending
+    // for a round trip. With room for 10, about 10 per round trip go
+    // (50/s while the rate is above that) and the rest overflow.
+    let far = run(pending_limited(200, 10, 10, 1000.0));
+    let offered = far.offered as f64;
+    assert!(far.overflows as f64 > 0.9 * offered, "{far:?}");
+    let sent = (far.offered - far.overflows) as f64;
+    // 15 s at 10 per 200 ms: 750.
+    assert!((600.0..=900.0).contains(&sent), "{sent} of {offered}");
+    // Without a network nothing waits in a backlog: nothing is pending.
+    let near = run(pending_limited(0, 10, 10, 1000.0));
+    assert_eq!(near.overflows, 0);
+    assert_eq!(near.successes, near.offered);
+    // Pending ends when the site's word comes back, not its answer: up to
+    // 50 jobs/s of a second each, 10 ms away, are pending half an attempt
+    // at a time at most on average, and rarely meet a limit of 5 (counted
+    // until the answer, up to 50 would be pending, and most overflow).
+    let long = run(pending_limited(10, 5, 1000, 50.0));
+    assert!(long.overflows * 100 < long.offered, "{long:?}");
+    assert_eq!(long.successes + long.overflows, long.offered);
+}
+
 #[test]
 fn a_longer_trip_than_allowed_is_a_named_error() {
     let mut c = net(&[0], 10.0, 1, None);
@@ -383,6 +429,12 @@ proptest! {
         }
         sim.run();
         prop_assert_eq!(sim.requests_in_progress(), 0);
+        // Every attempt counted pending stopped being so.
+        let mut instance = 0;
+        while let Some(limits) = sim.client_limits(0, instance) {
+            prop_assert_eq!(limits.pending(), 0, "instance {}", instance);
+            instance += 1;
+        }
         for site in sim.sites() {
             // A probe may be under way at the end.
             prop_assert!(site.in_flight <= u32::from(probes), "{}", site.in_flight);

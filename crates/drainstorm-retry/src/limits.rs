@@ -13,7 +13,9 @@
 //! - `max_requests`: requests outstanding at once (from admission to their
 //!   end, backoff included). Envoy's default is 1024.
 //! - `max_pending_requests`: attempts waiting for a connection — here, for
-//!   a site load balancer to accept them (its accept backlog). Default 1024.
+//!   a site load balancer to accept them (its accept backlog), or, when the
+//!   site is a network round trip away, from their send until the client
+//!   hears that the site took them. Default 1024.
 //! - `max_retries`: retries outstanding at once, from the decision to retry
 //!   until that retry attempt's outcome. Default 3.
 //! - `retry_budget` (Envoy's `Thresholds.RetryBudget`), in place of

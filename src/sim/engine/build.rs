@@ -168,6 +168,8 @@ impl Simulation {
             // The router is on the clients' side of the network.
             sim.router.tracks_sent = sim.router.tracks_load;
             sim.router.tracks_load = false;
+            sim.clients.far_waits =
+                sim.router.tracks_sent || sim.clients.groups.iter().any(|g| g.limited);
         }
         sim.count_zone_clients();
         sim.schedule_first_events();

@@ -59,6 +59,10 @@ pub(super) struct Clients {
     /// Per request slot, while `hedging`: hedged requests' attempts and
     /// legs, and which slots are legs.
     pub(super) hedges: TiVec<RequestSlot, super::hedging::HedgeSlot>,
+    /// Whether, over a network, the end of a client's wait on an attempt
+    /// is reported ([`Simulation::wait_over`]): the router counts the
+    /// attempts sent, or some group counts its attempts pending.
+    pub(super) far_waits: bool,
     /// Whether any group hedges (or may, after a `set-retry`).
     pub(super) hedging: bool,
     /// Slots that are legs of hedged requests now.
@@ -72,6 +76,7 @@ impl Clients {
         Self {
             adaptive_limits: groups.iter().any(|g| g.adaptive),
             hedging: groups.iter().any(|g| g.hedge.is_some()),
+            far_waits: false,
             groups: groups.into(),
             requests: TiVec::new(),
             live: TiVec::new(),
@@ -244,7 +249,7 @@ impl Simulation {
             return self.outcome(r, Outcome::Failure(Pushback::None));
         };
         if self.network.is_some() {
-            return self.send_over(r, s, token);
+            return self.send_far(r, s, token);
         }
         let Some(delay) = self.admit_at_site(s, false) else {
             self.recorder.current.lb_rejects += 1;
@@ -275,6 +280,7 @@ impl Simulation {
                 id,
                 attempt: u64::from(attempt),
                 dropped: false,
+                pending: false,
             });
             self.push(now + delay, Ev::Accepted(p));
             return;
@@ -357,7 +363,8 @@ impl Simulation {
     }
 
     /// Request `r`'s attempt found no room among its instance's attempts
-    /// pending at a load balancer: a hedge's leg fails, a request ends as
+    /// pending (waiting in a load balancer's backlog, or over a network
+    /// not yet known to be taken): a hedge's leg fails, a request ends as
     /// an overflow.
     pub(super) fn overflowed(&mut self, r: RequestSlot) {
         if self.is_leg(r) {
@@ -442,8 +449,8 @@ impl Simulation {
             return;
         }
         self.recorder.current.timeouts += 1;
-        if self.router.tracks_sent {
-            self.router_done(r, false);
+        if self.clients.far_waits {
+            self.wait_over(r, false);
         }
         if self.cancel {
             self.cancel_attempt(r, token);
@@ -462,10 +469,65 @@ impl Simulation {
             }
             return;
         }
-        if self.router.tracks_sent {
-            self.router_done(r, true);
+        if self.clients.far_waits {
+            self.wait_over(r, true);
         }
         self.on_answer(r, answer);
+    }
+
+    /// Sends request `r`'s attempt `token` over the network to site `s`,
+    /// unless its instance counts its attempts pending and has no room for
+    /// another (it then fails fast, as an overflow). Out of line, so that
+    /// the direct path pays only a test.
+    #[cold]
+    #[inline(never)]
+    fn send_far(&mut self, r: RequestSlot, s: SiteId, token: u32) {
+        let (g, instance) = (
+            self.clients.requests[r].group,
+            self.clients.requests[r].instance,
+        );
+        let pending = self.clients.groups[g].limited;
+        if pending && !self.clients.groups[g].limits(instance).try_pend() {
+            self.clients.live[r] |= WAITING;
+            return self.overflowed(r);
+        }
+        self.send_over(r, s, token, pending);
+    }
+
+    /// Word that site took request `r`'s attempt `token` (placed it at a
+    /// backend, or accepted it from its backlog) reaches its client: if
+    /// the client still waits on that attempt, it no longer counts it as
+    /// pending. (If it stopped waiting first, it stopped counting then.)
+    pub(super) fn hear_taken(&mut self, r: RequestSlot, token: u32) {
+        if self.clients.live[r] == token | WAITING {
+            self.pend_over(r);
+        }
+    }
+
+    /// Over a network, request `r`'s client stops waiting on its current
+    /// attempt: it heard the answer (`heard`), timed out, or abandoned it
+    /// (a hedge's loser). The router stops counting it, and its instance
+    /// stops counting it as pending if it still did. Called only when
+    /// `far_waits`; out of line, off the direct path.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn wait_over(&mut self, r: RequestSlot, heard: bool) {
+        if self.router.tracks_sent {
+            self.router_done(r, heard);
+        }
+        self.pend_over(r);
+    }
+
+    /// Request `r`'s instance no longer counts its current attempt as
+    /// pending, if it did (over a network).
+    fn pend_over(&mut self, r: RequestSlot) {
+        let net = self.network.as_deref_mut().expect("a network");
+        if net.take_pending(r) {
+            let req = &self.clients.requests[r];
+            self.clients.groups[req.group]
+                .limits(req.instance)
+                .pend_done();
+        }
     }
 
     /// Request `r`'s client hears `answer` to the attempt it waits on, over
@@ -476,7 +538,6 @@ impl Simulation {
     pub(super) fn on_answer(&mut self, r: RequestSlot, answer: Answer) {
         match answer {
             Answer::Success => self.outcome(r, Outcome::Success),
-            Answer::Overflow => self.overflowed(r),
             Answer::Error | Answer::Shed => {
                 self.recorder.current.errors += 1;
                 self.outcome(r, Outcome::Failure(Pushback::None));

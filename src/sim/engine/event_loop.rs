@@ -75,6 +75,10 @@ pub(super) enum Ev {
     /// A client's cancellation of its attempt reaches the attempt's site
     /// over the network: (request, attempt token).
     Cancel(RequestSlot, u32),
+    /// A site's word that it took an attempt (placed it at a backend, or
+    /// accepted it from its backlog) reaches its client over the network:
+    /// (request, attempt token).
+    Taken(RequestSlot, u32),
 }
 
 const _: () = assert!(std::mem::size_of::<Ev>() == 12);
@@ -93,6 +97,10 @@ pub(super) enum Reply {
     Attempt(RequestSlot, u32, SiteId, Answer),
     /// Site `.0` answered its health probe `.1`: answered (`true`) or not.
     Probe(SiteId, u32, bool),
+    /// Over a network, site `.2` took request `.0`'s attempt with token
+    /// `.1` (placed it at a backend, or accepted it from its backlog),
+    /// which its client counts as pending until it hears so.
+    Taken(RequestSlot, u32, SiteId),
 }
 
 impl Reply {
@@ -316,6 +324,11 @@ impl Simulation {
                     self.hear_probe(s, seq, ok);
                 }
             }
+            Reply::Taken(r, token, s) => {
+                if !self.send_taken_back(s, r, token) {
+                    self.hear_taken(r, token);
+                }
+            }
         }
     }
 
@@ -370,6 +383,7 @@ impl Simulation {
             }
             Ev::Cancel(r, token) => self.on_cancel(r, token),
             Ev::ProbeAnswer(s, seq, ok) => self.hear_probe(s, seq, ok),
+            Ev::Taken(r, token) => self.hear_taken(r, token),
         }
         if !self.pool.answers.is_empty() {
             self.detect_outliers();

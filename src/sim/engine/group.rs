@@ -89,6 +89,10 @@ pub(super) struct Group {
     /// one shared entry when the policy sets no limit (an unlimited
     /// counter never refuses, so sharing it changes nothing).
     pub(super) limits: Vec<ClientLimits>,
+    /// Whether its policy sets any limit (its instances' counts are then
+    /// read: over a network, its attempts are counted pending from their
+    /// send until the client hears that the site took them).
+    pub(super) limited: bool,
     /// Whether the limits include an adaptive one (attempts then record
     /// when they were sent, for its round trips).
     pub(super) adaptive: bool,
@@ -175,6 +179,7 @@ impl Group {
                 Workload::Open { .. } => 0,
             },
             limits,
+            limited: !resolved.limits.is_unlimited(),
             adaptive: resolved.limits.adaptive.is_some(),
             hedge: match custom_policy {
                 true => None,

@@ -159,9 +159,9 @@ impl Simulation {
     /// Frees leg `l`'s slot: its token moves on, so its attempt's answer
     /// or deadline finds no one waiting.
     fn free_leg(&mut self, l: RequestSlot) {
-        if self.router.tracks_sent {
+        if self.clients.far_waits {
             // Its client no longer waits on it.
-            self.router_done(l, false);
+            self.wait_over(l, false);
         }
         self.next_token(l);
         self.clients.hedges[l].parent = RequestSlot::NONE;

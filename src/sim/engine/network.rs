@@ -5,8 +5,8 @@
 //! An attempt is routed when its client sends it, then travels as an
 //! `Arrive` event to its site, where the load balancer admits it as it
 //! would an attempt sent there directly. Whatever the site answers (a
-//! backend's answer, a rejection, a refusal, an overflow of its client's
-//! pending limit) travels back as an `Answer` event naming its attempt,
+//! backend's answer, a rejection, a refusal) travels back as an `Answer`
+//! event naming its attempt,
 //! and the client hears it only if it still waits on that attempt. The
 //! site answers every attempt: it never reads whether the client waits.
 //! What the client does not hear but a backend served is wasted work,
@@ -15,6 +15,14 @@
 //! see every answer its backends give. The client's deadline runs from
 //! the send, so an attempt can time out on the way, at the site, or on
 //! the way back.
+//!
+//! A client whose policy sets limits counts an attempt as pending (its
+//! `max_pending_requests`, and the retry budget's base) from its send
+//! until it hears that the site took it — placed it at a backend, or
+//! accepted it from its load balancer's backlog — as a client counts a
+//! connection being opened: the site sends that word back as a `Taken`
+//! event. Without a network the client counts only the attempts waiting
+//! in a backlog, whose acceptance it knows at once.
 //!
 //! Only when some site has a round trip: with none, [`Network::new`]
 //! returns `None` and attempts take the direct path, unchanged. The
@@ -70,6 +78,10 @@ pub(super) struct Network {
     /// ([`Router::tracks_sent`](super::routing::Router::tracks_sent)): when
     /// it was sent; `NOT_COUNTED` otherwise.
     sent: TiVec<RequestSlot, u64>,
+    /// Per request slot: whether its client counts its current attempt
+    /// as pending (until it hears that its site took it, or stops
+    /// waiting on it).
+    pending_at_client: TiVec<RequestSlot, bool>,
     /// Where the sites hold the attempts that arrived, for the
     /// cancellations that follow them.
     pub(super) at: AtSites,
@@ -126,6 +138,7 @@ impl Network {
             transit: Slots::default(),
             via: TiVec::new(),
             sent: TiVec::new(),
+            pending_at_client: TiVec::new(),
             at: AtSites::default(),
             lanes,
             lane_out,
@@ -166,9 +179,18 @@ impl Network {
         if self.via.len() <= r.index() {
             self.via.resize(r.index() + 1, SiteId::NONE);
             self.sent.resize(r.index() + 1, NOT_COUNTED);
+            self.pending_at_client.resize(r.index() + 1, false);
         }
         self.via[r] = a.site;
         self.transit.hold(a)
+    }
+
+    /// Whether request slot `r`'s client counted its current attempt as
+    /// pending; it no longer does.
+    pub(super) fn take_pending(&mut self, r: RequestSlot) -> bool {
+        self.pending_at_client
+            .get_mut(r)
+            .is_some_and(std::mem::take)
     }
 
     /// Takes attempt `p` off the network at its site.
@@ -199,8 +221,6 @@ pub(super) enum Answer {
     Shed,
     /// The load balancer turned it away, or no backend could take it.
     Refused,
-    /// Its client's limit of attempts pending at a load balancer was full.
-    Overflow,
 }
 
 impl Answer {
@@ -212,11 +232,9 @@ impl Answer {
 
 impl Simulation {
     /// Sends request `r`'s attempt (token `token`) over the network to
-    /// site `s`, with its deadline counted from now. Out of line, so that
-    /// the direct path pays only a test.
-    #[cold]
-    #[inline(never)]
-    pub(super) fn send_over(&mut self, r: RequestSlot, s: SiteId, token: u32) {
+    /// site `s`, with its deadline counted from now; `pending`: its client
+    /// counts it as pending (and has counted it).
+    pub(super) fn send_over(&mut self, r: RequestSlot, s: SiteId, token: u32, pending: bool) {
         let g = self.clients.requests[r].group;
         let deadline = self.clients.groups[g]
             .policy
@@ -234,8 +252,10 @@ impl Simulation {
             id: req.id,
             attempt: u64::from(req.state.attempts),
             dropped: false,
+            pending,
         };
         let p = net.depart(r, a);
+        net.pending_at_client[r] = pending;
         if self.router.tracks_sent {
             // The slot's attempt before it was done with (`router_done`)
             // when its client stopped waiting on it.
@@ -262,13 +282,7 @@ impl Simulation {
     /// Puts site `s`'s answer to its probe `seq` on its way back; `false`
     /// if the site is no distance away (the answer is there now).
     pub(super) fn send_probe_back(&mut self, s: SiteId, seq: u32, ok: bool) -> bool {
-        let net = self.network.as_deref().expect("a network");
-        let (back, lane) = (net.back[s], net.lane_back[s]);
-        if back == 0 {
-            return false;
-        }
-        self.push_far(back, lane, Ev::ProbeAnswer(s, seq, ok));
-        true
+        self.back_from(s, Ev::ProbeAnswer(s, seq, ok))
     }
 
     /// Schedules `ev` `delay` from now, in lane `lane` (`NONE`: the
@@ -302,13 +316,6 @@ impl Simulation {
             return Some(Reply::failed(owner, s));
         };
         if delay > 0 {
-            if !self.clients.groups[a.id.group()]
-                .limits(a.instance)
-                .try_pend()
-            {
-                self.unhold(s);
-                return Some(Reply::to(owner, s, Answer::Overflow));
-            }
             let p = self.accepting.hold(a.arrived());
             self.held_at(r, token, Held::Backlog(p));
             self.push(self.now + delay, Ev::Accepted(p));
@@ -317,7 +324,8 @@ impl Simulation {
         match self.forward(s, a.key, (r, token), (a.id, a.attempt)) {
             super::Forward::Placed(j, _) => {
                 self.held_at(r, token, Held::Job(j));
-                None
+                // Its client counts it as pending until it hears this.
+                a.pending.then_some(Reply::Taken(r, token, s))
             }
             refused => {
                 self.unhold(s);
@@ -366,12 +374,24 @@ impl Simulation {
         token: u32,
         answer: Answer,
     ) -> bool {
+        self.back_from(s, Ev::Answer(answer, r, token))
+    }
+
+    /// Puts site `s`'s word that it took request `r`'s attempt `token` on
+    /// its way back; `false` if the site is no distance away.
+    pub(super) fn send_taken_back(&mut self, s: SiteId, r: RequestSlot, token: u32) -> bool {
+        self.back_from(s, Ev::Taken(r, token))
+    }
+
+    /// Schedules `ev` the way back from site `s`; `false` if the site is
+    /// no distance away.
+    fn back_from(&mut self, s: SiteId, ev: Ev) -> bool {
         let net = self.network.as_deref().expect("a network");
         let (back, lane) = (net.back[s], net.lane_back[s]);
         if back == 0 {
             return false;
         }
-        self.push_far(back, lane, Ev::Answer(answer, r, token));
+        self.push_far(back, lane, ev);
         true
     }
 
@@ -401,11 +421,10 @@ impl Simulation {
                 if a.dropped {
                     return;
                 }
-                let (s, instance, id) = (a.site, a.instance, a.id);
+                let s = a.site;
                 self.accepting[p].dropped = true;
                 self.unhold(s);
                 self.recorder.totals.cancelled += 1;
-                self.clients.groups[id.group()].limits(instance).pend_done();
             }
         }
     }

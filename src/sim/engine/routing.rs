@@ -442,6 +442,7 @@ impl Simulation {
             id: RequestId::probe(s),
             attempt: u64::from(seq),
             dropped: false,
+            pending: false,
         });
         self.push(self.now + delay, Ev::Accepted(p));
     }

@@ -28,13 +28,18 @@ pub(super) const SCALE_TICK: u64 = 1_000_000_000;
 pub(super) struct Accepting<O = Owner> {
     pub(super) site: SiteId,
     pub(super) owner: O,
-    /// The client instance that sent it (its limits count it as pending).
+    /// The client instance that sent it (without a network, its limits
+    /// count it as pending while it waits here).
     pub(super) instance: u32,
     pub(super) key: u64,
     pub(super) id: RequestId,
     pub(super) attempt: u64,
     /// Rejected by a `reset-load-balancer` before its turn came.
     pub(super) dropped: bool,
+    /// Over a network: its client counts it as pending until word comes
+    /// back that the site took it (a [`Reply::Taken`]), as a client
+    /// counts a connection being opened.
+    pub(super) pending: bool,
 }
 
 impl Accepting<(RequestSlot, u32)> {
@@ -49,6 +54,7 @@ impl Accepting<(RequestSlot, u32)> {
             id: self.id,
             attempt: self.attempt,
             dropped: self.dropped,
+            pending: self.pending,
         }
     }
 }
@@ -357,7 +363,8 @@ impl Simulation {
     /// A load balancer accepts an attempt from its backlog and forwards it
     /// to a backend, whether or not its client still waits (it cannot
     /// know) — unless timeouts cancel. Returns a failure for its client
-    /// (or its probe) if no backend could take it.
+    /// (or its probe) if no backend could take it, or over a network the
+    /// word that it was taken if its client counts it as pending.
     pub(super) fn on_accepted(&mut self, p: BacklogPlace) -> Option<Reply> {
         self.accepting.free(p);
         let a = &self.accepting[p];
@@ -368,8 +375,11 @@ impl Simulation {
         if self.accepting[p].dropped {
             return None;
         }
-        if let Owner::Attempt(..) = owner {
+        if let Owner::Attempt(..) = owner
+            && self.network.is_none()
+        {
             // The id names the group even if the request has ended since.
+            // (Over a network the client counts what is pending itself.)
             self.clients.groups[id.group()].limits(instance).pend_done();
         }
         // Without a network a cancellation is known at once; over one, it
@@ -399,6 +409,10 @@ impl Simulation {
         if let Owner::Attempt(r, token) = owner {
             if self.network.is_some() {
                 self.held_at(r, token, Held::Job(j));
+                // Its client counts it as pending until it hears this.
+                return self.accepting[p]
+                    .pending
+                    .then_some(Reply::Taken(r, token, s));
             } else if waiting {
                 self.clients.requests[r].job = j;
             }
@@ -415,7 +429,9 @@ impl Simulation {
         self.unhold(s);
         self.recorder.current.lb_rejects += 1;
         self.sites[s].rejected += 1;
-        if let Owner::Attempt(..) = owner {
+        if let Owner::Attempt(..) = owner
+            && self.network.is_none()
+        {
             self.clients.groups[id.group()].limits(instance).pend_done();
         }
         self.answers(owner).then_some(Reply::failed(owner, s))
