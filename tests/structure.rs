@@ -35,11 +35,13 @@ const EXTENSIONS: [(&str, &str); 10] = [
     ("network", "routing"),
 ];
 
-/// The engine's other files: the event loop, what steers the parts, and
-/// the types every part uses (identities, stores of reused places).
-const OTHERS: [&str; 7] = [
+/// The engine's other files: the event loop and the order of its events,
+/// what steers the parts, and the types every part uses (identities,
+/// stores of reused places).
+const OTHERS: [&str; 8] = [
     "mod",
     "event_loop",
+    "order",
     "build",
     "ids",
     "slots",

@@ -136,7 +136,7 @@ impl Simulation {
         let mut sim = Simulation {
             now: 0,
             end: config.duration.0,
-            seq: 0,
+            order: order::Order::new(network::Network::splits(&config.sites)),
             queue: EventQueue::with_slot_shift(slot_shift(
                 config.clients.iter().map(|g| g.peak_rate()).sum(),
             )),

@@ -139,13 +139,14 @@ impl Simulation {
     }
 
     /// Takes group `g`'s next arrival out of its source into its lane.
+    #[inline]
     pub(super) fn schedule_next_arrival(&mut self, g: GroupId) {
         let end = self.end;
         let group = &mut self.clients.groups[g];
         group.next_arrival = None;
         if let Some(t) = group.source.as_mut().and_then(|s| s.pop(end)) {
-            self.seq += 1;
-            self.clients.groups[g].next_arrival = Some((t, self.seq));
+            let seq = self.order.own(|| Process::Clients);
+            self.clients.groups[g].next_arrival = Some((t, seq));
         }
     }
 

@@ -83,6 +83,41 @@ pub(super) enum Ev {
 
 const _: () = assert!(std::mem::size_of::<Ev>() == 12);
 
+impl Ev {
+    /// Whose event it is, in a run split into processes (`order.rs`).
+    pub(super) fn process(self) -> Process {
+        match self {
+            Ev::Arrival(..)
+            | Ev::Think(..)
+            | Ev::Timeout(..)
+            | Ev::Retry(..)
+            | Ev::Probe(..)
+            | Ev::ProbeTimeout(..)
+            | Ev::Ramp(..)
+            | Ev::SlowStart(..)
+            | Ev::Hedge(..)
+            | Ev::Answer(..)
+            | Ev::ProbeAnswer(..)
+            | Ev::Taken(..) => Process::Clients,
+            Ev::Complete(..)
+            | Ev::Accepted(..)
+            | Ev::BackendSlowStart(..)
+            | Ev::Shed
+            | Ev::Scale
+            | Ev::OutlierRelease(..)
+            | Ev::OutlierSweep(..)
+            | Ev::Autoscale(..)
+            | Ev::BackendsBooted(..)
+            | Ev::OrcaUpdate(..)
+            | Ev::Concurrency(..)
+            | Ev::Arrive(..)
+            | Ev::ProbeArrive(..)
+            | Ev::Cancel(..) => Process::Sites,
+            Ev::Action(..) | Ev::Paced(..) => Process::Steering,
+        }
+    }
+}
+
 type Entry = crate::sim::queue::Entry<Ev>;
 
 /// What an attempt or a probe came to, returned by the part that decided
@@ -123,19 +158,25 @@ impl Reply {
 impl Simulation {
     #[inline]
     pub(super) fn push(&mut self, time: u64, ev: Ev) {
-        self.seq += 1;
+        let seq = self.order.own(|| ev.process());
+        self.push_seq(time, seq, ev);
+    }
+
+    /// Schedules `ev` at `time` with sequence number `seq`.
+    #[inline]
+    pub(super) fn push_seq(&mut self, time: u64, seq: u64, ev: Ev) {
         // Every pending event is at or after now, so a lane of events at
         // now, pushed in sequence order, stays sorted: `next_event` takes
         // its front in (time, sequence) order with the others'.
         if time == self.now {
-            self.at_once.push_back((time, self.seq, ev));
+            debug_assert!(
+                self.at_once.back().is_none_or(|b| b.1 < seq),
+                "an instant's events are scheduled in their order: {ev:?}"
+            );
+            self.at_once.push_back((time, seq, ev));
             return;
         }
-        self.queue.push(Entry {
-            time,
-            seq: self.seq,
-            ev,
-        });
+        self.queue.push(Entry { time, seq, ev });
     }
 
     /// Schedules an attempt deadline: in the group's lane when it keeps
@@ -143,14 +184,14 @@ impl Simulation {
     /// else in the queue.
     #[inline]
     pub(super) fn push_timeout(&mut self, g: GroupId, time: u64, r: RequestSlot, token: u32) {
-        self.seq += 1;
+        let seq = self.order.own(|| Process::Clients);
         let lane = &mut self.clients.groups[g].timeouts;
         if lane.back().is_none_or(|b| b.0 <= time) {
-            lane.push_back((time, self.seq, r, token));
+            lane.push_back((time, seq, r, token));
         } else {
             self.queue.push(Entry {
                 time,
-                seq: self.seq,
+                seq,
                 ev: Ev::Timeout(r, token),
             });
         }

@@ -20,6 +20,7 @@
 //! | `paced.rs` | the paced drain's controller | `Paced` |
 //! | `build.rs` | construction from a [`SimConfig`] | |
 //! | `ids.rs` | the identities: `RequestId`, an `Owner`, and an index type per array (`SiteId`, `GroupId`, `RequestSlot`, `JobId`, `PoolIndex`, `BacklogPlace`, `TransitPlace`), each indexing only the `TiVec`s keyed by it | |
+//! | `order.rs` | `Order`: the events' sequence numbers, and so their order at one instant (per logical process when every site is some distance away) | |
 //! | `slots.rs` | `Slots`: a store whose freed places are reused (the jobs, the backlog places, the attempts on their way) | |
 //!
 //! An attempt flows clients → routing → site → backends: a request sends
@@ -50,6 +51,7 @@ mod held;
 mod ids;
 mod network;
 mod orca;
+mod order;
 mod outlier;
 mod paced;
 mod routing;
@@ -79,6 +81,7 @@ use self::ids::{
     BacklogPlace, GroupId, JobId, Owner, PoolIndex, RequestId, RequestSlot, SiteId, TransitPlace,
 };
 use self::network::Answer;
+use self::order::Process;
 use self::routing::*;
 pub use self::site::SiteView;
 use self::site::*;
@@ -156,7 +159,8 @@ pub struct Simulation {
     config: SimConfig,
     now: u64,
     end: u64,
-    seq: u64,
+    /// The events' sequence numbers: their order at one instant.
+    order: order::Order,
     queue: EventQueue<Ev>,
     /// Events scheduled for the instant they were scheduled at (a retry
     /// without backoff, above all): a FIFO lane of (time, sequence, event)
@@ -457,5 +461,25 @@ impl Simulation {
     pub fn backend_weights(&self, site: usize) -> Vec<u32> {
         let (first, n) = self.sites[SiteId::from(site)].backends_from(0);
         self.pool.span(first, n).iter().map(|b| b.weight).collect()
+    }
+}
+
+/// An open-loop load of `rate` requests/s falling to none at `secs` s
+/// (the engine's tests: every request has ended well before the end).
+#[cfg(test)]
+fn fading(rate: f64, secs: u64) -> crate::sim::config::Workload {
+    use crate::sim::config::CurvePoint;
+    crate::sim::config::Workload::Open {
+        rate,
+        curve: vec![
+            CurvePoint {
+                at: SimTime::ZERO,
+                factor: 1.0,
+            },
+            CurvePoint {
+                at: SimTime::from_secs(secs),
+                factor: 0.0,
+            },
+        ],
     }
 }

@@ -103,11 +103,20 @@ pub(super) struct Network {
 }
 
 impl Network {
+    /// Whether a run over `sites` is two logical processes (`order.rs`):
+    /// every site some distance away, both ways.
+    pub(super) fn splits(sites: &[SiteConfig]) -> bool {
+        sites.iter().all(|s| s.rtt.as_nanos() >= 2)
+    }
+
     /// The network of `sites`, or `None` if no site has a round trip.
     pub(super) fn new(sites: &[SiteConfig]) -> Option<Box<Self>> {
         if sites.iter().all(|s| s.rtt.is_zero()) {
             return None;
         }
+        // A split run's messages each way are counted by their sender:
+        // a lane carries one way only, to stay in order.
+        let split = Self::splits(sites);
         // Per site: ns from a client to the site, and back.
         let (out, back): (TiVec<SiteId, u64>, TiVec<SiteId, u64>) = sites
             .iter()
@@ -117,21 +126,26 @@ impl Network {
             })
             .unzip();
         let mut lanes: Vec<(u64, Lane)> = Vec::new();
-        let mut lane_of = |delay: u64| -> u32 {
+        // Per lane: the way it carries (out: `true`), if only one.
+        let mut ways: Vec<bool> = Vec::new();
+        let mut lane_of = |delay: u64, out: bool| -> u32 {
             if delay == 0 {
                 return NONE;
             }
-            match lanes.iter().position(|(d, _)| *d == delay) {
+            let found =
+                (0..lanes.len()).find(|&l| lanes[l].0 == delay && (!split || ways[l] == out));
+            match found {
                 Some(l) => l as u32,
                 None if lanes.len() < MAX_LANES => {
                     lanes.push((delay, VecDeque::new()));
+                    ways.push(out);
                     lanes.len() as u32 - 1
                 }
                 None => NONE,
             }
         };
-        let lane_out = out.iter().map(|&d| lane_of(d)).collect();
-        let lane_back = back.iter().map(|&d| lane_of(d)).collect();
+        let lane_out = out.iter().map(|&d| lane_of(d, true)).collect();
+        let lane_back = back.iter().map(|&d| lane_of(d, false)).collect();
         Some(Box::new(Self {
             out,
             back,
@@ -285,19 +299,24 @@ impl Simulation {
         self.back_from(s, Ev::ProbeAnswer(s, seq, ok))
     }
 
-    /// Schedules `ev` `delay` from now, in lane `lane` (`NONE`: the
-    /// queue) with the sequence number `push` would give it, so the order
-    /// of events is the queue's either way.
+    /// Schedules `ev`, a message across the network, `delay` from now, in
+    /// lane `lane` (`NONE`: the queue) with a message's sequence number
+    /// (`order.rs`): the order of events is the queue's either way.
     #[inline]
     fn push_far(&mut self, delay: u64, lane: u32, ev: Ev) {
+        let (time, seq) = (self.now + delay, self.order.message(ev.process()));
         if lane == NONE {
-            return self.push(self.now + delay, ev);
+            return self.push_seq(time, seq, ev);
         }
-        self.seq += 1;
         let net = self.network.as_deref_mut().expect("a network");
         let (lane_delay, lane) = &mut net.lanes[lane as usize];
         debug_assert_eq!(*lane_delay, delay);
-        lane.push_back((self.now + delay, self.seq, ev));
+        debug_assert!(
+            lane.back()
+                .is_none_or(|b| order_key(b.0, b.1) < order_key(time, seq)),
+            "a lane stays in order: {ev:?}"
+        );
+        lane.push_back((time, seq, ev));
     }
 
     /// Attempt `p` reaches its site: the load balancer admits it (or
@@ -434,7 +453,7 @@ impl Simulation {
 mod tests {
     use super::*;
     use crate::retry::{Backoff, PolicyConfig};
-    use crate::sim::config::{CurvePoint, RetrySpec, Workload};
+    use crate::sim::config::{RetrySpec, Workload};
     use crate::sim::{SimConfig, Simulation};
     use crate::time::SimDuration;
 
@@ -447,19 +466,7 @@ mod tests {
         c.sites[0].rtt = SimDuration::from_millis(10);
         c.sites[1].rtt = SimDuration::from_millis(120);
         c.cancel_on_timeout = true;
-        c.clients[0].workload = Workload::Open {
-            rate: 700.0,
-            curve: vec![
-                CurvePoint {
-                    at: SimTime::ZERO,
-                    factor: 1.0,
-                },
-                CurvePoint {
-                    at: SimTime::from_secs(20),
-                    factor: 0.0,
-                },
-            ],
-        };
+        c.clients[0].workload = super::super::fading(700.0, 20);
         c.clients[0].retry = RetrySpec::Config(Box::new(PolicyConfig {
             attempt_timeout: Some(SimDuration::from_millis(90)),
             ..PolicyConfig::new(Backoff::Immediate, 4)
