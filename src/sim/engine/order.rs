@@ -23,11 +23,12 @@
 //! 3. the count of events their sender scheduled: each process keeps its
 //!    own, so neither needs the other's.
 //!
-//! This is the order a split run would keep: a model change only for the
-//! order of events that meet at one instant on one side, one a message.
-//! The two processes' events of one instant may run in either order
-//! without changing the run (the engine's tests run them the other way
-//! round, and compare).
+//! This is the order a split run would keep. Against one counter it can
+//! change the order of two events of one instant when one of them is an
+//! action or a message: a model change for runs whose every site is
+//! some distance away. The two processes' events of one instant may run
+//! in either order without changing the run (the engine's tests run
+//! them the other way round, and compare).
 
 /// A logical process: whose an event is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,10 +51,11 @@ impl Process {
     }
 }
 
-/// Where in its instant's order the count of a sequence number starts:
-/// below it, the count; above, whether it is a process's own event, and
-/// then the process's rank.
+/// A split run's sequence number, from its top bit down: the process's
+/// rank (two bits), whether the event is the process's own rather than a
+/// message (`OWN`), and the sender's count.
 const OWN: u64 = 1 << 61;
+/// Where the rank starts.
 const RANK: u32 = 62;
 
 /// The sequence numbers of a run's events.
