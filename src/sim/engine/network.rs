@@ -96,6 +96,11 @@ pub(super) struct Network {
     /// sequence), so its front is its earliest and a push and a pop cost
     /// a `VecDeque`'s rather than the queue's.
     lanes: Vec<(u64, Lane)>,
+    /// The earliest lane front: its [`order_key`] (`u128::MAX` if every
+    /// lane is empty) and its lane. Kept as lanes change, so that the
+    /// event loop reads one value per event rather than every lane's
+    /// front.
+    first: (u128, usize),
     /// Per site: the lane of its way out and of its way back (`NONE`: the
     /// queue's).
     lane_out: TiVec<SiteId, u32>,
@@ -155,32 +160,49 @@ impl Network {
             pending_at_client: TiVec::new(),
             at: AtSites::default(),
             lanes,
+            first: (u128::MAX, 0),
             lane_out,
             lane_back,
         }))
     }
 
-    /// The lane whose front comes before `best` (an [`order_key`]) and
-    /// earliest, with its key.
+    /// The earliest lane, with its front's key, if it comes before
+    /// `best` (an [`order_key`]).
     #[inline]
     pub(super) fn earliest(&self, best: u128) -> Option<(usize, u128)> {
-        let mut found = None;
-        let mut best = best;
-        for (l, (_, lane)) in self.lanes.iter().enumerate() {
-            if let Some(&(t, seq, _)) = lane.front()
-                && order_key(t, seq) < best
-            {
-                best = order_key(t, seq);
-                found = Some((l, best));
-            }
-        }
-        found
+        (self.first.0 < best).then_some((self.first.1, self.first.0))
     }
 
-    /// Takes the front event of lane `l`.
+    /// Takes the front event of lane `l`, the earliest.
     #[inline]
     pub(super) fn pop(&mut self, l: usize) -> Ev {
-        self.lanes[l].1.pop_front().expect("a front").2
+        let ev = self.lanes[l].1.pop_front().expect("a front").2;
+        self.first = (u128::MAX, 0);
+        for (l, (_, lane)) in self.lanes.iter().enumerate() {
+            if let Some(&(t, seq, _)) = lane.front()
+                && order_key(t, seq) < self.first.0
+            {
+                self.first = (order_key(t, seq), l);
+            }
+        }
+        ev
+    }
+
+    /// Puts `ev` at the back of lane `l`, at `time` with sequence number
+    /// `seq` (after the lane's every event).
+    #[inline]
+    fn push_back(&mut self, l: usize, (time, seq): (u64, u64), ev: Ev) {
+        let lane = &mut self.lanes[l].1;
+        debug_assert!(
+            lane.back()
+                .is_none_or(|b| order_key(b.0, b.1) < order_key(time, seq)),
+            "a lane stays in order: {ev:?}"
+        );
+        lane.push_back((time, seq, ev));
+        // Only a lane that was empty has a new front.
+        if lane.len() == 1 && order_key(time, seq) < self.first.0 {
+            self.first = (order_key(time, seq), l);
+        }
     }
 
     /// Events waiting in the lanes.
@@ -309,14 +331,8 @@ impl Simulation {
             return self.push_seq(time, seq, ev);
         }
         let net = self.network.as_deref_mut().expect("a network");
-        let (lane_delay, lane) = &mut net.lanes[lane as usize];
-        debug_assert_eq!(*lane_delay, delay);
-        debug_assert!(
-            lane.back()
-                .is_none_or(|b| order_key(b.0, b.1) < order_key(time, seq)),
-            "a lane stays in order: {ev:?}"
-        );
-        lane.push_back((time, seq, ev));
+        debug_assert_eq!(net.lanes[lane as usize].0, delay);
+        net.push_back(lane as usize, (time, seq), ev);
     }
 
     /// Attempt `p` reaches its site: the load balancer admits it (or
