@@ -356,17 +356,17 @@ impl Simulation {
     fn deliver_far(&mut self, reply: Reply) {
         match reply {
             Reply::Attempt(r, token, s, answer) => {
-                if !self.send_back(s, r, token, answer) {
+                if !self.back_from(s, Ev::Answer(answer, r, token)) {
                     self.hear(r, token, answer);
                 }
             }
             Reply::Probe(s, seq, ok) => {
-                if !self.send_probe_back(s, seq, ok) {
+                if !self.back_from(s, Ev::ProbeAnswer(s, seq, ok)) {
                     self.hear_probe(s, seq, ok);
                 }
             }
             Reply::Taken(r, token, s) => {
-                if !self.send_taken_back(s, r, token) {
+                if !self.back_from(s, Ev::Taken(r, token)) {
                     self.hear_taken(r, token);
                 }
             }

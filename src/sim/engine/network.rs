@@ -315,18 +315,12 @@ impl Simulation {
         self.push_far(out, lane, Ev::ProbeArrive(s, seq));
     }
 
-    /// Puts site `s`'s answer to its probe `seq` on its way back; `false`
-    /// if the site is no distance away (the answer is there now).
-    pub(super) fn send_probe_back(&mut self, s: SiteId, seq: u32, ok: bool) -> bool {
-        self.back_from(s, Ev::ProbeAnswer(s, seq, ok))
-    }
-
     /// Schedules `ev`, a message across the network, `delay` from now, in
     /// lane `lane` (`NONE`: the queue) with a message's sequence number
     /// (`order.rs`): the order of events is the queue's either way.
     #[inline]
     fn push_far(&mut self, delay: u64, lane: u32, ev: Ev) {
-        let (time, seq) = (self.now + delay, self.order.message(ev.process()));
+        let (time, seq) = (self.now + delay, self.order.message(|| ev.process()));
         if lane == NONE {
             return self.push_seq(time, seq, ev);
         }
@@ -399,28 +393,10 @@ impl Simulation {
         debug_assert!(counted, "the router counted the attempt");
     }
 
-    /// Puts site `s`'s answer `answer` to request `r`'s attempt `token`
-    /// on its way back; `false` if the site is no distance away (the
-    /// answer is there now).
-    pub(super) fn send_back(
-        &mut self,
-        s: SiteId,
-        r: RequestSlot,
-        token: u32,
-        answer: Answer,
-    ) -> bool {
-        self.back_from(s, Ev::Answer(answer, r, token))
-    }
-
-    /// Puts site `s`'s word that it took request `r`'s attempt `token` on
-    /// its way back; `false` if the site is no distance away.
-    pub(super) fn send_taken_back(&mut self, s: SiteId, r: RequestSlot, token: u32) -> bool {
-        self.back_from(s, Ev::Taken(r, token))
-    }
-
-    /// Schedules `ev` the way back from site `s`; `false` if the site is
-    /// no distance away.
-    fn back_from(&mut self, s: SiteId, ev: Ev) -> bool {
+    /// Puts `ev`, site `s`'s answer to an attempt or a probe (or its word
+    /// that it took an attempt), on its way back; `false` if the site is
+    /// no distance away (it is there now).
+    pub(super) fn back_from(&mut self, s: SiteId, ev: Ev) -> bool {
         let net = self.network.as_deref().expect("a network");
         let (back, lane) = (net.back[s], net.lane_back[s]);
         if back == 0 {

@@ -101,14 +101,16 @@ impl Order {
         (self.rank[to as usize] << RANK) | OWN | *count
     }
 
-    /// The sequence number of a message that crosses the network to
-    /// process `to`: counted by its sender.
+    /// The sequence number of a message that crosses the network to the
+    /// process `to()` names (asked only in a split run): counted by its
+    /// sender.
     #[inline]
-    pub(super) fn message(&mut self, to: Process) -> u64 {
+    pub(super) fn message(&mut self, to: impl FnOnce() -> Process) -> u64 {
         if !self.split {
             self.count[0] += 1;
             return self.count[0];
         }
+        let to = to();
         let count = &mut self.count[to.peer() as usize];
         *count += 1;
         (self.rank[to as usize] << RANK) | *count
@@ -231,7 +233,7 @@ mod tests {
     fn without_a_split_one_counter_orders_every_event() {
         let mut order = Order::new(false);
         assert_eq!(order.own(|| Process::Sites), 1);
-        assert_eq!(order.message(Process::Clients), 2);
+        assert_eq!(order.message(|| Process::Clients), 2);
         assert_eq!(order.own(|| Process::Steering), 3);
     }
 
@@ -239,9 +241,9 @@ mod tests {
     fn a_split_orders_an_instant_by_process_then_messages_first() {
         let mut order = Order::new(true);
         let site = order.own(|| Process::Sites);
-        let to_site = order.message(Process::Sites);
+        let to_site = order.message(|| Process::Sites);
         let client = order.own(|| Process::Clients);
-        let to_client = order.message(Process::Clients);
+        let to_client = order.message(|| Process::Clients);
         let action = order.own(|| Process::Steering);
         let mut all = [site, to_site, client, to_client, action];
         all.sort_unstable();
@@ -252,6 +254,6 @@ mod tests {
         assert_eq!(to_site & (OWN - 1), 1);
         assert_eq!(to_client & (OWN - 1), 2);
         order.sites_first();
-        assert!(order.own(|| Process::Sites) < order.message(Process::Clients));
+        assert!(order.own(|| Process::Sites) < order.message(|| Process::Clients));
     }
 }
