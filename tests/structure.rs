@@ -38,10 +38,11 @@ const EXTENSIONS: [(&str, &str); 10] = [
 /// The engine's other files: the event loop and the order of its events,
 /// what steers the parts, and the types every part uses (identities,
 /// stores of reused places).
-const OTHERS: [&str; 8] = [
+const OTHERS: [&str; 9] = [
     "mod",
     "event_loop",
     "order",
+    "windows",
     "build",
     "ids",
     "slots",

@@ -102,7 +102,7 @@ pub use self::config::{
     RecorderConfig, RetrySpec, RouterConfig, RouterMode, ServiceTime, SimConfig, SiteConfig,
     TimedAction, Workload,
 };
-pub use self::engine::{Simulation, SimulationBuilder, SiteView};
+pub use self::engine::{Simulation, SimulationBuilder, SiteView, Windows};
 pub use self::error::SimError;
 pub use self::estimate::{WorkEstimate, offered_after_bound};
 pub use self::lint::SimWarning;

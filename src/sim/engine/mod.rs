@@ -22,6 +22,7 @@
 //! | `ids.rs` | the identities: `RequestId`, an `Owner`, and an index type per array (`SiteId`, `GroupId`, `RequestSlot`, `JobId`, `PoolIndex`, `BacklogPlace`, `TransitPlace`), each indexing only the `TiVec`s keyed by it | |
 //! | `order.rs` | `Order`: the events' sequence numbers, and so their order at one instant (per logical process when every site is some distance away) | |
 //! | `slots.rs` | `Slots`: a store whose freed places are reused (the jobs, the backlog places, the attempts on their way) | |
+//! | `windows.rs` | a split run's schedule on one thread, window by window, each side in turn ([`Simulation::run_in_windows`]) | |
 //!
 //! An attempt flows clients → routing → site → backends: a request sends
 //! an attempt, the router picks a site, the site's load balancer admits
@@ -58,6 +59,7 @@ mod routing;
 mod site;
 mod slots;
 mod timeline;
+mod windows;
 mod zones;
 
 use super::queue::{EventQueue, order_key};
@@ -86,6 +88,7 @@ use self::routing::*;
 pub use self::site::SiteView;
 use self::site::*;
 use self::slots::Slots;
+pub use self::windows::Windows;
 
 /// No request, job, client or site.
 const NONE: u32 = u32::MAX;

@@ -166,6 +166,13 @@ impl Network {
         }))
     }
 
+    /// The shortest way, out or back, of any site (ns): the longest a
+    /// split run's window can last (`windows.rs`).
+    pub(super) fn lookahead(&self) -> u64 {
+        let ways = self.out.iter().chain(self.back.iter());
+        ways.copied().min().unwrap_or(0)
+    }
+
     /// The earliest lane, with its front's key, if it comes before
     /// `best` (an [`order_key`]).
     #[inline]

@@ -81,7 +81,6 @@ impl Order {
     }
 
     /// Whether the run is two processes.
-    #[cfg(test)]
     pub(super) fn is_split(&self) -> bool {
         self.split
     }
@@ -125,7 +124,7 @@ impl Order {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::retry::{Backoff, HedgingConfig, LimitsConfig, PolicyConfig};
     use crate::sim::config::{
@@ -145,7 +144,7 @@ mod tests {
     /// hedged every 40 ms), with
     /// cancellation; one site drained over 2 s at 5 s and restored at
     /// 12 s, the other's load balancer reset at 10 s.
-    fn stormy(hedged: bool) -> SimConfig {
+    pub(in super::super) fn stormy(hedged: bool) -> SimConfig {
         let mut c = SimConfig::example();
         c.duration = SimDuration::from_secs(25);
         for (site, rtt) in c.sites.iter_mut().zip([20, 40]) {
@@ -205,6 +204,11 @@ mod tests {
     /// What a run recorded, as text to compare.
     fn outputs(mut sim: Simulation) -> String {
         sim.run();
+        recorded(&sim)
+    }
+
+    /// What `sim` recorded, as text to compare.
+    pub(in super::super) fn recorded(sim: &Simulation) -> String {
         let sites: Vec<_> = (0..sim.recorder().sites())
             .map(|s| sim.recorder().site_series(s).cloned().collect::<Vec<_>>())
             .collect();
