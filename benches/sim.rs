@@ -8,11 +8,7 @@
 //! - the same with the backends' queues under controlled delay
 //!   (`disciplines`), alternating with FIFO;
 //! - the peak resident memory of a run and of one ten times longer, each
-//!   in a fresh process (`/proc/self/status` VmHWM);
-//! - the incident at 1 and 10 times its size, every site 20 or 80 ms
-//!   away, run window by window (`windows`): each side's events per
-//!   window, a window's time on one thread, and what a thread per side
-//!   could gain at most.
+//!   in a fresh process (`/proc/self/status` VmHWM).
 //!
 //! `cargo bench --bench sim -- quick` runs each part once.
 
@@ -321,46 +317,6 @@ fn memory() {
     );
 }
 
-/// The incident's least-conn + immediate run at `scale` times its size,
-/// its first two hours (the drain at 45 min and the storm after it),
-/// with every site `rtt_ms` away, run in windows: what a thread per side
-/// would each work through, and the time a window takes on one thread.
-fn windows(scales: &[f64]) {
-    use drainstorm::profile::Profile;
-    println!("sim/windows (cheyenne-2026 least-conn + immediate, first 2 h, every site rtt away)");
-    for &scale in scales {
-        for rtt_ms in [20, 80] {
-            let mut profile = Profile::bundled("cheyenne-2026").unwrap().unwrap();
-            profile.scale = scale;
-            let run = profile
-                .scaled()
-                .runs()
-                .into_iter()
-                .find(|r| r.balancer == "least-conn" && r.policy == "immediate")
-                .expect("the incident compares it");
-            let mut config = run.config;
-            config.duration = SimDuration::from_secs(2 * 3600);
-            for site in &mut config.sites {
-                site.rtt = SimDuration::from_millis(rtt_ms);
-            }
-            let mut sim = Simulation::new(config).expect("valid");
-            let start = Instant::now();
-            let w = sim.run_in_windows().expect("every site is away");
-            let wall = start.elapsed().as_secs_f64();
-            let events = w.clients + w.sites + w.steering;
-            println!(
-                "  x{scale} at {rtt_ms} ms: {} windows, {:.0} events each ({:.0} clients' + {:.0} sites'), {:.1} us each on one thread; a thread per side: at most {:.2}x",
-                w.windows,
-                events as f64 / w.windows as f64,
-                w.clients as f64 / w.windows as f64,
-                w.sites as f64 / w.windows as f64,
-                wall * 1e6 / w.windows as f64,
-                w.bound()
-            );
-        }
-    }
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--memory-child") {
@@ -397,8 +353,5 @@ fn main() {
     }
     if wants("parallel") {
         parallel(if quick { 1 } else { 3 });
-    }
-    if wants("windows") {
-        windows(if quick { &[1.0] } else { &[1.0, 10.0] });
     }
 }

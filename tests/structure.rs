@@ -38,8 +38,9 @@ const EXTENSIONS: [(&str, &str); 10] = [
 /// The engine's other files: the event loop and the order of its events,
 /// what steers the parts, and the types every part uses (identities,
 /// stores of reused places).
-const OTHERS: [&str; 9] = [
+const OTHERS: [&str; 10] = [
     "mod",
+    "parts",
     "event_loop",
     "order",
     "windows",

@@ -22,6 +22,7 @@
 //! | `ids.rs` | the identities: `RequestId`, an `Owner`, and an index type per array (`SiteId`, `GroupId`, `RequestSlot`, `JobId`, `PoolIndex`, `BacklogPlace`, `TransitPlace`), each indexing only the `TiVec`s keyed by it | |
 //! | `order.rs` | `Order`: the events' sequence numbers, and so their order at one instant (per logical process when every site is some distance away) | |
 //! | `slots.rs` | `Slots`: a store whose freed places are reused (the jobs, the backlog places, the attempts on their way) | |
+//! | `parts.rs` | whose part (a site, a client instance, the router) each event is, and a window's events per thread under a finer split | |
 //! | `windows.rs` | a split run's schedule on one thread, window by window, each side in turn ([`Simulation::run_in_windows`]) | |
 //!
 //! An attempt flows clients → routing → site → backends: a request sends
@@ -55,6 +56,7 @@ mod orca;
 mod order;
 mod outlier;
 mod paced;
+mod parts;
 mod routing;
 mod site;
 mod slots;

@@ -173,6 +173,16 @@ impl Network {
         ways.copied().min().unwrap_or(0)
     }
 
+    /// The site attempt `p`, on its way, is heading for.
+    pub(super) fn heading(&self, p: TransitPlace) -> SiteId {
+        self.transit[p].site
+    }
+
+    /// The site request slot `r`'s current attempt went to.
+    pub(super) fn via(&self, r: RequestSlot) -> SiteId {
+        self.via[r]
+    }
+
     /// The earliest lane, with its front's key, if it comes before
     /// `best` (an [`order_key`]).
     #[inline]

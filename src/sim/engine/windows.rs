@@ -23,12 +23,15 @@
 use std::collections::VecDeque;
 
 use super::order::Process;
+use super::parts::Threads;
 use super::*;
 use crate::sim::queue::order_key;
 use crate::time::SimDuration;
 
-/// What a run in windows did: its windows and each side's events.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// What a run in windows did: its windows and each side's events, and
+/// how they would fall on threads that each run some of the model's
+/// parts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Windows {
     /// The longest a window lasts: the shortest way, out or back, of any
     /// site.
@@ -44,6 +47,14 @@ pub struct Windows {
     /// The sum over windows of the busier side's events: the events a run
     /// with a thread per side works through one after another.
     pub critical: u64,
+    /// Per part of a finer split, its events: each site (its load
+    /// balancer and backends), then each client group's instances in
+    /// order, then the router with its health checks. The actions and
+    /// the paced drain's steps are not counted.
+    pub parts: Vec<u64>,
+    /// Per split asked for ([`Simulation::run_in_windows_split`]), the
+    /// sum over windows of its busiest thread's events.
+    pub busiest: Vec<u64>,
 }
 
 impl Windows {
@@ -53,6 +64,13 @@ impl Windows {
     pub fn bound(&self) -> f64 {
         let all = self.clients + self.sites + self.steering;
         all as f64 / (self.critical + self.steering).max(1) as f64
+    }
+
+    /// What split `k` of a [`Simulation::run_in_windows_split`] could
+    /// gain at most, counted as [`bound`](Self::bound) counts it.
+    pub fn bound_of(&self, k: usize) -> f64 {
+        let all = self.clients + self.sites + self.steering;
+        all as f64 / (self.busiest[k] + self.steering).max(1) as f64
     }
 }
 
@@ -95,6 +113,28 @@ impl Simulation {
     /// # Ok::<(), drainstorm::sim::SimError>(())
     /// ```
     pub fn run_in_windows(&mut self) -> Result<Windows, SimError> {
+        self.run_in_windows_split(&[])
+    }
+
+    /// [`run_in_windows`](Self::run_in_windows), counting as well how
+    /// each window's events would fall on threads under each of
+    /// `splits`: a split gives each part (as [`Windows::parts`] lists
+    /// them) the thread that runs it. Such a split is finer than a thread
+    /// per side, and is not the model as it is: every client instance
+    /// reads the router's health checks and site weights at once, so
+    /// each part would need a router of its own.
+    ///
+    /// An error, besides `run_in_windows`'s, if a split does not name a
+    /// thread for every part.
+    pub fn run_in_windows_split(&mut self, splits: &[Vec<usize>]) -> Result<Windows, SimError> {
+        let parts = self.part_count();
+        if let Some(split) = splits.iter().find(|s| s.len() != parts) {
+            return Err(SimError::invalid(
+                "split",
+                format!("a thread for {} parts", split.len()),
+                format!("a thread for each of the {parts} parts"),
+            ));
+        }
         let lookahead = match self.network.as_deref() {
             Some(net) if self.order.is_split() => net.lookahead(),
             _ => {
@@ -105,15 +145,17 @@ impl Simulation {
                 ));
             }
         };
-        Ok(self.run_windows(lookahead))
+        Ok(self.run_windows(lookahead, splits))
     }
 
-    /// Runs to the end in windows of `lookahead` ns at most.
-    fn run_windows(&mut self, lookahead: u64) -> Windows {
+    /// Runs to the end in windows of `lookahead` ns at most, counting
+    /// `splits`.
+    fn run_windows(&mut self, lookahead: u64, splits: &[Vec<usize>]) -> Windows {
         let mut w = Windows {
             lookahead: SimDuration::from_nanos(lookahead),
             ..Windows::default()
         };
+        let mut threads = Threads::new(self.part_count(), splits);
         let everything = order_key(self.end, u64::MAX);
         // The sites' side's events the clients' side passed, in order.
         let mut parked: VecDeque<(u128, Ev)> = VecDeque::new();
@@ -132,7 +174,8 @@ impl Simulation {
                 match ev.process() {
                     Process::Clients => {
                         self.advance((key >> 64) as u64);
-                        self.dispatch(ev);
+                        threads.ran(self.part_of(ev));
+                        self.run_event(ev);
                         clients += 1;
                     }
                     Process::Sites => parked.push_back((key, ev)),
@@ -163,13 +206,15 @@ impl Simulation {
                     key >> 64
                 );
                 self.advance((key >> 64) as u64);
-                self.dispatch(ev);
+                threads.ran(self.part_of(ev));
+                self.run_event(ev);
                 sites += 1;
             }
             w.windows += 1;
             w.clients += clients;
             w.sites += sites;
             w.critical += clients.max(sites);
+            threads.close();
             if let Some((key, ev)) = steer {
                 self.advance((key >> 64) as u64);
                 self.dispatch(ev);
@@ -180,7 +225,17 @@ impl Simulation {
             self.advance(self.end);
         }
         self.finish();
+        w.parts = threads.parts;
+        w.busiest = threads.busiest;
         w
+    }
+
+    /// Runs an event of a window: out of line, so that a profiler's
+    /// inclusive count at each of its two calls (`valgrind
+    /// --tool=callgrind`) is each side's work.
+    #[inline(never)]
+    fn run_event(&mut self, ev: Ev) {
+        self.dispatch(ev);
     }
 }
 
@@ -211,12 +266,50 @@ mod tests {
     }
 
     #[test]
+    fn a_split_counts_each_windows_busiest_thread() {
+        let mut sim = Simulation::new(stormy(false)).unwrap();
+        // Two sites, four client instances, the router.
+        assert_eq!(sim.part_count(), 7);
+        let one = vec![0; 7];
+        let per_side = vec![0, 0, 1, 1, 1, 1, 1];
+        let each = (0..7).collect::<Vec<_>>();
+        let w = sim.run_in_windows_split(&[one, per_side, each]).unwrap();
+        assert_eq!(w.parts.iter().sum::<u64>(), w.clients + w.sites);
+        // One thread waits for every event; a thread per side for the
+        // busier side, window by window.
+        assert_eq!(w.busiest[0], w.clients + w.sites);
+        assert_eq!(w.bound_of(0), 1.0);
+        assert_eq!(w.busiest[1], w.critical);
+        assert!(w.bound_of(2) > w.bound());
+        // Every part ran events: each instance took a share of the
+        // requests, each site some, the router its probes.
+        assert!(w.parts.iter().all(|&n| n > 0), "{:?}", w.parts);
+        // Each instance's share is a quarter of the clients' side's, give
+        // or take a tenth.
+        let clients: u64 = w.parts[2..6].iter().sum();
+        for &n in &w.parts[2..6] {
+            assert!(
+                (n as f64 / clients as f64 - 0.25).abs() < 0.025,
+                "{:?}",
+                w.parts
+            );
+        }
+    }
+
+    #[test]
+    fn a_split_names_a_thread_for_every_part() {
+        let mut sim = Simulation::new(stormy(false)).unwrap();
+        let err = sim.run_in_windows_split(&[vec![0; 3]]).unwrap_err();
+        assert!(err.to_string().contains("each of the 7 parts"), "{err}");
+    }
+
+    #[test]
     #[should_panic(expected = "an event of another side within a window")]
     fn a_window_longer_than_the_shortest_way_lets_an_answer_in() {
         let mut sim = Simulation::new(stormy(false)).unwrap();
         // Windows of 40 ms hold the nearer site's round trip (20 ms): a
         // probe's answer, a turned-away attempt's.
-        sim.run_windows(40_000_000);
+        sim.run_windows(40_000_000, &[]);
     }
 
     #[test]

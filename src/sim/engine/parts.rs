@@ -1,0 +1,131 @@
+//! A finer split than a thread per side, counted: whose part of the
+//! model each event is, and how a run's windows would fall on threads
+//! that each run some of the parts.
+//!
+//! The parts are each site (its load balancer and its backends), each
+//! client instance of each group, and the router with its health checks.
+//! Within a window no part can reach another (every message crosses the
+//! network), except through the router: its health checks and site
+//! weights are read by every instance when it picks a site, at once. A
+//! run split this way would need each part of the clients to keep its
+//! own router, or the router's changes to travel — a model change; the
+//! counts here say what such a split could gain.
+
+use super::*;
+
+impl Simulation {
+    /// How many parts a finer split has: the sites, then each client
+    /// group's instances in order, then the router.
+    pub(super) fn part_count(&self) -> usize {
+        let instances: usize = self
+            .clients
+            .groups
+            .iter()
+            .map(|g| g.instances as usize)
+            .sum();
+        self.sites.len() + instances + 1
+    }
+
+    /// The part event `ev`, about to run, belongs to (see the module's
+    /// doc for the order).
+    pub(super) fn part_of(&self, ev: Ev) -> usize {
+        let instance = |g: GroupId, i: u32| {
+            let before: usize = self.clients.groups[..g]
+                .iter()
+                .map(|g| g.instances as usize)
+                .sum();
+            self.sites.len() + before + i as usize
+        };
+        let request = |r: RequestSlot| {
+            let req = &self.clients.requests[r];
+            instance(req.group, req.instance)
+        };
+        let next = |g: GroupId, client: u32| {
+            let id = RequestId::new(g, self.clients.groups[g].next_seq);
+            instance(g, self.instance_of(g, id, client))
+        };
+        let site = |s: SiteId| s.index();
+        match ev {
+            Ev::Arrival(g) => next(g, NONE),
+            Ev::Think(g, c) => next(g, c),
+            Ev::Timeout(r, _)
+            | Ev::Retry(r, _)
+            | Ev::Hedge(r, _)
+            | Ev::Answer(_, r, _)
+            | Ev::Taken(r, _) => request(r),
+            Ev::Probe(..)
+            | Ev::ProbeTimeout(..)
+            | Ev::ProbeAnswer(..)
+            | Ev::Ramp(..)
+            | Ev::SlowStart(..)
+            | Ev::Action(..)
+            | Ev::Paced(..) => self.part_count() - 1,
+            Ev::Complete(j) => site(self.pool.backends[self.pool.jobs[j].backend].site),
+            Ev::Accepted(p) => site(self.accepting[p].site),
+            Ev::Arrive(p) => site(self.network.as_deref().expect("a network").heading(p)),
+            Ev::Cancel(r, _) => site(self.network.as_deref().expect("a network").via(r)),
+            // The shed replies of one instant, nearly always of one site;
+            // the once-a-second scaling tick of every site, counted at the
+            // first.
+            Ev::Shed => match self.pool.shed.first() {
+                Some(Reply::Attempt(_, _, s, _) | Reply::Probe(s, ..) | Reply::Taken(_, _, s)) => {
+                    site(*s)
+                }
+                None => 0,
+            },
+            Ev::Scale => 0,
+            Ev::BackendSlowStart(s)
+            | Ev::OutlierRelease(s)
+            | Ev::OutlierSweep(s)
+            | Ev::Autoscale(s)
+            | Ev::BackendsBooted(s)
+            | Ev::OrcaUpdate(s)
+            | Ev::Concurrency(s)
+            | Ev::ProbeArrive(s, _) => site(s),
+        }
+    }
+}
+
+/// A window's events per thread, for each split a run in windows counts.
+pub(super) struct Threads<'a> {
+    /// Per split, the thread of each part.
+    splits: &'a [Vec<usize>],
+    /// Per split, each thread's events in the window so far.
+    window: Vec<Vec<u64>>,
+    /// Per part, its events over the run.
+    pub(super) parts: Vec<u64>,
+    /// Per split, the sum over windows of its busiest thread's events.
+    pub(super) busiest: Vec<u64>,
+}
+
+impl<'a> Threads<'a> {
+    /// Counts for `parts` parts, over `splits`.
+    pub(super) fn new(parts: usize, splits: &'a [Vec<usize>]) -> Self {
+        Self {
+            splits,
+            window: splits
+                .iter()
+                .map(|s| vec![0; s.iter().max().map_or(0, |&t| t + 1)])
+                .collect(),
+            parts: vec![0; parts],
+            busiest: vec![0; splits.len()],
+        }
+    }
+
+    /// An event of `part` ran.
+    pub(super) fn ran(&mut self, part: usize) {
+        self.parts[part] += 1;
+        for (split, window) in self.splits.iter().zip(&mut self.window) {
+            window[split[part]] += 1;
+        }
+    }
+
+    /// The window ended: each split's busiest thread is what it waited
+    /// for.
+    pub(super) fn close(&mut self) {
+        for (window, busiest) in self.window.iter_mut().zip(&mut self.busiest) {
+            *busiest += window.iter().max().copied().unwrap_or(0);
+            window.fill(0);
+        }
+    }
+}
