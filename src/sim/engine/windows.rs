@@ -68,6 +68,10 @@ impl Windows {
 
     /// What split `k` of a [`Simulation::run_in_windows_split`] could
     /// gain at most, counted as [`bound`](Self::bound) counts it.
+    ///
+    /// # Panics
+    ///
+    /// If the run was not asked for a split `k`.
     pub fn bound_of(&self, k: usize) -> f64 {
         let all = self.clients + self.sites + self.steering;
         all as f64 / (self.busiest[k] + self.steering).max(1) as f64
