@@ -74,7 +74,7 @@ macro_rules! outln {
 
 #[path = "cli/explain.rs"]
 mod explain;
-#[path = "cli/plan.rs"]
+#[path = "cli/plan/mod.rs"]
 mod plan;
 #[path = "cli/size.rs"]
 mod size;
