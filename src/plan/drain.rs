@@ -9,8 +9,8 @@
 
 use serde::Serialize;
 
+use super::found::{Search, SearchSettings};
 use super::judge::{Judging, Progress, Target, search_each};
-use super::search::{Search, SearchSettings};
 use crate::profile::Profile;
 use crate::sim::{Action, SimConfig, SimError};
 use crate::time::SimDuration;

@@ -10,8 +10,8 @@
 use serde::Serialize;
 
 use super::capacity::{Arithmetic, Binding, Capacity, scale_capacity, staying_sites};
+use super::found::{Search, SearchSettings};
 use super::judge::{Judging, Progress, Target, search_each};
-use super::search::{Search, SearchSettings};
 use crate::profile::Profile;
 use crate::sim::{SimConfig, SimError};
 

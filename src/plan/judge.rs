@@ -5,7 +5,8 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::search::{Search, SearchSettings, Trial, search};
+use super::found::{Search, SearchSettings, Trial};
+use super::search::search;
 use crate::profile::{Profile, Run};
 use crate::sim::{
     Interval, Recovery, RowSink, SimConfig, SimError, Simulation, SiteInterval, Summary, Verdict,

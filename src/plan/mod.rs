@@ -31,6 +31,7 @@ mod cells;
 mod confidence;
 mod drain;
 mod explain;
+mod found;
 mod headroom;
 mod judge;
 mod search;
@@ -48,11 +49,12 @@ pub use self::explain::{
     Candidate, Effect, ExplainPlan, Explanation, Margin, Outcome as ExplainOutcome, Trigger,
     ablated, candidates, ends_sooner, without, without_any,
 };
+pub use self::found::{
+    Check, CurvePoint, Outcome, Probe, Search, SearchSettings, Trial, exact_interval,
+};
 pub use self::headroom::{Headroom, HeadroomPlan, HeadroomSettings, SiteNeed, site_needs};
 pub use self::judge::{Judging, Progress, Target, judge};
-pub use self::search::{
-    Check, CurvePoint, Outcome, Probe, Search, SearchSettings, Trial, exact_interval, search,
-};
+pub use self::search::search;
 pub use self::size::{
     Convergence, Rung, SizeAnswer, SizePlan, SizeSettings, VerdictMix, converged_at,
 };
