@@ -37,6 +37,7 @@ mod hedging;
 mod limits;
 mod policy;
 mod population;
+mod presets;
 mod random;
 mod throttle;
 pub mod time;
