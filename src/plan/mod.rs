@@ -29,6 +29,7 @@ mod axis;
 mod capacity;
 mod cells;
 mod confidence;
+mod counterfactual;
 mod drain;
 mod explain;
 mod found;
@@ -42,12 +43,12 @@ pub use self::axis::{Axis, MAX_STEPS};
 pub use self::capacity::{Arithmetic, Binding, Capacity, scale_capacity, staying_sites};
 pub use self::cells::{Cell, cells};
 pub use self::confidence::{lower_bound, required_absorbed, seeds_needed};
+pub use self::counterfactual::{Candidate, Effect, ablated, candidates, without, without_any};
 pub use self::drain::{
     DrainAnswer, DrainPlan, DrainSettings, Step, longest_ramp, schedule, with_drain_ramp,
 };
 pub use self::explain::{
-    Candidate, Effect, ExplainPlan, Explanation, Margin, Outcome as ExplainOutcome, Trigger,
-    ablated, candidates, ends_sooner, without, without_any,
+    ExplainPlan, Explanation, Margin, Outcome as ExplainOutcome, Trigger, ends_sooner,
 };
 pub use self::found::{
     Check, CurvePoint, Outcome, Probe, Search, SearchSettings, Trial, exact_interval,
