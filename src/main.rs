@@ -8,9 +8,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use clap::{CommandFactory, Parser};
-use drainstorm::profile::{BUNDLED, DEFAULT, Override, Profile, ProfileError};
-use drainstorm::report::Comparison;
-use drainstorm::sim::{WorkEstimate, run_batch_streaming};
+use drainstorm::profile::{BUNDLED, Override, Profile, ProfileError};
+use drainstorm::sim::WorkEstimate;
 
 use self::args::{Changes, Cli, Command, RunArgs};
 
@@ -74,8 +73,12 @@ macro_rules! outln {
 
 #[path = "cli/explain.rs"]
 mod explain;
+#[path = "cli/interrupt.rs"]
+mod interrupt;
 #[path = "cli/plan/mod.rs"]
 mod plan;
+#[path = "cli/run.rs"]
+mod run;
 #[path = "cli/size.rs"]
 mod size;
 #[path = "cli/sweep.rs"]
@@ -268,271 +271,10 @@ fn check_work(name: &str, estimate: &WorkEstimate, yes: bool) -> Result<(), Fail
     Ok(())
 }
 
-fn run(args: RunArgs) -> Result<(), Failure> {
-    let spec = args.profile.clone().unwrap_or_else(|| DEFAULT.to_owned());
-    let mut profile = load_checked(&spec, args.strict, &args.changes)?;
-    if let Some(seed) = args.seed {
-        profile.scenario.seed = seed;
-    }
-    if let Some(n) = args.seeds {
-        if n == 0 || n > 1000 {
-            return Err(Failure::Input(format!("--seeds {n}: allowed 1 to 1000")));
-        }
-        profile.compare.seeds = n;
-    }
-    if !args.only.is_empty() {
-        restrict(&mut profile, &args.only.join(","))?;
-    }
-    let (threads, pool) = pool(args.threads)?;
-    let estimate = profile.estimate();
-    check_work(&spec, &estimate, args.yes)?;
-    if !args.quiet {
-        eprintln!("{}: {estimate}", profile.name);
-    }
-    let runs = profile.runs();
-    let configs: Vec<_> = runs.iter().map(|r| r.config.clone()).collect();
-    // The bar advances by simulated time, so one long run shows progress
-    // and an ETA too.
-    let simulated: u64 = configs.iter().map(|c| c.duration.0 / 1_000_000_000).sum();
-    let bar = progress_bar(
-        simulated.max(1),
-        "{msg} [{bar:20.cyan/blue}] {percent:>3}% of {len} sim. s, ETA {eta}",
-        args.quiet,
-    );
-    bar.set_message(profile.name.clone());
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("drainstorm-out").join(&profile.name));
-    let staging =
-        output::prepare(&out, &output::FILES, output::Others::Refuse).map_err(Failure::Run)?;
-    interrupt::arm(&out, staging.tmp(), configs.len());
-    let started = std::time::Instant::now();
-    let write_error = std::sync::Arc::new(std::sync::Mutex::new(None));
-    let results = pool.install(|| {
-        run_batch_streaming(
-            &configs,
-            &|i| {
-                rows::with_progress(
-                    rows::sink(staging.tmp(), i, &runs[i], &write_error),
-                    &bar,
-                    configs[i].recorder.interval.0,
-                )
-            },
-            rows::CHART_ROWS,
-            &interrupt::one_done,
-        )
-    });
-    bar.finish_and_clear();
-    let wall = started.elapsed();
-    let mut done = Vec::with_capacity(runs.len());
-    for (run, result) in runs.into_iter().zip(results) {
-        let result = result.map_err(|e| {
-            Failure::Run(format!(
-                "run {} + {} (seed {}) failed: {e}",
-                run.balancer, run.policy, run.seed
-            ))
-        })?;
-        done.push((run, result));
-    }
-    let comparison = Comparison {
-        profile,
-        runs: done,
-    };
-    if let Some(e) = write_error.lock().ok().and_then(|mut e| e.take()) {
-        return Err(Failure::Run(e));
-    }
-    let json = comparison.json();
-    interrupt::writing();
-    rows::join(staging.tmp(), comparison.runs.len()).map_err(Failure::Run)?;
-    staging
-        .commit(&[
-            ("summary.json", json.clone()),
-            ("timeline.csv", comparison.timeline_csv()),
-            (
-                "report.html",
-                drainstorm::report::html_with_why(
-                    &comparison,
-                    explained(&out, &comparison).as_ref(),
-                ),
-            ),
-        ])
-        .map_err(Failure::Run)?;
-    interrupt::written()?;
-    if args.json {
-        out!("{json}")?;
-        return Ok(());
-    }
-    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    outln!(
-        "drainstorm — {}: {}\n",
-        comparison.profile.name,
-        comparison.profile.description
-    )?;
-    outln!("{}\n", comparison.size_line())?;
-    if let Some(note) = comparison.time_note() {
-        outln!("{note}\n")?;
-    }
-    let width = if args.wide || !std::io::stdout().is_terminal() {
-        None
-    } else {
-        Some(console::Term::stdout().size().1 as usize)
-    };
-    out!("{}", comparison.table_for_width(colour, width))?;
-    outln!("\n{}", comparison.rule_line())?;
-    if !args.quiet {
-        outln!(
-            "\n{} in {:.1} s on {threads} thread{}; wrote {}",
-            count(comparison.runs.len() as u64, "run"),
-            wall.as_secs_f64(),
-            if threads == 1 { "" } else { "s" },
-            out.join("report.html").display()
-        )?;
-    }
-    gate(&comparison, args.fail_on)
-}
-
-/// The explanation `drainstorm explain` made of this run's scenario, if
-/// one is beside its folder (`<out>/../<name>-explain/explain.json`), for
-/// the report to link to and to say why.
-fn explained(out: &Path, c: &Comparison) -> Option<drainstorm::report::why::Why> {
-    let folder = format!("{}-explain", c.profile.name);
-    let path = out.parent()?.join(&folder).join("explain.json");
-    let text = std::fs::read_to_string(path).ok()?;
-    drainstorm::report::why::read_why(&text, &c.profile, &format!("../{folder}/report.html"))
-}
-
-/// `--fail-on`: an error naming the combinations judged that bad or worse.
-fn gate(c: &Comparison, fail_on: Option<args::FailOn>) -> Result<(), Failure> {
-    let Some(level) = fail_on else {
-        return Ok(());
-    };
-    let bad: Vec<String> = c
-        .runs
-        .iter()
-        .filter(|(_, r)| level.matches(r.summary.verdict))
-        .map(|(run, r)| {
-            format!(
-                "{} + {} (seed {}): {}",
-                run.balancer, run.policy, run.seed, r.summary.verdict
-            )
-        })
-        .collect();
-    if bad.is_empty() {
-        return Ok(());
-    }
-    Err(Failure::Gate(format!(
-        "--fail-on {}: {} of {} runs: {}",
-        format!("{level:?}").to_lowercase(),
-        bad.len(),
-        c.runs.len(),
-        bad.join("; ")
-    )))
-}
-
-/// Ctrl-C: while simulating, the command stops at once and says how far it
-/// got (nothing is written; the output folder keeps its previous result);
-/// while writing, it finishes the set first, then stops.
-mod interrupt {
-    use super::*;
-    use std::sync::atomic::AtomicU8;
-
-    static OUT: OnceLock<(PathBuf, PathBuf, usize)> = OnceLock::new();
-    static DONE: AtomicUsize = AtomicUsize::new(0);
-    /// Simulating, until the handler or [`writing`] moves it on: one
-    /// compare-and-swap decides which came first, so an interrupt at the
-    /// moment the writing starts is either handled as during the
-    /// simulation (nothing written, exit 130) or as during the writing
-    /// (the set finished, then exit 130), never half of each.
-    static STATE: AtomicU8 = AtomicU8::new(SIMULATING);
-    const SIMULATING: u8 = 0;
-    const WRITING: u8 = 1;
-    const STOPPING: u8 = 2;
-    static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-    /// Installs the handler for a run writing to `out` through `tmp`.
-    pub fn arm(out: &Path, tmp: &Path, runs: usize) {
-        let _ = OUT.set((out.to_path_buf(), tmp.to_path_buf(), runs));
-        let _ = ctrlc::set_handler(|| {
-            INTERRUPTED.store(true, Ordering::SeqCst);
-            if STATE
-                .compare_exchange(SIMULATING, STOPPING, Ordering::SeqCst, Ordering::SeqCst)
-                .is_err()
-            {
-                // Writing (or already stopping): the set is finished first.
-                return;
-            }
-            if let Some((out, tmp, runs)) = OUT.get() {
-                let _ = std::fs::remove_dir_all(tmp);
-                eprintln!(
-                    "\ninterrupted while simulating, after {} of {runs} runs: nothing was written; {} keeps {}",
-                    DONE.load(Ordering::SeqCst),
-                    out.display(),
-                    if out.exists() {
-                        "its previous result"
-                    } else {
-                        "nothing (it was not created)"
-                    }
-                );
-            }
-            std::process::exit(130);
-        });
-    }
-
-    /// One more run finished.
-    pub fn one_done() {
-        DONE.fetch_add(1, Ordering::SeqCst);
-    }
-
-    /// The result set is about to be written: from now on an interrupt
-    /// waits for it. If an interrupt came first, its handler is ending the
-    /// process: this waits for that instead of returning.
-    pub fn writing() {
-        if STATE
-            .compare_exchange(SIMULATING, WRITING, Ordering::SeqCst, Ordering::SeqCst)
-            .is_err()
-        {
-            stopping();
-        }
-    }
-
-    /// Called before the command fails: if an interrupt came while
-    /// simulating, its handler is ending the process with 130 (it removed
-    /// the hidden folder, which is likely why this failed), so wait for it
-    /// rather than exit 1 with a missing-file message.
-    pub fn settle() {
-        if STATE.load(Ordering::SeqCst) == STOPPING {
-            stopping();
-        }
-    }
-
-    /// Waits for the handler's `exit(130)`.
-    fn stopping() -> ! {
-        loop {
-            std::thread::park();
-        }
-    }
-
-    /// The set is in place; an interrupt that came while writing ends the
-    /// command now.
-    pub fn written() -> Result<(), Failure> {
-        if INTERRUPTED.load(Ordering::SeqCst) {
-            let out = OUT
-                .get()
-                .map(|o| o.0.display().to_string())
-                .unwrap_or_default();
-            return Err(Failure::Interrupted(format!(
-                "interrupted while writing: the complete result was put in {out} first"
-            )));
-        }
-        Ok(())
-    }
-}
-
 fn try_main() -> Result<(), Failure> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
-        Command::Run(args) => run(args),
+        Command::Run(args) => run::run(args),
         Command::Sweep(args) => sweep::sweep(args),
         Command::Merge(args) => sweep::merge_parts(args),
         Command::Plan(args::PlanCommand::Headroom(args)) => plan::headroom(args),
