@@ -80,3 +80,8 @@ at = "20s"
 action = "restore"
 site = "east"
 "#;
+
+/// The bytes of `file` in `dir`, or a panic that names it.
+pub fn read(dir: &Path, file: &str) -> Vec<u8> {
+    std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
