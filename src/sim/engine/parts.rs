@@ -14,28 +14,28 @@
 use super::*;
 
 impl Simulation {
-    /// How many parts a finer split has: the sites, then each client
-    /// group's instances in order, then the router.
-    pub(super) fn part_count(&self) -> usize {
-        let instances: usize = self
-            .clients
-            .groups
-            .iter()
-            .map(|g| g.instances as usize)
-            .sum();
-        self.sites.len() + instances + 1
+    /// Where each client group's instances start among the parts, and
+    /// after the last group the router: the sites come first, then each
+    /// group's instances in order.
+    pub(super) fn part_starts(&self) -> Vec<usize> {
+        let mut starts = vec![self.sites.len()];
+        for g in &self.clients.groups {
+            starts.push(starts[starts.len() - 1] + g.instances as usize);
+        }
+        starts
     }
 
-    /// The part event `ev`, about to run, belongs to (see the module's
-    /// doc for the order).
-    pub(super) fn part_of(&self, ev: Ev) -> usize {
-        let instance = |g: GroupId, i: u32| {
-            let before: usize = self.clients.groups[..g]
-                .iter()
-                .map(|g| g.instances as usize)
-                .sum();
-            self.sites.len() + before + i as usize
-        };
+    /// How many parts a finer split has: the sites, the client instances
+    /// and the router.
+    pub(super) fn part_count(&self) -> usize {
+        self.part_starts()[self.clients.groups.len()] + 1
+    }
+
+    /// The part event `ev`, about to run, belongs to, given the
+    /// [`part_starts`](Self::part_starts) (see the module's doc for the
+    /// order).
+    pub(super) fn part_of(&self, ev: Ev, starts: &[usize]) -> usize {
+        let instance = |g: GroupId, i: u32| starts[g.index()] + i as usize;
         let request = |r: RequestSlot| {
             let req = &self.clients.requests[r];
             instance(req.group, req.instance)
@@ -59,7 +59,7 @@ impl Simulation {
             | Ev::Ramp(..)
             | Ev::SlowStart(..)
             | Ev::Action(..)
-            | Ev::Paced(..) => self.part_count() - 1,
+            | Ev::Paced(..) => starts[starts.len() - 1],
             Ev::Complete(j) => site(self.pool.backends[self.pool.jobs[j].backend].site),
             Ev::Accepted(p) => site(self.accepting[p].site),
             Ev::Arrive(p) => site(self.network.as_deref().expect("a network").heading(p)),

@@ -159,6 +159,7 @@ impl Simulation {
             lookahead: SimDuration::from_nanos(lookahead),
             ..Windows::default()
         };
+        let starts = self.part_starts();
         let mut threads = Threads::new(self.part_count(), splits);
         let everything = order_key(self.end, u64::MAX);
         // The sites' side's events the clients' side passed, in order.
@@ -178,7 +179,7 @@ impl Simulation {
                 match ev.process() {
                     Process::Clients => {
                         self.advance((key >> 64) as u64);
-                        threads.ran(self.part_of(ev));
+                        threads.ran(self.part_of(ev, &starts));
                         self.run_event(ev);
                         clients += 1;
                     }
@@ -210,7 +211,7 @@ impl Simulation {
                     key >> 64
                 );
                 self.advance((key >> 64) as u64);
-                threads.ran(self.part_of(ev));
+                threads.ran(self.part_of(ev, &starts));
                 self.run_event(ev);
                 sites += 1;
             }
