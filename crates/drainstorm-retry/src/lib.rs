@@ -31,6 +31,7 @@ mod adaptive;
 mod backoff;
 mod breaker;
 mod budget;
+mod client;
 mod describe;
 mod error;
 mod hedging;

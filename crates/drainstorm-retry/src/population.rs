@@ -5,8 +5,8 @@ use rand::RngCore;
 
 use super::breaker::{BreakerWindow, CircuitBreaker};
 use super::budget::{Budget, BudgetMut, RatioBudget, RetryQuota, TokenBucket};
+use super::client::{Client, attempt_deadline};
 use super::error::RetryConfigError;
-use super::policy::{Client, attempt_deadline};
 use super::throttle::AdaptiveThrottle;
 use super::{Decision, Outcome, Policy, PolicyConfig, Refusal, RequestState, SimTime};
 
