@@ -168,3 +168,78 @@ fn a_ttl_must_fit_the_mode() {
     );
     assert_eq!(err(config(RouterMode::Sticky, 0, 10)), "router.dns_ttl");
 }
+
+/// East's attempts admitted per second when it is drained at once at
+/// 20 s and the router's weights take `propagation` seconds to reach the
+/// clients' answers; and the router's own weight for it in each second.
+fn drained_east(mode: RouterMode, propagation: u64) -> (Vec<u64>, Vec<u32>) {
+    let mut c = config(mode, 0, 40);
+    c.router.propagation = SimDuration::from_secs(propagation);
+    c.timeline.push(TimedAction {
+        at: SimTime::from_secs(20),
+        action: Action::Drain {
+            site: "east".into(),
+            ramp: SimDuration::ZERO,
+        },
+    });
+    let sim = run(c);
+    let weight = sim.recorder().site_series(0).map(|r| r.weight).collect();
+    (admitted(&sim, 0), weight)
+}
+
+#[test]
+fn a_drain_reaches_the_answers_a_propagation_later() {
+    for mode in [
+        RouterMode::Balancer,
+        RouterMode::WeightedRandom,
+        RouterMode::ZoneAware,
+    ] {
+        let (at_once, _) = drained_east(mode, 0);
+        assert!(at_once[19] > 50, "{mode:?}: {at_once:?}");
+        assert_eq!(at_once[20..].iter().sum::<u64>(), 0, "{mode:?}");
+        let (later, weight) = drained_east(mode, 5);
+        // The router drained east at 20 s and says so at once; its
+        // clients kept sending there for 5 s more.
+        assert!(weight[..20].iter().all(|&w| w > 0), "{mode:?}: {weight:?}");
+        assert!(weight[20..].iter().all(|&w| w == 0), "{mode:?}: {weight:?}");
+        assert!(later[20..25].iter().all(|&n| n > 50), "{mode:?}: {later:?}");
+        assert_eq!(later[25..].iter().sum::<u64>(), 0, "{mode:?}: {later:?}");
+        assert_eq!(later[..20], at_once[..20], "{mode:?}: before the drain");
+    }
+}
+
+#[test]
+fn a_sticky_answer_is_dropped_when_the_drain_reaches_it() {
+    let mut c = config(RouterMode::Sticky, 1000, 40);
+    c.clients[0].instances = Some(1);
+    c.router.propagation = SimDuration::from_secs(5);
+    let probe = run(c.clone());
+    let s = usize::from(admitted(&probe, 0).iter().sum::<u64>() == 0);
+    c.timeline.push(TimedAction {
+        at: SimTime::from_secs(20),
+        action: Action::Drain {
+            site: ["east", "west"][s].into(),
+            ramp: SimDuration::ZERO,
+        },
+    });
+    let sim = run(c);
+    let chosen = admitted(&sim, s);
+    assert!(chosen[20..25].iter().all(|&n| n > 300), "{chosen:?}");
+    assert_eq!(chosen[25..].iter().sum::<u64>(), 0, "{chosen:?}");
+    assert!(admitted(&sim, 1 - s)[25..].iter().all(|&n| n > 300));
+}
+
+#[test]
+fn a_propagation_is_at_most_an_hour() {
+    let mut c = config(RouterMode::WeightedRandom, 0, 10);
+    c.router.propagation = SimDuration::from_secs(3601);
+    match Simulation::new(c.clone()) {
+        Err(SimError::Invalid { path, allowed, .. }) => {
+            assert_eq!(path, "router.propagation");
+            assert!(allowed.contains("in [0s, 1h]"), "{allowed}");
+        }
+        other => panic!("{other:?}"),
+    }
+    c.router.propagation = SimDuration::from_secs(3600);
+    assert!(Simulation::new(c).is_ok());
+}

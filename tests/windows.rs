@@ -68,7 +68,8 @@ proptest! {
 
     /// However far the sites (each at least 2 µs away), the timeouts, the
     /// retries, the backlogs, the client limits, the cancellations, the
-    /// probes and the drains, paced or not.
+    /// probes, the drains, paced or not, and the router's weights reaching
+    /// the clients at once or later.
     #[test]
     fn any_split_run_in_windows_is_the_whole_run(
         rtts in prop::collection::vec(2u64..200_000, 1..6),
@@ -81,12 +82,14 @@ proptest! {
         pending in prop::option::of(1u32..10),
         probes in any::<bool>(),
         paced in any::<bool>(),
+        propagation in prop::option::of(1u64..3_000),
         seed in 0u64..1000,
     ) {
         let mut c = SimConfig::example();
         c.duration = SimDuration::from_secs(8);
         c.seed = seed;
         c.cancel_on_timeout = cancel;
+        c.router.propagation = SimDuration::from_millis(propagation.unwrap_or(0));
         c.router.health_check = probes.then(|| {
             HealthCheckConfig::new(SimDuration::from_millis(500), SimDuration::from_millis(200))
         });

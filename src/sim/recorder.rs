@@ -23,7 +23,9 @@ pub struct SiteInterval {
     pub mean_queue: f64,
     /// Attempts held by its load balancer, time-averaged.
     pub mean_in_flight: f64,
-    /// Router weight at the end of the interval (0: out of rotation).
+    /// Router weight published at the end of the interval (0: out of
+    /// rotation); the clients' answers follow it `router.propagation`
+    /// later.
     pub weight: u32,
     /// Whether health checks saw it healthy at the end of the interval.
     pub healthy: bool,

@@ -24,6 +24,12 @@
 //! [`zone_split`](crate::balancer::zone_split)). It draws from the same
 //! per-attempt numbers as `weighted-random`.
 //!
+//! In every mode the clients' answers follow the weights the router
+//! publishes `propagation` after it publishes them
+//! ([`RouterConfig::propagation`](super::RouterConfig::propagation): an
+//! authoritative server's propagation, a control plane's push; 0 by
+//! default).
+//!
 //! A draw costs a binary search over the cumulative weights: O(log sites).
 
 /// Sites with weights, drawn in proportion to them.
@@ -50,6 +56,20 @@ impl WeightedSites {
         let s = s as usize;
         let before = if s == 0 { 0 } else { self.cum[s - 1] };
         self.cum.get(s).is_some_and(|&c| c > before)
+    }
+
+    /// Each site's weight.
+    #[cfg(test)]
+    pub(crate) fn weights(&self) -> Vec<u64> {
+        let mut before = 0;
+        self.cum
+            .iter()
+            .map(|&c| {
+                let w = c - before;
+                before = c;
+                w
+            })
+            .collect()
     }
 
     /// The site that 64 uniform random `bits` select, or `None` when every

@@ -22,7 +22,7 @@
 //! | `set-backend-weights`, `set-backend-failure` lists | per backend | each backend's entry copied to its copies |
 //! | service times, `slots`, `queue`, backend `speed`, `weight`, `fail_probability`, `discipline` | intensive | no |
 //! | retry policies (attempts, timeouts, backoff, budgets, breakers, limits: per instance) | intensive | no |
-//! | router (`mode`, `dns_ttl`, health checks, panic threshold, slow start), load-curve factors, growth and headroom of scaling, balancer parameters, the recorder and its verdict rule | intensive | no |
+//! | router (`mode`, `dns_ttl`, health checks, panic threshold, slow start, propagation), load-curve factors, growth and headroom of scaling, balancer parameters, the recorder and its verdict rule | intensive | no |
 //! | the number of sites, the timeline's times and sites | structure | no |
 //!
 //! A group's instances grow with it, so each instance keeps its share of

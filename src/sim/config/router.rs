@@ -52,6 +52,15 @@ pub struct RouterConfig {
     /// window, in ten steps, as Envoy's `slow_start_window`. Zero: at once.
     #[serde(default)]
     pub slow_start: SimDuration,
+    /// How long a change of the site weights the router publishes (a
+    /// drain or a ramp's step, health checks ejecting or returning a
+    /// site, the panic threshold, slow start) takes to reach the clients'
+    /// answers: an authoritative DNS server's propagation, or a control
+    /// plane's push. Until then attempts are routed by the weights
+    /// published before; the report's router weights are the router's
+    /// own, at once. Zero (the default): at once. At most 1 h.
+    #[serde(default, skip_serializing_if = "SimDuration::is_zero")]
+    pub propagation: SimDuration,
 }
 
 /// How the global router answers (see the [`router`](crate::sim::router)
@@ -105,6 +114,7 @@ impl Default for RouterConfig {
             health_check: None,
             panic_threshold: 0.0,
             slow_start: SimDuration::ZERO,
+            propagation: SimDuration::ZERO,
         }
     }
 }
@@ -180,6 +190,13 @@ impl RouterConfig {
                 format!(
                     "no `ttl_buckets` at all: it was replaced by `clients[].instances`, each client instance keeping its own DNS answer (write `instances = {n}` in each client group for {n} caches)"
                 ),
+            ));
+        }
+        if self.propagation > SimDuration::from_secs(3600) {
+            return Err(SimError::invalid(
+                "router.propagation",
+                self.propagation,
+                "in [0s, 1h] (how long a change of the router's weights takes to reach the clients)",
             ));
         }
         finite_in(

@@ -75,6 +75,9 @@ pub(super) enum Ev {
     /// A client's cancellation of its attempt reaches the attempt's site
     /// over the network: (request, attempt token).
     Cancel(RequestSlot, u32),
+    /// The oldest of the router's published weights on their way reach
+    /// the clients' answers (`router.propagation` after they changed).
+    Publish,
     /// A site's word that it took an attempt (placed it at a backend, or
     /// accepted it from its backlog) reaches its client over the network:
     /// (request, attempt token).
@@ -98,7 +101,8 @@ impl Ev {
             | Ev::Hedge(..)
             | Ev::Answer(..)
             | Ev::ProbeAnswer(..)
-            | Ev::Taken(..) => Process::Clients,
+            | Ev::Taken(..)
+            | Ev::Publish => Process::Clients,
             Ev::Complete(..)
             | Ev::Accepted(..)
             | Ev::BackendSlowStart(..)
@@ -433,6 +437,7 @@ impl Simulation {
             Ev::Cancel(r, token) => self.on_cancel(r, token),
             Ev::ProbeAnswer(s, seq, ok) => self.hear_probe(s, seq, ok),
             Ev::Taken(r, token) => self.hear_taken(r, token),
+            Ev::Publish => self.router.arrived(),
         }
         if !self.pool.answers.is_empty() {
             self.detect_outliers();

@@ -11,7 +11,7 @@
 //! | `event_loop.rs` | the events, scheduling, the next event in (time, sequence) order, interval closing, delivery of replies | dispatch |
 //! | `clients.rs` | `Clients`: client groups, requests, tokens, retries | `Arrival`, `Think`, `Timeout`, `Retry` |
 //! | `group.rs` | `Group`: one client group's policy, limits, arrivals, lanes and DNS caches | |
-//! | `routing.rs` | `Router`: site choice, health checks, panic, site weights | `Probe`, `ProbeTimeout`, `ProbeArrive`, `Ramp`, `SlowStart` |
+//! | `routing.rs` | `Router`: site choice, health checks, panic, site weights and their way to the clients' answers | `Probe`, `ProbeTimeout`, `ProbeArrive`, `Ramp`, `SlowStart`, `Publish` |
 //! | `site.rs` | `Site` (one per site): a load balancer's admission, backlog, scaling, its balancer | `Accepted`, `Scale`, `BackendSlowStart` |
 //! | `backends.rs` | `Pool`: backends, their slots and queues, jobs, service times | `Complete` |
 //! | `network.rs` | `Network`: each site's round trip, attempts, probes, answers and cancellations on their way | `Arrive`, `Answer`, `ProbeAnswer`, `Cancel` |

@@ -5,11 +5,24 @@
 //! The parts are each site (its load balancer and its backends), each
 //! client instance of each group, and the router with its health checks.
 //! Within a window no part can reach another (every message crosses the
-//! network), except through the router: its health checks and site
-//! weights are read by every instance when it picks a site, at once. A
-//! run split this way would need each part of the clients to keep its
-//! own router, or the router's changes to travel — a model change; the
-//! counts here say what such a split could gain.
+//! network), except through what the clients share:
+//!
+//! - the weights the router publishes, which every instance reads when it
+//!   picks a site. With `router.propagation` at least the window they
+//!   are messages too: a publication reaches the clients' answers
+//!   (`Ev::Publish`) that long after it is made, so each thread could
+//!   keep its own copy of the answers and apply each publication at its
+//!   instant, as it delivers the network's messages;
+//! - in mode `balancer`, the router's balancer, whose state every pick
+//!   moves: each instance would need its own, as each proxy keeps its
+//!   own (a model change);
+//! - an open-loop group's arrivals, one stream whose requests go to its
+//!   instances at once: each thread could draw the whole stream and keep
+//!   its own instances' requests, or each instance draw its own (a model
+//!   change of the random numbers).
+//!
+//! The counts here say what such a split could gain; an arrival counts
+//! at the instance its request goes to.
 
 use super::*;
 
@@ -59,7 +72,8 @@ impl Simulation {
             | Ev::Ramp(..)
             | Ev::SlowStart(..)
             | Ev::Action(..)
-            | Ev::Paced(..) => starts[starts.len() - 1],
+            | Ev::Paced(..)
+            | Ev::Publish => starts[starts.len() - 1],
             Ev::Complete(j) => site(self.pool.backends[self.pool.jobs[j].backend].site),
             Ev::Accepted(p) => site(self.accepting[p].site),
             Ev::Arrive(p) => site(self.network.as_deref().expect("a network").heading(p)),

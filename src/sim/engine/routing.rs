@@ -1,7 +1,8 @@
 //! The router: which site an attempt goes to (a balancer over the sites,
 //! or DNS-like answers each client instance caches for a TTL), health
 //! checks with their fall and rise counts, the panic threshold, site slow
-//! start, and the site weights that drains and ramps move.
+//! start, the site weights that drains and ramps move, and their way to
+//! the clients' answers (at once, or `router.propagation` later).
 //!
 //! Owns [`Router`] and its view of each site, [`Member`]: the weights,
 //! health and probes of a site. Of those, the site's side reads only
@@ -9,7 +10,8 @@
 //! whether a probe's answer is heard. The router's methods return what
 //! changed; the engine's
 //! (`route`, `on_probe`, `set_weight`, …) sequence them with the events
-//! they schedule. Handles `Probe`, `ProbeTimeout`, `Ramp` and `SlowStart`.
+//! they schedule. Handles `Probe`, `ProbeTimeout`, `Ramp`, `SlowStart`
+//! and `Publish`.
 
 use super::*;
 use crate::balancer::Backend;
@@ -76,6 +78,23 @@ pub(super) struct Router {
     pub(super) panicking: bool,
     /// Per site.
     pub(super) members: TiVec<SiteId, Member>,
+    /// How long published weights take to reach the clients' answers
+    /// (0: at once).
+    pub(super) propagation: u64,
+    /// Weights published but not yet in the clients' answers, oldest
+    /// first: each is applied by an [`Ev::Publish`] `propagation` after
+    /// it was published. As long as the changes of `propagation`.
+    pub(super) on_their_way: VecDeque<Vec<u32>>,
+}
+
+/// What working out the published weights came to.
+pub(super) struct Reweighed {
+    /// The sites whose slow start began (their first step is the
+    /// caller's to schedule).
+    pub(super) slow: Vec<SiteId>,
+    /// Whether the weights changed and travel to the clients: an
+    /// [`Ev::Publish`] is the caller's to schedule, `propagation` on.
+    pub(super) travel: bool,
 }
 
 /// What a step of a site's weight ramp came to.
@@ -141,6 +160,8 @@ impl Router {
             panic_threshold: r.panic_threshold,
             panicking: false,
             members,
+            propagation: r.propagation.0,
+            on_their_way: VecDeque::new(),
         })
     }
 
@@ -199,10 +220,9 @@ impl Router {
     }
 
     /// Works out the weights to publish at `now` (drains, health, panic,
-    /// slow start) and publishes them if they changed. Returns the sites
-    /// whose slow start began (their first step is the caller's to
-    /// schedule).
-    pub(super) fn reweigh(&mut self, now: u64) -> Vec<SiteId> {
+    /// slow start) and publishes them if they changed: into the clients'
+    /// answers at once, or on their way to them.
+    pub(super) fn reweigh(&mut self, now: u64) -> Reweighed {
         let weighted = self.members.iter().filter(|m| m.weight > 0).count();
         let healthy = self
             .members
@@ -237,14 +257,42 @@ impl Router {
                 changed = true;
             }
         }
-        if changed {
-            self.site_draw.set(self.members.iter().map(|m| m.published));
-            self.refresh_zones();
-            self.balancer
-                .update(&listing(&self.members.raw))
-                .expect("site ids are unique and fewer than the limit");
+        let published = || self.members.iter().map(|m| m.published).collect::<Vec<_>>();
+        let travel = changed && self.propagation > 0;
+        if travel {
+            self.on_their_way.push_back(published());
+        } else if changed {
+            self.answer_by(&published());
         }
-        slow
+        Reweighed { slow, travel }
+    }
+
+    /// The oldest weights on their way reach the clients' answers.
+    pub(super) fn arrived(&mut self) {
+        let weights = self
+            .on_their_way
+            .pop_front()
+            .expect("a publication is on its way for each Publish");
+        self.answer_by(&weights);
+    }
+
+    /// The clients' answers follow `weights`, one per site: the DNS-like
+    /// modes' draws, the zones' splits, the router's balancer.
+    fn answer_by(&mut self, weights: &[u32]) {
+        self.site_draw.set(weights.iter().copied());
+        if let Some(z) = self.zones.as_mut() {
+            z.refresh(weights);
+        }
+        let listing: Vec<Backend> = self
+            .members
+            .iter()
+            .zip(weights)
+            .enumerate()
+            .map(|(i, (m, &w))| Backend::new(i as u32, w).with_hash_key(m.hash_key))
+            .collect();
+        self.balancer
+            .update(&listing)
+            .expect("site ids are unique and fewer than the limit");
     }
 
     /// The period of a site's slow-start steps.
@@ -473,7 +521,10 @@ impl Simulation {
     /// and publishes them if they changed; schedules the first step of
     /// each slow start that began.
     pub(super) fn refresh_router(&mut self) {
-        let slow = self.router.reweigh(self.now);
+        let Reweighed { slow, travel } = self.router.reweigh(self.now);
+        if travel {
+            self.push(self.now + self.router.propagation, Ev::Publish);
+        }
         let step = self.router.slow_start_step();
         for s in slow {
             self.push(self.now + step, Ev::SlowStart(s));
@@ -506,3 +557,6 @@ impl Simulation {
         self.refresh_router();
     }
 }
+
+#[cfg(test)]
+mod tests;

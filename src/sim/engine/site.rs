@@ -141,7 +141,8 @@ pub struct SiteView {
     pub balancer: &'static str,
     /// Router weight set by drains, ramps and weight changes.
     pub weight: u32,
-    /// Router weight in effect (0 when ejected by health checks).
+    /// Router weight published (0 when ejected by health checks); the
+    /// clients' answers follow it `router.propagation` later.
     pub effective_weight: u32,
     /// Whether health checks consider it healthy.
     pub healthy: bool,
