@@ -38,10 +38,11 @@ const EXTENSIONS: [(&str, &str); 10] = [
 /// The engine's other files: the event loop and the order of its events,
 /// what steers the parts, and the types every part uses (identities,
 /// stores of reused places).
-const OTHERS: [&str; 10] = [
+const OTHERS: [&str; 11] = [
     "mod",
     "parts",
     "event_loop",
+    "accepts",
     "order",
     "windows",
     "build",

@@ -283,7 +283,7 @@ impl Simulation {
                 dropped: false,
                 pending: false,
             });
-            self.push(now + delay, Ev::Accepted(p));
+            self.schedule_accept(s, now + delay, p);
             return;
         }
         let (j, immediate) = match self.forward(s, key, (r, token), (id, u64::from(attempt))) {

@@ -412,6 +412,7 @@ impl Simulation {
             Ev::SlowStart(s) => self.on_slow_start(s),
             Ev::Scale => self.on_scale(),
             Ev::Accepted(p) => {
+                self.next_accept(p);
                 let reply = self.on_accepted(p);
                 self.deliver(reply);
             }

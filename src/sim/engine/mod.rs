@@ -20,6 +20,7 @@
 //! | `paced.rs` | the paced drain's controller | `Paced` |
 //! | `build.rs` | construction from a [`SimConfig`] | |
 //! | `ids.rs` | the identities: `RequestId`, an `Owner`, and an index type per array (`SiteId`, `GroupId`, `RequestSlot`, `JobId`, `PoolIndex`, `BacklogPlace`, `TransitPlace`), each indexing only the `TiVec`s keyed by it | |
+//! | `accepts.rs` | the backlogs' accepts in order, only each site's first in the queue | |
 //! | `order.rs` | `Order`: the events' sequence numbers, and so their order at one instant (per logical process when every site is some distance away) | |
 //! | `slots.rs` | `Slots`: a store whose freed places are reused (the jobs, the backlog places, the attempts on their way) | |
 //! | `parts.rs` | whose part (a site, a client instance, the router) each event is, and a window's events per thread under a finer split | |
@@ -40,6 +41,7 @@
 use std::collections::VecDeque;
 use typed_index_collections::TiVec;
 
+mod accepts;
 mod autoscale;
 mod backends;
 mod build;

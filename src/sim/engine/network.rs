@@ -364,7 +364,7 @@ impl Simulation {
         if delay > 0 {
             let p = self.accepting.hold(a.arrived());
             self.held_at(r, token, Held::Backlog(p));
-            self.push(self.now + delay, Ev::Accepted(p));
+            self.schedule_accept(s, self.now + delay, p);
             return None;
         }
         match self.forward(s, a.key, (r, token), (a.id, a.attempt)) {

@@ -492,7 +492,7 @@ impl Simulation {
             dropped: false,
             pending: false,
         });
-        self.push(self.now + delay, Ev::Accepted(p));
+        self.schedule_accept(s, self.now + delay, p);
     }
 
     /// Places site `s`'s admitted probe `seq` at a backend: its job and

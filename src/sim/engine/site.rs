@@ -86,6 +86,10 @@ pub(super) struct Site {
     pub(super) period: u64,
     /// Attempts the accept backlog may hold beyond the rate.
     pub(super) backlog: u32,
+    /// The backlog's accepts in the order they are due: (time, sequence,
+    /// place). Only the first is in the event queue; the next goes in
+    /// when it runs (`Simulation::schedule_accept`).
+    pub(super) accepts: VecDeque<(u64, u64, BacklogPlace)>,
     /// The lowest accept rate (`max_new_per_sec`).
     pub(super) rate_floor: f64,
     pub(super) scaling: Option<crate::sim::config::LbScaling>,
@@ -275,6 +279,7 @@ impl Site {
             rate_cap: 0.0,
             period: 0,
             rate_floor: config.max_new_per_sec.unwrap_or(0.0),
+            accepts: VecDeque::new(),
             scaling: config.scaling.clone(),
             demand: 0,
             in_flight: 0,
