@@ -62,6 +62,17 @@ impl Simulation {
                 seq,
                 ev: Ev::Accepted(next),
             });
+            // Its place was filled seconds ago and is read when it runs,
+            // from memory at the ten-fold size: fetched now, the whole
+            // x10 run took 12 % less time (BENCHMARKS.md).
+            #[cfg(target_arch = "x86_64")]
+            {
+                use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+                let place: *const Accepting = &self.accepting[next];
+                // SAFETY: a prefetch reads nothing and cannot fault; SSE is
+                // in every x86_64 target.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(place.cast()) };
+            }
         }
     }
 }
