@@ -19,7 +19,12 @@
 //! - an open-loop group's arrivals, one stream whose requests go to its
 //!   instances at once: each thread could draw the whole stream and keep
 //!   its own instances' requests, or each instance draw its own (a model
-//!   change of the random numbers).
+//!   change of the random numbers);
+//! - a closed-loop group's request numbers, counted over the whole group
+//!   as its clients' think times end, which seed the requests' draws;
+//! - the clients' side's one count of the events it schedules, which
+//!   orders the events of one instant (`order.rs`): counts of each part's
+//!   own would change that order in runs over a network (a model change).
 //!
 //! The counts here say what such a split could gain; an arrival counts
 //! at the instance its request goes to.

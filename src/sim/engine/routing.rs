@@ -83,7 +83,7 @@ pub(super) struct Router {
     pub(super) propagation: u64,
     /// Weights published but not yet in the clients' answers, oldest
     /// first: each is applied by an [`Ev::Publish`] `propagation` after
-    /// it was published. As long as the changes of `propagation`.
+    /// it was published: the changes of the last `propagation`.
     pub(super) on_their_way: VecDeque<Vec<u32>>,
 }
 
