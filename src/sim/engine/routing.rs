@@ -134,7 +134,10 @@ impl Router {
         let r = &config.router;
         let balancer = r
             .balancer
-            .build(&listing(&members.raw), seed)
+            .build(
+                &listing(&members.raw, members.iter().map(|m| m.published)),
+                seed,
+            )
             .map_err(|source| SimError::Balancer {
                 site: "router".into(),
                 source,
@@ -283,15 +286,8 @@ impl Router {
         if let Some(z) = self.zones.as_mut() {
             z.refresh(weights);
         }
-        let listing: Vec<Backend> = self
-            .members
-            .iter()
-            .zip(weights)
-            .enumerate()
-            .map(|(i, (m, &w))| Backend::new(i as u32, w).with_hash_key(m.hash_key))
-            .collect();
         self.balancer
-            .update(&listing)
+            .update(&listing(&self.members.raw, weights.iter().copied()))
             .expect("site ids are unique and fewer than the limit");
     }
 
@@ -358,12 +354,13 @@ impl Router {
     }
 }
 
-/// The router balancer's members: every site at its published weight.
-fn listing(members: &[Member]) -> Vec<Backend> {
+/// The router balancer's members: every site at its weight in `weights`.
+fn listing(members: &[Member], weights: impl IntoIterator<Item = u32>) -> Vec<Backend> {
     members
         .iter()
+        .zip(weights)
         .enumerate()
-        .map(|(i, m)| Backend::new(i as u32, m.published).with_hash_key(m.hash_key))
+        .map(|(i, (m, w))| Backend::new(i as u32, w).with_hash_key(m.hash_key))
         .collect()
 }
 
